@@ -1,0 +1,38 @@
+"""The main job: python -m experiments.sweep [sweep=<grid>] [overrides], e.g. sweep=smoke data=fashion_mnist"""
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from nnscratch import sweep
+from nnscratch.config import ConfigError
+from nnscratch.data import DataError
+
+log = logging.getLogger("experiments.sweep")
+
+
+@hydra.main(config_path="../conf", config_name="sweep", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        sweep_dir, counts = sweep.run(settings["sweep"], settings["parallel"], list(HydraConfig.get().overrides.task),
+                                      Path(cfg.out_root), cfg.resume)
+    except (ConfigError, DataError) as err:
+        sys.exit(f"error: {err}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted: finished runs are kept; resume with resume=<sweep folder> (see the log above)")
+    log.info("done: %s -> %s/results.csv", dict(counts), sweep_dir)
+    if cfg.report:
+        from nnscratch.report import write_report
+
+        log.info("report: %s", write_report([sweep_dir]))
+    if counts["failed"]:
+        sys.exit(f"{counts['failed']} run(s) failed: see {sweep_dir}/results.csv, then resume={sweep_dir}")
+
+
+if __name__ == "__main__":
+    main()

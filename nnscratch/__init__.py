@@ -1,0 +1,1 @@
+"""nnscratch: a NumPy MLP taken apart one design decision at a time."""

@@ -1,0 +1,119 @@
+"""A run's configuration as plain Python values, and the checks that run before any work.
+
+The resolved Hydra config of ``conf/train.yaml`` turned into a dict is all a run needs:
+
+    {"data": {...}, "model": {"hidden": [10], ...}, "weights": {...}, "biases": {...},
+     "train": {...}, "seed": 0, "fault": None}
+
+Nothing here imports Hydra: the library stays usable and testable without it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from nnscratch.data import DATASETS, SCALINGS, SUBSET_METHODS
+from nnscratch.network import BIAS_INITS, WEIGHT_INITS, Init
+
+FAULTS = (None, "raise", "kill")
+DTYPES = ("float32", "float64")
+N_INPUTS, N_CLASSES = 784, 10
+
+
+class ConfigError(ValueError):
+    """One or more configuration values are invalid; the message lists every problem."""
+
+
+def layer_inits(init: dict, n_layers: int) -> list[Init]:
+    """One Init per layer from {"scheme", "std", "per_layer"}; per_layer entries override the scheme,
+    e.g. per_layer: [zeros, uniform] is the log's literal W1 = 0 with a random W2."""
+    per_layer = init.get("per_layer") or [init["scheme"]] * n_layers
+    std = float(init.get("std", 1.0))
+    return [Init(p, std) if isinstance(p, str) else Init(p["scheme"], float(p.get("std", std)))
+            for p in per_layer]
+
+
+def check_init(key: str, init: dict, table: dict, n_layers: int) -> list[str]:
+    """Problems with one weights/biases block."""
+    problems = []
+    per_layer = init.get("per_layer")
+    if per_layer is not None and len(per_layer) != n_layers:
+        problems.append(f"{key}.per_layer: has {len(per_layer)} entries, the network has {n_layers} layers")
+        return problems
+    for i, layer in enumerate(layer_inits(init, n_layers) if init.get("scheme") or per_layer else []):
+        where = f"{key}.per_layer[{i}]" if per_layer else f"{key}.scheme"
+        if layer.scheme not in table:
+            problems.append(f"{where}: unknown scheme '{layer.scheme}' (allowed: {', '.join(table)})")
+        if not (math.isfinite(layer.std) and layer.std >= 0):
+            problems.append(f"{where}: std must be a finite number >= 0, got {layer.std}")
+    if not init.get("scheme") and not per_layer:
+        problems.append(f"{key}.scheme: missing (allowed: {', '.join(table)})")
+    return problems
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_data(data: dict) -> list[str]:
+    problems = []
+    name = data.get("name")
+    if name not in DATASETS:
+        return [f"data.name: unknown dataset '{name}' (allowed: {', '.join(DATASETS)})"]
+    n_train = DATASETS[name]["n_train"]
+    subset = data.get("subset")
+    if subset is not None and not (is_int(subset) and 1 <= subset <= n_train):
+        problems.append(f"data.subset: {subset!r} is not a sample count from 1 to {n_train} ({name} has "
+                        f"{n_train} training images; null = all)")
+    if data.get("scaling") not in SCALINGS:
+        problems.append(f"data.scaling: unknown '{data.get('scaling')}' (allowed: {', '.join(SCALINGS)})")
+    if data.get("subset_method", "first") not in SUBSET_METHODS:
+        problems.append(f"data.subset_method: unknown '{data.get('subset_method')}' "
+                        f"(allowed: {', '.join(SUBSET_METHODS)})")
+    return problems
+
+
+def check_train(train: dict) -> list[str]:
+    problems = []
+    lr = train.get("lr")
+    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+        problems.append(f"train.lr: must be a number > 0, got {lr!r}")
+    for key in ("iterations", "eval_every", "blas_threads"):
+        if not (is_int(train.get(key)) and train[key] >= 1):
+            problems.append(f"train.{key}: must be a whole number >= 1, got {train.get(key)!r}")
+    batch = train.get("batch_size")
+    if batch is not None and not (is_int(batch) and batch >= 1):
+        problems.append(f"train.batch_size: must be null (full batch) or a whole number >= 1, got {batch!r}")
+    margin = train.get("collapse_margin")
+    if not (isinstance(margin, int | float) and 0 <= margin < 1):
+        problems.append(f"train.collapse_margin: must be a number in [0, 1), got {margin!r}")
+    return problems
+
+
+def validate(cfg: dict) -> list[str]:
+    """Every problem with a run config, as 'key: what is wrong (allowed values)' lines."""
+    problems = check_data(cfg.get("data", {}))
+    hidden = cfg.get("model", {}).get("hidden")
+    if not (isinstance(hidden, list | tuple) and all(is_int(h) and h >= 1 for h in hidden)):
+        problems.append(f"model.hidden: must be a list of widths >= 1 such as [10] or [64, 32], got {hidden!r}")
+        n_layers = 1
+    else:
+        n_layers = len(hidden) + 1
+    if cfg.get("model", {}).get("dtype", "float32") not in DTYPES:
+        problems.append(f"model.dtype: unknown '{cfg['model']['dtype']}' (allowed: {', '.join(DTYPES)})")
+    problems += check_init("weights", cfg.get("weights", {}), WEIGHT_INITS, n_layers)
+    problems += check_init("biases", cfg.get("biases", {}), BIAS_INITS, n_layers)
+    problems += check_train(cfg.get("train", {}))
+    if not is_int(cfg.get("seed")):
+        problems.append(f"seed: must be a whole number, got {cfg.get('seed')!r}")
+    if cfg.get("fault") not in FAULTS:
+        problems.append(f"fault: unknown '{cfg.get('fault')}' (allowed: null, raise, kill)")
+    return problems
+
+
+def check(cfg: dict) -> None:
+    """Raise ConfigError listing every problem, or return quietly."""
+    problems = validate(cfg)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))

@@ -1,0 +1,287 @@
+"""MNIST-format datasets: find the IDX files, verify them, read them, preprocess them.
+
+The IDX format (LeCun et al.) is a big-endian header followed by raw uint8 data:
+
+    images: magic 0x00000803, count, rows, cols, then count*rows*cols pixels
+    labels: magic 0x00000801, count, then count labels
+
+Arrays come back in the learning log's layout, one column per sample:
+
+    X: (784, N) float32    y: (N,) int64
+
+Where the files come from, in order: a directory given in config; ``$NNSCRATCH_DATA_DIR/<name>/``;
+the per-user cache; for Fashion-MNIST Debian's ``dataset-fashion-mnist`` folder; else a download
+from the public mirrors into the cache. Each file is checked against the SHA-256 of its
+*decompressed* bytes, which is the same for every mirror.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pooch
+
+SPLITS = ("train_images", "train_labels", "test_images", "test_labels")
+SCALINGS = ("none", "unit", "standardize")
+SUBSET_METHODS = ("first", "stratified")
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+
+DATASETS: dict[str, dict] = {
+    "mnist": {
+        "files": {
+            "train_images": ("train-images-idx3-ubyte", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+            "train_labels": ("train-labels-idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+            "test_images": ("t10k-images-idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+            "test_labels": ("t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+        },
+        "mirrors": [
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        ],
+        "system_dirs": [],
+        "n_train": 60_000,
+        "n_test": 10_000,
+    },
+    "fashion_mnist": {
+        "files": {
+            "train_images": ("train-images-idx3-ubyte", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+            "train_labels": ("train-labels-idx1-ubyte", "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+            "test_images": ("t10k-images-idx3-ubyte", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+            "test_labels": ("t10k-labels-idx1-ubyte", "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+        },
+        "mirrors": [
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+        ],
+        "system_dirs": ["/usr/share/datasets/fashion-mnist"],
+        "n_train": 60_000,
+        "n_test": 10_000,
+    },
+}
+
+
+class DataError(Exception):
+    """A dataset file is missing, corrupt or inconsistent; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Raw dataset as stored: X_* (784, N) uint8, y_* (N,) int64."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+# ---------------------------------------------------------------- reading and checking one file
+
+
+def read_bytes(path: Path) -> bytes:
+    """The decompressed content of an IDX file, `.gz` or raw."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: unreadable or corrupt gzip ({err}). Delete it and fetch it again.") from err
+
+
+def check_sha256(path: Path, content: bytes, expected: str | None) -> None:
+    """Raise DataError when the decompressed bytes do not hash to `expected`."""
+    if expected is None:
+        return
+    actual = hashlib.sha256(content).hexdigest()
+    if actual != expected:
+        raise DataError(
+            f"{path}: checksum mismatch (SHA-256 of decompressed bytes is {actual}, expected {expected}). "
+            "The file is corrupt or not the canonical release: delete it and fetch it again."
+        )
+
+
+def parse_idx(path: Path, content: bytes, magic: int) -> np.ndarray:
+    """Parse IDX bytes into (count, rows*cols) or (count,) uint8, checking header and length."""
+    if len(content) < 8:
+        raise DataError(f"{path}: truncated IDX file ({len(content)} bytes, no complete header).")
+    found, count = (int.from_bytes(content[i : i + 4], "big") for i in (0, 4))
+    if found != magic:
+        raise DataError(f"{path}: wrong magic number {found:#010x}, expected {magic:#010x} "
+                        f"({'images' if magic == IMAGE_MAGIC else 'labels'} file).")
+    header = 16 if magic == IMAGE_MAGIC else 8
+    if len(content) < header:
+        raise DataError(f"{path}: truncated IDX header.")
+    shape = (count,)
+    if magic == IMAGE_MAGIC:
+        rows, cols = (int.from_bytes(content[i : i + 4], "big") for i in (8, 12))
+        shape = (count, rows * cols)
+    expected_len = header + int(np.prod(shape))
+    if len(content) != expected_len:
+        raise DataError(f"{path}: truncated or padded IDX data ({len(content)} bytes, header says {expected_len}).")
+    return np.frombuffer(content, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def read_idx(path: Path, magic: int, sha256: str | None) -> np.ndarray:
+    """Read, verify and parse one IDX file."""
+    content = read_bytes(path)
+    check_sha256(path, content, sha256)
+    return parse_idx(path, content, magic)
+
+
+# ---------------------------------------------------------------- where the files are
+
+
+def cache_dir() -> Path:
+    """The per-user cache folder for downloads (e.g. ~/.cache/nnscratch)."""
+    return Path(pooch.os_cache("nnscratch"))
+
+
+def candidate_dirs(name: str, data_dir: str | None = None) -> list[Path]:
+    """Every folder searched for dataset `name`, in order."""
+    dirs = [Path(data_dir)] if data_dir else []
+    if os.environ.get("NNSCRATCH_DATA_DIR"):
+        dirs.append(Path(os.environ["NNSCRATCH_DATA_DIR"]) / name)
+    dirs.append(cache_dir() / name)
+    dirs += [Path(d) for d in DATASETS[name]["system_dirs"]]
+    return dirs
+
+
+def find_file(folder: Path, filename: str) -> Path | None:
+    """`filename.gz` or `filename` in `folder`, whichever exists."""
+    for candidate in (folder / f"{filename}.gz", folder / filename):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def locate(name: str, data_dir: str | None = None) -> dict[str, Path] | None:
+    """Paths of the four files in the first folder that holds all of them, or None."""
+    files = DATASETS[name]["files"]
+    for folder in candidate_dirs(name, data_dir):
+        found = {split: find_file(folder, fname) for split, (fname, _) in files.items()}
+        if all(found.values()):
+            return found
+    return None
+
+
+def download(name: str, mirrors: list[str] | None = None) -> dict[str, Path]:
+    """Download the four files into the cache from the first mirror that serves a verified copy.
+
+    pooch writes each file atomically (temporary file, then rename) and shows a progress bar.
+    """
+    spec = DATASETS[name]
+    target = cache_dir() / name
+    paths, problems = {}, []
+    for split, (fname, sha) in spec["files"].items():
+        for mirror in mirrors or spec["mirrors"]:
+            try:
+                path = Path(pooch.retrieve(mirror + fname + ".gz", known_hash=None, fname=fname + ".gz",
+                                           path=target, progressbar=True))
+            except Exception as err:  # network errors come in many types; any means "next mirror"
+                problems.append(f"{mirror}{fname}.gz: {err}")
+                continue
+            try:
+                check_sha256(path, read_bytes(path), sha)
+            except DataError as err:
+                path.unlink(missing_ok=True)
+                problems.append(str(err))
+                continue
+            paths[split] = path
+            break
+        else:
+            raise missing_error(name, problems)
+    return paths
+
+
+def missing_error(name: str, problems: list[str]) -> DataError:
+    """One error naming the files, every place looked, what went wrong and how to fix it."""
+    names = ", ".join(f"{f}[.gz]" for f, _ in DATASETS[name]["files"].values())
+    looked = "\n".join(f"  - {d}" for d in candidate_dirs(name))
+    tried = "\n".join(f"  - {p}" for p in problems[-8:])
+    return DataError(
+        f"dataset '{name}' not found: need {names}.\nLooked in:\n{looked}\nDownload failed:\n{tried}\n"
+        f"Fix: put the four files in one of those folders, or set NNSCRATCH_DATA_DIR to a folder holding "
+        f"'{name}/' (e.g. NNSCRATCH_DATA_DIR=../shared/data), or set data.dir=<folder>."
+    )
+
+
+def load(name: str, data_dir: str | None = None, mirrors: list[str] | None = None,
+         allow_download: bool = True) -> Dataset:
+    """Load dataset `name` as uint8 arrays in (784, N) layout, verified against pinned hashes."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset '{name}'; choose one of {sorted(DATASETS)}.")
+    paths = locate(name, data_dir)
+    if paths is None:
+        paths = download(name, mirrors) if allow_download else None
+        if paths is None:
+            raise missing_error(name, ["download disabled"])
+    files = DATASETS[name]["files"]
+    arrays = {split: read_idx(paths[split], IMAGE_MAGIC if split.endswith("images") else LABEL_MAGIC,
+                              files[split][1]) for split in SPLITS}
+    for part in ("train", "test"):
+        n_images, n_labels = len(arrays[f"{part}_images"]), len(arrays[f"{part}_labels"])
+        if n_images != n_labels:
+            raise DataError(f"{paths[f'{part}_images']} has {n_images} images but {paths[f'{part}_labels']} "
+                            f"has {n_labels} labels: the files do not belong together.")
+    return Dataset(name, arrays["train_images"].T, arrays["train_labels"].astype(np.int64),
+                   arrays["test_images"].T, arrays["test_labels"].astype(np.int64))
+
+
+# ---------------------------------------------------------------- preprocessing
+
+
+def subset_indices(y: np.ndarray, n: int, method: str = "first", seed: int = 0) -> np.ndarray:
+    """Indices of `n` training samples: the first n (the log's choice) or a seeded stratified sample."""
+    if method == "first":
+        return np.arange(n)
+    if method != "stratified":
+        raise ValueError(f"subset method must be one of {SUBSET_METHODS}, got {method!r}")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    quota = np.floor(counts / len(y) * n).astype(int)
+    quota[np.argsort(-(counts / len(y) * n - quota))[: n - quota.sum()]] += 1  # largest remainders
+    picks = [rng.choice(np.flatnonzero(y == c), q, replace=False) for c, q in zip(classes, quota)]
+    return np.sort(np.concatenate(picks))
+
+
+def scale(X: np.ndarray, method: str, reference: np.ndarray | None = None, dtype=np.float32) -> np.ndarray:
+    """Pixels (784, N) uint8 -> `dtype`: 'none' keeps 0-255, 'unit' divides by 255,
+    'standardize' subtracts the mean and divides by the std of `reference` (the training pixels)."""
+    X = X.astype(dtype)
+    if method == "none":
+        return X
+    if method == "unit":
+        return X / dtype(255)
+    if method == "standardize":
+        ref = X if reference is None else reference.astype(dtype)
+        mean, std = ref.mean(dtype=np.float64), ref.std(dtype=np.float64)
+        return (X - dtype(mean)) / dtype(std)
+    raise ValueError(f"scaling must be one of {SCALINGS}, got {method!r}")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Training-ready arrays: X_* (784, N) float, y_* (N,) int64."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def prepare(ds: Dataset, subset: int | None, scaling: str, subset_method: str = "first",
+            subset_seed: int = 0, dtype: str = "float32") -> Prepared:
+    """Subset the training set and scale both sets the same way (statistics from the subset)."""
+    idx = subset_indices(ds.y_train, subset or len(ds.y_train), subset_method, subset_seed)
+    X_raw = np.ascontiguousarray(ds.X_train[:, idx])
+    dt = np.dtype(dtype).type
+    X_train = scale(X_raw, scaling, dtype=dt)
+    X_test = scale(ds.X_test, scaling, reference=X_raw, dtype=dt)
+    return Prepared(np.ascontiguousarray(X_train), ds.y_train[idx], np.ascontiguousarray(X_test), ds.y_test)

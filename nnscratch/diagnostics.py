@@ -1,0 +1,48 @@
+"""What a run's internals say: dead ReLU units, symmetric units, predicted classes, outcome.
+
+The learning log debugged its network by printing `A1 zero ratio` and `A1 mean`; these are those
+probes, per hidden layer, plus the ones that test its explanations directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+OUTCOMES = ("ok", "collapsed", "diverged", "failed")
+
+
+def dead_fraction(A: np.ndarray) -> float:
+    """Fraction of units (rows of A: (units, N)) that output 0 for every sample."""
+    return float((A.max(axis=1) <= 0).mean())
+
+
+def zero_ratio(A: np.ndarray) -> float:
+    """Fraction of all activations (units, N) that are exactly 0: the log's `A1 zero ratio`."""
+    return float((A == 0).mean())
+
+
+def distinct_units(W: np.ndarray, b: np.ndarray) -> int:
+    """Number of units whose incoming weights and bias (a row of [W | b]) differ from every other's.
+
+    Zero init makes every row equal, so the layer acts as one unit: the log's "784 -> 1 -> 10".
+    """
+    return int(len(np.unique(np.hstack([W, b]), axis=0)))
+
+
+def accuracy(pred: np.ndarray, y: np.ndarray) -> float:
+    return float((pred == y).mean())
+
+
+def majority_rate(y: np.ndarray) -> float:
+    """Accuracy of always predicting the most common class of y."""
+    return float(np.bincount(y).max() / len(y))
+
+
+def outcome(pred: np.ndarray, y: np.ndarray, diverged: bool, margin: float) -> str:
+    """'diverged' (non-finite loss or parameters), 'collapsed' (at most 2 distinct predicted
+    classes, or accuracy at most the majority-class rate + margin), else 'ok'."""
+    if diverged:
+        return "diverged"
+    if len(np.unique(pred)) <= 2 or accuracy(pred, y) <= majority_rate(y) + margin:
+        return "collapsed"
+    return "ok"

@@ -1,0 +1,121 @@
+"""A sweep file -> the list of fully resolved runs it asks for, or every problem with it.
+
+A sweep declares axes as nested lists of values that mirror the run config, one product in
+`axes` and optionally more, named, in `extra` (a sweep is a union of products):
+
+    axes:
+      model: {hidden: [[10], [32], [64]]}
+      data: {subset: [5000, 60000]}
+      weights: [uniform, zeros]        # a config group: its options are files in conf/weights/
+      seed: [0, 1, 2]
+
+Each cell becomes Hydra overrides (`model.hidden=[10] data.subset=5000 weights=uniform seed=0`)
+composed exactly as ``python -m experiments.train`` would compose them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
+from nnscratch.compose import CONF_DIR, command, compose_run, hydra_context, override, run_id
+from nnscratch.config import validate
+
+
+def flatten_axes(axes: dict, prefix: str = "") -> dict[str, list]:
+    """{"model": {"hidden": [[10]]}, "seed": [0]} -> {"model.hidden": [[10]], "seed": [0]}."""
+    flat = {}
+    for key, value in axes.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= flatten_axes(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat
+
+
+def products(sweep: dict) -> dict[str, dict[str, list]]:
+    """Every product of the sweep by name ("main" for `axes`), axes flattened."""
+    named = {"main": flatten_axes(sweep.get("axes") or {})}
+    named |= {name: flatten_axes(axes or {}) for name, axes in (sweep.get("extra") or {}).items()}
+    return {name: axes for name, axes in named.items() if axes or name == "main"}
+
+
+def axis_names(sweep: dict) -> list[str]:
+    """Union of the axes of every product, in order of first appearance."""
+    return list(dict.fromkeys(a for axes in products(sweep).values() for a in axes))
+
+
+def axis_value(value):
+    """How an axis value is recorded in tables: lists as "[64,32]", the rest as is."""
+    return override("", value)[1:] if isinstance(value, list | tuple) else value
+
+
+def group_options(conf_dir: Path, group: str) -> list[str] | None:
+    """Option names of config group `group` (files in conf/<group>/), or None if it is not a group."""
+    folder = Path(conf_dir) / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else None
+
+
+def check_axes(sweep: dict, conf_dir: Path) -> list[str]:
+    """Problems visible without composing: empty axes, non-list axes, unknown group options."""
+    problems = []
+    for name, axes in products(sweep).items():
+        if not axes:
+            problems.append(f"sweep product '{name}': no axes")
+        for axis, values in axes.items():
+            where = f"sweep product '{name}', axis {axis}"
+            if not isinstance(values, list):
+                problems.append(f"{where}: must be a list of values, got {values!r}")
+            elif not values:
+                problems.append(f"{where}: empty (give at least one value)")
+            elif (options := group_options(conf_dir, axis)) is not None:
+                problems += [f"{where}: unknown option '{v}' (allowed: {', '.join(options)}; add "
+                             f"conf/{axis}/{v}.yaml to create it)" for v in values if v not in options]
+    return problems
+
+
+def cells(sweep: dict, base: list[str]) -> list[tuple[list[str], dict]]:
+    """(overrides, axis values) of every cell; an axis replaces a base override of the same key."""
+    out = []
+    for axes in products(sweep).values():
+        for combo in itertools.product(*axes.values()):
+            values = dict(zip(axes, combo))
+            mine = {a: override(a, v) for a, v in values.items()}
+            kept = [o for o in base if o.split("=", 1)[0].lstrip("+~") not in mine]
+            out.append(([*kept, *mine.values()], {a: axis_value(v) for a, v in values.items()}))
+    return out
+
+
+def lookup(config: dict, dotted: str):
+    for part in dotted.split("."):
+        config = config.get(part) if isinstance(config, dict) else None
+    return config
+
+
+def expand(sweep: dict, base: list[str] | None = None, conf_dir: Path = CONF_DIR) -> tuple[list[dict], list[str]]:
+    """(run specs, problems). A spec: {"run_id", "overrides", "command", "axes", "config"}.
+
+    Axes a cell does not set are filled from its resolved config (a group axis by its option name).
+    Runs with identical resolved configs appear once.
+    """
+    problems = check_axes(sweep, conf_dir)
+    if problems:
+        return [], problems
+    names, specs = axis_names(sweep), {}
+    with hydra_context(conf_dir):
+        for overrides, values in cells(sweep, list(base or [])):
+            try:
+                config, choices = compose_run(overrides, conf_dir)
+            except (HydraException, OmegaConfBaseException) as err:
+                problems.append(f"{' '.join(overrides)}: {str(err).splitlines()[0]}")
+                continue
+            problems += validate(config)
+            axes = {a: values[a] if a in values else axis_value(choices.get(a, lookup(config, a))) for a in names}
+            rid = run_id(config)
+            specs.setdefault(rid, {"run_id": rid, "overrides": overrides, "command": command(overrides),
+                                   "axes": axes, "config": config})
+    return list(specs.values()), list(dict.fromkeys(problems))

@@ -1,0 +1,130 @@
+"""A ReLU/softmax MLP in NumPy: parameters, forward pass and hand-written backward pass.
+
+Layout is the learning log's: one column per sample. For the log's 784 -> 10 -> 10 network
+
+    Z1 = W1 @ X + b1     A1 = relu(Z1)          W1: (10, 784)  b1: (10, 1)  X: (784, N)
+    Z2 = W2 @ A1 + b2    A2 = softmax(Z2)       W2: (10, 10)   b2: (10, 1)
+
+and any depth is the same with lists ``W[l], b[l]`` indexed by layer (0-based in code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+Params = dict[str, list[np.ndarray]]  # {"W": [W1, W2, ...], "b": [b1, b2, ...]}
+
+
+# ---------------------------------------------------------------- initialisation schemes
+# Each takes (rng, fan_out, fan_in, std, dtype) and returns a (fan_out, fan_in) array.
+
+WEIGHT_INITS: dict[str, Callable[..., np.ndarray]] = {
+    "zeros": lambda rng, n_out, n_in, std, dt: np.zeros((n_out, n_in), dt),
+    # the tutorial's np.random.rand(...) - 0.5
+    "uniform": lambda rng, n_out, n_in, std, dt: (rng.random((n_out, n_in), dt) - dt(0.5)),
+    # std 1 is the log's randn; std 0.01 its "small Gaussian values"
+    "normal": lambda rng, n_out, n_in, std, dt: rng.standard_normal((n_out, n_in), dt) * dt(std),
+    "he": lambda rng, n_out, n_in, std, dt: rng.standard_normal((n_out, n_in), dt) * dt(np.sqrt(2 / n_in)),
+    "xavier": lambda rng, n_out, n_in, std, dt: (
+        (rng.random((n_out, n_in), dt) * dt(2) - dt(1)) * dt(np.sqrt(6 / (n_in + n_out)))
+    ),
+}
+BIAS_INITS: dict[str, Callable[..., np.ndarray]] = {
+    "zeros": lambda rng, n_out, std, dt: np.zeros((n_out, 1), dt),
+    "normal": lambda rng, n_out, std, dt: rng.standard_normal((n_out, 1), dt) * dt(std),
+}
+
+
+@dataclass(frozen=True)
+class Init:
+    """One layer's initialisation: a scheme name from the table and its std (for 'normal')."""
+
+    scheme: str
+    std: float = 1.0
+
+
+def init_params(sizes: list[int], weights: list[Init], biases: list[Init], seed: int,
+                dtype: str = "float32") -> Params:
+    """Parameters for layer sizes e.g. [784, 10, 10]; `weights`, `biases`: one Init per layer.
+
+    Weights are drawn layer by layer, then biases, from one seeded generator, so changing a bias
+    scheme never changes the weights.
+    """
+    rng, dt = np.random.default_rng(seed), np.dtype(dtype).type
+    layers = list(zip(sizes[1:], sizes[:-1]))
+    W = [WEIGHT_INITS[w.scheme](rng, n_out, n_in, w.std, dt) for (n_out, n_in), w in zip(layers, weights)]
+    b = [BIAS_INITS[bi.scheme](rng, n_out, bi.std, dt) for (n_out, _), bi in zip(layers, biases)]
+    return {"W": W, "b": b}
+
+
+# ---------------------------------------------------------------- forward
+
+
+def relu(Z: np.ndarray) -> np.ndarray:
+    return np.maximum(Z, 0)
+
+
+def log_softmax(Z: np.ndarray) -> np.ndarray:
+    """Column-wise log softmax of logits (10, N); shifting by the max keeps exp() finite."""
+    shifted = Z - Z.max(axis=0, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+
+
+def forward(params: Params, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Pre-activations Z and activations A of every layer.
+
+    Returns Zs = [Z1, ..., ZL] and As = [X, A1, ..., A(L-1)] (inputs of each layer); the output
+    of the last layer is log_softmax(ZL), kept in log space for a stable loss.
+    """
+    Ws, bs = params["W"], params["b"]
+    Zs, As = [], [X]
+    for layer, (W, b) in enumerate(zip(Ws, bs)):
+        Z = W @ As[-1] + b
+        Zs.append(Z)
+        if layer < len(Ws) - 1:
+            As.append(relu(Z))
+    return Zs, As
+
+
+def cross_entropy(log_probs: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-likelihood of labels y (N,) under log_probs (10, N)."""
+    return float(-log_probs[y, np.arange(len(y))].mean())
+
+
+def predict(params: Params, X: np.ndarray) -> np.ndarray:
+    """Predicted class per column of X: (N,) int."""
+    Zs, _ = forward(params, X)
+    return Zs[-1].argmax(axis=0)
+
+
+# ---------------------------------------------------------------- backward
+
+
+def backward(params: Params, Zs: list[np.ndarray], As: list[np.ndarray], log_probs: np.ndarray,
+             Y: np.ndarray) -> Params:
+    """Gradients of the mean cross-entropy w.r.t. every W and b.
+
+    Y is the one-hot (10, N) label matrix. For the softmax + cross-entropy output
+    dZL = (AL - Y) / N, then for each layer going down
+        dW = dZ @ A_prev.T,  db = sum(dZ over samples),  dZ_prev = (W.T @ dZ) * relu'(Z_prev)
+    with relu'(0) = 0, the tutorial's `Z > 0`.
+    """
+    n = Y.shape[1]
+    dZ = (np.exp(log_probs) - Y) / Y.dtype.type(n)
+    dWs, dbs = [], []
+    for layer in range(len(params["W"]) - 1, -1, -1):
+        dWs.append(dZ @ As[layer].T)
+        dbs.append(dZ.sum(axis=1, keepdims=True))
+        if layer > 0:
+            dZ = (params["W"][layer].T @ dZ) * (Zs[layer - 1] > 0)
+    return {"W": dWs[::-1], "b": dbs[::-1]}
+
+
+def one_hot(y: np.ndarray, n_classes: int = 10, dtype: str = "float32") -> np.ndarray:
+    """Labels (N,) -> one-hot (n_classes, N)."""
+    Y = np.zeros((n_classes, len(y)), dtype)
+    Y[y, np.arange(len(y))] = 1
+    return Y

@@ -1,0 +1,244 @@
+"""Run specs -> run records: one run in-process, or a whole sweep in parallel with joblib.
+
+Each worker trains one run and writes its record atomically before returning, so a result exists
+as soon as its run ends, whatever happens to other workers. The training data is prepared once per
+sweep (one .npy per distinct dataset/subset/scaling) and opened memory-mapped by every worker, so
+N workers share one copy in the page cache instead of holding N.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import joblib
+import numpy as np
+from joblib import Parallel, delayed, parallel_config
+from tqdm.auto import tqdm
+
+from nnscratch import data as datamod
+from nnscratch import results
+from nnscratch.config import check
+from nnscratch.train import train
+
+log = logging.getLogger(__name__)
+DATA_KEYS = ("name", "subset", "subset_method", "subset_seed", "scaling")
+
+
+# ---------------------------------------------------------------- data, prepared once
+
+
+def data_key(config: dict) -> str:
+    """Runs with the same key train on the same arrays."""
+    fields = {k: config["data"].get(k) for k in DATA_KEYS} | {"dtype": config["model"].get("dtype", "float32")}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def prepare_for(config: dict) -> datamod.Prepared:
+    """Load and preprocess the data of one run config."""
+    d = config["data"]
+    ds = datamod.load(d["name"], d.get("dir"), d.get("mirrors"))
+    return datamod.prepare(ds, d["subset"], d["scaling"], d.get("subset_method", "first"),
+                           d.get("subset_seed", 0), config["model"].get("dtype", "float32"))
+
+
+def save_prepared(specs: list[dict], folder: Path) -> dict[str, Path]:
+    """Write the prepared arrays each distinct data key needs; {data_key: folder}. Raw data is read once."""
+    raw, out = {}, {}
+    for spec in specs:
+        key, d = data_key(spec["config"]), spec["config"]["data"]
+        if key in out:
+            continue
+        if d["name"] not in raw:
+            raw[d["name"]] = datamod.load(d["name"], d.get("dir"), d.get("mirrors"))
+        prepared = datamod.prepare(raw[d["name"]], d["subset"], d["scaling"], d.get("subset_method", "first"),
+                                   d.get("subset_seed", 0), spec["config"]["model"].get("dtype", "float32"))
+        out[key] = folder / key
+        out[key].mkdir(parents=True, exist_ok=True)
+        for field in ("X_train", "y_train", "X_test", "y_test"):
+            np.save(out[key] / f"{field}.npy", getattr(prepared, field))
+    return out
+
+
+def open_prepared(folder: Path) -> datamod.Prepared:
+    """The prepared arrays of one data key, memory-mapped read-only."""
+    return datamod.Prepared(*(np.load(Path(folder) / f"{f}.npy", mmap_mode="r")
+                              for f in ("X_train", "y_train", "X_test", "y_test")))
+
+
+# ---------------------------------------------------------------- one run
+
+
+def execute(spec: dict, data: datamod.Prepared) -> tuple[dict, list[dict]]:
+    """Train one spec: (metrics with status, history). Errors become a failed record, not a raise."""
+    try:
+        fault = spec["config"].get("fault")
+        if fault == "raise":
+            raise RuntimeError("fault injected by config (fault=raise)")
+        if fault == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        result = train(spec["config"], data)
+        return {"status": "finished", "error": None, **result.metrics}, result.history
+    except Exception as err:  # a run's failure is a result of the sweep, not the end of it
+        return {"status": "failed", "error": f"{type(err).__name__}: {err}"}, []
+
+
+def run_single(spec: dict, out_dir: Path) -> dict:
+    """Validate, load data, train and write one run to `out_dir`; the metrics.
+
+    Bad config raises ConfigError and bad data DataError before anything is written.
+    """
+    check(spec["config"])
+    metrics, history = execute(spec, prepare_for(spec["config"]))
+    results.write_run(Path(out_dir), spec, metrics, history)
+    return metrics
+
+
+def run_task(spec: dict, data_dir: Path, runs_root: Path) -> dict:
+    """Worker entry: mark started, train, write the record; returns a one-line summary."""
+    started = runs_root / ".started" / spec["run_id"]
+    started.parent.mkdir(parents=True, exist_ok=True)
+    started.touch()
+    metrics, history = execute(spec, open_prepared(data_dir))
+    results.write_run(runs_root / spec["run_id"], spec, metrics, history)
+    started.unlink(missing_ok=True)
+    return {"run_id": spec["run_id"], "status": metrics["status"], "outcome": metrics.get("outcome")}
+
+
+# ---------------------------------------------------------------- a sweep
+
+
+def worker_count(n_jobs: int | None, specs: list[dict]) -> int:
+    """Workers such that workers x BLAS threads per run <= cores."""
+    cores = joblib.cpu_count()
+    threads = max((s["config"]["train"]["blas_threads"] for s in specs), default=1)
+    limit = max(1, cores // threads)
+    if n_jobs is not None and n_jobs > limit:
+        log.warning("parallel.n_jobs=%d x %d BLAS threads exceeds %d cores: using %d workers",
+                    n_jobs, threads, cores, limit)
+    return min(n_jobs or limit, limit)
+
+
+DEATHS = ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")
+
+
+def is_worker_death(err: BaseException) -> bool:
+    return type(err).__name__ in DEATHS
+
+
+def in_flight(runs_root: Path) -> list[str]:
+    """Runs a dead worker pool had started but not finished."""
+    folder = runs_root / ".started"
+    ids = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    for rid in ids:
+        (folder / rid).unlink(missing_ok=True)
+    return ids
+
+
+def stream(specs: list[dict], paths: dict[str, Path], runs_root: Path, n_jobs: int, backend: str):
+    """Yield run summaries as they finish (any order)."""
+    with parallel_config(backend=backend, n_jobs=n_jobs):
+        yield from Parallel(return_as="generator_unordered")(
+            delayed(run_task)(s, paths[data_key(s["config"])], runs_root) for s in specs)
+
+
+def record_death(spec: dict, runs_root: Path, strikes: int) -> None:
+    metrics = {"status": "failed", "error": f"worker died while running it ({strikes} times, last one alone)"}
+    results.write_run(runs_root / spec["run_id"], spec, metrics, [])
+
+
+@contextmanager
+def backend_context(backend: str, workers: int, scheduler: str | None) -> Iterator[None]:
+    """For the Dask backend, a distributed client: on `scheduler` if given, else a LocalCluster."""
+    if backend != "dask":
+        yield
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler):
+            yield
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster):
+            yield
+
+
+def run_sweep(specs: list[dict], sweep_dir: Path, n_jobs: int | None = None, backend: str = "loky",
+              progress: bool = True, scheduler: str | None = None) -> Counter:
+    """Run every spec not yet finished in `sweep_dir`; returns counts by status/outcome.
+
+    A worker that dies (SIGKILL, out of memory) aborts joblib's whole call: the runs it had in
+    flight are retried alone, one at a time, and only a run that kills its worker again is
+    recorded as failed; every other run goes on.
+    """
+    since = time.time()
+    runs_root = results.runs_dir(sweep_dir)
+    in_flight(runs_root)  # leftovers of an interrupted sweep
+    done = results.finished_ids(sweep_dir)
+    todo = [s for s in specs if s["run_id"] not in done]
+    workers = worker_count(n_jobs, todo)
+    prep_dir = Path(sweep_dir) / ".prepared"
+    counts, strikes = Counter(), Counter()
+    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", disable=not progress,
+               desc=Path(sweep_dir).parent.name, dynamic_ncols=True)
+    try:
+        paths = save_prepared(todo, prep_dir)
+        log.info("%d runs to do (%d already finished), %d workers, backend %s",
+                 len(todo), len(specs) - len(todo), workers, backend)
+        with backend_context(backend, workers, scheduler):
+            while todo:
+                try:
+                    for summary in stream(todo, paths, runs_root, workers, backend):
+                        tally(counts, summary, bar)
+                    todo = []
+                except Exception as err:
+                    if not is_worker_death(err):
+                        raise
+                    todo = retry_after_death(todo, runs_root, strikes, paths, backend, counts, bar, since)
+    finally:
+        bar.close()
+        shutil.rmtree(prep_dir, ignore_errors=True)
+        results.write_results(sweep_dir)
+    return counts
+
+
+def retry_after_death(todo: list[dict], runs_root: Path, strikes: Counter, paths: dict, backend: str,
+                      counts: Counter, bar, since: float) -> list[dict]:
+    """Rerun alone each run that was in flight when a worker died; return what is still to do."""
+    by_id = {s["run_id"]: s for s in todo}
+    suspects = [by_id[r] for r in in_flight(runs_root) if r in by_id]
+    log.warning("a worker died; retrying alone the %d run(s) it may have been running", len(suspects))
+    for spec in suspects:
+        strikes[spec["run_id"]] += 1
+        try:
+            (summary,) = stream([spec], paths, runs_root, 2, backend)
+        except Exception as err:
+            if not is_worker_death(err):
+                raise
+            in_flight(runs_root)
+            record_death(spec, runs_root, strikes[spec["run_id"]] + 1)
+            summary = {"run_id": spec["run_id"], "status": "failed", "outcome": None}
+        tally(counts, summary, bar)
+    ended = results.recorded_since(runs_root.parent, since)
+    bar.n = bar.total - sum(s["run_id"] not in ended for s in todo)  # count runs that ended unreported
+    bar.refresh()
+    return [s for s in todo if s["run_id"] not in ended]
+
+
+def tally(counts: Counter, summary: dict, bar) -> None:
+    """Count a finished or failed run by status and outcome, and advance the progress bar."""
+    counts[summary["status"]] += 1
+    if summary["status"] == "finished":
+        counts[summary["outcome"]] += 1
+    bar.update()
+    bar.set_postfix(failed=counts["failed"])

@@ -1,0 +1,82 @@
+"""A sweep from start to end: resolve and validate the grid, lay out its folder, run, tabulate.
+
+    outputs/<grid>/<timestamp>/
+        sweep.json  environment.json  results.csv  runs/<run_id>/{config.json,metrics.json,history.csv}
+
+Nothing is written until every cell of the grid has composed and validated.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+
+from nnscratch import results
+from nnscratch.compose import CONF_DIR
+from nnscratch.config import ConfigError
+from nnscratch.environment import environment
+from nnscratch.grid import axis_names, expand, products
+from nnscratch.runner import run_sweep
+
+log = logging.getLogger(__name__)
+RUN_KEYS = ("data", "model", "weights", "biases", "train", "seed", "fault")  # top-level keys of train.yaml
+NOT_COMPARED = ("parallel", "created")  # may differ on resume
+
+
+def base_overrides(cli_overrides: list[str]) -> list[str]:
+    """The command-line overrides that set the run config, applied to every cell."""
+    return [o for o in cli_overrides if o.lstrip("+~").split("=", 1)[0].split(".")[0] in RUN_KEYS]
+
+
+def plan(grid: dict, cli_overrides: list[str], conf_dir: Path = CONF_DIR) -> tuple[dict, list[dict]]:
+    """(sweep record, run specs) of a grid; ConfigError listing every problem if any cell is bad."""
+    base = base_overrides(cli_overrides)
+    specs, problems = expand(grid, base, conf_dir)
+    if problems:
+        raise ConfigError(f"sweep '{grid.get('name')}' is invalid, nothing was run:\n  " + "\n  ".join(problems))
+    record = {"name": grid["name"], "axes": axis_names(grid), "products": products(grid), "base_overrides": base,
+              "runs": [s["run_id"] for s in specs]}
+    return record, specs
+
+
+def check_resume(sweep_dir: Path, record: dict) -> None:
+    """Refuse to resume a sweep whose resolved config differs from the one on disk."""
+    if not (Path(sweep_dir) / "sweep.json").is_file():
+        raise ConfigError(f"resume={sweep_dir}: no sweep.json there; give a folder a sweep wrote "
+                          f"(outputs/<grid>/<timestamp>)")
+    on_disk = results.read_sweep(sweep_dir)
+    diffs = [k for k in sorted(set(on_disk) | set(record)) if k not in NOT_COMPARED
+             and on_disk.get(k) != record.get(k)]
+    if diffs:
+        raise ConfigError(f"resume={sweep_dir}: refusing, the resolved sweep differs from the one on disk in "
+                          f"{', '.join(diffs)}. Resume with the same sweep and overrides, or start a new sweep.")
+
+
+def new_sweep_dir(out_root: Path, name: str) -> Path:
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    path, n = Path(out_root) / name / stamp, 1
+    while path.exists():
+        path, n = Path(out_root) / name / f"{stamp}_{n}", n + 1
+    return path
+
+
+def run(grid: dict, parallel: dict, cli_overrides: list[str], out_root: Path = Path("outputs"),
+        resume: str | None = None, conf_dir: Path = CONF_DIR, progress: bool = True) -> tuple[Path, Counter]:
+    """Validate, then run every missing or failed run of the grid; (sweep dir, counts)."""
+    record, specs = plan(grid, cli_overrides, conf_dir)
+    record |= {"parallel": parallel, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if resume:
+        sweep_dir = Path(resume)
+        check_resume(sweep_dir, record)
+        record["created"] = results.read_sweep(sweep_dir).get("created")
+    else:
+        sweep_dir = new_sweep_dir(out_root, grid["name"])
+    log.info("sweep '%s': %d runs -> %s", grid["name"], len(specs), sweep_dir)
+    results.write_json(sweep_dir / "sweep.json", record)
+    env_name = "environment.json" if not resume else f"environment-resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
+    results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
+    counts = run_sweep(specs, sweep_dir, parallel.get("n_jobs"), parallel.get("backend", "loky"),
+                       progress, parallel.get("scheduler"))
+    return sweep_dir, counts
