@@ -19,8 +19,13 @@ log = logging.getLogger("experiments.sweep")
 def main(cfg: DictConfig) -> None:
     settings = OmegaConf.to_container(cfg, resolve=True)
     try:
-        sweep_dir, counts = sweep.run(settings["sweep"], settings["parallel"], list(HydraConfig.get().overrides.task),
-                                      Path(cfg.out_root), cfg.resume)
+        sweep_dir, counts = sweep.run(
+            settings["sweep"],
+            settings["parallel"],
+            list(HydraConfig.get().overrides.task),
+            Path(cfg.out_root),
+            cfg.resume,
+        )
     except (ConfigError, DataError) as err:
         sys.exit(f"error: {err}")
     except KeyboardInterrupt:

@@ -16,16 +16,23 @@ from nnscratch.runner import run_single
 def main(cfg: DictConfig) -> None:
     overrides = list(HydraConfig.get().overrides.task)
     config = plain(cfg)
-    spec = {"run_id": run_id(config), "overrides": overrides, "command": command(overrides), "axes": {},
-            "config": config}
+    spec = {
+        "run_id": run_id(config),
+        "overrides": overrides,
+        "command": command(overrides),
+        "axes": {},
+        "config": config,
+    }
     try:
         m = run_single(spec, cfg.out_dir)
     except (ConfigError, DataError) as err:
         sys.exit(f"error: {err}")
     if m["status"] == "failed":
         sys.exit(f"error: the run failed: {m['error']}")
-    print(f"train_acc {m['train_acc']:.4f}  test_acc {m['test_acc']:.4f}  outcome {m['outcome']}  "
-          f"iterations {m['iteration']}  {m['seconds']:.1f} s  -> {cfg.out_dir}")
+    print(
+        f"train_acc {m['train_acc']:.4f}  test_acc {m['test_acc']:.4f}  outcome {m['outcome']}  "
+        f"iterations {m['iteration']}  {m['seconds']:.1f} s  -> {cfg.out_dir}"
+    )
 
 
 if __name__ == "__main__":

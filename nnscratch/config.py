@@ -30,8 +30,7 @@ def layer_inits(init: dict, n_layers: int) -> list[Init]:
     e.g. per_layer: [zeros, uniform] is the log's literal W1 = 0 with a random W2."""
     per_layer = init.get("per_layer") or [init["scheme"]] * n_layers
     std = float(init.get("std", 1.0))
-    return [Init(p, std) if isinstance(p, str) else Init(p["scheme"], float(p.get("std", std)))
-            for p in per_layer]
+    return [Init(p, std) if isinstance(p, str) else Init(p["scheme"], float(p.get("std", std))) for p in per_layer]
 
 
 def check_init(key: str, init: dict, table: dict, n_layers: int) -> list[str]:
@@ -64,13 +63,16 @@ def check_data(data: dict) -> list[str]:
     n_train = DATASETS[name]["n_train"]
     subset = data.get("subset")
     if subset is not None and not (is_int(subset) and 1 <= subset <= n_train):
-        problems.append(f"data.subset: {subset!r} is not a sample count from 1 to {n_train} ({name} has "
-                        f"{n_train} training images; null = all)")
+        problems.append(
+            f"data.subset: {subset!r} is not a sample count from 1 to {n_train} ({name} has "
+            f"{n_train} training images; null = all)"
+        )
     if data.get("scaling") not in SCALINGS:
         problems.append(f"data.scaling: unknown '{data.get('scaling')}' (allowed: {', '.join(SCALINGS)})")
     if data.get("subset_method", "first") not in SUBSET_METHODS:
-        problems.append(f"data.subset_method: unknown '{data.get('subset_method')}' "
-                        f"(allowed: {', '.join(SUBSET_METHODS)})")
+        problems.append(
+            f"data.subset_method: unknown '{data.get('subset_method')}' (allowed: {', '.join(SUBSET_METHODS)})"
+        )
     return problems
 
 

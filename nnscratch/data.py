@@ -35,10 +35,22 @@ IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 DATASETS: dict[str, dict] = {
     "mnist": {
         "files": {
-            "train_images": ("train-images-idx3-ubyte", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-            "train_labels": ("train-labels-idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-            "test_images": ("t10k-images-idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-            "test_labels": ("t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+            "train_images": (
+                "train-images-idx3-ubyte",
+                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            ),
+            "train_labels": (
+                "train-labels-idx1-ubyte",
+                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            ),
+            "test_images": (
+                "t10k-images-idx3-ubyte",
+                "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            ),
+            "test_labels": (
+                "t10k-labels-idx1-ubyte",
+                "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+            ),
         },
         "mirrors": [
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -50,10 +62,22 @@ DATASETS: dict[str, dict] = {
     },
     "fashion_mnist": {
         "files": {
-            "train_images": ("train-images-idx3-ubyte", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
-            "train_labels": ("train-labels-idx1-ubyte", "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
-            "test_images": ("t10k-images-idx3-ubyte", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
-            "test_labels": ("t10k-labels-idx1-ubyte", "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+            "train_images": (
+                "train-images-idx3-ubyte",
+                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            ),
+            "train_labels": (
+                "train-labels-idx1-ubyte",
+                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            ),
+            "test_images": (
+                "t10k-images-idx3-ubyte",
+                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            ),
+            "test_labels": (
+                "t10k-labels-idx1-ubyte",
+                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            ),
         },
         "mirrors": [
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -113,8 +137,10 @@ def parse_idx(path: Path, content: bytes, magic: int) -> np.ndarray:
         raise DataError(f"{path}: truncated IDX file ({len(content)} bytes, no complete header).")
     found, count = (int.from_bytes(content[i : i + 4], "big") for i in (0, 4))
     if found != magic:
-        raise DataError(f"{path}: wrong magic number {found:#010x}, expected {magic:#010x} "
-                        f"({'images' if magic == IMAGE_MAGIC else 'labels'} file).")
+        raise DataError(
+            f"{path}: wrong magic number {found:#010x}, expected {magic:#010x} "
+            f"({'images' if magic == IMAGE_MAGIC else 'labels'} file)."
+        )
     header = 16 if magic == IMAGE_MAGIC else 8
     if len(content) < header:
         raise DataError(f"{path}: truncated IDX header.")
@@ -129,10 +155,11 @@ def parse_idx(path: Path, content: bytes, magic: int) -> np.ndarray:
 
 
 def read_idx(path: Path, magic: int, sha256: str | None) -> np.ndarray:
-    """Read, verify and parse one IDX file."""
+    """Read, parse and verify one IDX file (header problems are named before a checksum mismatch)."""
     content = read_bytes(path)
+    array = parse_idx(path, content, magic)
     check_sha256(path, content, sha256)
-    return parse_idx(path, content, magic)
+    return array
 
 
 # ---------------------------------------------------------------- where the files are
@@ -171,7 +198,7 @@ def locate(name: str, data_dir: str | None = None) -> dict[str, Path] | None:
     return None
 
 
-def download(name: str, mirrors: list[str] | None = None) -> dict[str, Path]:
+def download(name: str, mirrors: list[str] | None = None, data_dir: str | None = None) -> dict[str, Path]:
     """Download the four files into the cache from the first mirror that serves a verified copy.
 
     pooch writes each file atomically (temporary file, then rename) and shows a progress bar.
@@ -182,8 +209,11 @@ def download(name: str, mirrors: list[str] | None = None) -> dict[str, Path]:
     for split, (fname, sha) in spec["files"].items():
         for mirror in mirrors or spec["mirrors"]:
             try:
-                path = Path(pooch.retrieve(mirror + fname + ".gz", known_hash=None, fname=fname + ".gz",
-                                           path=target, progressbar=True))
+                path = Path(
+                    pooch.retrieve(
+                        mirror + fname + ".gz", known_hash=None, fname=fname + ".gz", path=target, progressbar=True
+                    )
+                )
             except Exception as err:  # network errors come in many types; any means "next mirror"
                 problems.append(f"{mirror}{fname}.gz: {err}")
                 continue
@@ -196,14 +226,14 @@ def download(name: str, mirrors: list[str] | None = None) -> dict[str, Path]:
             paths[split] = path
             break
         else:
-            raise missing_error(name, problems)
+            raise missing_error(name, problems, data_dir)
     return paths
 
 
-def missing_error(name: str, problems: list[str]) -> DataError:
+def missing_error(name: str, problems: list[str], data_dir: str | None = None) -> DataError:
     """One error naming the files, every place looked, what went wrong and how to fix it."""
     names = ", ".join(f"{f}[.gz]" for f, _ in DATASETS[name]["files"].values())
-    looked = "\n".join(f"  - {d}" for d in candidate_dirs(name))
+    looked = "\n".join(f"  - {d}" for d in candidate_dirs(name, data_dir))
     tried = "\n".join(f"  - {p}" for p in problems[-8:])
     return DataError(
         f"dataset '{name}' not found: need {names}.\nLooked in:\n{looked}\nDownload failed:\n{tried}\n"
@@ -212,26 +242,36 @@ def missing_error(name: str, problems: list[str]) -> DataError:
     )
 
 
-def load(name: str, data_dir: str | None = None, mirrors: list[str] | None = None,
-         allow_download: bool = True) -> Dataset:
+def load(
+    name: str, data_dir: str | None = None, mirrors: list[str] | None = None, allow_download: bool = True
+) -> Dataset:
     """Load dataset `name` as uint8 arrays in (784, N) layout, verified against pinned hashes."""
     if name not in DATASETS:
         raise DataError(f"unknown dataset '{name}'; choose one of {sorted(DATASETS)}.")
     paths = locate(name, data_dir)
     if paths is None:
-        paths = download(name, mirrors) if allow_download else None
-        if paths is None:
-            raise missing_error(name, ["download disabled"])
+        if not allow_download:
+            raise missing_error(name, ["download disabled"], data_dir)
+        paths = download(name, mirrors, data_dir)
     files = DATASETS[name]["files"]
-    arrays = {split: read_idx(paths[split], IMAGE_MAGIC if split.endswith("images") else LABEL_MAGIC,
-                              files[split][1]) for split in SPLITS}
+    arrays = {
+        split: read_idx(paths[split], IMAGE_MAGIC if split.endswith("images") else LABEL_MAGIC, files[split][1])
+        for split in SPLITS
+    }
     for part in ("train", "test"):
         n_images, n_labels = len(arrays[f"{part}_images"]), len(arrays[f"{part}_labels"])
         if n_images != n_labels:
-            raise DataError(f"{paths[f'{part}_images']} has {n_images} images but {paths[f'{part}_labels']} "
-                            f"has {n_labels} labels: the files do not belong together.")
-    return Dataset(name, arrays["train_images"].T, arrays["train_labels"].astype(np.int64),
-                   arrays["test_images"].T, arrays["test_labels"].astype(np.int64))
+            raise DataError(
+                f"{paths[f'{part}_images']} has {n_images} images but {paths[f'{part}_labels']} "
+                f"has {n_labels} labels: the files do not belong together."
+            )
+    return Dataset(
+        name,
+        arrays["train_images"].T,
+        arrays["train_labels"].astype(np.int64),
+        arrays["test_images"].T,
+        arrays["test_labels"].astype(np.int64),
+    )
 
 
 # ---------------------------------------------------------------- preprocessing
@@ -276,8 +316,14 @@ class Prepared:
     y_test: np.ndarray
 
 
-def prepare(ds: Dataset, subset: int | None, scaling: str, subset_method: str = "first",
-            subset_seed: int = 0, dtype: str = "float32") -> Prepared:
+def prepare(
+    ds: Dataset,
+    subset: int | None,
+    scaling: str,
+    subset_method: str = "first",
+    subset_seed: int = 0,
+    dtype: str = "float32",
+) -> Prepared:
     """Subset the training set and scale both sets the same way (statistics from the subset)."""
     idx = subset_indices(ds.y_train, subset or len(ds.y_train), subset_method, subset_seed)
     X_raw = np.ascontiguousarray(ds.X_train[:, idx])

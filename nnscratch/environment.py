@@ -11,8 +11,19 @@ from pathlib import Path
 import joblib
 from threadpoolctl import threadpool_info
 
-PACKAGES = ("numpy", "pandas", "hydra-core", "omegaconf", "joblib", "threadpoolctl", "seaborn", "matplotlib",
-            "pooch", "tqdm", "distributed")
+PACKAGES = (
+    "numpy",
+    "pandas",
+    "hydra-core",
+    "omegaconf",
+    "joblib",
+    "threadpoolctl",
+    "seaborn",
+    "matplotlib",
+    "pooch",
+    "tqdm",
+    "distributed",
+)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -29,8 +40,13 @@ def git_commit(folder: Path) -> str | None:
     """HEAD of the repository holding `folder`, with '+dirty' if it has uncommitted changes."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
-                               capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
@@ -55,7 +71,9 @@ def environment(repo: Path) -> dict:
         "cores": joblib.cpu_count(),
         "packages": package_versions(),
         "git_commit": git_commit(repo),
-        "blas": [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
-                 for i in threadpool_info()],
+        "blas": [
+            {k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
+            for i in threadpool_info()
+        ],
         "env": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_", "NNSCRATCH"))},
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
@@ -54,13 +55,13 @@ def axis_value(value):
     return override("", value)[1:] if isinstance(value, list | tuple) else value
 
 
-def group_options(conf_dir: Path, group: str) -> list[str] | None:
-    """Option names of config group `group` (files in conf/<group>/), or None if it is not a group."""
-    folder = Path(conf_dir) / group
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else None
+def group_options(group: str) -> list[str] | None:
+    """Option names of config group `group` on Hydra's search path, or None if it is not a group."""
+    loader = GlobalHydra.instance().config_loader()
+    return loader.get_group_options(group) if group in loader.list_groups("") else None
 
 
-def check_axes(sweep: dict, conf_dir: Path) -> list[str]:
+def check_axes(sweep: dict) -> list[str]:
     """Problems visible without composing: empty axes, non-list axes, unknown group options."""
     problems = []
     for name, axes in products(sweep).items():
@@ -72,9 +73,13 @@ def check_axes(sweep: dict, conf_dir: Path) -> list[str]:
                 problems.append(f"{where}: must be a list of values, got {values!r}")
             elif not values:
                 problems.append(f"{where}: empty (give at least one value)")
-            elif (options := group_options(conf_dir, axis)) is not None:
-                problems += [f"{where}: unknown option '{v}' (allowed: {', '.join(options)}; add "
-                             f"conf/{axis}/{v}.yaml to create it)" for v in values if v not in options]
+            elif (options := group_options(axis)) is not None:
+                problems += [
+                    f"{where}: unknown option '{v}' (allowed: {', '.join(options)}; add "
+                    f"conf/{axis}/{v}.yaml to create it)"
+                    for v in values
+                    if v not in options
+                ]
     return problems
 
 
@@ -102,11 +107,11 @@ def expand(sweep: dict, base: list[str] | None = None, conf_dir: Path = CONF_DIR
     Axes a cell does not set are filled from its resolved config (a group axis by its option name).
     Runs with identical resolved configs appear once.
     """
-    problems = check_axes(sweep, conf_dir)
-    if problems:
-        return [], problems
     names, specs = axis_names(sweep), {}
     with hydra_context(conf_dir):
+        problems = check_axes(sweep)
+        if problems:
+            return [], problems
         for overrides, values in cells(sweep, list(base or [])):
             try:
                 config, choices = compose_run(overrides, conf_dir)
@@ -116,6 +121,8 @@ def expand(sweep: dict, base: list[str] | None = None, conf_dir: Path = CONF_DIR
             problems += validate(config)
             axes = {a: values[a] if a in values else axis_value(choices.get(a, lookup(config, a))) for a in names}
             rid = run_id(config)
-            specs.setdefault(rid, {"run_id": rid, "overrides": overrides, "command": command(overrides),
-                                   "axes": axes, "config": config})
+            specs.setdefault(
+                rid,
+                {"run_id": rid, "overrides": overrides, "command": command(overrides), "axes": axes, "config": config},
+            )
     return list(specs.values()), list(dict.fromkeys(problems))

@@ -24,7 +24,7 @@ Params = dict[str, list[np.ndarray]]  # {"W": [W1, W2, ...], "b": [b1, b2, ...]}
 WEIGHT_INITS: dict[str, Callable[..., np.ndarray]] = {
     "zeros": lambda rng, n_out, n_in, std, dt: np.zeros((n_out, n_in), dt),
     # the tutorial's np.random.rand(...) - 0.5
-    "uniform": lambda rng, n_out, n_in, std, dt: (rng.random((n_out, n_in), dt) - dt(0.5)),
+    "uniform": lambda rng, n_out, n_in, std, dt: rng.random((n_out, n_in), dt) - dt(0.5),
     # std 1 is the log's randn; std 0.01 its "small Gaussian values"
     "normal": lambda rng, n_out, n_in, std, dt: rng.standard_normal((n_out, n_in), dt) * dt(std),
     "he": lambda rng, n_out, n_in, std, dt: rng.standard_normal((n_out, n_in), dt) * dt(np.sqrt(2 / n_in)),
@@ -46,8 +46,7 @@ class Init:
     std: float = 1.0
 
 
-def init_params(sizes: list[int], weights: list[Init], biases: list[Init], seed: int,
-                dtype: str = "float32") -> Params:
+def init_params(sizes: list[int], weights: list[Init], biases: list[Init], seed: int, dtype: str = "float32") -> Params:
     """Parameters for layer sizes e.g. [784, 10, 10]; `weights`, `biases`: one Init per layer.
 
     Weights are drawn layer by layer, then biases, from one seeded generator, so changing a bias
@@ -103,8 +102,9 @@ def predict(params: Params, X: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- backward
 
 
-def backward(params: Params, Zs: list[np.ndarray], As: list[np.ndarray], log_probs: np.ndarray,
-             Y: np.ndarray) -> Params:
+def backward(
+    params: Params, Zs: list[np.ndarray], As: list[np.ndarray], log_probs: np.ndarray, Y: np.ndarray
+) -> Params:
     """Gradients of the mean cross-entropy w.r.t. every W and b.
 
     Y is the one-hot (10, N) label matrix. For the softmax + cross-entropy output

@@ -23,8 +23,22 @@ from pathlib import Path
 import pandas as pd
 
 STATUSES = ("finished", "failed")
-RESULT_COLUMNS = ["status", "outcome", "train_acc", "test_acc", "best_test_acc", "loss", "test_classes",
-                  "majority_rate", "dead_l1", "distinct_l1", "iteration", "seconds", "error", "command"]
+RESULT_COLUMNS = [
+    "status",
+    "outcome",
+    "train_acc",
+    "test_acc",
+    "best_test_acc",
+    "loss",
+    "test_classes",
+    "majority_rate",
+    "dead_l1",
+    "distinct_l1",
+    "iteration",
+    "seconds",
+    "error",
+    "command",
+]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -125,6 +139,9 @@ def read_results(sweep_dir: Path) -> pd.DataFrame:
 
 def read_histories(sweep_dir: Path) -> pd.DataFrame:
     """Every run's history stacked, with a run_id column, for learning curves."""
-    frames = [pd.read_csv(d / "history.csv").assign(run_id=d.name) for d in run_dirs(sweep_dir)
-              if (d / "history.csv").stat().st_size > 1]
+    frames = [
+        pd.read_csv(d / "history.csv").assign(run_id=d.name)
+        for d in run_dirs(sweep_dir)
+        if (d / "history.csv").stat().st_size > 1
+    ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -47,8 +47,14 @@ def prepare_for(config: dict) -> datamod.Prepared:
     """Load and preprocess the data of one run config."""
     d = config["data"]
     ds = datamod.load(d["name"], d.get("dir"), d.get("mirrors"))
-    return datamod.prepare(ds, d["subset"], d["scaling"], d.get("subset_method", "first"),
-                           d.get("subset_seed", 0), config["model"].get("dtype", "float32"))
+    return datamod.prepare(
+        ds,
+        d["subset"],
+        d["scaling"],
+        d.get("subset_method", "first"),
+        d.get("subset_seed", 0),
+        config["model"].get("dtype", "float32"),
+    )
 
 
 def save_prepared(specs: list[dict], folder: Path) -> dict[str, Path]:
@@ -60,8 +66,14 @@ def save_prepared(specs: list[dict], folder: Path) -> dict[str, Path]:
             continue
         if d["name"] not in raw:
             raw[d["name"]] = datamod.load(d["name"], d.get("dir"), d.get("mirrors"))
-        prepared = datamod.prepare(raw[d["name"]], d["subset"], d["scaling"], d.get("subset_method", "first"),
-                                   d.get("subset_seed", 0), spec["config"]["model"].get("dtype", "float32"))
+        prepared = datamod.prepare(
+            raw[d["name"]],
+            d["subset"],
+            d["scaling"],
+            d.get("subset_method", "first"),
+            d.get("subset_seed", 0),
+            spec["config"]["model"].get("dtype", "float32"),
+        )
         out[key] = folder / key
         out[key].mkdir(parents=True, exist_ok=True)
         for field in ("X_train", "y_train", "X_test", "y_test"):
@@ -71,8 +83,9 @@ def save_prepared(specs: list[dict], folder: Path) -> dict[str, Path]:
 
 def open_prepared(folder: Path) -> datamod.Prepared:
     """The prepared arrays of one data key, memory-mapped read-only."""
-    return datamod.Prepared(*(np.load(Path(folder) / f"{f}.npy", mmap_mode="r")
-                              for f in ("X_train", "y_train", "X_test", "y_test")))
+    return datamod.Prepared(
+        *(np.load(Path(folder) / f"{f}.npy", mmap_mode="r") for f in ("X_train", "y_train", "X_test", "y_test"))
+    )
 
 
 # ---------------------------------------------------------------- one run
@@ -123,8 +136,9 @@ def worker_count(n_jobs: int | None, specs: list[dict]) -> int:
     threads = max((s["config"]["train"]["blas_threads"] for s in specs), default=1)
     limit = max(1, cores // threads)
     if n_jobs is not None and n_jobs > limit:
-        log.warning("parallel.n_jobs=%d x %d BLAS threads exceeds %d cores: using %d workers",
-                    n_jobs, threads, cores, limit)
+        log.warning(
+            "parallel.n_jobs=%d x %d BLAS threads exceeds %d cores: using %d workers", n_jobs, threads, cores, limit
+        )
     return min(n_jobs or limit, limit)
 
 
@@ -148,7 +162,8 @@ def stream(specs: list[dict], paths: dict[str, Path], runs_root: Path, n_jobs: i
     """Yield run summaries as they finish (any order)."""
     with parallel_config(backend=backend, n_jobs=n_jobs):
         yield from Parallel(return_as="generator_unordered")(
-            delayed(run_task)(s, paths[data_key(s["config"])], runs_root) for s in specs)
+            delayed(run_task)(s, paths[data_key(s["config"])], runs_root) for s in specs
+        )
 
 
 def record_death(spec: dict, runs_root: Path, strikes: int) -> None:
@@ -173,8 +188,14 @@ def backend_context(backend: str, workers: int, scheduler: str | None) -> Iterat
             yield
 
 
-def run_sweep(specs: list[dict], sweep_dir: Path, n_jobs: int | None = None, backend: str = "loky",
-              progress: bool = True, scheduler: str | None = None) -> Counter:
+def run_sweep(
+    specs: list[dict],
+    sweep_dir: Path,
+    n_jobs: int | None = None,
+    backend: str = "loky",
+    progress: bool = True,
+    scheduler: str | None = None,
+) -> Counter:
     """Run every spec not yet finished in `sweep_dir`; returns counts by status/outcome.
 
     A worker that dies (SIGKILL, out of memory) aborts joblib's whole call: the runs it had in
@@ -189,12 +210,23 @@ def run_sweep(specs: list[dict], sweep_dir: Path, n_jobs: int | None = None, bac
     workers = worker_count(n_jobs, todo)
     prep_dir = Path(sweep_dir) / ".prepared"
     counts, strikes = Counter(), Counter()
-    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", disable=not progress,
-               desc=Path(sweep_dir).parent.name, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(specs),
+        initial=len(specs) - len(todo),
+        unit="run",
+        disable=not progress,
+        desc=Path(sweep_dir).parent.name,
+        dynamic_ncols=True,
+    )
     try:
         paths = save_prepared(todo, prep_dir)
-        log.info("%d runs to do (%d already finished), %d workers, backend %s",
-                 len(todo), len(specs) - len(todo), workers, backend)
+        log.info(
+            "%d runs to do (%d already finished), %d workers, backend %s",
+            len(todo),
+            len(specs) - len(todo),
+            workers,
+            backend,
+        )
         with backend_context(backend, workers, scheduler):
             while todo:
                 try:
@@ -212,8 +244,9 @@ def run_sweep(specs: list[dict], sweep_dir: Path, n_jobs: int | None = None, bac
     return counts
 
 
-def retry_after_death(todo: list[dict], runs_root: Path, strikes: Counter, paths: dict, backend: str,
-                      counts: Counter, bar, since: float) -> list[dict]:
+def retry_after_death(
+    todo: list[dict], runs_root: Path, strikes: Counter, paths: dict, backend: str, counts: Counter, bar, since: float
+) -> list[dict]:
     """Rerun alone each run that was in flight when a worker died; return what is still to do."""
     by_id = {s["run_id"]: s for s in todo}
     suspects = [by_id[r] for r in in_flight(runs_root) if r in by_id]

@@ -36,22 +36,29 @@ def plan(grid: dict, cli_overrides: list[str], conf_dir: Path = CONF_DIR) -> tup
     specs, problems = expand(grid, base, conf_dir)
     if problems:
         raise ConfigError(f"sweep '{grid.get('name')}' is invalid, nothing was run:\n  " + "\n  ".join(problems))
-    record = {"name": grid["name"], "axes": axis_names(grid), "products": products(grid), "base_overrides": base,
-              "runs": [s["run_id"] for s in specs]}
+    record = {
+        "name": grid["name"],
+        "axes": axis_names(grid),
+        "products": products(grid),
+        "base_overrides": base,
+        "runs": [s["run_id"] for s in specs],
+    }
     return record, specs
 
 
 def check_resume(sweep_dir: Path, record: dict) -> None:
     """Refuse to resume a sweep whose resolved config differs from the one on disk."""
     if not (Path(sweep_dir) / "sweep.json").is_file():
-        raise ConfigError(f"resume={sweep_dir}: no sweep.json there; give a folder a sweep wrote "
-                          f"(outputs/<grid>/<timestamp>)")
+        raise ConfigError(
+            f"resume={sweep_dir}: no sweep.json there; give a folder a sweep wrote (outputs/<grid>/<timestamp>)"
+        )
     on_disk = results.read_sweep(sweep_dir)
-    diffs = [k for k in sorted(set(on_disk) | set(record)) if k not in NOT_COMPARED
-             and on_disk.get(k) != record.get(k)]
+    diffs = [k for k in sorted(set(on_disk) | set(record)) if k not in NOT_COMPARED and on_disk.get(k) != record.get(k)]
     if diffs:
-        raise ConfigError(f"resume={sweep_dir}: refusing, the resolved sweep differs from the one on disk in "
-                          f"{', '.join(diffs)}. Resume with the same sweep and overrides, or start a new sweep.")
+        raise ConfigError(
+            f"resume={sweep_dir}: refusing, the resolved sweep differs from the one on disk in "
+            f"{', '.join(diffs)}. Resume with the same sweep and overrides, or start a new sweep."
+        )
 
 
 def new_sweep_dir(out_root: Path, name: str) -> Path:
@@ -62,8 +69,15 @@ def new_sweep_dir(out_root: Path, name: str) -> Path:
     return path
 
 
-def run(grid: dict, parallel: dict, cli_overrides: list[str], out_root: Path = Path("outputs"),
-        resume: str | None = None, conf_dir: Path = CONF_DIR, progress: bool = True) -> tuple[Path, Counter]:
+def run(
+    grid: dict,
+    parallel: dict,
+    cli_overrides: list[str],
+    out_root: Path = Path("outputs"),
+    resume: str | None = None,
+    conf_dir: Path = CONF_DIR,
+    progress: bool = True,
+) -> tuple[Path, Counter]:
     """Validate, then run every missing or failed run of the grid; (sweep dir, counts)."""
     record, specs = plan(grid, cli_overrides, conf_dir)
     record |= {"parallel": parallel, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -77,6 +91,7 @@ def run(grid: dict, parallel: dict, cli_overrides: list[str], out_root: Path = P
     results.write_json(sweep_dir / "sweep.json", record)
     env_name = "environment.json" if not resume else f"environment-resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
     results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
-    counts = run_sweep(specs, sweep_dir, parallel.get("n_jobs"), parallel.get("backend", "loky"),
-                       progress, parallel.get("scheduler"))
+    counts = run_sweep(
+        specs, sweep_dir, parallel.get("n_jobs"), parallel.get("backend", "loky"), progress, parallel.get("scheduler")
+    )
     return sweep_dir, counts

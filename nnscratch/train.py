@@ -30,28 +30,46 @@ def build_params(cfg: dict) -> Params:
     """Initial parameters for a run config."""
     hidden = list(cfg["model"]["hidden"])
     n_layers = len(hidden) + 1
-    return init_params([N_INPUTS, *hidden, N_CLASSES], layer_inits(cfg["weights"], n_layers),
-                       layer_inits(cfg["biases"], n_layers), cfg["seed"], cfg["model"].get("dtype", "float32"))
+    return init_params(
+        [N_INPUTS, *hidden, N_CLASSES],
+        layer_inits(cfg["weights"], n_layers),
+        layer_inits(cfg["biases"], n_layers),
+        cfg["seed"],
+        cfg["model"].get("dtype", "float32"),
+    )
 
 
 def all_finite(params: Params) -> bool:
     return all(np.isfinite(p).all() for group in params.values() for p in group)
 
 
-def evaluate(params: Params, grads: Params, As: list[np.ndarray], log_probs: np.ndarray, y: np.ndarray,
-             data: Prepared, iteration: int) -> dict:
+def evaluate(
+    params: Params,
+    grads: Params,
+    As: list[np.ndarray],
+    log_probs: np.ndarray,
+    y: np.ndarray,
+    data: Prepared,
+    iteration: int,
+) -> dict:
     """One history row from the training forward pass (As, log_probs over the full training set)
     and the current gradients; plus a forward pass on the test set."""
     test_pred = predict(params, data.X_test)
-    row = {"iteration": iteration, "loss": cross_entropy(log_probs, y),
-           "train_acc": dg.accuracy(log_probs.argmax(axis=0), y),
-           "test_acc": dg.accuracy(test_pred, data.y_test),
-           "test_classes": int(len(np.unique(test_pred)))}
+    row = {
+        "iteration": iteration,
+        "loss": cross_entropy(log_probs, y),
+        "train_acc": dg.accuracy(log_probs.argmax(axis=0), y),
+        "test_acc": dg.accuracy(test_pred, data.y_test),
+        "test_classes": int(len(np.unique(test_pred))),
+    }
     for l, A in enumerate(As[1:], start=1):
-        row |= {f"dead_l{l}": dg.dead_fraction(A), f"zero_ratio_l{l}": dg.zero_ratio(A),
-                f"act_mean_l{l}": float(A.mean(dtype=np.float64)),
-                f"grad_norm_l{l}": float(np.linalg.norm(grads["W"][l - 1])),
-                f"distinct_l{l}": dg.distinct_units(params["W"][l - 1], params["b"][l - 1])}
+        row |= {
+            f"dead_l{l}": dg.dead_fraction(A),
+            f"zero_ratio_l{l}": dg.zero_ratio(A),
+            f"act_mean_l{l}": float(A.mean(dtype=np.float64)),
+            f"grad_norm_l{l}": float(np.linalg.norm(grads["W"][l - 1])),
+            f"distinct_l{l}": dg.distinct_units(params["W"][l - 1], params["b"][l - 1]),
+        }
     row["grad_norm_out"] = float(np.linalg.norm(grads["W"][-1]))
     return row
 
@@ -86,7 +104,8 @@ def train(cfg: dict, data: Prepared) -> RunResult:
     full_batch = tc.get("batch_size") is None or tc["batch_size"] >= len(y)
     next_batch = batches(len(y), tc.get("batch_size"), np.random.default_rng([cfg["seed"], 1]))
     history, diverged = [], False
-    with threadpool_limits(limits=tc["blas_threads"], user_api="blas"):
+    # overflow is how divergence shows; it is detected below and reported, so numpy need not warn
+    with threadpool_limits(limits=tc["blas_threads"], user_api="blas"), np.errstate(over="ignore", invalid="ignore"):
         for it in range(iterations + 1):
             evaluating = it % eval_every == 0 or it == iterations
             idx = next(next_batch)
@@ -104,12 +123,13 @@ def train(cfg: dict, data: Prepared) -> RunResult:
             for group in ("W", "b"):
                 for p, g in zip(params[group], grads[group]):
                     p -= dt(lr) * g
-    diverged = diverged or not all_finite(params)
-    return RunResult(history, final_metrics(params, data, history, diverged, tc["collapse_margin"], t0))
+        diverged = diverged or not all_finite(params)
+        return RunResult(history, final_metrics(params, data, history, diverged, tc["collapse_margin"], t0))
 
 
-def final_metrics(params: Params, data: Prepared, history: list[dict], diverged: bool, margin: float,
-                  t0: float) -> dict:
+def final_metrics(
+    params: Params, data: Prepared, history: list[dict], diverged: bool, margin: float, t0: float
+) -> dict:
     """The run's final numbers; for a diverged run, those of the last finite evaluation."""
     test_pred = predict(params, data.X_test)
     last = history[-1] if history else {}

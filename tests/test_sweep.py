@@ -1,0 +1,258 @@
+"""The sweep on real MNIST at toy size: grid from YAML, parallel runs, failures, resume, determinism."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from nnscratch import results, sweep
+from nnscratch.compose import CONF_DIR
+from nnscratch.config import ConfigError
+
+ROOT = CONF_DIR.parent
+LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None}
+
+
+@pytest.fixture
+def conf(tmp_path) -> Path:
+    """A copy of conf/ with a new weights option and a new grid, both added as YAML only."""
+    folder = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, folder)
+    (folder / "weights" / "tiny_normal.yaml").write_text("scheme: normal\nstd: 0.05\nper_layer: null\n")
+    (folder / "sweep" / "toy.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "toy",
+                "axes": {
+                    "model": {"hidden": [[8]]},
+                    "data": {"subset": [500]},
+                    "weights": ["uniform", "tiny_normal"],
+                    "train": {"iterations": [20], "eval_every": [10]},
+                    "seed": [0, 1],
+                },
+            },
+            sort_keys=False,
+        )
+    )
+    return folder
+
+
+def toy(conf: Path, **axes) -> dict:
+    grid = yaml.safe_load((conf / "sweep" / "toy.yaml").read_text())
+    grid["axes"] |= axes
+    return grid
+
+
+def run(conf, tmp_path, grid=None, parallel=LOKY, **kw):
+    return sweep.run(grid or toy(conf), parallel, [], tmp_path / "out", conf_dir=conf, progress=False, **kw)
+
+
+def metrics_by_id(sweep_dir: Path) -> dict:
+    """Every run's metrics less its wall time."""
+    return {
+        d.name: {k: v for k, v in results.read_run(d)["metrics"].items() if k != "seconds"}
+        for d in results.run_dirs(sweep_dir)
+    }
+
+
+def test_new_option_and_grid_from_yaml_run_end_to_end(conf, tmp_path):
+    sweep_dir, counts = run(conf, tmp_path)
+    df = results.read_results(sweep_dir)
+    assert len(df) == 4 and counts["finished"] == 4
+    assert set(df["weights"]) == {"uniform", "tiny_normal"} and set(df["seed"]) == {0, 1}
+    assert list(df.columns) == [
+        "run_id",
+        "model.hidden",
+        "data.subset",
+        "weights",
+        "train.iterations",
+        "train.eval_every",
+        "seed",
+        *results.RESULT_COLUMNS,
+    ]
+    tiny = results.read_run(sweep_dir / "runs" / df.loc[df.weights == "tiny_normal", "run_id"].iloc[0])
+    assert tiny["run"]["config"]["weights"] == {"scheme": "normal", "std": 0.05, "per_layer": None}
+    for name in ("sweep.json", "environment.json", "results.csv"):
+        assert (sweep_dir / name).is_file()
+    env = json.loads((sweep_dir / "environment.json").read_text())
+    assert env["blas"] and env["packages"]["numpy"]
+
+
+def test_cli_smoke_sweep_writes_expected_rows_and_run_folders(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.sweep",
+            "sweep=smoke",
+            f"out_root={out}",
+            "sweep.axes.train.iterations=[20]",
+            "sweep.axes.model.hidden=[[10]]",
+            "report=false",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (sweep_dir,) = (out / "smoke").iterdir()
+    df = results.read_results(sweep_dir)
+    assert len(df) == 16 and df["status"].eq("finished").all()
+    assert {"model.hidden", "data.subset", "data.scaling", "weights", "biases", "seed"} <= set(df.columns)
+    assert all((sweep_dir / "runs" / rid / "history.csv").is_file() for rid in df["run_id"])
+    assert "16/16" in proc.stderr  # the progress bar reached the end
+
+
+def test_determinism_one_worker_vs_two(conf, tmp_path):
+    one, _ = run(conf, tmp_path / "a", parallel={**LOKY, "n_jobs": 1})
+    two, _ = run(conf, tmp_path / "b", parallel={**LOKY, "n_jobs": 2})
+    assert metrics_by_id(one) == metrics_by_id(two)
+
+
+def test_dask_backend_gives_the_same_results_as_loky(conf, tmp_path):
+    pytest.importorskip("distributed", reason="the dask extra is installed by .ci/run")
+    loky, _ = run(conf, tmp_path / "a")
+    dask, counts = run(conf, tmp_path / "b", parallel={"backend": "dask", "n_jobs": 2, "scheduler": None})
+    assert counts["finished"] == 4
+    assert metrics_by_id(loky) == metrics_by_id(dask)
+    assert results.read_results(dask).drop(columns="seconds").equals(results.read_results(loky).drop(columns="seconds"))
+
+
+def test_a_raising_run_and_a_killed_worker_are_failed_while_others_finish(conf, tmp_path):
+    grid = toy(conf, weights=["uniform"], fault=[None, "raise", "kill"], seed=[0, 1, 2])
+    sweep_dir, counts = run(conf, tmp_path, grid)
+    df = results.read_results(sweep_dir)
+    assert len(df) == 9
+    assert (df.loc[df.fault.isna(), "status"] == "finished").all()
+    failed = df[df.fault.notna()]
+    assert (failed["status"] == "failed").all() and len(failed) == 6
+    assert failed.loc[failed.fault == "raise", "error"].str.contains("fault injected").all()
+    assert failed.loc[failed.fault == "kill", "error"].str.contains("worker died").all()
+    assert counts["failed"] == 6 and counts["finished"] == 3
+
+
+def test_resume_runs_only_missing_or_failed_runs(conf, tmp_path):
+    sweep_dir, _ = run(conf, tmp_path)
+    ids = sorted(d.name for d in results.run_dirs(sweep_dir))
+    shutil.rmtree(sweep_dir / "runs" / ids[0])
+    failed = sweep_dir / "runs" / ids[1] / "metrics.json"
+    failed.write_text(json.dumps({"status": "failed", "error": "simulated"}))
+    (sweep_dir / "results.csv").unlink()
+    before = {i: (sweep_dir / "runs" / i / "metrics.json").stat().st_mtime_ns for i in ids[2:]}
+    _, counts = run(conf, tmp_path, resume=str(sweep_dir))
+    assert counts["finished"] == 2
+    assert before == {i: (sweep_dir / "runs" / i / "metrics.json").stat().st_mtime_ns for i in ids[2:]}
+    df = results.read_results(sweep_dir)
+    assert sorted(df["run_id"]) == ids and df["status"].eq("finished").all()
+
+
+def test_resume_refuses_a_different_sweep(conf, tmp_path):
+    sweep_dir, _ = run(conf, tmp_path)
+    with pytest.raises(ConfigError, match="differs .* in products"):
+        run(conf, tmp_path, toy(conf, seed=[0, 1, 2]), resume=str(sweep_dir))
+    # parallel settings may change on resume
+    _, counts = run(conf, tmp_path, parallel={**LOKY, "n_jobs": 1}, resume=str(sweep_dir))
+    assert sum(counts.values()) == 0
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"weights": ["uniform", "nope"]}, "unknown option 'nope'"),
+        ({"model": {"hidden": [[0]]}}, "model.hidden"),
+        ({"data": {"subset": [60001]}}, "data.subset"),
+        ({"train": {"lr": [-0.1], "iterations": [20], "eval_every": [10]}}, "train.lr"),
+        ({"seed": []}, "axis seed: empty"),
+    ],
+)
+def test_bad_grid_is_refused_before_anything_is_written(conf, tmp_path, change, message):
+    with pytest.raises(ConfigError, match=message):
+        run(conf, tmp_path, toy(conf, **change))
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_grid_lists_every_problem_at_once(conf, tmp_path):
+    with pytest.raises(ConfigError) as err:
+        run(conf, tmp_path, toy(conf, model={"hidden": [[0]]}, data={"subset": [70000]}))
+    assert "model.hidden" in str(err.value) and "data.subset" in str(err.value)
+
+
+def test_cli_bad_grid_exits_nonzero_and_writes_nothing(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.sweep",
+            "sweep=smoke",
+            f"out_root={tmp_path / 'o'}",
+            "sweep.axes.train.lr=[0]",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0 and "train.lr" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path):
+    sweep_dir, _ = run(conf, tmp_path)
+    cell = results.read_run(results.run_dirs(sweep_dir)[0])
+    out = tmp_path / "single"
+    args = cell["run"]["overrides"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.train", *args, f"out_dir={out}", f"--config-dir={conf}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert cell["run"]["command"].startswith("python -m experiments.train ")
+    single = results.read_run(out)
+    assert single["run"]["run_id"] == cell["run"]["run_id"]
+    drop = lambda m: {k: v for k, v in m.items() if k != "seconds"}
+    assert drop(single["metrics"]) == drop(cell["metrics"])
+    assert pd.read_csv(out / "history.csv").equals(pd.read_csv(results.run_dirs(sweep_dir)[0] / "history.csv"))
+
+
+def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "experiments.sweep",
+            "sweep=smoke",
+            f"out_root={out}",
+            "sweep.axes.train.iterations=[400]",
+            "sweep.axes.data.subset=[5000]",
+            "report=false",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("smoke/*/runs/*/metrics.json")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole process group
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "interrupted" in stderr
+    (sweep_dir,) = (out / "smoke").iterdir()
+    df = results.read_results(sweep_dir)
+    assert 1 <= len(df) < 32 and df["status"].eq("finished").all()
