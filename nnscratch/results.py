@@ -107,6 +107,12 @@ def read_sweep(sweep_dir: Path) -> dict:
     return read_json(Path(sweep_dir) / "sweep.json")
 
 
+def dataset_of(sweep_dir: Path) -> str:
+    """The dataset a sweep trained on (from its first run's config)."""
+    dirs = run_dirs(sweep_dir)
+    return read_json(dirs[0] / "config.json")["config"]["data"]["name"] if dirs else "unknown"
+
+
 def axes(sweep_dir: Path) -> list[str]:
     """The names of the sweep's axes, in the order the grid declares them."""
     return list(read_sweep(sweep_dir)["axes"])

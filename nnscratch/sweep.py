@@ -22,7 +22,7 @@ from nnscratch.runner import run_sweep
 
 log = logging.getLogger(__name__)
 RUN_KEYS = ("data", "model", "weights", "biases", "train", "seed", "fault")  # top-level keys of train.yaml
-NOT_COMPARED = ("parallel", "created")  # may differ on resume
+NOT_COMPARED = ("parallel", "created", "sessions")  # may differ on resume
 
 
 def base_overrides(cli_overrides: list[str]) -> list[str]:
@@ -88,10 +88,27 @@ def run(
     else:
         sweep_dir = new_sweep_dir(out_root, grid["name"])
     log.info("sweep '%s': %d runs -> %s", grid["name"], len(specs), sweep_dir)
+    record["sessions"] = results.read_sweep(sweep_dir).get("sessions", []) if resume else []
     results.write_json(sweep_dir / "sweep.json", record)
     env_name = "environment.json" if not resume else f"environment-resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
     results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
-    counts = run_sweep(
-        specs, sweep_dir, parallel.get("n_jobs"), parallel.get("backend", "loky"), progress, parallel.get("scheduler")
-    )
+    started = time.time()
+    try:
+        counts = run_sweep(
+            specs,
+            sweep_dir,
+            parallel.get("n_jobs"),
+            parallel.get("backend", "loky"),
+            progress,
+            parallel.get("scheduler"),
+        )
+    finally:  # wall time of this session, kept across resumes
+        record["sessions"].append(
+            {
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+                "wall_seconds": round(time.time() - started, 1),
+                "parallel": parallel,
+            }
+        )
+        results.write_json(sweep_dir / "sweep.json", record)
     return sweep_dir, counts

@@ -1,0 +1,22 @@
+"""Write a sweep's report: python -m experiments.report sweep_dir=<dir>  (or sweep_dirs=[a,b] to compare datasets)"""
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from nnscratch.report import DEFAULT_CLAIMS, write_report
+
+
+@hydra.main(config_path="../conf", config_name="report", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    dirs = [Path(d) for d in (cfg.sweep_dirs or ([cfg.sweep_dir] if cfg.sweep_dir else []))]
+    missing = [str(d) for d in dirs if not (d / "results.csv").is_file()]
+    if not dirs or missing:
+        sys.exit(f"error: give sweep_dir=<a folder a sweep wrote> or sweep_dirs=[a,b]; no results.csv in {missing}")
+    print(write_report(dirs, cfg.out_dir, cfg.claims or DEFAULT_CLAIMS))
+
+
+if __name__ == "__main__":
+    main()

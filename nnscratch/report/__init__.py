@@ -1,0 +1,242 @@
+"""A sweep directory (or several, differing only in dataset) -> report.md, report.html, figures/, tables/.
+
+Reads everything through `nnscratch.results`; trains nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from nnscratch import results
+from nnscratch.compose import CONF_DIR
+from nnscratch.report import figures, tables
+from nnscratch.report.claims import ClaimResult, evaluate, load_claims
+from nnscratch.report.render import Section, write_html, write_markdown
+
+DEFAULT_CLAIMS = CONF_DIR / "claims.yaml"
+
+
+@dataclass
+class Sweep:
+    """One sweep's data as the report needs it."""
+
+    path: Path
+    name: str
+    dataset: str
+    axes: list[str]
+    runs: pd.DataFrame
+    histories: pd.DataFrame
+    record: dict
+
+
+def load_sweep(path: Path) -> Sweep:
+    record = results.read_sweep(path)
+    runs = results.read_results(path)
+    return Sweep(
+        Path(path), record["name"], results.dataset_of(path), record["axes"], runs, results.read_histories(path), record
+    )
+
+
+# ---------------------------------------------------------------- claims in words and numbers
+
+
+def cells_summary(cells: pd.DataFrame) -> str:
+    if cells.empty:
+        return "no runs"
+    lo, hi = cells["mean"].min(), cells["mean"].max()
+    spread = f"{lo:.3g}" if abs(hi - lo) < 1e-12 else f"{lo:.3g} to {hi:.3g}"
+    return f"measure {spread} over {len(cells)} cell(s); seeds passing {int(cells['passed'].sum())}/{int(cells['seeds'].sum())}"
+
+
+def claims_table(results_: list[ClaimResult]) -> pd.DataFrame:
+    rows = []
+    for c in results_:
+        main = c.checks[0]
+        rows.append(
+            {
+                "claim": c.title,
+                "verdict": c.verdict.upper(),
+                "why": main.reason,
+                "numbers": cells_summary(main.cells),
+                "mechanism / further checks": "; ".join(f"{ch.verdict}: {ch.what}" for ch in c.checks[1:]) or "—",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def claim_sections(claim_results: list[ClaimResult], heading: str) -> list[Section]:
+    sections = [
+        Section(
+            f"{heading}: verdicts",
+            [
+                "Each claim of the learning log was turned into checks with thresholds fixed in conf/claims.yaml "
+                "before any run. A cell (one combination of the other axes) holds when every seed passes.",
+            ],
+            tables=[("Claims of the learning log", claims_table(claim_results))],
+        )
+    ]
+    for c in claim_results:
+        text = [f"Log: “{c.log}”"] if c.log else []
+        tabs = []
+        for i, ch in enumerate(c.checks):
+            label = "Verdict" if i == 0 else "Further check"
+            text.append(f"{label}: {ch.verdict.upper()} — {ch.what}. {ch.reason}.")
+            if not ch.cells.empty:
+                tabs.append((f"{ch.what} ({ch.verdict})", ch.cells.round(4)))
+        sections.append(Section(f"{c.title} — {c.verdict.upper()}", text, tables=tabs, level=3))
+    return sections
+
+
+# ---------------------------------------------------------------- one sweep
+
+
+def sweep_header(s: Sweep) -> Section:
+    runs = s.runs
+    wall = sum(x.get("wall_seconds", 0) for x in s.record.get("sessions", []))
+    counts = tables.with_outcome(runs)["outcome"].value_counts().to_dict()
+    text = [
+        f"Sweep '{s.name}' on {s.dataset}: {len(runs)} runs in {s.path}.",
+        "Axes: " + ", ".join(f"{a} ({runs[a].nunique()} levels)" for a in s.axes if a in runs.columns) + ".",
+        "Outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".",
+        f"Wall time: {wall / 60:.1f} min" + (f" over {len(s.record['sessions'])} session(s)." if wall else "."),
+        "Reproduce any run alone with the command in the 'All runs' table.",
+    ]
+    return Section(f"Sweep {s.name} ({s.dataset})", text, level=2)
+
+
+def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]:
+    fig_dir = out / "figures"
+    runs, hist, axes = s.runs, s.histories, s.axes
+    f = lambda name: fig_dir / f"{tag}{name}.png"
+    heat = figures.collapse_heatmaps(
+        runs, axes, f("collapse_heatmaps"), title=f"Collapse vs success on {s.dataset}: test accuracy per cell"
+    )
+    sections = [sweep_header(s)]
+    sections += claim_sections(evaluate(claims, runs, hist, axes), f"{s.name} on {s.dataset}")
+    sections.append(
+        Section(
+            "Collapse vs success",
+            [
+                "Mean test accuracy over seeds per cell (± sd); cells where most seeds collapsed or diverged are boxed in red."
+            ],
+            figures=[("Collapse vs success", heat)],
+            level=2,
+        )
+    )
+    sections.append(
+        Section(
+            "Every run",
+            [],
+            figures=[
+                ("Final test accuracy by factor", figures.strip_by_factor(runs, axes, f("strip_by_factor"))),
+                ("Parallel coordinates", figures.parallel_coordinates(runs, axes, f("parallel_coordinates"))),
+            ],
+            level=2,
+        )
+    )
+    if not hist.empty:
+        sections.append(
+            Section(
+                "Learning curves",
+                [],
+                figures=[("Learning curves", figures.learning_curves(runs, hist, axes, f("learning_curves")))],
+                level=2,
+            )
+        )
+        sections.append(
+            Section(
+                "Dead and distinct hidden units",
+                [],
+                figures=[("Unit diagnostics", figures.unit_diagnostics(runs, hist, axes, f("unit_diagnostics")))],
+                level=2,
+            )
+        )
+    sections.append(
+        Section(
+            "Overfitting",
+            [],
+            figures=[("Train − test gap", figures.overfitting(runs, axes, f("overfitting")))],
+            level=2,
+        )
+    )
+    sections.append(
+        Section(
+            "Tables",
+            [
+                "Interactions: a factor's effect (range of its level means) at each level of another factor; "
+                "'depends' marks pairs where it moves by more than 0.05, i.e. a factor that matters only in combination."
+            ],
+            tables=[
+                ("Main effects", tables.main_effects(runs, axes)),
+                ("Interactions", tables.interactions(runs, axes)),
+                ("Outcome counts by factor", tables.outcome_counts(runs, axes)),
+                ("Test accuracy per cell (mean, std over seeds)", tables.pivot(runs, axes)),
+                ("All runs", tables.all_runs(runs, axes)),
+            ],
+            level=2,
+        )
+    )
+    return sections
+
+
+# ---------------------------------------------------------------- several sweeps
+
+
+def comparison_sections(sweeps: list[Sweep], claims: dict, out: Path) -> list[Section]:
+    """Each claim's verdict and numbers per dataset side by side, and the heatmaps on one colour scale."""
+    per = {s.dataset: evaluate(claims, s.runs, s.histories, s.axes) for s in sweeps}
+    rows = []
+    for i, claim in enumerate(next(iter(per.values()))):
+        row = {"claim": claim.title}
+        for ds, res in per.items():
+            row[f"{ds} verdict"] = res[i].verdict.upper()
+            row[f"{ds} numbers"] = cells_summary(res[i].checks[0].cells)
+        verdicts = {ds: res[i].verdict for ds, res in per.items()}
+        row["across datasets"] = (
+            "same on every dataset"
+            if len(set(verdicts.values())) == 1
+            else "changes with the dataset: " + ", ".join(f"{v} on {d}" for d, v in verdicts.items())
+        )
+        rows.append(row)
+    combined = pd.concat([s.runs.assign(dataset=s.dataset) for s in sweeps], ignore_index=True)
+    heat = figures.collapse_heatmaps(
+        combined,
+        sweeps[0].axes,
+        out / "figures" / "compare_collapse_heatmaps.png",
+        facet="dataset",
+        title="Collapse vs success per dataset (one colour scale)",
+    )
+    return [
+        Section(
+            "Beyond one dataset: the claims side by side",
+            [
+                "Same grid, same claims file; thresholds that depend on the data (the collapse level) are computed "
+                "from each dataset's test labels."
+            ],
+            tables=[("Verdicts per dataset", pd.DataFrame(rows))],
+            figures=[("Collapse vs success per dataset", heat)],
+            level=2,
+        )
+    ]
+
+
+def write_report(sweep_dirs: list[Path], out_dir: Path | None = None, claims_path: Path = DEFAULT_CLAIMS) -> Path:
+    """Write the report of one sweep into its folder, or of several into `out_dir`; the HTML's path."""
+    sweeps = [load_sweep(Path(d)) for d in sweep_dirs]
+    out = (
+        Path(out_dir)
+        if out_dir
+        else (sweeps[0].path if len(sweeps) == 1 else Path("outputs") / "compare" / time.strftime("%Y-%m-%d_%H-%M-%S"))
+    )
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    claims = load_claims(claims_path)
+    sections = comparison_sections(sweeps, claims, out) if len(sweeps) > 1 else []
+    for s in sweeps:
+        sections += sweep_sections(s, claims, out, f"{s.dataset}_" if len(sweeps) > 1 else "")
+    title = "nnscratch report: " + " vs ".join(f"{s.name} on {s.dataset}" for s in sweeps)
+    write_markdown(out / "report.md", title, sections, out)
+    return write_html(out / "report.html", title, sections)

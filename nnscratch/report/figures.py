@@ -1,0 +1,273 @@
+"""The report's figures (seaborn/matplotlib), each readable alone: title, labelled axes, legend.
+
+Every function takes the results table (plus histories where needed) and the sweep's axes, and
+writes one PNG. Which axes go where is decided from the data: the architecture x subset heatmap
+when the sweep has both, otherwise its first two varying factors.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from nnscratch.report.tables import factors, with_outcome  # noqa: E402
+
+OUTCOME_COLORS = {"ok": "#2a9d8f", "collapsed": "#e76f51", "diverged": "#7b2cbf", "failed": "#6c757d"}
+PREFERRED_GRID = ("model.hidden", "data.subset")
+DPI = 110
+
+
+def save(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def heat_axes(runs: pd.DataFrame, axes: list[str]) -> tuple[str | None, str | None, list[str]]:
+    """(row axis, column axis, panel axes) for the heatmaps."""
+    varying = factors(runs, axes)
+    grid = [a for a in PREFERRED_GRID if a in varying] or varying[:2]
+    grid = grid + [a for a in varying if a not in grid][: 2 - len(grid)]
+    rows, cols = (grid + [None, None])[:2]
+    return rows, cols, [a for a in varying if a not in grid]
+
+
+def level_order(values: pd.Series) -> list:
+    """Levels sorted numerically where they are numbers or lists of numbers ("[64,32]")."""
+
+    def key(v):
+        text = str(v).strip("[]")
+        try:
+            return (0, [float(x) for x in text.split(",")])
+        except ValueError:
+            return (1, [text])
+
+    return sorted(values.dropna().unique(), key=key)
+
+
+def panel_combos(runs: pd.DataFrame, panels: list[str]) -> list[dict]:
+    """Every combination of panel-axis levels that has runs."""
+    if not panels:
+        return [{}]
+    present = runs.groupby(panels, dropna=False).size().index
+    return [dict(zip(panels, combo if isinstance(combo, tuple) else (combo,))) for combo in present]
+
+
+def cell_labels(cell: pd.DataFrame) -> tuple[float, str, bool]:
+    """(mean test accuracy, annotation, whether most seeds failed to learn)."""
+    mean, std = cell["test_acc"].mean(), cell["test_acc"].std()
+    bad = cell["outcome"].isin(["collapsed", "diverged", "failed"]).mean() > 0.5
+    word = cell["outcome"].mode().iloc[0] if bad else ""
+    text = f"{mean:.2f}" + (f"\n±{std:.2f}" if len(cell) > 1 else "") + (f"\n{word.upper()}" if word else "")
+    return mean, text, bad
+
+
+def draw_heatmap(ax, sub: pd.DataFrame, rows: str | None, cols: str | None, row_levels, col_levels, cbar_ax):
+    """One annotated panel: mean test accuracy per cell, failures outlined in red."""
+    values = np.full((len(row_levels), len(col_levels)), np.nan)
+    labels = np.full(values.shape, "", dtype=object)
+    for (i, r), (j, c) in itertools.product(enumerate(row_levels), enumerate(col_levels)):
+        cell = sub[
+            (sub[rows].astype(str) == str(r) if rows else True) & (sub[cols].astype(str) == str(c) if cols else True)
+        ]
+        if len(cell):
+            values[i, j], labels[i, j], bad = cell_labels(cell)
+            if bad:
+                ax.add_patch(plt.Rectangle((j + 0.04, i + 0.04), 0.92, 0.92, fill=False, ec="red", lw=2.5, zorder=3))
+    sns.heatmap(
+        values,
+        annot=labels,
+        fmt="",
+        vmin=0,
+        vmax=1,
+        cmap="viridis",
+        ax=ax,
+        cbar=cbar_ax is not None,
+        cbar_ax=cbar_ax,
+        cbar_kws={"label": "test accuracy (mean over seeds)"},
+        xticklabels=[str(c) for c in col_levels],
+        yticklabels=[str(r) for r in row_levels],
+        annot_kws={"fontsize": 8},
+        linewidths=0.5,
+        linecolor="white",
+    )
+    ax.set_xlabel(cols or "")
+    ax.set_ylabel(rows or "")
+
+
+def collapse_heatmaps(
+    runs: pd.DataFrame,
+    axes: list[str],
+    path: Path,
+    facet: str | None = None,
+    title: str = "Collapse vs success: test accuracy per cell",
+) -> Path:
+    """Heatmaps of test accuracy (rows x cols), one panel per combination of the other axes
+    (and per `facet` value, e.g. dataset, as extra panels sharing one colour scale)."""
+    runs = with_outcome(runs)
+    rows, cols, panels = heat_axes(runs, axes)
+    if facet:
+        panels = [facet, *[p for p in panels if p != facet]]
+    combos = panel_combos(runs, panels)
+    row_levels = level_order(runs[rows]) if rows else ["all"]
+    col_levels = level_order(runs[cols]) if cols else ["all"]
+    ncols = min(4, len(combos))
+    nrows = int(np.ceil(len(combos) / ncols))
+    w, h = 1.3 * len(col_levels) + 1.6, 0.9 * len(row_levels) + 1.2
+    fig, grid = plt.subplots(nrows, ncols, figsize=(w * ncols + 1.2, h * nrows + 0.8), squeeze=False)
+    cbar_ax = fig.add_axes([0.92, 0.3, 0.012, 0.4])
+    for k, (ax, combo) in enumerate(zip(grid.flat, combos)):
+        mask = np.ones(len(runs), bool)
+        for axis, level in combo.items():
+            mask &= runs[axis].astype(str) == str(level)
+        draw_heatmap(ax, runs[mask], rows, cols, row_levels, col_levels, cbar_ax if k == 0 else None)
+        ax.set_title("\n".join(f"{a} = {v}" for a, v in combo.items()) or "all runs", fontsize=9)
+    for ax in list(grid.flat)[len(combos) :]:
+        ax.axis("off")
+    fig.suptitle(f"{title} (red box, capital word: most seeds collapsed/diverged)", y=1.0)
+    fig.subplots_adjust(right=0.9, hspace=0.7, wspace=0.45)
+    return save(fig, path)
+
+
+def strip_by_factor(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
+    """Test accuracy of every run against each factor, coloured by outcome."""
+    runs = with_outcome(runs)
+    fs = factors(runs, axes) or ["seed"]
+    fig, grid = plt.subplots(1, len(fs), figsize=(3.2 * len(fs), 3.8), squeeze=False, sharey=True)
+    for ax, factor in zip(grid.flat, fs):
+        sns.stripplot(
+            runs,
+            x=factor,
+            y="test_acc",
+            hue="outcome",
+            palette=OUTCOME_COLORS,
+            order=level_order(runs[factor]),
+            jitter=0.25,
+            size=4,
+            alpha=0.8,
+            ax=ax,
+            legend=ax is grid.flat[-1],
+        )
+        ax.set_ylabel("final test accuracy")
+        ax.set_ylim(0, 1)
+    if grid.flat[-1].get_legend():
+        sns.move_legend(grid.flat[-1], "upper left", bbox_to_anchor=(1, 1), title="outcome")
+    fig.suptitle("Every run: final test accuracy by factor (one point per run and seed)")
+    return save(fig, path)
+
+
+def parallel_coordinates(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
+    """The whole grid as lines through each factor's levels to the final test accuracy, coloured by outcome."""
+    runs = with_outcome(runs)
+    fs = factors(runs, axes)
+    fig, ax = plt.subplots(figsize=(1.8 * (len(fs) + 1) + 2, 4.5))
+    rng = np.random.default_rng(0)
+    positions = {}
+    for f in fs:
+        levels = level_order(runs[f])
+        positions[f] = {str(lvl): i / max(len(levels) - 1, 1) for i, lvl in enumerate(levels)}
+    for _, run in runs.iterrows():
+        ys = [positions[f][str(run[f])] + rng.uniform(-0.03, 0.03) for f in fs]
+        ax.plot(
+            range(len(fs) + 1),
+            [*ys, run["test_acc"] if pd.notna(run["test_acc"]) else 0],
+            color=OUTCOME_COLORS[run["outcome"]],
+            alpha=0.35,
+            lw=1,
+        )
+    for i, f in enumerate(fs):
+        for level, y in positions[f].items():
+            ax.annotate(
+                level,
+                (i, y),
+                xytext=(3, 0),
+                textcoords="offset points",
+                fontsize=8,
+                va="center",
+                bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8, "lw": 0},
+            )
+    ax.set_xticks(range(len(fs) + 1), [*fs, "test accuracy"])
+    ax.set_ylabel("level (factors) / final test accuracy")
+    ax.set_ylim(-0.08, 1.08)
+    handles = [plt.Line2D([], [], color=c, lw=2) for c in OUTCOME_COLORS.values()]
+    ax.legend(handles, OUTCOME_COLORS.keys(), title="outcome", loc="upper left", bbox_to_anchor=(1, 1))
+    ax.set_title("The grid in parallel coordinates: each line is one run")
+    return save(fig, path)
+
+
+def learning_curves(runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str], path: Path) -> Path:
+    """Train and test accuracy against iteration for each level of each factor: mean, band = ±1 sd over runs."""
+    fs = factors(runs, axes)
+    fs = [f for f in fs if f != "train.iterations"] or fs or ["seed"]
+    hist = histories.merge(runs[["run_id", *[f for f in fs if f in runs.columns]]], on="run_id")
+    if "train.iterations" in runs.columns and runs["train.iterations"].nunique() > 1:
+        common = runs["train.iterations"].mode().iloc[0]  # keep the longer product's tail from stretching the axis
+        hist = hist[hist["iteration"] <= common]
+    fig, grid = plt.subplots(2, len(fs), figsize=(3.4 * len(fs), 6.4), squeeze=False, sharey=True, layout="constrained")
+    for j, f in enumerate(fs):
+        for i, metric in enumerate(("train_acc", "test_acc")):
+            ax = grid[i, j]
+            sns.lineplot(
+                hist,
+                x="iteration",
+                y=metric,
+                hue=hist[f].astype(str),
+                errorbar="sd",
+                ax=ax,
+                hue_order=[str(v) for v in level_order(hist[f])],
+            )
+            ax.set_ylabel(metric.replace("_acc", " accuracy"))
+            ax.set_ylim(0, 1)
+            ax.legend(title=f, fontsize=8, title_fontsize=8)
+            ax.set_title(f"by {f}", fontsize=9)
+    fig.suptitle("Learning curves: mean over runs at each level, band = ±1 sd")
+    return save(fig, path)
+
+
+def unit_diagnostics(runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str], path: Path) -> Path:
+    """Dead ReLU units (at init and at the end) and distinct hidden units, by factor."""
+    fs = [f for f in factors(runs, axes) if f != "train.iterations"] or ["seed"]
+    done = runs[runs["status"] == "finished"]
+    start = histories[histories["iteration"] == 0][["run_id", "dead_l1"]].rename(columns={"dead_l1": "dead_l1_init"})
+    done = done.merge(start, on="run_id", how="left")
+    rows = [
+        ("dead_l1_init", "dead units at init (fraction)"),
+        ("dead_l1", "dead units at end (fraction)"),
+        ("distinct_l1", "distinct hidden units at end"),
+    ]
+    fig, grid = plt.subplots(
+        len(rows), len(fs), figsize=(3.2 * len(fs), 8.4), squeeze=False, sharey="row", layout="constrained"
+    )
+    for j, f in enumerate(fs):
+        for i, (col, label) in enumerate(rows):
+            sns.barplot(done, x=f, y=col, order=level_order(done[f]), errorbar="sd", ax=grid[i, j], color="#457b9d")
+            grid[i, j].set_ylabel(label)
+    fig.suptitle("Hidden layer 1: dead ReLU units (never active on the training set) and distinct units (mean ± sd)")
+    return save(fig, path)
+
+
+def overfitting(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
+    """Train − test accuracy gap by architecture and subset, over runs that learned."""
+    ok = runs[runs["outcome"] == "ok"].assign(gap=lambda d: d["train_acc"] - d["test_acc"])
+    fs = factors(runs, axes)
+    x = "model.hidden" if "model.hidden" in fs else (fs[0] if fs else "seed")
+    hue = "data.subset" if "data.subset" in fs and x != "data.subset" else None
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    if len(ok):
+        sns.barplot(
+            ok, x=x, y="gap", hue=ok[hue].astype(str) if hue else None, order=level_order(ok[x]), errorbar="sd", ax=ax
+        )
+        if hue:
+            ax.legend(title=hue)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel("train − test accuracy (runs that learned)")
+    ax.set_title("Overfitting: train − test gap (mean ± sd)")
+    return save(fig, path)

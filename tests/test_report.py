@@ -1,0 +1,220 @@
+"""Reports from fixture sweeps written through the results module: every table and figure, verdicts that
+follow the data, absent cells, other axes, several datasets; and a real smoke sweep's report."""
+
+import itertools
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nnscratch import results
+from nnscratch.compose import CONF_DIR
+from nnscratch.report import load_sweep, write_report
+from nnscratch.report.claims import evaluate, load_claims
+
+CLAIMS = load_claims(CONF_DIR / "claims.yaml")
+LOG_AXES = {
+    "model.hidden": ["[10]", "[64]"],
+    "data.subset": [5000, 60000],
+    "data.scaling": ["unit", "none"],
+    "weights": ["uniform", "zeros"],
+    "biases": ["zeros", "normal"],
+    "seed": [0, 1, 2],
+}
+
+
+def healthy(cell: dict) -> float:
+    """A plausible test accuracy: collapse for unscaled or zero-weight cells, else ~0.85-0.9."""
+    if cell.get("data.scaling") == "none" or cell.get("weights") == "zeros":
+        return 0.11
+    return 0.85 + (0.04 if cell.get("model.hidden") == "[64]" else 0.0)
+
+
+def make_sweep(root, axes: dict, accuracy=healthy, dataset="mnist", name="fixture"):
+    """A sweep folder with one run per cell and seed, written through nnscratch.results."""
+    sweep_dir = root / name
+    rng = np.random.default_rng(0)
+    for i, combo in enumerate(itertools.product(*axes.values())):
+        cell = dict(zip(axes, combo))
+        acc = accuracy(cell) + rng.normal(0, 0.002)
+        learned = acc > 0.3
+        train_acc = acc + (0.08 if cell.get("data.subset") == 5000 else 0.01) * learned
+        history = [
+            {
+                "iteration": it,
+                "loss": 2 - it / 400,
+                "train_acc": train_acc * min(1, 0.2 + it / 400),
+                "test_acc": acc * min(1, 0.2 + it / 400),
+                "dead_l1": 0.5 if cell.get("biases") == "normal" else 0.0,
+                "act_mean_l1": 300.0 if cell.get("data.scaling") == "none" else 1.0,
+                "grad_norm_l1": 500.0 if cell.get("data.scaling") == "none" else 1.0,
+                "distinct_l1": 10 if learned else 1,
+            }
+            for it in range(0, 501, 100)
+        ]
+        metrics = {
+            "status": "finished",
+            "error": None,
+            **history[-1],
+            "outcome": "ok" if learned else "collapsed",
+            "best_test_acc": acc,
+            "majority_rate": 0.1135,
+            "seconds": 1.0,
+        }
+        spec = {
+            "run_id": f"r{i:04d}",
+            "overrides": [],
+            "command": f"python -m experiments.train # {i}",
+            "axes": cell,
+            "config": {"data": {"name": dataset}},
+        }
+        results.write_run(sweep_dir / "runs" / spec["run_id"], spec, metrics, history)
+    results.write_json(sweep_dir / "sweep.json", {"name": name, "axes": list(axes), "sessions": []})
+    results.write_results(sweep_dir)
+    return sweep_dir
+
+
+def verdicts(sweep_dir) -> dict:
+    s = load_sweep(sweep_dir)
+    return {c.id: c for c in evaluate(CLAIMS, s.runs, s.histories, s.axes)}
+
+
+def test_report_has_every_figure_and_table_and_is_self_contained(tmp_path):
+    sweep_dir = make_sweep(tmp_path, LOG_AXES)
+    html = write_report([sweep_dir]).read_text()
+    figures = {p.name for p in (sweep_dir / "figures").iterdir()}
+    assert figures == {
+        "collapse_heatmaps.png",
+        "strip_by_factor.png",
+        "parallel_coordinates.png",
+        "learning_curves.png",
+        "unit_diagnostics.png",
+        "overfitting.png",
+    }
+    csvs = " ".join(p.name for p in (sweep_dir / "tables").iterdir())
+    for table in (
+        "main_effects",
+        "interactions",
+        "outcome_counts",
+        "test_accuracy_per_cell",
+        "all_runs",
+        "claims_of_the_learning_log",
+    ):
+        assert table in csvs
+    assert html.count("data:image/png;base64,") == len(figures)
+    assert not re.search(r"""(src|href)=["'](?!data:)""", html)  # no external image, script or stylesheet
+    assert "<script" not in html and "<link" not in html
+    md = (sweep_dir / "report.md").read_text()
+    assert "Unscaled pixels collapse accuracy" in md and "![Collapse vs success](figures/collapse_heatmaps.png)" in md
+
+
+def test_verdicts_follow_the_data(tmp_path):
+    supported = verdicts(make_sweep(tmp_path, LOG_AXES, name="a"))["unscaled"]
+    assert supported.verdict == "supported"
+    learns = lambda c: 0.11 if c.get("weights") == "zeros" else 0.8
+    assert verdicts(make_sweep(tmp_path, LOG_AXES, learns, name="b"))["unscaled"].verdict == "refuted"
+    only_small = lambda c: 0.8 if c["data.scaling"] == "none" and c["model.hidden"] == "[64]" else healthy(c)
+    conditional = verdicts(make_sweep(tmp_path, LOG_AXES, only_small, name="c"))["unscaled"]
+    assert conditional.verdict == "conditional"
+    assert "model.hidden = [10]" in conditional.checks[0].reason
+
+
+def test_the_logs_mechanisms_are_checked_with_numbers(tmp_path):
+    claim = verdicts(make_sweep(tmp_path, LOG_AXES))["unscaled"]
+    mechanism = claim.checks[1]
+    assert mechanism.verdict == "supported" and mechanism.cells["mean"].min() == pytest.approx(300)
+
+
+def test_seeds_that_disagree_make_a_claim_inconclusive(tmp_path):
+    rng = np.random.default_rng(1)
+    noisy = lambda c: (
+        0.11
+        if c.get("data.scaling") == "none" and rng.random() < 0.5
+        else healthy(c) + 0.3 * (c.get("data.scaling") == "none")
+    )
+    assert verdicts(make_sweep(tmp_path, LOG_AXES, noisy))["unscaled"].verdict == "inconclusive"
+
+
+def test_claims_whose_cells_are_absent_are_inconclusive_not_errors(tmp_path):
+    v = verdicts(make_sweep(tmp_path, LOG_AXES))
+    assert v["deeper_is_better"].verdict == "inconclusive"
+    assert v["reference_run"].checks[3].verdict == "inconclusive"  # no 3,000-iteration cell
+
+
+def test_a_sweep_with_an_extra_and_a_missing_axis_still_gets_its_report(tmp_path):
+    axes = {
+        "model.hidden": ["[10]", "[64]"],
+        "train.lr": [0.01, 0.1, 1.0],
+        "data.scaling": ["unit", "none"],
+        "seed": [0, 1],
+    }
+    sweep_dir = make_sweep(tmp_path, axes)
+    html = write_report([sweep_dir]).read_text()
+    assert "train.lr" in html
+    assert verdicts(sweep_dir)["random_biases"].verdict == "inconclusive"  # no biases axis
+    assert len(list((sweep_dir / "figures").iterdir())) == 6
+
+
+def test_two_datasets_side_by_side_say_which_claim_changes(tmp_path):
+    flat = lambda c: healthy(c) if healthy(c) < 0.5 else 0.87  # width makes no difference on "mnist"
+    mnist = make_sweep(tmp_path / "m", LOG_AXES, flat, dataset="mnist")
+    harder = lambda c: (
+        0.5
+        if c.get("model.hidden") == "[10]" and c.get("data.subset") == 60000 and healthy(c) > 0.5
+        else healthy(c) - 0.1 * (healthy(c) > 0.5)
+    )
+    fashion = make_sweep(tmp_path / "f", LOG_AXES, harder, dataset="fashion_mnist")
+    out = tmp_path / "compare"
+    html = write_report([mnist, fashion], out).read_text()
+    table = next(p for p in (out / "tables").iterdir() if "verdicts_per_dataset" in p.name).read_text()
+    rows = {line.split(",")[0]: line for line in table.splitlines()}
+    assert "same on every dataset" in rows["Unscaled pixels collapse accuracy to about 0.11"]
+    wider = rows["A larger network (784 → 64 → 10) is the better choice for the full MNIST set"]
+    assert "changes with the dataset" in wider and "refuted on mnist" in wider and "supported on fashion_mnist" in wider
+    assert (out / "figures" / "compare_collapse_heatmaps.png").is_file()
+    assert "mnist_collapse_heatmaps.png" in " ".join(p.name for p in (out / "figures").iterdir())
+    assert "Verdicts per dataset" in html
+
+
+def test_real_two_dataset_smoke_report(tmp_path):
+    dirs = []
+    for dataset in ("mnist", "fashion_mnist"):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "experiments.sweep",
+                "sweep=smoke",
+                f"data={dataset}",
+                f"out_root={tmp_path / dataset}",
+                "sweep.axes.train.iterations=[30]",
+                "sweep.axes.model.hidden=[[10]]",
+                "sweep.axes.seed=[0]",
+            ],
+            cwd=CONF_DIR.parent,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        (sweep_dir,) = (tmp_path / dataset / "smoke").iterdir()
+        assert (sweep_dir / "report.html").is_file()  # every sweep ends with its report
+        dirs.append(sweep_dir)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.report",
+            f"sweep_dirs=[{dirs[0]},{dirs[1]}]",
+            f"out_dir={tmp_path / 'cmp'}",
+        ],
+        cwd=CONF_DIR.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    html = (tmp_path / "cmp" / "report.html").read_text()
+    assert "fashion_mnist verdict" in html and "mnist verdict" in html
