@@ -49,7 +49,8 @@ def cells_summary(cells: pd.DataFrame) -> str:
         return "no runs"
     lo, hi = cells["mean"].min(), cells["mean"].max()
     spread = f"{lo:.3g}" if abs(hi - lo) < 1e-12 else f"{lo:.3g} to {hi:.3g}"
-    return f"measure {spread} over {len(cells)} cell(s); seeds passing {int(cells['passed'].sum())}/{int(cells['seeds'].sum())}"
+    passed, seeds = int(cells["passed"].sum()), int(cells["seeds"].sum())
+    return f"measure {spread} over {len(cells)} cell(s); seeds passing {passed}/{seeds}"
 
 
 def claims_table(results_: list[ClaimResult]) -> pd.DataFrame:
@@ -121,7 +122,8 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
         Section(
             "Collapse vs success",
             [
-                "Mean test accuracy over seeds per cell (± sd); cells where most seeds collapsed or diverged are boxed in red."
+                "Mean test accuracy over seeds per cell (± sd); "
+                "cells where most seeds collapsed or diverged are boxed in red."
             ],
             figures=[("Collapse vs success", heat)],
             level=2,
@@ -168,7 +170,8 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
             "Tables",
             [
                 "Interactions: a factor's effect (range of its level means) at each level of another factor; "
-                "'depends' marks pairs where it moves by more than 0.05, i.e. a factor that matters only in combination."
+                "'depends' marks pairs where it moves by more than 0.05, "
+                "i.e. a factor that matters only in combination."
             ],
             tables=[
                 ("Main effects", tables.main_effects(runs, axes)),
