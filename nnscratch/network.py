@@ -81,7 +81,8 @@ def forward(params: Params, X: np.ndarray) -> tuple[list[np.ndarray], list[np.nd
     Ws, bs = params["W"], params["b"]
     Zs, As = [], [X]
     for layer, (W, b) in enumerate(zip(Ws, bs)):
-        Z = W @ As[-1] + b
+        Z = W @ As[-1]
+        Z += b  # in place: one pass over (units, N) less than `W @ A + b`
         Zs.append(Z)
         if layer < len(Ws) - 1:
             As.append(relu(Z))
@@ -103,9 +104,14 @@ def predict(params: Params, X: np.ndarray) -> np.ndarray:
 
 
 def backward(
-    params: Params, Zs: list[np.ndarray], As: list[np.ndarray], log_probs: np.ndarray, Y: np.ndarray
+    params: Params,
+    Zs: list[np.ndarray],
+    As: list[np.ndarray],
+    log_probs: np.ndarray,
+    Y: np.ndarray,
+    input_grad: bool = False,
 ) -> Params:
-    """Gradients of the mean cross-entropy w.r.t. every W and b.
+    """Gradients of the mean cross-entropy w.r.t. every W and b (and, if asked, the input: "dX").
 
     Y is the one-hot (10, N) label matrix. For the softmax + cross-entropy output
     dZL = (AL - Y) / N, then for each layer going down
@@ -119,8 +125,12 @@ def backward(
         dWs.append(dZ @ As[layer].T)
         dbs.append(dZ.sum(axis=1, keepdims=True))
         if layer > 0:
-            dZ = (params["W"][layer].T @ dZ) * (Zs[layer - 1] > 0)
-    return {"W": dWs[::-1], "b": dbs[::-1]}
+            dZ = params["W"][layer].T @ dZ
+            dZ *= Zs[layer - 1] > 0
+    grads = {"W": dWs[::-1], "b": dbs[::-1]}
+    if input_grad:
+        grads["dX"] = [params["W"][0].T @ dZ]
+    return grads
 
 
 def one_hot(y: np.ndarray, n_classes: int = 10, dtype: str = "float32") -> np.ndarray:

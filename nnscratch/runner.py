@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from nnscratch import data as datamod
 from nnscratch import results
 from nnscratch.config import check
-from nnscratch.train import train
+from nnscratch.stack import schedule_key, stackable, train_stack
 
 log = logging.getLogger(__name__)
 DATA_KEYS = ("name", "subset", "subset_method", "subset_seed", "scaling")
@@ -91,18 +91,21 @@ def open_prepared(folder: Path) -> datamod.Prepared:
 # ---------------------------------------------------------------- one run
 
 
-def execute(spec: dict, data: datamod.Prepared) -> tuple[dict, list[dict]]:
-    """Train one spec: (metrics with status, history). Errors become a failed record, not a raise."""
+def execute(specs: list[dict], data: datamod.Prepared) -> list[tuple[dict, list[dict]]]:
+    """Train one spec, or several stacked: (metrics with status, history) each. Errors become
+    failed records, not a raise."""
     try:
-        fault = spec["config"].get("fault")
+        fault = specs[0]["config"].get("fault")
         if fault == "raise":
             raise RuntimeError("fault injected by config (fault=raise)")
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        result = train(spec["config"], data)
-        return {"status": "finished", "error": None, **result.metrics}, result.history
+        done = train_stack([s["config"] for s in specs], data)
+        return [
+            ({"status": "finished", "error": None, "stacked_with": len(specs)} | r.metrics, r.history) for r in done
+        ]
     except Exception as err:  # a run's failure is a result of the sweep, not the end of it
-        return {"status": "failed", "error": f"{type(err).__name__}: {err}"}, []
+        return [({"status": "failed", "error": f"{type(err).__name__}: {err}"}, []) for _ in specs]
 
 
 def run_single(spec: dict, out_dir: Path) -> dict:
@@ -111,20 +114,56 @@ def run_single(spec: dict, out_dir: Path) -> dict:
     Bad config raises ConfigError and bad data DataError before anything is written.
     """
     check(spec["config"])
-    metrics, history = execute(spec, prepare_for(spec["config"]))
+    ((metrics, history),) = execute([spec], prepare_for(spec["config"]))
     results.write_run(Path(out_dir), spec, metrics, history)
     return metrics
 
 
-def run_task(spec: dict, data_dir: Path, runs_root: Path) -> dict:
-    """Worker entry: mark started, train, write the record; returns a one-line summary."""
-    started = runs_root / ".started" / spec["run_id"]
-    started.parent.mkdir(parents=True, exist_ok=True)
-    started.touch()
-    metrics, history = execute(spec, open_prepared(data_dir))
-    results.write_run(runs_root / spec["run_id"], spec, metrics, history)
-    started.unlink(missing_ok=True)
-    return {"run_id": spec["run_id"], "status": metrics["status"], "outcome": metrics.get("outcome")}
+def run_task(specs: list[dict], data_dir: Path, runs_root: Path) -> list[dict]:
+    """Worker entry: mark started, train (stacked if several), write each record; one summary per run."""
+    started = [runs_root / ".started" / s["run_id"] for s in specs]
+    started[0].parent.mkdir(parents=True, exist_ok=True)
+    for path in started:
+        path.touch()
+    summaries = []
+    for spec, (metrics, history), path in zip(specs, execute(specs, open_prepared(data_dir)), started):
+        results.write_run(runs_root / spec["run_id"], spec, metrics, history)
+        path.unlink(missing_ok=True)
+        summaries.append({"run_id": spec["run_id"], "status": metrics["status"], "outcome": metrics.get("outcome")})
+    return summaries
+
+
+def cost(specs: list[dict]) -> float:
+    """Relative work of a task: hidden units x samples x iterations."""
+    c = specs[0]["config"]
+    return (
+        sum(sum(s["config"]["model"]["hidden"]) for s in specs)
+        * (c["data"]["subset"] or 60_000)
+        * c["train"]["iterations"]
+    )
+
+
+def tasks(specs: list[dict], stack_rows: int) -> list[list[dict]]:
+    """Group runs into tasks, largest first: alone, or stacked (same data and schedule, first
+    layers up to `stack_rows` units in all) when stack_rows > 0."""
+    groups: dict[tuple, list[dict]] = {}
+    for s in specs:
+        key = (
+            (data_key(s["config"]), schedule_key(s["config"])) if stack_rows and stackable(s["config"]) else s["run_id"]
+        )
+        groups.setdefault(key, []).append(s)
+    out = []
+    for group in groups.values():
+        current, rows = [], 0
+        for s in sorted(group, key=lambda s: -s["config"]["model"]["hidden"][0]):
+            width = s["config"]["model"]["hidden"][0]
+            if current and rows + width > stack_rows:
+                out.append(current)
+                current, rows = [], 0
+            current.append(s)
+            rows += width
+        out.append(current)
+    return sorted(out, key=cost, reverse=True)
 
 
 # ---------------------------------------------------------------- a sweep
@@ -158,12 +197,13 @@ def in_flight(runs_root: Path) -> list[str]:
     return ids
 
 
-def stream(specs: list[dict], paths: dict[str, Path], runs_root: Path, n_jobs: int, backend: str):
-    """Yield run summaries as they finish (any order)."""
+def stream(todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, backend: str):
+    """Yield run summaries as their tasks finish (any order)."""
     with parallel_config(backend=backend, n_jobs=n_jobs):
-        yield from Parallel(return_as="generator_unordered")(
-            delayed(run_task)(s, paths[data_key(s["config"])], runs_root) for s in specs
-        )
+        for summaries in Parallel(return_as="generator_unordered")(
+            delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root) for t in todo
+        ):
+            yield from summaries
 
 
 def record_death(spec: dict, runs_root: Path, strikes: int) -> None:
@@ -195,8 +235,11 @@ def run_sweep(
     backend: str = "loky",
     progress: bool = True,
     scheduler: str | None = None,
+    stack_rows: int = 0,
 ) -> Counter:
     """Run every spec not yet finished in `sweep_dir`; returns counts by status/outcome.
+
+    With stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.stack).
 
     A worker that dies (SIGKILL, out of memory) aborts joblib's whole call: the runs it had in
     flight are retried alone, one at a time, and only a run that kills its worker again is
@@ -230,7 +273,7 @@ def run_sweep(
         with backend_context(backend, workers, scheduler):
             while todo:
                 try:
-                    for summary in stream(todo, paths, runs_root, workers, backend):
+                    for summary in stream(tasks(todo, stack_rows), paths, runs_root, workers, backend):
                         tally(counts, summary, bar)
                     todo = []
                 except Exception as err:
@@ -240,8 +283,10 @@ def run_sweep(
     finally:
         bar.close()
         shutil.rmtree(prep_dir, ignore_errors=True)
-        results.write_results(sweep_dir)
-    return counts
+        table = results.write_results(sweep_dir)
+    # counted from the records, not the stream: a dead pool loses the summaries of runs it had finished
+    mine = table[table["run_id"].isin(results.recorded_since(sweep_dir, since))]
+    return Counter(mine["status"]) + Counter(mine.loc[mine["status"] == "finished", "outcome"])
 
 
 def retry_after_death(
@@ -254,7 +299,7 @@ def retry_after_death(
     for spec in suspects:
         strikes[spec["run_id"]] += 1
         try:
-            (summary,) = stream([spec], paths, runs_root, 2, backend)
+            (summary,) = stream([[spec]], paths, runs_root, 2, backend)
         except Exception as err:
             if not is_worker_death(err):
                 raise

@@ -101,6 +101,7 @@ def run(
             parallel.get("backend", "loky"),
             progress,
             parallel.get("scheduler"),
+            parallel.get("stack_rows", 0),
         )
     finally:  # wall time of this session, kept across resumes
         record["sessions"].append(

@@ -92,6 +92,14 @@ def step_gradients(params: Params, X: np.ndarray, y: np.ndarray, Y: np.ndarray):
     return cross_entropy(log_probs, y), backward(params, Zs, As, log_probs, Y), As, log_probs
 
 
+def update(params: Params, grads: Params, lr: np.floating) -> None:
+    """The gradient step, in place: W -= lr * dW, b -= lr * db."""
+    for group in ("W", "b"):
+        for p, g in zip(params[group], grads[group]):
+            g *= lr
+            p -= g
+
+
 def train(cfg: dict, data: Prepared) -> RunResult:
     """Train one run config on prepared data; divergence stops the run and is reported, not raised."""
     t0 = time.perf_counter()
@@ -120,9 +128,7 @@ def train(cfg: dict, data: Prepared) -> RunResult:
                 break
             if it == iterations:
                 break
-            for group in ("W", "b"):
-                for p, g in zip(params[group], grads[group]):
-                    p -= dt(lr) * g
+            update(params, grads, dt(lr))
         diverged = diverged or not all_finite(params)
         return RunResult(history, final_metrics(params, data, history, diverged, tc["collapse_margin"], t0))
 

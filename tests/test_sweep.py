@@ -256,3 +256,15 @@ def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path):
     (sweep_dir,) = (out / "smoke").iterdir()
     df = results.read_results(sweep_dir)
     assert 1 <= len(df) < 32 and df["status"].eq("finished").all()
+
+
+def test_stacked_sweep_matches_the_unstacked_one_within_float32_rounding(conf, tmp_path):
+    plain, _ = run(conf, tmp_path / "a")
+    stacked, counts = run(conf, tmp_path / "b", parallel={**LOKY, "stack_rows": 64})
+    assert counts["finished"] == 4
+    a, b = metrics_by_id(plain), metrics_by_id(stacked)
+    assert a.keys() == b.keys()
+    assert {m["stacked_with"] for m in a.values()} == {1} and max(m["stacked_with"] for m in b.values()) > 1
+    for rid in a:
+        assert a[rid]["outcome"] == b[rid]["outcome"]
+        assert abs(a[rid]["test_acc"] - b[rid]["test_acc"]) <= 0.002

@@ -1,0 +1,34 @@
+"""Benchmark: python -m experiments.bench  (PyTorch comparison needs the `bench` extra)"""
+
+import time
+from pathlib import Path
+
+import hydra
+import joblib
+from omegaconf import DictConfig, OmegaConf
+
+from nnscratch import bench
+from nnscratch.data import load, prepare
+from nnscratch.environment import environment
+
+
+@hydra.main(config_path="../conf", config_name="bench", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    out = Path(cfg.out_root) / time.strftime("%Y-%m-%d_%H-%M-%S")
+    cores = joblib.cpu_count()
+    ds = load(cfg.data.name, cfg.data.dir)
+    data = {n: prepare(ds, n, "unit") for n in cfg.samples}
+    peak = {t: bench.peak_sgemm(t) for t in sorted({1, cores})}
+    steps = [row for t in sorted({1, cores}) for row in bench.step_benchmark(data, list(cfg.hiddens), t, cfg.repeat)]
+    grid, info = bench.grid_benchmark(OmegaConf.to_container(cfg.sweep), cfg.grid_iterations, out, cores)
+    print(
+        bench.write_outputs(
+            out,
+            {"steps": steps, "grid": grid, "peak_sgemm": [{"threads": t, "gflops": f / 1e9} for t, f in peak.items()]},
+            bench.summary(steps, grid, info, peak[cores], environment(Path(__file__).resolve().parent.parent)),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

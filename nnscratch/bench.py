@@ -1,0 +1,269 @@
+"""How fast the trainer and the sweep are, against what the hardware allows.
+
+Step: one full-batch iteration (forward + backward + update) of nnscratch's trainer, against the
+floor (the step's five matrix multiplies on the trainer's own arrays, back to back) and the same
+step in PyTorch eager on the CPU (optional `bench` extra). Grid: the default grid, one seed, with
+one worker and with all cores, against the FLOP floor (the grid's matrix-multiply FLOPs at the
+machine's measured peak SGEMM rate). Ratios are taken within one run, on one machine.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from nnscratch.config import N_CLASSES, N_INPUTS
+from nnscratch.data import Prepared
+from nnscratch.network import Init, init_params, one_hot
+from nnscratch.train import step_gradients, update
+
+
+def best_time(fn: Callable[[], object], repeat: int) -> float:
+    """Median seconds of `repeat` calls after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def peak_sgemm(threads: int, n: int = 4096) -> float:
+    """FLOP/s of a large square float32 matmul with `threads` BLAS threads."""
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    with threadpool_limits(threads, user_api="blas"):
+        seconds = best_time(lambda: a @ a, 3)
+    return 2 * n**3 / seconds
+
+
+def step_flops(hidden: int, n: int) -> int:
+    """Matrix-multiply FLOPs of one iteration of 784 -> hidden -> 10 on n samples (five matmuls)."""
+    return 2 * n * (2 * N_INPUTS * hidden + 3 * hidden * N_CLASSES)
+
+
+def nnscratch_step(params, X, y, Y, lr) -> Callable[[], None]:
+    def step():
+        _, grads, _, _ = step_gradients(params, X, y, Y)
+        update(params, grads, lr)
+
+    return step
+
+
+def floor_step(params, X, Y) -> Callable[[], None]:
+    """The step's five matmuls on the same arrays: Z1 = W1 @ X, Z2 = W2 @ A1, dW2 = dZ2 @ A1.T,
+    dA1 = W2.T @ dZ2, dW1 = dZ1 @ X.T, into preallocated outputs."""
+    W1, W2 = params["W"]
+    A1 = np.maximum(W1 @ X, 0)
+    dZ2 = np.ascontiguousarray(Y - 0.1)
+    Z1, Z2 = np.empty_like(A1), np.empty_like(dZ2)
+    dW1, dW2, dA1 = np.empty_like(W1), np.empty_like(W2), np.empty_like(A1)
+
+    def step():
+        np.matmul(W1, X, out=Z1)
+        np.matmul(W2, A1, out=Z2)
+        np.matmul(dZ2, A1.T, out=dW2)
+        np.matmul(W2.T, dZ2, out=dA1)
+        np.matmul(dA1, X.T, out=dW1)
+
+    return step
+
+
+def torch_step(params, X, y, lr) -> Callable[[], None] | None:
+    """The same network and step in PyTorch eager with autograd, or None if torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    W1, W2 = (torch.tensor(w, requires_grad=True) for w in params["W"])
+    b1, b2 = (torch.tensor(b, requires_grad=True) for b in params["b"])
+    Xt, yt = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.asarray(y))
+
+    def step():
+        Z2 = W2 @ torch.relu(W1 @ Xt + b1) + b2
+        loss = torch.nn.functional.cross_entropy(Z2.T, yt)
+        loss.backward()
+        with torch.no_grad():
+            for p in (W1, b1, W2, b2):
+                p -= lr * p.grad
+                p.grad = None
+
+    return step
+
+
+def torch_threads(threads: int) -> None:
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
+def step_benchmark(data: dict[int, Prepared], hiddens: list[int], threads: int, repeat: int) -> list[dict]:
+    """One row per (hidden, n): seconds per iteration of nnscratch, floor and PyTorch, and ratios."""
+    rows = []
+    torch_threads(threads)
+    for n, prepared in data.items():
+        X, y = prepared.X_train, prepared.y_train
+        Y = one_hot(y)
+        for h in hiddens:
+            params = init_params([N_INPUTS, h, N_CLASSES], [Init("uniform")] * 2, [Init("zeros")] * 2, seed=0)
+            with threadpool_limits(threads, user_api="blas"):
+                ours = best_time(nnscratch_step(params, X, y, Y, np.float32(0.1)), repeat)
+                floor = best_time(floor_step(params, X, Y), repeat)
+                step = torch_step(params, X, y, 0.1)
+                theirs = best_time(step, repeat) if step else float("nan")
+            rows.append(
+                {
+                    "hidden": h,
+                    "samples": n,
+                    "threads": threads,
+                    "nnscratch_s": ours,
+                    "floor_s": floor,
+                    "pytorch_s": theirs,
+                    "nnscratch/floor": ours / floor,
+                    "nnscratch/pytorch": ours / theirs,
+                    "nnscratch_gflops": step_flops(h, n) / ours / 1e9,
+                }
+            )
+    return rows
+
+
+class MemorySampler:
+    """Peak total PSS (proportional set size: shared pages counted once) of this process and its children."""
+
+    def __init__(self, interval: float = 0.2):
+        import psutil
+
+        self.root, self.interval, self.peak = psutil.Process(), interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _total(self) -> int:
+        total = 0
+        for p in [self.root, *self.root.children(recursive=True)]:
+            try:
+                total += p.memory_full_info().pss
+            except Exception:  # a worker may exit between listing and reading
+                pass
+        return total
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._total())
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def grid_flops(specs: list[dict]) -> int:
+    """Matrix-multiply FLOPs of every run's training iterations (single-hidden-layer runs)."""
+    total = 0
+    for s in specs:
+        c = s["config"]
+        total += step_flops(sum(c["model"]["hidden"]), c["data"]["subset"] or 60_000) * c["train"]["iterations"]
+    return total
+
+
+def write_outputs(out: Path, tables: dict[str, list[dict]], summary: str) -> Path:
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, rows in tables.items():
+        pd.DataFrame(rows).to_csv(out / f"{name}.csv", index=False)
+    (out / "summary.md").write_text(summary)
+    return out / "summary.md"
+
+
+def shrink_grid(grid: dict, iterations: int) -> dict:
+    """The grid with one seed and `iterations` per run in every product (the ratios do not depend on it)."""
+    import copy
+
+    grid = copy.deepcopy(grid)
+    for axes in [grid.get("axes") or {}, *(grid.get("extra") or {}).values()]:
+        axes["seed"] = [0]
+        axes.setdefault("train", {})["iterations"] = [iterations]
+    return grid
+
+
+def grid_benchmark(grid: dict, iterations: int, out: Path, cores: int) -> tuple[list[dict], dict]:
+    """Wall time, throughput and peak memory of the shrunk grid with 1 worker and with `cores` workers."""
+    from nnscratch import sweep
+
+    grid = shrink_grid(grid, iterations)
+    _, specs = sweep.plan(grid, [])
+    flops = grid_flops(specs)
+    model_iterations = sum(s["config"]["train"]["iterations"] for s in specs)
+    rows = []
+    for workers in sorted({1, cores}):
+        with MemorySampler() as mem:
+            t = time.perf_counter()
+            _, counts = sweep.run(
+                grid,
+                {"backend": "loky", "n_jobs": workers, "scheduler": None},
+                [],
+                out / f"grid_{workers}_workers",
+                progress=False,
+            )
+            wall = time.perf_counter() - t
+        rows.append(
+            {
+                "workers": workers,
+                "runs": len(specs),
+                "iterations_per_run": iterations,
+                "wall_s": wall,
+                "model_iterations_per_s": model_iterations / wall,
+                "peak_pss_mib": mem.peak / 2**20,
+                "finished": counts["finished"],
+                "grid_matmul_tflop": flops / 1e12,
+            }
+        )
+    return rows, {"flops": flops, "runs": len(specs)}
+
+
+def summary(steps: list[dict], grid: list[dict], info: dict, peak_flops: float, env: dict) -> str:
+    """The benchmark's figures in Markdown: machine, step ratios, grid efficiency and FLOP floor."""
+    import pandas as pd
+
+    one, many = grid[0], grid[-1]
+    efficiency = one["wall_s"] / (many["wall_s"] * many["workers"])
+    floor_s = info["flops"] / peak_flops
+    lines = [
+        "# nnscratch benchmark",
+        "",
+        f"Machine: {env['cpu']}, {env['cores']} cores; BLAS: "
+        + ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']})" for b in env["blas"])
+        + f"; numpy {env['packages']['numpy']}; OPENBLAS env: {env['env'] or 'none'}.",
+        "",
+        f"Peak SGEMM (4096² float32, all cores): {peak_flops / 1e9:.0f} GFLOP/s.",
+        "",
+        "## One full-batch iteration (forward + backward + update), seconds (median)",
+        "",
+        pd.DataFrame(steps).to_markdown(index=False, floatfmt=".4g"),
+        "",
+        "## The default grid, one seed",
+        "",
+        pd.DataFrame(grid).to_markdown(index=False, floatfmt=".4g"),
+        "",
+        f"- Parallel efficiency with {many['workers']} workers: {efficiency:.1%} "
+        f"(wall with 1 worker / ({many['workers']} x wall with {many['workers']})).",
+        f"- FLOP floor: {info['flops'] / 1e12:.2f} TFLOP of matmuls / {peak_flops / 1e9:.0f} GFLOP/s = "
+        f"{floor_s:.1f} s; the grid took {many['wall_s']:.1f} s = {many['wall_s'] / floor_s:.2f} x the floor.",
+        f"- Throughput: {many['model_iterations_per_s']:.1f} model-iterations/s with {many['workers']} workers.",
+        f"- Peak memory (PSS, all processes): {one['peak_pss_mib']:.0f} MiB with 1 worker, "
+        f"{many['peak_pss_mib']:.0f} MiB with {many['workers']}.",
+    ]
+    return "\n".join(lines) + "\n"
