@@ -24,6 +24,7 @@ import joblib
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
 from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from nnscratch import data as datamod
 from nnscratch import results
@@ -270,7 +271,7 @@ def run_sweep(
             workers,
             backend,
         )
-        with backend_context(backend, workers, scheduler):
+        with backend_context(backend, workers, scheduler), logging_redirect_tqdm():
             while todo:
                 try:
                     for summary in stream(tasks(todo, stack_rows), paths, runs_root, workers, backend):

@@ -121,7 +121,7 @@ def train(cfg: dict, data: Prepared) -> RunResult:
                 loss, grads, As, log_probs = step_gradients(params, X, y, Y)
                 if evaluating:
                     history.append(evaluate(params, grads, As, log_probs, y, data, it))
-            if not full_batch:
+            if not full_batch and it < iterations:
                 loss, grads, _, _ = step_gradients(params, X[:, idx], y[idx], Y[:, idx])
             if not np.isfinite(loss):
                 diverged = True
@@ -136,7 +136,8 @@ def train(cfg: dict, data: Prepared) -> RunResult:
 def final_metrics(
     params: Params, data: Prepared, history: list[dict], diverged: bool, margin: float, t0: float
 ) -> dict:
-    """The run's final numbers; for a diverged run, those of the last finite evaluation."""
+    """The run's final numbers: the last history row, with outcome and test accuracy of the final
+    parameters (for a diverged run, the last evaluation's test accuracy stands)."""
     test_pred = predict(params, data.X_test)
     last = history[-1] if history else {}
     metrics = {k: v for k, v in last.items()}
