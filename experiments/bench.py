@@ -1,5 +1,6 @@
 """Benchmark: python -m experiments.bench  (PyTorch comparison needs the `bench` extra)"""
 
+import sys
 import time
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import joblib
 from omegaconf import DictConfig, OmegaConf
 
 from nnscratch import bench
-from nnscratch.data import load, prepare
+from nnscratch.data import DataError, load, prepare
 from nnscratch.environment import environment
 
 
@@ -16,11 +17,16 @@ from nnscratch.environment import environment
 def main(cfg: DictConfig) -> None:
     out = Path(cfg.out_root) / time.strftime("%Y-%m-%d_%H-%M-%S")
     cores = joblib.cpu_count()
-    ds = load(cfg.data.name, cfg.data.dir)
+    try:
+        ds = load(cfg.data.name, cfg.data.dir)
+    except DataError as err:
+        sys.exit(f"error: {err}")
     data = {n: prepare(ds, n, "unit") for n in cfg.samples}
     peak = {t: bench.peak_sgemm(t) for t in sorted({1, cores})}
     steps = [row for t in sorted({1, cores}) for row in bench.step_benchmark(data, list(cfg.hiddens), t, cfg.repeat)]
-    grid, info = bench.grid_benchmark(OmegaConf.to_container(cfg.sweep), cfg.grid_iterations, out, cores)
+    grid, info = bench.grid_benchmark(
+        OmegaConf.to_container(cfg.sweep), cfg.grid_iterations, out, cores, cfg.stack_rows
+    )
     print(
         bench.write_outputs(
             out,
