@@ -14,7 +14,7 @@ import pandas as pd
 from nnscratch import results
 from nnscratch.compose import CONF_DIR
 from nnscratch.report import figures, tables
-from nnscratch.report.claims import ClaimResult, evaluate, load_claims
+from nnscratch.report.claims import CheckResult, ClaimResult, evaluate, load_claims
 from nnscratch.report.render import Section, write_html, write_markdown
 
 DEFAULT_CLAIMS = CONF_DIR / "claims.yaml"
@@ -44,13 +44,14 @@ def load_sweep(path: Path) -> Sweep:
 # ---------------------------------------------------------------- claims in words and numbers
 
 
-def cells_summary(cells: pd.DataFrame) -> str:
+def cells_summary(check: CheckResult) -> str:
+    cells = check.cells
     if cells.empty:
         return "no runs"
     lo, hi = cells["mean"].min(), cells["mean"].max()
     spread = f"{lo:.3g}" if abs(hi - lo) < 1e-12 else f"{lo:.3g} to {hi:.3g}"
     passed, seeds = int(cells["passed"].sum()), int(cells["seeds"].sum())
-    return f"measure {spread} over {len(cells)} cell(s); seeds passing {passed}/{seeds}"
+    return f"{check.measure}: {spread} over {len(cells)} cell(s); seeds passing {passed}/{seeds}"
 
 
 def claims_table(results_: list[ClaimResult]) -> pd.DataFrame:
@@ -62,7 +63,7 @@ def claims_table(results_: list[ClaimResult]) -> pd.DataFrame:
                 "claim": c.title,
                 "verdict": c.verdict.upper(),
                 "why": main.reason,
-                "numbers": cells_summary(main.cells),
+                "numbers": cells_summary(main),
                 "mechanism / further checks": "; ".join(f"{ch.verdict}: {ch.what}" for ch in c.checks[1:]) or "—",
             }
         )
@@ -103,7 +104,9 @@ def sweep_header(s: Sweep) -> Section:
         f"Sweep '{s.name}' on {s.dataset}: {len(runs)} runs in {s.path}.",
         "Axes: " + ", ".join(f"{a} ({runs[a].nunique()} levels)" for a in s.axes if a in runs.columns) + ".",
         "Outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".",
-        f"Wall time: {wall / 60:.1f} min" + (f" over {len(s.record['sessions'])} session(s)." if wall else "."),
+        f"Wall time: {wall / 60:.1f} min over {len(s.record['sessions'])} session(s)."
+        if s.record.get("sessions")
+        else "Wall time: not recorded.",
         "Reproduce any run alone with the command in the 'All runs' table.",
     ]
     return Section(f"Sweep {s.name} ({s.dataset})", text, level=2)
@@ -197,7 +200,7 @@ def comparison_sections(sweeps: list[Sweep], claims: dict, out: Path) -> list[Se
         row = {"claim": claim.title}
         for ds, res in per.items():
             row[f"{ds} verdict"] = res[i].verdict.upper()
-            row[f"{ds} numbers"] = cells_summary(res[i].checks[0].cells)
+            row[f"{ds} numbers"] = cells_summary(res[i].checks[0])
         verdicts = {ds: res[i].verdict for ds, res in per.items()}
         row["across datasets"] = (
             "same on every dataset"

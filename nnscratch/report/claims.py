@@ -32,7 +32,8 @@ class CheckResult:
     what: str
     verdict: str
     reason: str
-    cells: pd.DataFrame = field(default_factory=pd.DataFrame)  # cell axes, mean, std, passed, seeds
+    cells: pd.DataFrame = field(default_factory=pd.DataFrame)
+    measure: str = "measure"  # cell axes, mean, std, passed, seeds
 
 
 @dataclass
@@ -101,8 +102,10 @@ def per_run(check: dict, runs: pd.DataFrame, histories: pd.DataFrame, named: dic
         frame = select(runs, check["select"])
         if frame is None or frame.empty:
             return None
-        first = first_reaching(histories[histories["run_id"].isin(frame["run_id"])], check["measure"], check["value"])
-        frame = frame.assign(measure=frame["run_id"].map(first))
+        mine = histories[histories["run_id"].isin(frame["run_id"])]
+        first = first_reaching(mine, check["measure"], check["value"])
+        best = mine.assign(m=mine.eval(check["measure"])).groupby("run_id")["m"].max()
+        frame = frame.assign(measure=frame["run_id"].map(first), best=frame["run_id"].map(best))
         return frame.assign(passed=frame["measure"] <= check["within"])
     raise ValueError(f"unknown check kind {check['kind']!r} (allowed: threshold, contrast, reach)")
 
@@ -136,8 +139,9 @@ def cell_table(frame: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     keys = [a for a in axes if a != SEED and frame[a].nunique(dropna=False) > 1] or ["_all"]
     frame = frame.assign(_all="all")
     grouped = frame.groupby(keys, dropna=False)
+    extra = {"best": ("best", "max")} if "best" in frame else {}  # reach: the highest value any seed got to
     cells = grouped.agg(
-        mean=("measure", "mean"), std=("measure", "std"), passed=("passed", "sum"), seeds=("passed", "size")
+        mean=("measure", "mean"), std=("measure", "std"), passed=("passed", "sum"), seeds=("passed", "size"), **extra
     ).reset_index()
     return cells.drop(columns=["_all"], errors="ignore")
 
@@ -174,7 +178,13 @@ def run_check(check: dict, runs: pd.DataFrame, histories: pd.DataFrame, named: d
     if frame is None:
         return CheckResult(check["what"], "inconclusive", "the sweep has no runs for this check")
     cells = cell_table(frame, [a for a in axes if a in frame.columns])
-    return CheckResult(check["what"], *verdict(cells), cells)
+    label = check["measure"] + (f" at iteration {check['at']}" if "at" in check else "")
+    if check["kind"] == "reach":
+        label = f"first iteration with {check['measure']} >= {check['value']}"
+    result = CheckResult(check["what"], *verdict(cells), cells, label)
+    if "best" in cells:
+        result.reason += f"; highest {check['measure']} reached: {cells['best'].max():.4f}"
+    return result
 
 
 def evaluate(claims: dict, runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str]) -> list[ClaimResult]:

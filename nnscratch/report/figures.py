@@ -8,11 +8,13 @@ when the sweep has both, otherwise its first two varying factors.
 from __future__ import annotations
 
 import itertools
+import logging
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
+logging.getLogger("matplotlib.category").setLevel(logging.WARNING)  # its notes on string axes are noise here
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -204,31 +206,34 @@ def parallel_coordinates(runs: pd.DataFrame, axes: list[str], path: Path) -> Pat
 
 
 def learning_curves(runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str], path: Path) -> Path:
-    """Train and test accuracy against iteration for each level of each factor: mean, band = ±1 sd over runs."""
-    fs = factors(runs, axes)
-    fs = [f for f in fs if f != "train.iterations"] or fs or ["seed"]
-    hist = histories.merge(runs[["run_id", *[f for f in fs if f in runs.columns]]], on="run_id")
+    """Train and test accuracy against iteration: one line per cell (mean over seeds, band = ±1 sd
+    over seeds), coloured by the level of the panel's factor. Averaging whole levels would blend
+    runs that collapse with runs that learn into a curve no run follows."""
+    fs = [f for f in factors(runs, axes) if f != "train.iterations"] or ["seed"]
+    cell = [f for f in factors(runs, axes) if f != "seed"]
+    hist = histories.merge(runs[["run_id", *dict.fromkeys([*fs, *cell])]], on="run_id")
     if "train.iterations" in runs.columns and runs["train.iterations"].nunique() > 1:
         common = runs["train.iterations"].mode().iloc[0]  # keep the longer product's tail from stretching the axis
         hist = hist[hist["iteration"] <= common]
+    curves = hist.groupby([*cell, "iteration"], dropna=False)[["train_acc", "test_acc"]].agg(["mean", "std"])
+    curves = curves.reset_index()
     fig, grid = plt.subplots(2, len(fs), figsize=(3.4 * len(fs), 6.4), squeeze=False, sharey=True, layout="constrained")
     for j, f in enumerate(fs):
+        levels = [str(v) for v in level_order(hist[f])]
+        colors = dict(zip(levels, sns.color_palette(n_colors=len(levels))))
         for i, metric in enumerate(("train_acc", "test_acc")):
             ax = grid[i, j]
-            sns.lineplot(
-                hist,
-                x="iteration",
-                y=metric,
-                hue=hist[f].astype(str),
-                errorbar="sd",
-                ax=ax,
-                hue_order=[str(v) for v in level_order(hist[f])],
+            for _, c in curves.groupby(cell or ["iteration"], dropna=False) if cell else [(None, curves)]:
+                color = colors[str(c[f].iloc[0])] if f in c else "C0"
+                mean, sd = c[(metric, "mean")], c[(metric, "std")].fillna(0)
+                ax.plot(c["iteration"], mean, color=color, lw=1, alpha=0.8)
+                ax.fill_between(c["iteration"], mean - sd, mean + sd, color=color, alpha=0.12, lw=0)
+            ax.legend(
+                [plt.Line2D([], [], color=colors[lv]) for lv in levels], levels, title=f, fontsize=8, title_fontsize=8
             )
-            ax.set_ylabel(metric.replace("_acc", " accuracy"))
-            ax.set_ylim(0, 1)
-            ax.legend(title=f, fontsize=8, title_fontsize=8)
-            ax.set_title(f"by {f}", fontsize=9)
-    fig.suptitle("Learning curves: mean over runs at each level, band = ±1 sd")
+            ax.set(xlabel="iteration", ylabel=metric.replace("_acc", " accuracy"), ylim=(0, 1))
+            ax.set_title(f"coloured by {f}", fontsize=9)
+    fig.suptitle("Learning curves: one line per cell, mean over seeds, band = ±1 sd over seeds")
     return save(fig, path)
 
 
