@@ -65,20 +65,23 @@ def train_stack(cfgs: list[dict], data: Prepared) -> list[RunResult]:
     dt = W1.dtype.type
     X, y = data.X_train, data.y_train
     Y = one_hot(y, N_CLASSES, W1.dtype)
-    dZ1 = np.zeros((W1.shape[0], X.shape[1]), W1.dtype)
+    # the stacked (units, N) arrays are allocated once: fresh ones each iteration cost page faults
+    Z1, A1, dZ1 = (np.zeros((W1.shape[0], X.shape[1]), W1.dtype) for _ in range(3))
+    dW1 = np.empty_like(W1)
     histories: list[list[dict]] = [[] for _ in cfgs]
     done: list[dict | None] = [None] * len(cfgs)  # final metrics once a model stops
     with threadpool_limits(limits=tc["blas_threads"], user_api="blas"), np.errstate(over="ignore", invalid="ignore"):
         for it in range(tc["iterations"] + 1):
             evaluating = it % tc["eval_every"] == 0 or it == tc["iterations"]
-            Z1 = W1 @ X
+            np.matmul(W1, X, out=Z1)
             Z1 += b1
-            A1 = np.maximum(Z1, 0)
+            np.maximum(Z1, 0, out=A1)
             grads, caches = {}, {}
             for m, (params, r) in enumerate(zip(models, rows)):
                 if done[m] is None:
                     grads[m], caches[m] = upper_step(params, Z1[r], A1[r], X, y, Y, dZ1[r])
-            dW1, db1 = dZ1 @ X.T, dZ1.sum(axis=1, keepdims=True)
+            np.matmul(dZ1, X.T, out=dW1)
+            db1 = dZ1.sum(axis=1, keepdims=True)
             for m, (loss, As, log_probs) in caches.items():
                 grads[m]["W"].insert(0, dW1[rows[m]])
                 grads[m]["b"].insert(0, db1[rows[m]])
