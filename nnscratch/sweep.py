@@ -22,6 +22,7 @@ from nnscratch.runner import run_sweep
 
 log = logging.getLogger(__name__)
 RUN_KEYS = ("data", "model", "weights", "biases", "train", "seed", "fault")  # top-level keys of train.yaml
+BACKENDS = ("loky", "dask")
 NOT_COMPARED = ("parallel", "created", "sessions")  # may differ on resume
 
 
@@ -61,6 +62,21 @@ def check_resume(sweep_dir: Path, record: dict) -> None:
         )
 
 
+def check_parallel(parallel: dict) -> None:
+    """Refuse pool settings that cannot work, before anything runs."""
+    problems = []
+    if parallel.get("backend", "loky") not in BACKENDS:
+        problems.append(f"parallel.backend: unknown '{parallel.get('backend')}' (allowed: {', '.join(BACKENDS)})")
+    n_jobs = parallel.get("n_jobs")
+    if n_jobs is not None and not (isinstance(n_jobs, int) and n_jobs >= 1):
+        problems.append(f"parallel.n_jobs: must be null (one per core) or a whole number >= 1, got {n_jobs!r}")
+    rows = parallel.get("stack_rows", 0)
+    if not (isinstance(rows, int) and rows >= 0):
+        problems.append(f"parallel.stack_rows: must be a whole number >= 0 (0 = no stacking), got {rows!r}")
+    if problems:
+        raise ConfigError("invalid parallel settings, nothing was run:\n  " + "\n  ".join(problems))
+
+
 def new_sweep_dir(out_root: Path, name: str) -> Path:
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     path, n = Path(out_root) / name / stamp, 1
@@ -79,6 +95,7 @@ def run(
     progress: bool = True,
 ) -> tuple[Path, Counter]:
     """Validate, then run every missing or failed run of the grid; (sweep dir, counts)."""
+    check_parallel(parallel)
     record, specs = plan(grid, cli_overrides, conf_dir)
     record |= {"parallel": parallel, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     if resume:

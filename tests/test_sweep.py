@@ -21,6 +21,11 @@ ROOT = CONF_DIR.parent
 LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None}
 
 
+def sweep_argv(*overrides: str) -> list[str]:
+    """The command line of `python -m experiments.sweep <overrides>`."""
+    return [sys.executable, "-m", "experiments.sweep", *overrides]
+
+
 @pytest.fixture
 def conf(tmp_path) -> Path:
     """A copy of conf/ with a new weights option and a new grid, both added as YAML only."""
@@ -89,16 +94,13 @@ def test_new_option_and_grid_from_yaml_run_end_to_end(conf, tmp_path):
 def test_cli_smoke_sweep_writes_expected_rows_and_run_folders(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.sweep",
+        sweep_argv(
             "sweep=smoke",
             f"out_root={out}",
             "sweep.axes.train.iterations=[20]",
             "sweep.axes.model.hidden=[[10]]",
             "report=false",
-        ],
+        ),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -189,14 +191,11 @@ def test_bad_grid_lists_every_problem_at_once(conf, tmp_path):
 
 def test_cli_bad_grid_exits_nonzero_and_writes_nothing(tmp_path):
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.sweep",
+        sweep_argv(
             "sweep=smoke",
             f"out_root={tmp_path / 'o'}",
             "sweep.axes.train.lr=[0]",
-        ],
+        ),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -230,16 +229,13 @@ def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path):
 def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "experiments.sweep",
+        sweep_argv(
             "sweep=smoke",
             f"out_root={out}",
             "sweep.axes.train.iterations=[400]",
             "sweep.axes.data.subset=[5000]",
             "report=false",
-        ],
+        ),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -268,3 +264,17 @@ def test_stacked_sweep_matches_the_unstacked_one_within_float32_rounding(conf, t
     for rid in a:
         assert a[rid]["outcome"] == b[rid]["outcome"]
         assert abs(a[rid]["test_acc"] - b[rid]["test_acc"]) <= 0.002
+
+
+@pytest.mark.parametrize(
+    "parallel,key",
+    [
+        ({"backend": "threads"}, "parallel.backend"),
+        ({"n_jobs": 0}, "parallel.n_jobs"),
+        ({"stack_rows": -1}, "parallel.stack_rows"),
+    ],
+)
+def test_bad_parallel_settings_are_refused_before_anything_is_written(conf, tmp_path, parallel, key):
+    with pytest.raises(ConfigError, match=key):
+        run(conf, tmp_path, parallel={**LOKY, **parallel})
+    assert not (tmp_path / "out").exists()
