@@ -35,12 +35,19 @@ def best_time(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def peak_sgemm(threads: int, n: int = 4096) -> float:
-    """FLOP/s of a large square float32 matmul with `threads` BLAS threads."""
+def peak_sgemm(threads: int, n: int = 4096, repeat: int = 7) -> float:
+    """FLOP/s of a large square float32 matmul with `threads` BLAS threads: the fastest of `repeat`
+    (a peak, so the best time; on a shared machine the median drifts with the neighbours' load)."""
     a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    out = np.empty_like(a)
     with threadpool_limits(threads, user_api="blas"):
-        seconds = best_time(lambda: a @ a, 3)
-    return 2 * n**3 / seconds
+        np.matmul(a, a, out=out)
+        seconds = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            np.matmul(a, a, out=out)
+            seconds.append(time.perf_counter() - t)
+    return 2 * n**3 / min(seconds)
 
 
 def step_flops(hidden: int, n: int) -> int:

@@ -49,7 +49,7 @@ def cells_summary(check: CheckResult) -> str:
     if cells.empty:
         return "no runs"
     lo, hi = cells["mean"].min(), cells["mean"].max()
-    spread = f"{lo:.3g}" if abs(hi - lo) < 1e-12 else f"{lo:.3g} to {hi:.3g}"
+    spread = f"{lo:.3g}" if f"{lo:.3g}" == f"{hi:.3g}" else f"{lo:.3g} to {hi:.3g}"
     passed, seeds = int(cells["passed"].sum()), int(cells["seeds"].sum())
     return f"{check.measure}: {spread} over {len(cells)} cell(s); seeds passing {passed}/{seeds}"
 

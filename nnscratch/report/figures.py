@@ -112,27 +112,29 @@ def collapse_heatmaps(
     facet: str | None = None,
     title: str = "Collapse vs success: test accuracy per cell",
 ) -> Path:
-    """Heatmaps of test accuracy (rows x cols), one panel per combination of the other axes
-    (and per `facet` value, e.g. dataset, as extra panels sharing one colour scale)."""
+    """Heatmaps of test accuracy (rows x cols), one panel per combination of the other axes;
+    with a `facet` (e.g. dataset) its levels side by side in columns, one colour scale for all."""
     runs = with_outcome(runs)
     rows, cols, panels = heat_axes(runs, axes)
-    if facet:
-        panels = [facet, *[p for p in panels if p != facet]]
+    panels = [p for p in panels if p != facet]
     combos = panel_combos(runs, panels)
+    facets = level_order(runs[facet]) if facet else [None]
     row_levels = level_order(runs[rows]) if rows else ["all"]
     col_levels = level_order(runs[cols]) if cols else ["all"]
-    ncols = min(4, len(combos))
-    nrows = int(np.ceil(len(combos) / ncols))
+    cells = [(combo, f) for combo in combos for f in facets]  # a facet's levels sit next to each other
+    ncols = len(facets) if facet else min(4, len(combos))
+    nrows = int(np.ceil(len(cells) / ncols))
     w, h = 1.3 * len(col_levels) + 1.6, 0.9 * len(row_levels) + 1.2
     fig, grid = plt.subplots(nrows, ncols, figsize=(w * ncols + 1.2, h * nrows + 0.8), squeeze=False)
     cbar_ax = fig.add_axes([0.92, 0.3, 0.012, 0.4])
-    for k, (ax, combo) in enumerate(zip(grid.flat, combos)):
+    for k, (ax, (combo, level)) in enumerate(zip(grid.flat, cells)):
+        shown = {facet: level, **combo} if facet else combo
         mask = np.ones(len(runs), bool)
-        for axis, level in combo.items():
-            mask &= runs[axis].astype(str) == str(level)
+        for axis, value in shown.items():
+            mask &= runs[axis].astype(str) == str(value)
         draw_heatmap(ax, runs[mask], rows, cols, row_levels, col_levels, cbar_ax if k == 0 else None)
-        ax.set_title("\n".join(f"{a} = {v}" for a, v in combo.items()) or "all runs", fontsize=9)
-    for ax in list(grid.flat)[len(combos) :]:
+        ax.set_title("\n".join(f"{a} = {v}" for a, v in shown.items()) or "all runs", fontsize=9)
+    for ax in list(grid.flat)[len(cells) :]:
         ax.axis("off")
     fig.suptitle(f"{title} (red box, capital word: most seeds collapsed/diverged)", y=1.0)
     fig.subplots_adjust(right=0.9, hspace=0.7, wspace=0.45)
