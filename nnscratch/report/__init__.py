@@ -202,10 +202,14 @@ def comparison_sections(sweeps: list[Sweep], claims: dict, out: Path) -> list[Se
             row[f"{ds} verdict"] = res[i].verdict.upper()
             row[f"{ds} numbers"] = cells_summary(res[i].checks[0])
         verdicts = {ds: res[i].verdict for ds, res in per.items()}
+        said = [
+            f"{v} on {d}" + (f" ({per[d][i].checks[0].reason})" if v == "conditional" else "")
+            for d, v in verdicts.items()
+        ]
         row["across datasets"] = (
             "same on every dataset"
             if len(set(verdicts.values())) == 1
-            else "changes with the dataset: " + ", ".join(f"{v} on {d}" for d, v in verdicts.items())
+            else "changes with the dataset: " + "; ".join(said)
         )
         rows.append(row)
     combined = pd.concat([s.runs.assign(dataset=s.dataset) for s in sweeps], ignore_index=True)

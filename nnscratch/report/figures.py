@@ -118,14 +118,17 @@ def collapse_heatmaps(
     rows, cols, panels = heat_axes(runs, axes)
     panels = [p for p in panels if p != facet]
     combos = panel_combos(runs, panels)
-    facets = level_order(runs[facet]) if facet else [None]
+    facets = list(pd.unique(runs[facet])) if facet else [None]  # in the order given
     row_levels = level_order(runs[rows]) if rows else ["all"]
     col_levels = level_order(runs[cols]) if cols else ["all"]
     cells = [(combo, f) for combo in combos for f in facets]  # a facet's levels sit next to each other
     ncols = len(facets) if facet else min(4, len(combos))
     nrows = int(np.ceil(len(cells) / ncols))
-    w, h = 1.3 * len(col_levels) + 1.6, 0.9 * len(row_levels) + 1.2
-    fig, grid = plt.subplots(nrows, ncols, figsize=(w * ncols + 1.2, h * nrows + 0.8), squeeze=False)
+    lines = len(panels) + bool(facet)  # lines of each panel's title
+    cell_h = 0.9 * len(row_levels)
+    gap = 0.17 * lines + 0.6  # inches for a panel's title and x label
+    w, fig_h = 1.3 * len(col_levels) + 1.6, (cell_h + gap) * nrows + 0.9
+    fig, grid = plt.subplots(nrows, ncols, figsize=(w * ncols + 1.2, fig_h), squeeze=False)
     cbar_ax = fig.add_axes([0.92, 0.3, 0.012, 0.4])
     for k, (ax, (combo, level)) in enumerate(zip(grid.flat, cells)):
         shown = {facet: level, **combo} if facet else combo
@@ -136,8 +139,10 @@ def collapse_heatmaps(
         ax.set_title("\n".join(f"{a} = {v}" for a, v in shown.items()) or "all runs", fontsize=9)
     for ax in list(grid.flat)[len(cells) :]:
         ax.axis("off")
-    fig.suptitle(f"{title} (red box, capital word: most seeds collapsed/diverged)", y=1.0)
-    fig.subplots_adjust(right=0.9, hspace=0.7, wspace=0.45)
+    fig.suptitle(f"{title}\n(red box, capital word: most seeds collapsed/diverged)", y=1 - 0.1 / fig_h)
+    fig.subplots_adjust(
+        right=0.9, top=1 - (0.7 + 0.17 * lines) / fig_h, bottom=0.5 / fig_h, hspace=gap / cell_h, wspace=0.45
+    )
     return save(fig, path)
 
 
