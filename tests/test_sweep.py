@@ -241,6 +241,9 @@ def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # a shell that starts a job in the background (CI may) leaves SIGINT ignored, and Python then
+        # never raises KeyboardInterrupt: give the sweep the default handler, as a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob("smoke/*/runs/*/metrics.json")):
