@@ -1,7 +1,8 @@
 """Run specs -> run records: one run in-process, or a whole sweep in parallel with joblib.
 
-Each worker trains one run and writes its record atomically before returning, so a result exists
-as soon as its run ends, whatever happens to other workers. The training data is prepared once per
+Each worker task trains one run (or one stack of runs, see nnscratch.stack) and writes each record
+atomically before returning, so a result exists as soon as its run ends, whatever happens to other
+workers. The training data is prepared once per
 sweep (one .npy per distinct dataset/subset/scaling) and opened memory-mapped by every worker, so
 N workers share one copy in the page cache instead of holding N.
 """
@@ -44,10 +45,9 @@ def data_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def prepare_for(config: dict) -> datamod.Prepared:
-    """Load and preprocess the data of one run config."""
+def prepare_with(ds: datamod.Dataset, config: dict) -> datamod.Prepared:
+    """Subset and scale a loaded dataset as one run config asks."""
     d = config["data"]
-    ds = datamod.load(d["name"], d.get("dir"), d.get("mirrors"))
     return datamod.prepare(
         ds,
         d["subset"],
@@ -56,6 +56,12 @@ def prepare_for(config: dict) -> datamod.Prepared:
         d.get("subset_seed", 0),
         config["model"].get("dtype", "float32"),
     )
+
+
+def prepare_for(config: dict) -> datamod.Prepared:
+    """Load and preprocess the data of one run config."""
+    d = config["data"]
+    return prepare_with(datamod.load(d["name"], d.get("dir"), d.get("mirrors")), config)
 
 
 def save_prepared(specs: list[dict], folder: Path) -> dict[str, Path]:
@@ -67,14 +73,7 @@ def save_prepared(specs: list[dict], folder: Path) -> dict[str, Path]:
             continue
         if d["name"] not in raw:
             raw[d["name"]] = datamod.load(d["name"], d.get("dir"), d.get("mirrors"))
-        prepared = datamod.prepare(
-            raw[d["name"]],
-            d["subset"],
-            d["scaling"],
-            d.get("subset_method", "first"),
-            d.get("subset_seed", 0),
-            spec["config"]["model"].get("dtype", "float32"),
-        )
+        prepared = prepare_with(raw[d["name"]], spec["config"])
         out[key] = folder / key
         out[key].mkdir(parents=True, exist_ok=True)
         for field in ("X_train", "y_train", "X_test", "y_test"):
