@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pandas as pd
 
-STATUSES = ("finished", "failed")
 RESULT_COLUMNS = [
     "status",
     "outcome",
@@ -36,6 +35,7 @@ RESULT_COLUMNS = [
     "distinct_l1",
     "iteration",
     "seconds",
+    "stacked_with",
     "error",
     "command",
 ]

@@ -21,7 +21,6 @@ import pandas as pd
 import yaml
 
 OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
-VERDICTS = ("supported", "refuted", "conditional", "inconclusive")
 SEED = "seed"
 
 
