@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from nnscratch.config import N_CLASSES
 from nnscratch.data import Prepared
 from nnscratch.network import Params, backward, cross_entropy, forward, log_softmax, one_hot
-from nnscratch.train import RunResult, build_params, evaluate, final_metrics, train, update
+from nnscratch.train import RunResult, all_finite, build_params, evaluate, final_metrics, train, update
 
 STACK_KEYS = ("lr", "iterations", "eval_every", "blas_threads", "collapse_margin")
 
@@ -110,11 +110,7 @@ def upper_step(params: Params, Z1: np.ndarray, A1: np.ndarray, X, y, Y, dZ1_out:
 def stop(params: Params, data: Prepared, history: list[dict], diverged: bool, tc: dict, t0: float) -> dict:
     """Final metrics of a model that finished or diverged, taken before its rows are frozen."""
     frozen = {g: [p.copy() for p in ps] for g, ps in params.items()}
-    return final_metrics(frozen, data, history, diverged or not all_rows_finite(frozen), tc["collapse_margin"], t0)
-
-
-def all_rows_finite(params: Params) -> bool:
-    return all(np.isfinite(p).all() for ps in params.values() for p in ps)
+    return final_metrics(frozen, data, history, diverged or not all_finite(frozen), tc["collapse_margin"], t0)
 
 
 def share_time(cfgs: list[dict], histories, finals, seconds: float) -> list[RunResult]:
