@@ -20,8 +20,8 @@ from threadpoolctl import threadpool_limits
 
 from nnscratch.config import N_CLASSES, N_INPUTS
 from nnscratch.data import Prepared
-from nnscratch.network import Init, init_params, one_hot
-from nnscratch.train import step_gradients, update
+from nnscratch.network import one_hot
+from nnscratch.train import Stack
 
 
 def best_time(fn: Callable[[], object], repeat: int) -> float:
@@ -55,10 +55,12 @@ def step_flops(hidden: int, n: int) -> int:
     return 2 * n * (2 * N_INPUTS * hidden + 3 * hidden * N_CLASSES)
 
 
-def nnscratch_step(params, X, y, Y, lr) -> Callable[[], None]:
+def nnscratch_step(stack: Stack) -> Callable[[], None]:
+    """One training iteration of the trainer's own loop body (a stack of one), without evaluation."""
+
     def step():
-        _, grads, _, _ = step_gradients(params, X, y, Y)
-        update(params, grads, lr)
+        steps, _ = stack.passes(stack.X, stack.y, stack.Y, detect=stack.skip)
+        stack.advance(steps, np.zeros(len(stack.W1), bool), last=False, t0=0.0)
 
     return step
 
@@ -113,6 +115,13 @@ def torch_threads(threads: int) -> None:
         pass
 
 
+def reference_config(hidden: int, threads: int) -> dict:
+    """The log's reference run with another hidden width and BLAS thread count."""
+    from nnscratch.compose import compose_run
+
+    return compose_run([f"model.hidden=[{hidden}]", f"train.blas_threads={threads}"])[0]
+
+
 def step_benchmark(data: dict[int, Prepared], hiddens: list[int], threads: int, repeat: int) -> list[dict]:
     """One row per (hidden, n): seconds per iteration of nnscratch, floor and PyTorch, and ratios."""
     rows = []
@@ -121,9 +130,10 @@ def step_benchmark(data: dict[int, Prepared], hiddens: list[int], threads: int, 
         X, y = prepared.X_train, prepared.y_train
         Y = one_hot(y)
         for h in hiddens:
-            params = init_params([N_INPUTS, h, N_CLASSES], [Init("uniform")] * 2, [Init("zeros")] * 2, seed=0)
+            stack = Stack([reference_config(h, threads)], prepared)
+            params = stack.models[0].params  # the same initial weights for the floor and PyTorch
             with threadpool_limits(threads, user_api="blas"):
-                ours = best_time(nnscratch_step(params, X, y, Y, np.float32(0.1)), repeat)
+                ours = best_time(nnscratch_step(stack), repeat)
                 floor = best_time(floor_step(params, X, Y), repeat)
                 step = torch_step(params, X, y, 0.1)
                 theirs = best_time(step, repeat) if step else float("nan")

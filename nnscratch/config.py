@@ -87,6 +87,8 @@ def check_train(train: dict) -> list[str]:
     batch = train.get("batch_size")
     if batch is not None and not (is_int(batch) and batch >= 1):
         problems.append(f"train.batch_size: must be null (full batch) or a whole number >= 1, got {batch!r}")
+    if not isinstance(train.get("skip_dead", True), bool):
+        problems.append(f"train.skip_dead: must be true or false, got {train.get('skip_dead')!r}")
     margin = train.get("collapse_margin")
     if not (isinstance(margin, int | float) and 0 <= margin < 1):
         problems.append(f"train.collapse_margin: must be a number in [0, 1), got {margin!r}")

@@ -72,16 +72,21 @@ def log_softmax(Z: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
 
 
-def forward(params: Params, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def forward(
+    params: Params, X: np.ndarray, first_extra: np.ndarray | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Pre-activations Z and activations A of every layer.
 
     Returns Zs = [Z1, ..., ZL] and As = [X, A1, ..., A(L-1)] (inputs of each layer); the output
-    of the last layer is log_softmax(ZL), kept in log space for a stable loss.
+    of the last layer is log_softmax(ZL), kept in log space for a stable loss. `first_extra`
+    (units of the first layer, N), if given, is added to Z1: a fixed input from units left out of X.
     """
     Ws, bs = params["W"], params["b"]
     Zs, As = [], [X]
     for layer, (W, b) in enumerate(zip(Ws, bs)):
         Z = W @ As[-1]
+        if layer == 0 and first_extra is not None:
+            Z += first_extra
         Z += b  # in place: one pass over (units, N) less than `W @ A + b`
         Zs.append(Z)
         if layer < len(Ws) - 1:

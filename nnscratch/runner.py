@@ -1,6 +1,6 @@
 """Run specs -> run records: one run in-process, or a whole sweep in parallel with joblib.
 
-Each worker task trains one run (or one stack of runs, see nnscratch.stack) and writes each record
+Each worker task trains one run (or one stack of runs, see nnscratch.train) and writes each record
 atomically before returning, so a result exists as soon as its run ends, whatever happens to other
 workers. The training data is prepared once per
 sweep (one .npy per distinct dataset/subset/scaling) and opened memory-mapped by every worker, so
@@ -30,10 +30,11 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from nnscratch import data as datamod
 from nnscratch import results
 from nnscratch.config import check
-from nnscratch.stack import schedule_key, stackable, train_stack
+from nnscratch.train import train_stack
 
 log = logging.getLogger(__name__)
 DATA_KEYS = ("name", "subset", "subset_method", "subset_seed", "scaling")
+STACK_KEYS = ("lr", "iterations", "eval_every", "blas_threads", "collapse_margin", "skip_dead")
 
 
 # ---------------------------------------------------------------- data, prepared once
@@ -131,6 +132,16 @@ def run_task(specs: list[dict], data_dir: Path, runs_root: Path) -> list[dict]:
         path.unlink(missing_ok=True)
         summaries.append({"run_id": spec["run_id"], "status": metrics["status"], "outcome": metrics.get("outcome")})
     return summaries
+
+
+def stackable(config: dict) -> bool:
+    """Full-batch runs without fault injection can share a stack (a mini-batch run draws its own batches)."""
+    return config["train"].get("batch_size") is None and config.get("fault") is None
+
+
+def schedule_key(config: dict) -> tuple:
+    """Runs stack together only when they train on the same schedule."""
+    return tuple(config["train"].get(k) for k in STACK_KEYS) + (config["model"].get("dtype", "float32"),)
 
 
 def cost(specs: list[dict]) -> float:
@@ -239,7 +250,7 @@ def run_sweep(
 ) -> Counter:
     """Run every spec not yet finished in `sweep_dir`; returns counts by status/outcome.
 
-    With stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.stack).
+    With stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.train).
 
     A worker that dies (SIGKILL, out of memory) aborts joblib's whole call: the runs it had in
     flight are retried alone, one at a time, and only a run that kills its worker again is
@@ -253,14 +264,7 @@ def run_sweep(
     workers = worker_count(n_jobs, todo)
     prep_dir = Path(sweep_dir) / ".prepared"
     counts, strikes = Counter(), Counter()
-    bar = tqdm(
-        total=len(specs),
-        initial=len(specs) - len(todo),
-        unit="run",
-        disable=not progress,
-        desc=Path(sweep_dir).parent.name,
-        dynamic_ncols=True,
-    )
+    bar = Progress(specs, done, progress, Path(sweep_dir).parent.name)
     try:
         paths = save_prepared(todo, prep_dir)
         log.info(
@@ -290,7 +294,14 @@ def run_sweep(
 
 
 def retry_after_death(
-    todo: list[dict], runs_root: Path, strikes: Counter, paths: dict, backend: str, counts: Counter, bar, since: float
+    todo: list[dict],
+    runs_root: Path,
+    strikes: Counter,
+    paths: dict,
+    backend: str,
+    counts: Counter,
+    bar: Progress,
+    since: float,
 ) -> list[dict]:
     """Rerun alone each run that was in flight when a worker died; return what is still to do."""
     by_id = {s["run_id"]: s for s in todo}
@@ -308,15 +319,51 @@ def retry_after_death(
             summary = {"run_id": spec["run_id"], "status": "failed", "outcome": None}
         tally(counts, summary, bar)
     ended = results.recorded_since(runs_root.parent, since)
-    bar.n = bar.total - sum(s["run_id"] not in ended for s in todo)  # count runs that ended unreported
-    bar.refresh()
+    bar.catch_up(ended)  # runs that ended unreported
     return [s for s in todo if s["run_id"] not in ended]
 
 
-def tally(counts: Counter, summary: dict, bar) -> None:
+def tally(counts: Counter, summary: dict, bar: Progress) -> None:
     """Count a finished or failed run by status and outcome, and advance the progress bar."""
     counts[summary["status"]] += 1
     if summary["status"] == "finished":
         counts[summary["outcome"]] += 1
-    bar.update()
-    bar.set_postfix(failed=counts["failed"])
+    bar.ended(summary["run_id"], counts["failed"])
+
+
+class Progress:
+    """A progress bar that counts work (hidden units x samples x iterations), not runs: the largest
+    tasks go first, so a count of runs would promise hours for a job of minutes."""
+
+    def __init__(self, specs: list[dict], done: set[str], enabled: bool, desc: str):
+        self.work = {s["run_id"]: cost([s]) for s in specs}
+        self.seen = {r for r in done if r in self.work}
+        self.failed = 0
+        self.bar = tqdm(
+            total=sum(self.work.values()),
+            initial=sum(self.work[r] for r in self.seen),
+            disable=not enabled,
+            desc=desc,
+            dynamic_ncols=True,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
+        )
+        self.show()
+
+    def show(self) -> None:
+        self.bar.set_postfix_str(f"{len(self.seen)}/{len(self.work)} runs, {self.failed} failed")
+
+    def ended(self, run_id: str, failed: int) -> None:
+        self.failed = failed
+        if run_id not in self.seen:
+            self.seen.add(run_id)
+            self.bar.update(self.work[run_id])
+        self.show()
+
+    def catch_up(self, ended: set[str]) -> None:
+        for run_id in ended & set(self.work) - self.seen:
+            self.seen.add(run_id)
+            self.bar.update(self.work[run_id])
+        self.show()
+
+    def close(self) -> None:
+        self.bar.close()

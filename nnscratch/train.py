@@ -1,13 +1,34 @@
-"""Gradient descent on the MLP, with a history of diagnostics every `eval_every` iterations.
+"""Gradient descent on MLPs that share their training data: a single run is a stack of one.
 
 One iteration is the log's: forward on the batch, loss, backward, `W -= lr * dW`. Full-batch by
 default (batch_size null); mini-batch SGD draws a fresh permutation of the training set each epoch.
+
+Runs that train on the same X with the same schedule train together (`runner.tasks` groups them),
+their first layers stacked row-wise, so that one large product reads the data once for them all:
+
+    Z1_all = W1_all @ X + b1_all          (live hidden units of every model, N)
+    dW1_all = dZ1_all @ X.T
+
+Each model's rows are its own (a product computes each output row from its own row of W1 only), so
+a model that diverges stops without touching its neighbours; the layers above the first are per
+model. A stack of one does exactly the single network's products.
+
+Dead first-layer units are skipped (`train.skip_dead`). A ReLU unit whose pre-activation is <= 0
+on every training sample gets zero gradient on its incoming weights and bias (ReLU'(z <= 0) = 0)
+and on its outgoing weights (its activation is 0); plain gradient descent then leaves all of them,
+and so its pre-activations on the fixed training set, exactly as they are: it is dead for good. Its
+row leaves the stacked products, and its fixed contribution to the test set's second-layer input is
+computed once. A model with no live unit left is a constant function of its input: the rest of its
+run is one column weighted by the class frequencies, with no product over the 784 inputs.
+Never skipped: units of deeper layers (their inputs keep changing, so they can revive), and units
+of a mini-batch run found dead on one batch only (a batch is not the training set: only an
+evaluation pass over the whole set can tell).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -15,7 +36,7 @@ from threadpoolctl import threadpool_limits
 from nnscratch import diagnostics as dg
 from nnscratch.config import N_CLASSES, N_INPUTS, layer_inits
 from nnscratch.data import Prepared
-from nnscratch.network import Params, backward, cross_entropy, forward, init_params, log_softmax, one_hot, predict
+from nnscratch.network import Params, backward, cross_entropy, forward, init_params, log_softmax, one_hot, relu
 
 
 @dataclass
@@ -43,37 +64,6 @@ def all_finite(params: Params) -> bool:
     return all(np.isfinite(p).all() for group in params.values() for p in group)
 
 
-def evaluate(
-    params: Params,
-    grads: Params,
-    As: list[np.ndarray],
-    log_probs: np.ndarray,
-    y: np.ndarray,
-    data: Prepared,
-    iteration: int,
-) -> dict:
-    """One history row from the training forward pass (As, log_probs over the full training set)
-    and the current gradients; plus a forward pass on the test set."""
-    test_pred = predict(params, data.X_test)
-    row = {
-        "iteration": iteration,
-        "loss": cross_entropy(log_probs, y),
-        "train_acc": dg.accuracy(log_probs.argmax(axis=0), y),
-        "test_acc": dg.accuracy(test_pred, data.y_test),
-        "test_classes": int(len(np.unique(test_pred))),
-    }
-    for l, A in enumerate(As[1:], start=1):
-        row |= {
-            f"dead_l{l}": dg.dead_fraction(A),
-            f"zero_ratio_l{l}": dg.zero_ratio(A),
-            f"act_mean_l{l}": float(A.mean(dtype=np.float64)),
-            f"grad_norm_l{l}": float(np.linalg.norm(grads["W"][l - 1])),
-            f"distinct_l{l}": dg.distinct_units(params["W"][l - 1], params["b"][l - 1]),
-        }
-    row["grad_norm_out"] = float(np.linalg.norm(grads["W"][-1]))
-    return row
-
-
 def batches(n: int, batch_size: int | None, rng: np.random.Generator):
     """Yield index arrays forever: everything (full batch) or shuffled mini-batches, epoch by epoch."""
     while True:
@@ -85,13 +75,6 @@ def batches(n: int, batch_size: int | None, rng: np.random.Generator):
             yield order[start : start + batch_size]
 
 
-def step_gradients(params: Params, X: np.ndarray, y: np.ndarray, Y: np.ndarray):
-    """Forward + backward on one batch: (loss, grads, As, log_probs)."""
-    Zs, As = forward(params, X)
-    log_probs = log_softmax(Zs[-1])
-    return cross_entropy(log_probs, y), backward(params, Zs, As, log_probs, Y), As, log_probs
-
-
 def update(params: Params, grads: Params, lr: np.floating) -> None:
     """The gradient step, in place: W -= lr * dW, b -= lr * db."""
     for group in ("W", "b"):
@@ -100,49 +83,263 @@ def update(params: Params, grads: Params, lr: np.floating) -> None:
             p -= g
 
 
-def train(cfg: dict, data: Prepared) -> RunResult:
-    """Train one run config on prepared data; divergence stops the run and is reported, not raised."""
-    t0 = time.perf_counter()
-    tc = cfg["train"]
-    lr, iterations, eval_every = tc["lr"], tc["iterations"], tc["eval_every"]
+def upper(params: Params) -> Params:
+    """The layers above the first."""
+    return {"W": params["W"][1:], "b": params["b"][1:]}
+
+
+# ---------------------------------------------------------------- one model inside a stack
+
+
+@dataclass
+class Model:
+    """One run of a stack.
+
+    params: the whole network, as the records see it (dead units' rows and columns frozen, live
+    ones copied in from `trained` at every evaluation). trained: what the iterations update: W1, b1
+    as views of the model's rows of the stack, W2 with the live units' columns only, deeper layers
+    shared with params. live: indices of the first-layer units still trained.
+    """
+
+    cfg: dict
+    params: Params
+    trained: Params
+    live: np.ndarray
+    rows: slice = field(default_factory=lambda: slice(0, 0))
+    test_extra: np.ndarray | None = None  # dead units' fixed share of the test set's Z2: (units of layer 2, N_test)
+    history: list[dict] = field(default_factory=list)
+    final: dict | None = None
+
+    @property
+    def width(self) -> int:
+        return self.params["W"][0].shape[0]
+
+    def sync(self) -> None:
+        """Copy the trained live rows and columns into the whole network."""
+        W, b, live = self.params["W"], self.params["b"], self.live
+        W[0][live], b[0][live] = self.trained["W"][0], self.trained["b"][0]
+        if self.trained["W"][1] is not W[1]:
+            W[1][:, live] = self.trained["W"][1]
+
+
+@dataclass
+class Pass:
+    """One forward and backward pass of a model: loss, gradients of `trained`, the activations of each
+    hidden layer (first: live units only) and the output log-probabilities. With no live unit, every
+    sample is the same column: As and log_probs have one column, `weights` its class frequencies."""
+
+    loss: float
+    grads: Params
+    As: list[np.ndarray]
+    log_probs: np.ndarray
+    weights: np.ndarray | None = None
+
+
+def live_pass(model: Model, Z1: np.ndarray, A1: np.ndarray, y: np.ndarray, Y: np.ndarray, dZ1: np.ndarray) -> Pass:
+    """Forward and backward above the first layer; writes the model's dZ1 rows into dZ1 (a view)."""
+    top = upper(model.trained)
+    Zs, As = forward(top, A1)
+    log_probs = log_softmax(Zs[-1])
+    grads = backward(top, Zs, As, log_probs, Y, input_grad=True)
+    np.multiply(grads.pop("dX")[0], Z1 > 0, out=dZ1)
+    return Pass(cross_entropy(log_probs, y), grads, As, log_probs)
+
+
+def constant_pass(model: Model, y: np.ndarray) -> Pass:
+    """Every first-layer unit dead: each sample reaches layer 2 as the same zero vector, so the mean
+    over samples of the softmax gradient is (p - class frequencies) of one column."""
+    dt = model.trained["W"][0].dtype
+    share = np.bincount(y, minlength=N_CLASSES) / len(y)
+    freq = share.astype(dt)[:, None]
+    top = upper(model.trained)
+    Zs, As = forward(top, np.zeros((0, 1), dt))
+    log_probs = log_softmax(Zs[-1])
+    grads = backward(top, Zs, As, log_probs, freq)
+    return Pass(float(-(freq * log_probs).sum()), grads, As, log_probs, share)
+
+
+# ---------------------------------------------------------------- the stack
+
+
+class Stack:
+    """Models that train on the same data and schedule, first layers stacked (see the module doc)."""
+
+    def __init__(self, cfgs: list[dict], data: Prepared):
+        tc = cfgs[0]["train"]
+        self.data, self.tc = data, tc
+        self.models = [new_model(c) for c in cfgs]
+        dt = self.models[0].params["W"][0].dtype
+        self.lr = dt.type(tc["lr"])
+        self.X, self.y = data.X_train, data.y_train
+        self.Y = one_hot(self.y, N_CLASSES, dt)
+        self.full_batch = tc.get("batch_size") is None or tc["batch_size"] >= len(self.y)
+        self.skip = bool(tc.get("skip_dead", True))
+        # a samples-major copy: gathering a batch's rows is contiguous, its columns are not
+        self.X_rows = None if self.full_batch else np.ascontiguousarray(self.X.T)
+        self.next_batch = batches(len(self.y), tc.get("batch_size"), np.random.default_rng([cfgs[0]["seed"], 1]))
+        units = sum(m.width for m in self.models)
+        # the full-batch (units, N) arrays are allocated once: fresh ones each iteration cost page faults
+        self.buffers = [np.zeros((units, self.X.shape[1]), dt) for _ in range(3)]
+        self.dW1 = np.empty((units, N_INPUTS), dt)
+        self.restack()
+
+    def training(self) -> list[tuple[int, Model]]:
+        return [(i, m) for i, m in enumerate(self.models) if m.final is None]
+
+    def restack(self) -> None:
+        """Stack the live first-layer rows of every model still training; theirs become views of them."""
+        models = [m for _, m in self.training()]
+        dt = self.models[0].params["W"][0].dtype
+        self.W1 = np.vstack([m.trained["W"][0] for m in models]) if models else np.zeros((0, N_INPUTS), dt)
+        self.b1 = np.vstack([m.trained["b"][0] for m in models]) if models else np.zeros((0, 1), dt)
+        start = 0
+        for m in models:
+            m.rows = slice(start, start + len(m.live))
+            m.trained["W"][0], m.trained["b"][0] = self.W1[m.rows], self.b1[m.rows]
+            start = m.rows.stop
+
+    def arrays(self, n: int) -> tuple[np.ndarray, ...]:
+        """Z1, A1, dZ1 for the live units and n samples."""
+        units = self.W1.shape[0]
+        if n == self.buffers[0].shape[1]:
+            return tuple(b[:units] for b in self.buffers)
+        return tuple(np.empty((units, n), self.W1.dtype) for _ in range(3))
+
+    def passes(self, X: np.ndarray, y: np.ndarray, Y: np.ndarray, detect: bool) -> tuple[dict[int, Pass], np.ndarray]:
+        """Forward and backward of every model still training on X (784, N); and, if `detect`, which
+        stacked rows are dead on all of X."""
+        Z1, A1, dZ1 = self.arrays(X.shape[1])
+        np.matmul(self.W1, X, out=Z1)
+        Z1 += self.b1
+        np.maximum(Z1, 0, out=A1)
+        steps = {
+            i: live_pass(m, Z1[m.rows], A1[m.rows], y, Y, dZ1[m.rows]) if len(m.live) else constant_pass(m, y)
+            for i, m in self.training()
+        }
+        dW1 = self.dW1[: len(self.W1)]
+        np.matmul(dZ1, X.T, out=dW1)
+        db1 = dZ1.sum(axis=1, keepdims=True)
+        for i, m in self.training():
+            steps[i].grads["W"].insert(0, dW1[m.rows])
+            steps[i].grads["b"].insert(0, db1[m.rows])
+        dead = A1.max(axis=1, initial=0) <= 0 if detect else np.zeros(len(A1), bool)
+        return steps, dead
+
+    def batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        y = self.y[idx]
+        return self.X_rows[idx].T, y, one_hot(y, N_CLASSES, self.W1.dtype)
+
+    def test_predictions(self, m: Model) -> np.ndarray:
+        """Predicted test classes of a model: its live units, plus the dead ones' fixed share."""
+        A1 = relu(m.trained["W"][0] @ self.data.X_test + m.trained["b"][0])
+        Zs, _ = forward(upper(m.trained), A1, m.test_extra)
+        return Zs[-1].argmax(axis=0)
+
+    # ------------------------------------------------------------ the loop
+
+    def train(self) -> list[RunResult]:
+        t0 = time.perf_counter()
+        iterations, every = self.tc["iterations"], self.tc["eval_every"]
+        threads = threadpool_limits(limits=self.tc["blas_threads"], user_api="blas")
+        # overflow is how divergence shows; it is detected below and reported, so numpy need not warn
+        with threads, np.errstate(over="ignore", invalid="ignore"):
+            for it in range(iterations + 1):
+                evaluating = it % every == 0 or it == iterations
+                idx = next(self.next_batch)
+                dead = np.zeros(len(self.W1), bool)
+                if self.full_batch or evaluating:
+                    steps, dead = self.passes(self.X, self.y, self.Y, detect=self.skip)
+                    if evaluating:
+                        for i, s in steps.items():
+                            self.models[i].history.append(self.evaluate(self.models[i], s, dead, it))
+                if not self.full_batch and it < iterations:
+                    steps, _ = self.passes(*self.batch(idx), detect=False)
+                self.advance(steps, dead, it == iterations, t0)
+                if not self.training():
+                    break
+        return share_time(self.models, time.perf_counter() - t0)
+
+    def advance(self, steps: dict[int, Pass], dead: np.ndarray, last: bool, t0: float) -> None:
+        """Stop the models that diverged or are done, update the others, then drop dead rows."""
+        changed = False
+        for i, s in steps.items():
+            m = self.models[i]
+            if not np.isfinite(s.loss) or last:
+                m.sync()
+                diverged = not np.isfinite(s.loss) or not all_finite(m.params)
+                m.final = final_metrics(self.test_predictions(m), self.data, m.history, diverged, self.tc, t0)
+                changed = True
+            else:
+                update(m.trained, s.grads, self.lr)
+        for _, m in self.training():
+            if dead[m.rows].any():
+                self.drop(m, dead[m.rows])
+                changed = True
+        if changed:
+            self.restack()
+
+    def drop(self, m: Model, dead: np.ndarray) -> None:
+        """Take a model's dead units out of training; add their fixed output to its test Z2."""
+        m.sync()
+        W, b = m.params["W"], m.params["b"]
+        gone, keep = m.live[dead], ~dead
+        share = W[1][:, gone] @ relu(W[0][gone] @ self.data.X_test + b[0][gone])
+        m.test_extra = share if m.test_extra is None else m.test_extra + share
+        m.live = m.live[keep]
+        m.trained["W"][0], m.trained["b"][0] = m.trained["W"][0][keep], m.trained["b"][0][keep]
+        m.trained["W"][1] = W[1][:, m.live]
+
+    def evaluate(self, m: Model, s: Pass, dead: np.ndarray, iteration: int) -> dict:
+        """One history row: loss and accuracies of this pass over the full training set, the test set's,
+        and the diagnostics of every hidden layer, of the whole network (skipped units included)."""
+        m.sync()
+        test_pred = self.test_predictions(m)
+        train_pred = s.log_probs.argmax(axis=0)
+        train_acc = float(s.weights[train_pred[0]]) if s.weights is not None else dg.accuracy(train_pred, self.y)
+        row = {
+            "iteration": iteration,
+            "loss": s.loss,
+            "train_acc": train_acc,
+            "test_acc": dg.accuracy(test_pred, self.data.y_test),
+            "test_classes": int(len(np.unique(test_pred))),
+        }
+        skipped = [m.width - len(m.live)] + [0] * (len(s.As) - 1)
+        for l, (A, n_skipped) in enumerate(zip(s.As, skipped), start=1):
+            row |= layer_row(l, A, n_skipped, m.params, s.grads)
+        row["grad_norm_out"] = float(np.linalg.norm(s.grads["W"][-1]))
+        return row
+
+
+def new_model(cfg: dict) -> Model:
     params = build_params(cfg)
-    dt = params["W"][0].dtype.type
-    X, y = data.X_train, data.y_train
-    Y = one_hot(y, N_CLASSES, params["W"][0].dtype)
-    full_batch = tc.get("batch_size") is None or tc["batch_size"] >= len(y)
-    next_batch = batches(len(y), tc.get("batch_size"), np.random.default_rng([cfg["seed"], 1]))
-    history, diverged = [], False
-    # overflow is how divergence shows; it is detected below and reported, so numpy need not warn
-    with threadpool_limits(limits=tc["blas_threads"], user_api="blas"), np.errstate(over="ignore", invalid="ignore"):
-        for it in range(iterations + 1):
-            evaluating = it % eval_every == 0 or it == iterations
-            idx = next(next_batch)
-            if full_batch or evaluating:
-                loss, grads, As, log_probs = step_gradients(params, X, y, Y)
-                if evaluating:
-                    history.append(evaluate(params, grads, As, log_probs, y, data, it))
-            if not full_batch and it < iterations:
-                loss, grads, _, _ = step_gradients(params, X[:, idx], y[idx], Y[:, idx])
-            if not np.isfinite(loss):
-                diverged = True
-                break
-            if it == iterations:
-                break
-            update(params, grads, dt(lr))
-        diverged = diverged or not all_finite(params)
-        return RunResult(history, final_metrics(params, data, history, diverged, tc["collapse_margin"], t0))
+    trained = {g: list(ps) for g, ps in params.items()}
+    trained["W"][0], trained["b"][0] = params["W"][0].copy(), params["b"][0].copy()
+    return Model(cfg, params, trained, np.arange(params["W"][0].shape[0]))
+
+
+def layer_row(l: int, A: np.ndarray, skipped: int, params: Params, grads: Params) -> dict:
+    """Diagnostics of hidden layer l from its activations A (units computed, columns); `skipped` more
+    units are dead and output 0 everywhere. Each value is the whole layer's, as if none were skipped."""
+    units = A.shape[0] + skipped
+    size = units * A.shape[1]
+    return {
+        f"dead_l{l}": float(((A.max(axis=1, initial=0) <= 0).sum() + skipped) / units),
+        f"zero_ratio_l{l}": float((np.count_nonzero(A == 0) + skipped * A.shape[1]) / size),
+        f"act_mean_l{l}": float(A.sum(dtype=np.float64) / size),
+        f"grad_norm_l{l}": float(np.linalg.norm(grads["W"][l - 1])),
+        f"distinct_l{l}": dg.distinct_units(params["W"][l - 1], params["b"][l - 1]),
+    }
 
 
 def final_metrics(
-    params: Params, data: Prepared, history: list[dict], diverged: bool, margin: float, t0: float
+    test_pred: np.ndarray, data: Prepared, history: list[dict], diverged: bool, tc: dict, t0: float
 ) -> dict:
     """The run's final numbers: the last history row, with outcome and test accuracy of the final
     parameters (for a diverged run, the last evaluation's test accuracy stands)."""
-    test_pred = predict(params, data.X_test)
     last = history[-1] if history else {}
-    metrics = {k: v for k, v in last.items()}
+    metrics = dict(last)
     metrics |= {
-        "outcome": dg.outcome(test_pred, data.y_test, diverged, margin),
+        "outcome": dg.outcome(test_pred, data.y_test, diverged, tc["collapse_margin"]),
         "best_test_acc": max((h["test_acc"] for h in history), default=float("nan")),
         "majority_rate": dg.majority_rate(data.y_test),
         "seconds": time.perf_counter() - t0,
@@ -151,3 +348,21 @@ def final_metrics(
         metrics["test_acc"] = dg.accuracy(test_pred, data.y_test)
         metrics["test_classes"] = int(len(np.unique(test_pred)))
     return metrics
+
+
+def share_time(models: list[Model], seconds: float) -> list[RunResult]:
+    """Split the stack's wall time between its runs by their share of the stacked rows."""
+    widths = np.array([m.width for m in models], float)
+    for m, w in zip(models, widths):
+        m.final["seconds"] = seconds * w / widths.sum()
+    return [RunResult(m.history, m.final) for m in models]
+
+
+def train_stack(cfgs: list[dict], data: Prepared) -> list[RunResult]:
+    """Train runs that share data and schedule together; one RunResult per config, in order."""
+    return Stack(cfgs, data).train()
+
+
+def train(cfg: dict, data: Prepared) -> RunResult:
+    """Train one run config on prepared data; divergence stops the run and is reported, not raised."""
+    return train_stack([cfg], data)[0]

@@ -8,19 +8,19 @@ import yaml
 from nnscratch import bench
 from nnscratch.compose import CONF_DIR
 from nnscratch.data import prepare
-from nnscratch.network import Init, init_params, one_hot
+from nnscratch.train import Stack
 
 
 def test_floor_computes_the_same_five_products_as_the_trainer(mnist):
     data = prepare(mnist, 300, "unit")
-    params = init_params([784, 10, 10], [Init("uniform")] * 2, [Init("zeros")] * 2, seed=0)
     rows = bench.step_benchmark({300: data}, [10], threads=1, repeat=1)
     assert rows[0]["nnscratch_s"] > 0 and rows[0]["floor_s"] > 0
     assert math.isnan(rows[0]["pytorch_s"]) or rows[0]["pytorch_s"] > 0
     assert bench.step_flops(10, 300) == 2 * 300 * (2 * 784 * 10 + 3 * 10 * 10)
-    before = params["W"][0].copy()
-    bench.nnscratch_step(params, data.X_train, data.y_train, one_hot(data.y_train), np.float32(0.1))()
-    assert not np.array_equal(before, params["W"][0])  # the timed step really trains
+    stack = Stack([bench.reference_config(10, 1)], data)
+    before = stack.models[0].trained["W"][0].copy()
+    bench.nnscratch_step(stack)()
+    assert not np.array_equal(before, stack.models[0].trained["W"][0])  # the timed step really trains
 
 
 def test_shrunk_grid_keeps_every_product_with_one_seed():

@@ -6,8 +6,7 @@ import pytest
 
 from nnscratch.data import prepare
 from nnscratch.runner import tasks
-from nnscratch.stack import train_stack
-from nnscratch.train import train
+from nnscratch.train import train, train_stack
 
 
 def variant(base: dict, hidden: int, weights: str, biases: str, seed: int, std: float = 1.0) -> dict:
