@@ -24,14 +24,22 @@ def main(cfg: DictConfig) -> None:
     data = {n: prepare(ds, n, "unit") for n in cfg.samples}
     peak = {t: bench.peak_sgemm(t) for t in sorted({1, cores})}
     steps = [row for t in sorted({1, cores}) for row in bench.step_benchmark(data, list(cfg.hiddens), t, cfg.repeat)]
+    minibatch = bench.minibatch_benchmark(prepare(ds, None, "unit"))
     grid, info = bench.grid_benchmark(
         OmegaConf.to_container(cfg.sweep), cfg.grid_iterations, out, cores, cfg.stack_rows
     )
     print(
         bench.write_outputs(
             out,
-            {"steps": steps, "grid": grid, "peak_sgemm": [{"threads": t, "gflops": f / 1e9} for t, f in peak.items()]},
-            bench.summary(steps, grid, info, peak[cores], environment(Path(__file__).resolve().parent.parent)),
+            {
+                "steps": steps,
+                "grid": grid,
+                "minibatch": [minibatch],
+                "peak_sgemm": [{"threads": t, "gflops": f / 1e9} for t, f in peak.items()],
+            },
+            bench.summary(
+                steps, grid, info, peak[cores], environment(Path(__file__).resolve().parent.parent), minibatch
+            ),
         )
     )
 

@@ -25,6 +25,7 @@ def main(cfg: DictConfig) -> None:
             list(HydraConfig.get().overrides.task),
             Path(cfg.out_root),
             cfg.resume,
+            adaptive=settings["adaptive"],
         )
     except (ConfigError, DataError) as err:
         sys.exit(f"error: {err}")

@@ -58,9 +58,11 @@ def step_flops(hidden: int, n: int) -> int:
 def nnscratch_step(stack: Stack) -> Callable[[], None]:
     """One training iteration of the trainer's own loop body (a stack of one), without evaluation."""
 
+    stack.admit()
+
     def step():
         steps, _ = stack.passes(stack.X, stack.y, stack.Y, detect=stack.skip)
-        stack.advance(steps, np.zeros(len(stack.W1), bool), last=False, t0=0.0)
+        stack.advance(steps, np.zeros(len(stack.W1), bool), t0=0.0)
 
     return step
 
@@ -153,6 +155,63 @@ def step_benchmark(data: dict[int, Prepared], hiddens: list[int], threads: int, 
     return rows
 
 
+MINIBATCH = [
+    "model.hidden=[100]",
+    "data.subset=null",
+    "train.batch_size=100",
+    "train.iterations=6000",
+    "weights=xavier",
+]
+
+
+def minibatch_benchmark(data: Prepared, repeat: int = 3) -> dict:
+    """Mini-batch SGD (batch 100, lr 0.1, 10 epochs of 60,000 images, 1 BLAS thread): nnscratch's
+    `python -m experiments.train` + MINIBATCH against scikit-learn's MLPClassifier doing the same
+    algorithm (sgd, no momentum, no L2, constant rate), median seconds of `repeat` fits each."""
+    import warnings
+
+    from nnscratch.compose import compose_run
+    from nnscratch.train import train
+
+    config = compose_run(MINIBATCH)[0]
+    ours = [train(config, data) for _ in range(repeat)]
+    row = {
+        "nnscratch_s": statistics.median(r.metrics["seconds"] for r in ours),
+        "nnscratch_test_acc": ours[0].metrics["test_acc"],
+    }
+    try:
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return row | {"sklearn_s": float("nan"), "sklearn_test_acc": float("nan"), "nnscratch/sklearn": float("nan")}
+    X, X_test = np.ascontiguousarray(data.X_train.T), np.ascontiguousarray(data.X_test.T)
+    times, score = [], float("nan")
+    for seed in range(repeat):
+        clf = MLPClassifier(
+            hidden_layer_sizes=(100,),
+            solver="sgd",
+            batch_size=100,
+            learning_rate_init=0.1,
+            momentum=0.0,
+            alpha=0.0,
+            max_iter=10,
+            shuffle=True,
+            random_state=seed,
+            tol=0.0,
+            n_iter_no_change=100,
+        )
+        with threadpool_limits(1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "maximum iterations reached": 10 epochs is the plan
+            t = time.perf_counter()
+            clf.fit(X, data.y_train)
+            times.append(time.perf_counter() - t)
+        score = clf.score(X_test, data.y_test)
+    return row | {
+        "sklearn_s": statistics.median(times),
+        "sklearn_test_acc": score,
+        "nnscratch/sklearn": row["nnscratch_s"] / statistics.median(times),
+    }
+
+
 class MemorySampler:
     """Peak total PSS (proportional set size: shared pages counted once) of this process and its children."""
 
@@ -186,13 +245,15 @@ class MemorySampler:
         self._thread.join()
 
 
-def grid_flops(specs: list[dict]) -> int:
-    """Matrix-multiply FLOPs of every run's training iterations (single-hidden-layer runs)."""
+def grid_flops(specs: list[dict], live: dict[str, float] | None = None) -> int:
+    """Matrix-multiply FLOPs of every run's training iterations (single-hidden-layer runs): dense, or
+    with `live` ({run_id: live_fraction}) only those of the first-layer units still alive."""
     total = 0
     for s in specs:
         c = s["config"]
-        total += step_flops(sum(c["model"]["hidden"]), c["data"]["subset"] or 60_000) * c["train"]["iterations"]
-    return total
+        dense = step_flops(sum(c["model"]["hidden"]), c["data"]["subset"] or 60_000) * c["train"]["iterations"]
+        total += dense * (live.get(s["run_id"], 1.0) if live is not None else 1.0)
+    return int(total)
 
 
 def write_outputs(out: Path, tables: dict[str, list[dict]], summary: str) -> Path:
@@ -216,45 +277,60 @@ def shrink_grid(grid: dict, iterations: int) -> dict:
     return grid
 
 
+GRID_VARIANTS = (  # (workers: 1 or all cores, stacking, skipping dead units)
+    ("one", False, True),
+    ("all", False, True),
+    ("all", True, True),
+    ("all", True, False),
+)
+
+
 def grid_benchmark(grid: dict, iterations: int, out: Path, cores: int, stack_rows: int) -> tuple[list[dict], dict]:
-    """Wall time, throughput and peak memory of the shrunk grid: 1 worker, all cores one run per
-    worker, and all cores with stacking."""
-    from nnscratch import sweep
+    """Wall time, throughput and peak memory of the shrunk grid in each of GRID_VARIANTS; the dense
+    FLOPs, and the live FLOPs of the stacked run with skipping (units still alive at each iteration)."""
+    from nnscratch import results, sweep
 
     grid = shrink_grid(grid, iterations)
     _, specs = sweep.plan(grid, [])
-    flops = grid_flops(specs)
     model_iterations = sum(s["config"]["train"]["iterations"] for s in specs)
-    rows = []
-    for workers, stack in ((1, 0), (cores, 0), (cores, stack_rows)):
-        parallel = {"backend": "loky", "n_jobs": workers, "scheduler": None, "stack_rows": stack}
+    rows, live = [], None
+    for workers, stacked, skip in GRID_VARIANTS:
+        n = 1 if workers == "one" else cores
+        parallel = {"backend": "loky", "n_jobs": n, "scheduler": None, "stack_rows": stack_rows if stacked else 0}
+        name = f"grid_{n}w_stack{parallel['stack_rows']}_skip{'on' if skip else 'off'}"
         with MemorySampler() as mem:
             t = time.perf_counter()
-            _, counts = sweep.run(grid, parallel, [], out / f"grid_{workers}w_stack{stack}", progress=False)
+            sweep_dir, counts = sweep.run(
+                grid, parallel, [f"train.skip_dead={str(skip).lower()}"], out / name, progress=False
+            )
             wall = time.perf_counter() - t
+        if stacked and skip:
+            table = results.read_results(sweep_dir)
+            live = dict(zip(table["run_id"], table["live_fraction"]))
         rows.append(
             {
-                "workers": workers,
-                "stack_rows": stack,
+                "workers": n,
+                "stack_rows": parallel["stack_rows"],
+                "skip_dead": skip,
                 "runs": len(specs),
                 "iterations_per_run": iterations,
                 "wall_s": wall,
                 "model_iterations_per_s": model_iterations / wall,
                 "peak_pss_mib": mem.peak / 2**20,
                 "finished": counts["finished"],
-                "grid_matmul_tflop": flops / 1e12,
             }
         )
-    return rows, {"flops": flops, "runs": len(specs)}
+    # skip_dead=true is the default: the planned run ids are those of the skip-on runs
+    return rows, {"flops": grid_flops(specs), "live_flops": grid_flops(specs, live), "runs": len(specs)}
 
 
-def summary(steps: list[dict], grid: list[dict], info: dict, peak_flops: float, env: dict) -> str:
-    """The benchmark's figures in Markdown: machine, step ratios, grid efficiency and FLOP floor."""
+def summary(steps: list[dict], grid: list[dict], info: dict, peak_flops: float, env: dict, minibatch: dict) -> str:
+    """The benchmark's figures in Markdown: machine, step ratios, grid efficiency, FLOP floors, skipping."""
     import pandas as pd
 
-    one, many, stacked = grid
+    one, many, stacked, dense = grid
     efficiency = one["wall_s"] / (many["wall_s"] * many["workers"])
-    floor_s = info["flops"] / peak_flops
+    floor_s, live_s = info["flops"] / peak_flops, info["live_flops"] / peak_flops
     lines = [
         "# nnscratch benchmark",
         "",
@@ -268,18 +344,27 @@ def summary(steps: list[dict], grid: list[dict], info: dict, peak_flops: float, 
         "",
         pd.DataFrame(steps).to_markdown(index=False, floatfmt=".4g"),
         "",
+        "## Mini-batch SGD against scikit-learn (same algorithm, 1 thread, median of 3)",
+        "",
+        f"`python -m experiments.train {' '.join(MINIBATCH)}`: {minibatch['nnscratch_s']:.2f} s "
+        f"(test {minibatch['nnscratch_test_acc']:.4f}); scikit-learn MLPClassifier: {minibatch['sklearn_s']:.2f} s "
+        f"(test {minibatch['sklearn_test_acc']:.4f}); ratio {minibatch['nnscratch/sklearn']:.2f}.",
+        "",
         "## The default grid, one seed",
         "",
         pd.DataFrame(grid).to_markdown(index=False, floatfmt=".4g"),
         "",
         f"- Parallel efficiency with {many['workers']} workers: {efficiency:.1%} "
-        f"(wall with 1 worker / ({many['workers']} x wall with {many['workers']})).",
-        f"- FLOP floor: {info['flops'] / 1e12:.2f} TFLOP of matmuls / {peak_flops / 1e9:.0f} GFLOP/s = "
-        f"{floor_s:.1f} s; one run per worker took {many['wall_s']:.1f} s = {many['wall_s'] / floor_s:.2f} x the "
-        f"floor; stacked (stack_rows={stacked['stack_rows']}) {stacked['wall_s']:.1f} s = "
-        f"{stacked['wall_s'] / floor_s:.2f} x the floor, {many['wall_s'] / stacked['wall_s']:.2f} x faster.",
-        f"- Throughput: {many['model_iterations_per_s']:.1f} model-iterations/s one run per worker, "
-        f"{stacked['model_iterations_per_s']:.1f} stacked, with {many['workers']} workers.",
+        f"(wall with 1 worker / ({many['workers']} x wall with {many['workers']})), one run per worker.",
+        f"- Dense FLOP floor: {info['flops'] / 1e12:.2f} TFLOP of matmuls / {peak_flops / 1e9:.0f} GFLOP/s = "
+        f"{floor_s:.1f} s. Live FLOP floor (first-layer units still alive at each iteration, from the "
+        f"stacked skip-on run): {info['live_flops'] / 1e12:.2f} TFLOP = {live_s:.1f} s "
+        f"({info['live_flops'] / info['flops']:.1%} of the dense work).",
+        f"- Skipping dead units: stacked {stacked['wall_s']:.1f} s with, {dense['wall_s']:.1f} s without: "
+        f"{dense['wall_s'] / stacked['wall_s']:.2f} x faster. With skipping the grid takes "
+        f"{stacked['wall_s'] / live_s:.2f} x its live floor; without, "
+        f"{dense['wall_s'] / floor_s:.2f} x its dense floor.",
+        f"- One run per worker (skip on): {many['wall_s']:.1f} s = {many['wall_s'] / live_s:.2f} x the live floor.",
         f"- Peak memory (PSS, all processes): {one['peak_pss_mib']:.0f} MiB with 1 worker, "
         f"{many['peak_pss_mib']:.0f} MiB with {many['workers']}, {stacked['peak_pss_mib']:.0f} MiB stacked.",
     ]

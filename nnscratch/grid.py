@@ -113,16 +113,22 @@ def expand(sweep: dict, base: list[str] | None = None, conf_dir: Path = CONF_DIR
         if problems:
             return [], problems
         for overrides, values in cells(sweep, list(base or [])):
-            try:
-                config, choices = compose_run(overrides, conf_dir)
-            except (HydraException, OmegaConfBaseException) as err:
-                problems.append(f"{' '.join(overrides)}: {str(err).splitlines()[0]}")
-                continue
-            problems += validate(config)
-            axes = {a: values[a] if a in values else axis_value(choices.get(a, lookup(config, a))) for a in names}
-            rid = run_id(config)
-            specs.setdefault(
-                rid,
-                {"run_id": rid, "overrides": overrides, "command": command(overrides), "axes": axes, "config": config},
-            )
+            spec, found = make_spec(overrides, values, names, conf_dir)
+            problems += found
+            if spec:
+                specs.setdefault(spec["run_id"], spec)
     return list(specs.values()), list(dict.fromkeys(problems))
+
+
+def make_spec(
+    overrides: list[str], values: dict, names: list[str], conf_dir: Path = CONF_DIR
+) -> tuple[dict | None, list]:
+    """(run spec, problems) of one cell's overrides; axes it does not set come from its resolved config."""
+    with hydra_context(conf_dir):
+        try:
+            config, choices = compose_run(overrides, conf_dir)
+        except (HydraException, OmegaConfBaseException) as err:
+            return None, [f"{' '.join(overrides)}: {str(err).splitlines()[0]}"]
+    axes = {a: values[a] if a in values else axis_value(choices.get(a, lookup(config, a))) for a in names}
+    spec = {"run_id": run_id(config), "overrides": overrides, "command": command(overrides), "axes": axes}
+    return spec | {"config": config}, validate(config)

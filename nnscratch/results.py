@@ -35,6 +35,7 @@ RESULT_COLUMNS = [
     "distinct_l1",
     "iteration",
     "seconds",
+    "live_fraction",
     "stacked_with",
     "error",
     "command",

@@ -92,7 +92,7 @@ def open_prepared(folder: Path) -> datamod.Prepared:
 # ---------------------------------------------------------------- one run
 
 
-def execute(specs: list[dict], data: datamod.Prepared) -> list[tuple[dict, list[dict]]]:
+def execute(specs: list[dict], data: datamod.Prepared, max_rows: int | None = None) -> list[tuple[dict, list[dict]]]:
     """Train one spec, or several stacked: (metrics with status, history) each. Errors become
     failed records, not a raise."""
     try:
@@ -101,7 +101,7 @@ def execute(specs: list[dict], data: datamod.Prepared) -> list[tuple[dict, list[
             raise RuntimeError("fault injected by config (fault=raise)")
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        done = train_stack([s["config"] for s in specs], data)
+        done = train_stack([s["config"] for s in specs], data, max_rows)
         return [
             ({"status": "finished", "error": None, "stacked_with": len(specs)} | r.metrics, r.history) for r in done
         ]
@@ -120,17 +120,24 @@ def run_single(spec: dict, out_dir: Path) -> dict:
     return metrics
 
 
-def run_task(specs: list[dict], data_dir: Path, runs_root: Path) -> list[dict]:
+def run_task(specs: list[dict], data_dir: Path, runs_root: Path, max_rows: int | None = None) -> list[dict]:
     """Worker entry: mark started, train (stacked if several), write each record; one summary per run."""
     started = [runs_root / ".started" / s["run_id"] for s in specs]
     started[0].parent.mkdir(parents=True, exist_ok=True)
     for path in started:
         path.touch()
     summaries = []
-    for spec, (metrics, history), path in zip(specs, execute(specs, open_prepared(data_dir)), started):
+    for spec, (metrics, history), path in zip(specs, execute(specs, open_prepared(data_dir), max_rows), started):
         results.write_run(runs_root / spec["run_id"], spec, metrics, history)
         path.unlink(missing_ok=True)
-        summaries.append({"run_id": spec["run_id"], "status": metrics["status"], "outcome": metrics.get("outcome")})
+        summaries.append(
+            {
+                "run_id": spec["run_id"],
+                "status": metrics["status"],
+                "outcome": metrics.get("outcome"),
+                "live_fraction": metrics.get("live_fraction", 1.0),
+            }
+        )
     return summaries
 
 
@@ -154,9 +161,14 @@ def cost(specs: list[dict]) -> float:
     )
 
 
+TASK_STACKS = 4  # a task holds up to this many stacks' worth of runs: fewer, fuller stacks vs load balance
+
+
 def tasks(specs: list[dict], stack_rows: int) -> list[list[dict]]:
-    """Group runs into tasks, largest first: alone, or stacked (same data and schedule, first
-    layers up to `stack_rows` units in all) when stack_rows > 0."""
+    """Group runs into tasks, largest first: alone, or (stack_rows > 0) runs sharing data and schedule,
+    up to TASK_STACKS x stack_rows first-layer units per task, trained at most `stack_rows` live
+    units at a time (nnscratch.train.Stack admits the next as others finish or lose units). A
+    group's runs are dealt round-robin, widest first, so each task gets a like mix of runs."""
     groups: dict[tuple, list[dict]] = {}
     for s in specs:
         key = (
@@ -165,15 +177,10 @@ def tasks(specs: list[dict], stack_rows: int) -> list[list[dict]]:
         groups.setdefault(key, []).append(s)
     out = []
     for group in groups.values():
-        current, rows = [], 0
-        for s in sorted(group, key=lambda s: -s["config"]["model"]["hidden"][0]):
-            width = s["config"]["model"]["hidden"][0]
-            if current and rows + width > stack_rows:
-                out.append(current)
-                current, rows = [], 0
-            current.append(s)
-            rows += width
-        out.append(current)
+        units = sum(s["config"]["model"]["hidden"][0] for s in group)
+        n = max(1, -(-units // (TASK_STACKS * stack_rows))) if stack_rows else 1
+        ordered = sorted(group, key=lambda s: (-s["config"]["model"]["hidden"][0], s["run_id"]))
+        out += [ordered[i::n] for i in range(min(n, len(ordered)))]
     return sorted(out, key=cost, reverse=True)
 
 
@@ -208,11 +215,13 @@ def in_flight(runs_root: Path) -> list[str]:
     return ids
 
 
-def stream(todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, backend: str):
+def stream(
+    todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, backend: str, max_rows: int = 0
+):
     """Yield run summaries as their tasks finish (any order)."""
     with parallel_config(backend=backend, n_jobs=n_jobs):
         for summaries in Parallel(return_as="generator_unordered")(
-            delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root) for t in todo
+            delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root, max_rows or None) for t in todo
         ):
             yield from summaries
 
@@ -277,7 +286,7 @@ def run_sweep(
         with backend_context(backend, workers, scheduler), logging_redirect_tqdm():
             while todo:
                 try:
-                    for summary in stream(tasks(todo, stack_rows), paths, runs_root, workers, backend):
+                    for summary in stream(tasks(todo, stack_rows), paths, runs_root, workers, backend, stack_rows):
                         tally(counts, summary, bar)
                     todo = []
                 except Exception as err:
@@ -328,23 +337,27 @@ def tally(counts: Counter, summary: dict, bar: Progress) -> None:
     counts[summary["status"]] += 1
     if summary["status"] == "finished":
         counts[summary["outcome"]] += 1
-    bar.ended(summary["run_id"], counts["failed"])
+    bar.ended(summary["run_id"], counts["failed"], summary.get("live_fraction") or 1.0)
 
 
 class Progress:
-    """A progress bar that counts work (hidden units x samples x iterations), not runs: the largest
-    tasks go first, so a count of runs would promise hours for a job of minutes."""
+    """A progress bar that counts work, not runs: the largest tasks go first, so a count of runs would
+    promise hours for a job of minutes. A run's planned work is hidden units x samples x iterations;
+    skipping dead units does only part of it (`live_fraction`), so the work still to do is estimated
+    at the fraction the finished runs did."""
 
     def __init__(self, specs: list[dict], done: set[str], enabled: bool, desc: str):
         self.work = {s["run_id"]: cost([s]) for s in specs}
         self.seen = {r for r in done if r in self.work}
+        self.planned_done = self.actual_done = sum(self.work[r] for r in self.seen)
         self.failed = 0
         self.bar = tqdm(
             total=sum(self.work.values()),
-            initial=sum(self.work[r] for r in self.seen),
+            initial=self.actual_done,
             disable=not enabled,
             desc=desc,
             dynamic_ncols=True,
+            smoothing=0,  # the average rate since the start: tasks end in bursts
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
         )
         self.show()
@@ -352,18 +365,22 @@ class Progress:
     def show(self) -> None:
         self.bar.set_postfix_str(f"{len(self.seen)}/{len(self.work)} runs, {self.failed} failed")
 
-    def ended(self, run_id: str, failed: int) -> None:
+    def ended(self, run_id: str, failed: int = 0, live_fraction: float = 1.0) -> None:
         self.failed = failed
-        if run_id not in self.seen:
-            self.seen.add(run_id)
-            self.bar.update(self.work[run_id])
+        if run_id in self.seen or run_id not in self.work:
+            return self.show()
+        self.seen.add(run_id)
+        planned = self.work[run_id]
+        self.planned_done += planned
+        self.actual_done += planned * live_fraction
+        left = sum(w for r, w in self.work.items() if r not in self.seen)
+        self.bar.total = self.actual_done + left * self.actual_done / self.planned_done
+        self.bar.update(planned * live_fraction)
         self.show()
 
     def catch_up(self, ended: set[str]) -> None:
-        for run_id in ended & set(self.work) - self.seen:
-            self.seen.add(run_id)
-            self.bar.update(self.work[run_id])
-        self.show()
+        for run_id in ended:
+            self.ended(run_id, self.failed)
 
     def close(self) -> None:
         self.bar.close()

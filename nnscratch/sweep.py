@@ -13,7 +13,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import yaml
+
 from nnscratch import results
+from nnscratch.adaptive import plan_round, recorded_specs, verdicts
+from nnscratch.claims import DEFAULT_CLAIMS, claims_digest, confidence, load_claims, undecided_runs
 from nnscratch.compose import CONF_DIR
 from nnscratch.config import ConfigError
 from nnscratch.environment import environment
@@ -23,7 +27,7 @@ from nnscratch.runner import run_sweep
 log = logging.getLogger(__name__)
 RUN_KEYS = ("data", "model", "weights", "biases", "train", "seed", "fault")  # top-level keys of train.yaml
 BACKENDS = ("loky", "dask")
-NOT_COMPARED = ("parallel", "created", "sessions")  # may differ on resume
+NOT_COMPARED = ("parallel", "created", "sessions", "adaptive", "rounds")  # may differ on resume
 
 
 def base_overrides(cli_overrides: list[str]) -> list[str]:
@@ -85,6 +89,38 @@ def new_sweep_dir(out_root: Path, name: str) -> Path:
     return path
 
 
+def check_adaptive(adaptive: dict | None, record: dict) -> dict | None:
+    """The adaptive-seed settings as recorded in sweep.json, or None when off; ConfigError if unusable."""
+    if not adaptive or not adaptive.get("enabled"):
+        return None
+    problems = []
+    max_seeds = adaptive.get("max_seeds")
+    if not (isinstance(max_seeds, int) and not isinstance(max_seeds, bool) and max_seeds >= 2):
+        problems.append(f"adaptive.max_seeds: must be a whole number >= 2, got {max_seeds!r}")
+    if "seed" not in record["axes"]:
+        problems.append(
+            "adaptive.enabled: the grid has no seed axis to add seeds to (add e.g. seed: [0, 1, 2] to its axes)"
+        )
+    path = Path(adaptive.get("claims") or DEFAULT_CLAIMS)
+    try:
+        confidence(load_claims(path))
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        problems.append(f"adaptive.claims: cannot use {path}: {err}")
+    if problems:
+        raise ConfigError("invalid adaptive settings, nothing was run:\n  " + "\n  ".join(problems))
+    return {"enabled": True, "max_seeds": max_seeds, "claims": str(path), "claims_sha256": claims_digest(path)}
+
+
+def check_same_claims(sweep_dir: Path, on_disk: dict, settings: dict | None) -> None:
+    """Refuse to continue adaptive rounds with a claims file other than the one that chose them."""
+    before = (on_disk.get("adaptive") or {}).get("claims_sha256")
+    if settings and before and before != settings["claims_sha256"]:
+        raise ConfigError(
+            f"resume={sweep_dir}: refusing, the claims file {settings['claims']} changed since this sweep's adaptive "
+            "rounds chose their seeds. Restore it, or start a new sweep."
+        )
+
+
 def run(
     grid: dict,
     parallel: dict,
@@ -93,26 +129,34 @@ def run(
     resume: str | None = None,
     conf_dir: Path = CONF_DIR,
     progress: bool = True,
+    adaptive: dict | None = None,
 ) -> tuple[Path, Counter]:
-    """Validate, then run every missing or failed run of the grid; (sweep dir, counts)."""
+    """Validate, then run every missing or failed run of the grid, then (adaptive) the rounds of extra
+    seeds; (sweep dir, counts)."""
     check_parallel(parallel)
     record, specs = plan(grid, cli_overrides, conf_dir)
-    record |= {"parallel": parallel, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    settings = check_adaptive(adaptive, record)
+    record |= {"parallel": parallel, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "rounds": []}
     if resume:
         sweep_dir = Path(resume)
         check_resume(sweep_dir, record)
-        record["created"] = results.read_sweep(sweep_dir).get("created")
+        on_disk = results.read_sweep(sweep_dir)
+        check_same_claims(sweep_dir, on_disk, settings)
+        record |= {k: on_disk.get(k) for k in ("created", "sessions")} | {"rounds": on_disk.get("rounds") or []}
+        settings = settings or on_disk.get("adaptive")
     else:
         sweep_dir = new_sweep_dir(out_root, grid["name"])
+        record["sessions"] = []
+    record["adaptive"] = settings
     log.info("sweep '%s': %d runs -> %s", grid["name"], len(specs), sweep_dir)
-    record["sessions"] = results.read_sweep(sweep_dir).get("sessions", []) if resume else []
     results.write_json(sweep_dir / "sweep.json", record)
     env_name = "environment.json" if not resume else f"environment-resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
     results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
     started = time.time()
-    try:
-        counts = run_sweep(
-            specs,
+
+    def execute(todo: list[dict]) -> Counter:
+        return run_sweep(
+            todo,
             sweep_dir,
             parallel.get("n_jobs"),
             parallel.get("backend", "loky"),
@@ -120,6 +164,12 @@ def run(
             parallel.get("scheduler"),
             parallel.get("stack_rows", 0),
         )
+
+    try:
+        specs += recorded_specs(record["rounds"], record["axes"], conf_dir)  # an interrupted sweep's added runs
+        counts = execute(specs)
+        if settings and settings.get("enabled"):
+            counts += add_seeds(record, specs, sweep_dir, execute, conf_dir)
     finally:  # wall time of this session, kept across resumes
         record["sessions"].append(
             {
@@ -130,3 +180,28 @@ def run(
         )
         results.write_json(sweep_dir / "sweep.json", record)
     return sweep_dir, counts
+
+
+def add_seeds(record: dict, specs: list[dict], sweep_dir: Path, execute, conf_dir: Path) -> Counter:
+    """Rounds of extra seeds (nnscratch.adaptive), each recorded in sweep.json before it runs."""
+    settings, rounds, counts = record["adaptive"], record["rounds"], Counter()
+    claims = load_claims(Path(settings["claims"]))
+    while True:
+        runs, histories = results.read_results(sweep_dir), results.read_histories(sweep_dir)
+        now, cells, new = plan_round(claims, runs, histories, record["axes"], specs, settings["max_seeds"], conf_dir)
+        if rounds:
+            rounds[-1]["verdicts_after"] = verdicts(now)
+        if not new:
+            left = len(undecided_runs(now))
+            settings["stopped"] = (
+                "every check is decided"
+                if not left
+                else f"{left} cell(s) of checks are still undecided at max_seeds = {settings['max_seeds']}"
+            )
+            results.write_json(sweep_dir / "sweep.json", record)
+            return counts
+        rounds.append({"round": len(rounds) + 1, "verdicts_before": verdicts(now), "cells": cells})
+        results.write_json(sweep_dir / "sweep.json", record)
+        log.info("adaptive round %d: %d extra runs in %d cells", len(rounds), len(new), len(cells))
+        specs += new
+        counts += execute(new)

@@ -2,6 +2,8 @@
 
 One iteration is the log's: forward on the batch, loss, backward, `W -= lr * dW`. Full-batch by
 default (batch_size null); mini-batch SGD draws a fresh permutation of the training set each epoch.
+Every `eval_every` epochs (full batch: iterations) and after the last, a pass over the whole
+training set and the test set records the history's diagnostics.
 
 Runs that train on the same X with the same schedule train together (`runner.tasks` groups them),
 their first layers stacked row-wise, so that one large product reads the data once for them all:
@@ -109,6 +111,10 @@ class Model:
     test_extra: np.ndarray | None = None  # dead units' fixed share of the test set's Z2: (units of layer 2, N_test)
     history: list[dict] = field(default_factory=list)
     final: dict | None = None
+    unit_passes: int = 0  # first-layer units computed, summed over passes: the work actually done
+    passes: int = 0
+    iteration: int = 0  # each model counts its own: a stack admits a model when another leaves
+    admitted: bool = False
 
     @property
     def width(self) -> int:
@@ -162,29 +168,52 @@ def constant_pass(model: Model, y: np.ndarray) -> Pass:
 
 
 class Stack:
-    """Models that train on the same data and schedule, first layers stacked (see the module doc)."""
+    """Models that train on the same data and schedule, first layers stacked (see the module doc).
 
-    def __init__(self, cfgs: list[dict], data: Prepared):
+    With `max_rows`, models are admitted in order while their live first-layer rows fit, and the
+    next ones as others finish or lose units: the stacked products stay large (one read of X serves
+    many rows) however many units die. Each model keeps its own iteration count, so when it joined
+    changes none of its numbers beyond float32 rounding.
+    """
+
+    def __init__(self, cfgs: list[dict], data: Prepared, max_rows: int | None = None):
         tc = cfgs[0]["train"]
-        self.data, self.tc = data, tc
+        self.data, self.tc, self.max_rows = data, tc, max_rows
         self.models = [new_model(c) for c in cfgs]
         dt = self.models[0].params["W"][0].dtype
         self.lr = dt.type(tc["lr"])
         self.X, self.y = data.X_train, data.y_train
         self.Y = one_hot(self.y, N_CLASSES, dt)
         self.full_batch = tc.get("batch_size") is None or tc["batch_size"] >= len(self.y)
+        if not self.full_batch and len(cfgs) > 1:
+            raise ValueError("mini-batch runs draw their own batches: they train alone, not stacked")
         self.skip = bool(tc.get("skip_dead", True))
+        # evaluations every eval_every epochs: a full-batch iteration is an epoch, a mini-batch one a batch
+        epoch = 1 if self.full_batch else len(self.y) // tc["batch_size"]
+        self.eval_period = tc["eval_every"] * epoch
         # a samples-major copy: gathering a batch's rows is contiguous, its columns are not
         self.X_rows = None if self.full_batch else np.ascontiguousarray(self.X.T)
         self.next_batch = batches(len(self.y), tc.get("batch_size"), np.random.default_rng([cfgs[0]["seed"], 1]))
-        units = sum(m.width for m in self.models)
+        widths = [m.width for m in self.models]
+        units = max(max_rows or 0, *widths) if max_rows else sum(widths)
         # the full-batch (units, N) arrays are allocated once: fresh ones each iteration cost page faults
         self.buffers = [np.zeros((units, self.X.shape[1]), dt) for _ in range(3)]
         self.dW1 = np.empty((units, N_INPUTS), dt)
-        self.restack()
+        self.W1, self.b1 = np.zeros((0, N_INPUTS), dt), np.zeros((0, 1), dt)
 
     def training(self) -> list[tuple[int, Model]]:
-        return [(i, m) for i, m in enumerate(self.models) if m.final is None]
+        return [(i, m) for i, m in enumerate(self.models) if m.admitted and m.final is None]
+
+    def admit(self) -> bool:
+        """Admit waiting models, in order, while their rows fit; whether any model is training."""
+        rows, added = len(self.W1), False
+        for m in (m for m in self.models if not m.admitted):
+            if self.max_rows and rows and rows + m.width > self.max_rows:
+                break
+            m.admitted, rows, added = True, rows + m.width, True
+        if added:
+            self.restack()
+        return bool(self.training())
 
     def restack(self) -> None:
         """Stack the live first-layer rows of every model still training; theirs become views of them."""
@@ -216,6 +245,8 @@ class Stack:
             i: live_pass(m, Z1[m.rows], A1[m.rows], y, Y, dZ1[m.rows]) if len(m.live) else constant_pass(m, y)
             for i, m in self.training()
         }
+        for _, m in self.training():
+            m.unit_passes, m.passes = m.unit_passes + len(m.live), m.passes + 1
         dW1 = self.dW1[: len(self.W1)]
         np.matmul(dZ1, X.T, out=dW1)
         db1 = dZ1.sum(axis=1, keepdims=True)
@@ -237,40 +268,40 @@ class Stack:
 
     # ------------------------------------------------------------ the loop
 
+    def evaluating(self, m: Model) -> bool:
+        return m.iteration % self.eval_period == 0 or m.iteration == self.tc["iterations"]
+
     def train(self) -> list[RunResult]:
         t0 = time.perf_counter()
-        iterations, every = self.tc["iterations"], self.tc["eval_every"]
         threads = threadpool_limits(limits=self.tc["blas_threads"], user_api="blas")
         # overflow is how divergence shows; it is detected below and reported, so numpy need not warn
         with threads, np.errstate(over="ignore", invalid="ignore"):
-            for it in range(iterations + 1):
-                evaluating = it % every == 0 or it == iterations
-                idx = next(self.next_batch)
+            while self.admit():
+                evaluating = [i for i, m in self.training() if self.evaluating(m)]
                 dead = np.zeros(len(self.W1), bool)
                 if self.full_batch or evaluating:
                     steps, dead = self.passes(self.X, self.y, self.Y, detect=self.skip)
-                    if evaluating:
-                        for i, s in steps.items():
-                            self.models[i].history.append(self.evaluate(self.models[i], s, dead, it))
-                if not self.full_batch and it < iterations:
-                    steps, _ = self.passes(*self.batch(idx), detect=False)
-                self.advance(steps, dead, it == iterations, t0)
-                if not self.training():
-                    break
+                    for i in evaluating:
+                        m = self.models[i]
+                        m.history.append(self.evaluate(m, steps[i], m.iteration))
+                if not self.full_batch and self.models[0].iteration < self.tc["iterations"]:
+                    steps, _ = self.passes(*self.batch(next(self.next_batch)), detect=False)
+                self.advance(steps, dead, t0)
         return share_time(self.models, time.perf_counter() - t0)
 
-    def advance(self, steps: dict[int, Pass], dead: np.ndarray, last: bool, t0: float) -> None:
+    def advance(self, steps: dict[int, Pass], dead: np.ndarray, t0: float) -> None:
         """Stop the models that diverged or are done, update the others, then drop dead rows."""
         changed = False
         for i, s in steps.items():
             m = self.models[i]
-            if not np.isfinite(s.loss) or last:
+            if not np.isfinite(s.loss) or m.iteration == self.tc["iterations"]:
                 m.sync()
                 diverged = not np.isfinite(s.loss) or not all_finite(m.params)
                 m.final = final_metrics(self.test_predictions(m), self.data, m.history, diverged, self.tc, t0)
                 changed = True
             else:
                 update(m.trained, s.grads, self.lr)
+                m.iteration += 1
         for _, m in self.training():
             if dead[m.rows].any():
                 self.drop(m, dead[m.rows])
@@ -289,7 +320,7 @@ class Stack:
         m.trained["W"][0], m.trained["b"][0] = m.trained["W"][0][keep], m.trained["b"][0][keep]
         m.trained["W"][1] = W[1][:, m.live]
 
-    def evaluate(self, m: Model, s: Pass, dead: np.ndarray, iteration: int) -> dict:
+    def evaluate(self, m: Model, s: Pass, iteration: int) -> dict:
         """One history row: loss and accuracies of this pass over the full training set, the test set's,
         and the diagnostics of every hidden layer, of the whole network (skipped units included)."""
         m.sync()
@@ -351,16 +382,19 @@ def final_metrics(
 
 
 def share_time(models: list[Model], seconds: float) -> list[RunResult]:
-    """Split the stack's wall time between its runs by their share of the stacked rows."""
-    widths = np.array([m.width for m in models], float)
-    for m, w in zip(models, widths):
-        m.final["seconds"] = seconds * w / widths.sum()
+    """Split the stack's wall time between its runs by the first-layer work each did (units computed
+    per pass, plus one per pass for the layers above), and record the share of its dense work it did."""
+    work = np.array([m.unit_passes + m.passes for m in models], float)
+    for m, w in zip(models, work):
+        m.final["seconds"] = seconds * w / work.sum()
+        m.final["live_fraction"] = m.unit_passes / max(1, m.width * m.passes)
     return [RunResult(m.history, m.final) for m in models]
 
 
-def train_stack(cfgs: list[dict], data: Prepared) -> list[RunResult]:
-    """Train runs that share data and schedule together; one RunResult per config, in order."""
-    return Stack(cfgs, data).train()
+def train_stack(cfgs: list[dict], data: Prepared, max_rows: int | None = None) -> list[RunResult]:
+    """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
+    once (None: all of them); one RunResult per config, in order."""
+    return Stack(cfgs, data, max_rows).train()
 
 
 def train(cfg: dict, data: Prepared) -> RunResult:

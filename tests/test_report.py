@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from nnscratch import results
+from nnscratch.claims import evaluate, load_claims
 from nnscratch.compose import CONF_DIR
 from nnscratch.report import load_sweep, write_report
-from nnscratch.report.claims import evaluate, load_claims
 
 CLAIMS = load_claims(CONF_DIR / "claims.yaml")
 LOG_AXES = {
@@ -86,6 +86,7 @@ def test_report_has_every_figure_and_table_and_is_self_contained(tmp_path):
     html = write_report([sweep_dir]).read_text()
     figures = {p.name for p in (sweep_dir / "figures").iterdir()}
     assert figures == {
+        "claim_intervals.png",
         "collapse_heatmaps.png",
         "strip_by_factor.png",
         "parallel_coordinates.png",
@@ -154,7 +155,7 @@ def test_a_sweep_with_an_extra_and_a_missing_axis_still_gets_its_report(tmp_path
     html = write_report([sweep_dir]).read_text()
     assert "train.lr" in html
     assert verdicts(sweep_dir)["random_biases"].verdict == "inconclusive"  # no biases axis
-    assert len(list((sweep_dir / "figures").iterdir())) == 6
+    assert len(list((sweep_dir / "figures").iterdir())) == 7
 
 
 def test_two_datasets_side_by_side_say_which_claim_changes(tmp_path):

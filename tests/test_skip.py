@@ -1,10 +1,9 @@
 """Skipping dead first-layer units (train.skip_dead) changes no number beyond float32 rounding, and
 skips only what is provably dead."""
 
-import copy
-
 import numpy as np
 import pytest
+from test_train import with_changes
 
 from nnscratch.data import prepare
 from nnscratch.network import relu
@@ -12,15 +11,7 @@ from nnscratch.train import Stack, train, train_stack
 
 
 def variant(base: dict, skip: bool, **changes) -> dict:
-    cfg = copy.deepcopy(base)
-    cfg["train"]["skip_dead"] = skip
-    for dotted, value in changes.items():
-        *path, last = dotted.split("__")
-        node = cfg
-        for p in path:
-            node = node[p]
-        node[last] = value
-    return cfg
+    return with_changes(base, train__skip_dead=skip, **changes)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +96,10 @@ def test_deeper_layers_are_never_skipped(small_config, unit):
 
 
 def test_minibatch_skips_only_units_found_dead_on_the_whole_set(small_config, unscaled):
-    cfg = dict(train__batch_size=100, train__iterations=100, train__eval_every=20)
+    cfg = dict(train__batch_size=100, train__iterations=100, train__eval_every=1)  # every epoch: 10 batches
     on, off = train(variant(small_config, True, **cfg), unscaled), train(variant(small_config, False, **cfg), unscaled)
     assert_same_run(on, off)
+    assert [h["iteration"] for h in on.history] == list(range(0, 101, 10))  # evaluations every epoch
+    stack = Stack([variant(small_config, True, **cfg)], unscaled)
+    stack.train()
+    assert len(stack.models[0].live) < 10  # units found dead at an evaluation left the products

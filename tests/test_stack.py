@@ -6,7 +6,7 @@ import pytest
 
 from nnscratch.data import prepare
 from nnscratch.runner import tasks
-from nnscratch.train import train, train_stack
+from nnscratch.train import Stack, train, train_stack
 
 
 def variant(base: dict, hidden: int, weights: str, biases: str, seed: int, std: float = 1.0) -> dict:
@@ -60,5 +60,25 @@ def test_tasks_stack_only_runs_that_share_data_and_schedule(small_config):
         cfg["data"]["subset"], cfg["train"]["iterations"] = subset, iters
         specs.append({"run_id": f"r{i}", "config": cfg})
     groups = [sorted(s["run_id"] for s in t) for t in tasks(specs, stack_rows=80)]
-    assert sorted(groups) == sorted([["r4"], ["r0", "r1", "r5"], ["r2"], ["r3"]])  # widest first, up to 80 units
+    assert sorted(groups) == sorted([["r0", "r1", "r4", "r5"], ["r2"], ["r3"]])
+    split = [sorted(s["run_id"] for s in t) for t in tasks(specs, stack_rows=20)]  # 116 units > 4 x 20: two tasks
+    assert sorted(split) == sorted([["r1", "r5"], ["r0", "r4"], ["r2"], ["r3"]])  # dealt widest first
     assert all(len(t) == 1 for t in tasks(specs, stack_rows=0))
+
+
+def test_a_stack_admits_the_next_models_as_rows_free_up_without_changing_them(small_config, data):
+    cfgs = [
+        variant(small_config, 32, "uniform", "zeros", 0),
+        variant(small_config, 10, "zeros", "zeros", 1),  # dead at once: frees its rows
+        variant(small_config, 16, "he", "normal", 2),
+        variant(small_config, 24, "uniform", "zeros", 3),
+    ]
+    stack = Stack(cfgs, data, max_rows=40)
+    stack.admit()
+    assert [m.admitted for m in stack.models] == [True, False, False, False]  # 32 + 10 > 40
+    limited, unlimited = stack.train(), train_stack(cfgs, data)
+    for a, b in zip(limited, unlimited):
+        assert a.metrics["outcome"] == b.metrics["outcome"]
+        assert abs(a.metrics["test_acc"] - b.metrics["test_acc"]) <= 0.002
+        assert [h["iteration"] for h in a.history] == [h["iteration"] for h in b.history]
+        assert a.history[-1]["loss"] == pytest.approx(b.history[-1]["loss"], rel=1e-3)

@@ -12,12 +12,18 @@ from pathlib import Path
 import pandas as pd
 
 from nnscratch import results
-from nnscratch.compose import CONF_DIR
+from nnscratch.claims import (
+    DEFAULT_CLAIMS,
+    METHOD,
+    CheckResult,
+    ClaimResult,
+    confidence,
+    evaluate,
+    load_claims,
+    margin_text,
+)
 from nnscratch.report import figures, tables
-from nnscratch.report.claims import CheckResult, ClaimResult, evaluate, load_claims
 from nnscratch.report.render import Section, write_html, write_markdown
-
-DEFAULT_CLAIMS = CONF_DIR / "claims.yaml"
 
 
 @dataclass
@@ -44,14 +50,23 @@ def load_sweep(path: Path) -> Sweep:
 # ---------------------------------------------------------------- claims in words and numbers
 
 
-def cells_summary(check: CheckResult) -> str:
+def effect_text(check: CheckResult) -> str:
+    """The check's numbers in one line: measure, margin and interval of the weakest and strongest cell."""
     cells = check.cells
     if cells.empty:
         return "no runs"
     lo, hi = cells["mean"].min(), cells["mean"].max()
     spread = f"{lo:.3g}" if f"{lo:.3g}" == f"{hi:.3g}" else f"{lo:.3g} to {hi:.3g}"
-    passed, seeds = int(cells["passed"].sum()), int(cells["seeds"].sum())
-    return f"{check.measure}: {spread} over {len(cells)} cell(s); seeds passing {passed}/{seeds}"
+    ends = sorted({int(cells["margin"].idxmin()), int(cells["margin"].idxmax())})
+    margins = " … ".join(margin_text(cells, i) for i in ends)
+    return f"{check.measure}: {spread}; {margins}"
+
+
+def cells_text(check: CheckResult) -> str:
+    if check.cells.empty:
+        return "—"
+    n = check.counts()
+    return f"{n['holds']} hold / {n['fails']} fail / {n['undecided']} undecided"
 
 
 def claims_table(results_: list[ClaimResult]) -> pd.DataFrame:
@@ -62,23 +77,32 @@ def claims_table(results_: list[ClaimResult]) -> pd.DataFrame:
             {
                 "claim": c.title,
                 "verdict": c.verdict.upper(),
+                "effect [interval]": effect_text(main),
+                "seeds": int(main.cells["seeds"].sum()) if not main.cells.empty else 0,
+                "cells": cells_text(main),
                 "why": main.reason,
-                "numbers": cells_summary(main),
                 "mechanism / further checks": "; ".join(f"{ch.verdict}: {ch.what}" for ch in c.checks[1:]) or "—",
             }
         )
     return pd.DataFrame(rows)
 
 
-def claim_sections(claim_results: list[ClaimResult], heading: str) -> list[Section]:
+def shown_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """A check's cell table for reading: rounded, without the run ids."""
+    return cells.drop(columns=["run_ids", "margins"]).round(4)
+
+
+def claim_sections(claim_results: list[ClaimResult], heading: str, level: float, figure: Path | None) -> list[Section]:
     sections = [
         Section(
             f"{heading}: verdicts",
             [
                 "Each claim of the learning log was turned into checks with thresholds fixed in conf/claims.yaml "
-                "before any run. A cell (one combination of the other axes) holds when every seed passes.",
+                "before any run. Margins are in the units of the measure (accuracy: 0.01 = 1 point).",
+                "How sure: " + METHOD.format(level=level),
             ],
             tables=[("Claims of the learning log", claims_table(claim_results))],
+            figures=[("Each claim's cells: mean margin, interval and seeds", figure)] if figure else [],
         )
     ]
     for c in claim_results:
@@ -88,9 +112,44 @@ def claim_sections(claim_results: list[ClaimResult], heading: str) -> list[Secti
             label = "Verdict" if i == 0 else "Further check"
             text.append(f"{label}: {ch.verdict.upper()} — {ch.what}. {ch.reason}.")
             if not ch.cells.empty:
-                tabs.append((f"{ch.what} ({ch.verdict})", ch.cells.round(4)))
+                tabs.append((f"{ch.what} ({ch.verdict})", shown_cells(ch.cells)))
         sections.append(Section(f"{c.title} — {c.verdict.upper()}", text, tables=tabs, level=3))
     return sections
+
+
+def rounds_section(s: Sweep) -> Section | None:
+    """The adaptive rounds of a sweep: which cells got extra seeds, why, and the verdicts before and after."""
+    rounds = s.record.get("rounds") or []
+    if not rounds:
+        return None
+    rows = [
+        {
+            "round": r["round"],
+            "cell": cell["cell"],
+            "seeds added": ", ".join(str(x) for x in cell["seeds"]),
+            "runs": len(cell["runs"]),
+            "reason": cell["reason"],
+        }
+        for r in rounds
+        for cell in r["cells"]
+    ]
+    before = rounds[0]["verdicts_before"]
+    after = rounds[-1].get("verdicts_after", {})
+    changes = pd.DataFrame(
+        [{"claim": k, "before extra seeds": v.upper(), "after": after.get(k, "?").upper()} for k, v in before.items()]
+    )
+    text = [
+        f"Adaptive seeds (max {s.record['adaptive']['max_seeds']} per cell): {len(rounds)} round(s), "
+        f"{sum(len(c['runs']) for r in rounds for c in r['cells'])} extra runs, added only to the cells that fed "
+        "an undecided check (both sides of a contrast).",
+        f"Stopped because: {s.record['adaptive'].get('stopped', 'the sweep did not finish its rounds')}.",
+    ]
+    return Section(
+        "Extra seeds where a verdict was undecided",
+        text,
+        tables=[("Cells that received extra seeds", pd.DataFrame(rows)), ("Verdicts before and after", changes)],
+        level=2,
+    )
 
 
 # ---------------------------------------------------------------- one sweep
@@ -120,7 +179,11 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
         runs, axes, f("collapse_heatmaps"), title=f"Collapse vs success on {s.dataset}: test accuracy per cell"
     )
     sections = [sweep_header(s)]
-    sections += claim_sections(evaluate(claims, runs, hist, axes), f"{s.name} on {s.dataset}")
+    verdicts = evaluate(claims, runs, hist, axes)
+    intervals = figures.claim_intervals(verdicts, f("claim_intervals"))
+    sections += claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals)
+    if extra := rounds_section(s):
+        sections.append(extra)
     sections.append(
         Section(
             "Collapse vs success",
@@ -200,7 +263,7 @@ def comparison_sections(sweeps: list[Sweep], claims: dict, out: Path) -> list[Se
         row = {"claim": claim.title}
         for ds, res in per.items():
             row[f"{ds} verdict"] = res[i].verdict.upper()
-            row[f"{ds} numbers"] = cells_summary(res[i].checks[0])
+            row[f"{ds} numbers"] = effect_text(res[i].checks[0])
         verdicts = {ds: res[i].verdict for ds, res in per.items()}
         said = [
             f"{v} on {d}" + (f" ({per[d][i].checks[0].reason})" if v == "conditional" else "")

@@ -283,3 +283,53 @@ def overfitting(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
     ax.set_ylabel("train − test accuracy (runs that learned)")
     ax.set_title("Overfitting: train − test gap (mean ± sd)")
     return save(fig, path)
+
+
+DECISION_COLORS = {"holds": "#2a9d8f", "fails": "#e76f51", "undecided": "#f4a261"}
+
+
+def claim_intervals(claims: list, path: Path) -> Path:
+    """Per claim (its deciding check), per cell: each seed's margin (dots), the mean and its confidence
+    interval (bar), coloured by the cell's decision; the threshold is the line at 0."""
+    shown = [c for c in claims if not c.checks[0].cells.empty]
+    heights = [max(1.2, 0.32 * len(c.checks[0].cells) + 0.8) for c in shown] or [1.0]
+    fig, axs = plt.subplots(
+        len(heights), 1, figsize=(9, sum(heights) + 0.6), squeeze=False, gridspec_kw={"height_ratios": heights}
+    )
+    for ax, claim in zip(axs.flat, shown):
+        draw_intervals(ax, claim.checks[0].cells)
+        ax.set_title(f"{claim.title} — {claim.verdict.upper()}", fontsize=9, loc="left")
+    for ax in axs.flat[len(shown) :]:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no claim has runs in this sweep", ha="center", va="center")
+    axs.flat[-1].set_xlabel("margin (measure − threshold, positive = passes)")
+    handles = [plt.Line2D([], [], color=c, lw=3, label=f"cell {d}") for d, c in DECISION_COLORS.items()]
+    axs.flat[0].legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.12), ncol=3, fontsize=7, frameon=False)
+    fig.suptitle("How sure each verdict is: seeds, mean and confidence interval per cell", y=1.0)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def draw_intervals(ax, cells: pd.DataFrame) -> None:
+    from nnscratch.claims import cell_name
+
+    for y, i in enumerate(cells.index):
+        color = DECISION_COLORS[cells.at[i, "decision"]]
+        margins = cells.at[i, "margins"]
+        ax.scatter(
+            margins,
+            np.full(len(margins), y) + np.linspace(-0.15, 0.15, len(margins)),
+            s=10,
+            color=color,
+            alpha=0.6,
+            zorder=2,
+        )
+        low, high = cells.at[i, "low"], cells.at[i, "high"]
+        if np.isfinite(low):
+            ax.plot([low, high], [y, y], color=color, lw=3, alpha=0.8, zorder=1)
+        ax.plot(cells.at[i, "margin"], y, "|", color="black", ms=12, zorder=3)
+    ax.axvline(0, color="black", lw=0.8, ls="--")
+    ax.set_yticks(range(len(cells)), [cell_name(cells, i) for i in cells.index], fontsize=7)
+    ax.set_ylim(-0.6, len(cells) - 0.4)
+    ax.invert_yaxis()
+    ax.tick_params(axis="x", labelsize=7)

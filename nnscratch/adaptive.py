@@ -1,0 +1,121 @@
+"""Adaptive seeds: after a sweep's runs, more seeds only for the cells that feed an undecided check.
+
+A round evaluates the claims file (nnscratch.claims) on the results so far. Every cell of every
+check that is undecided names the runs it was computed from (for a contrast, both sides); each of
+those runs' cells (its axes but the seed) gets the next seed numbers, up to `max_seeds` seeds in the
+cell. How many at once: the engine's estimate of the seeds that would decide it, at most twice the
+seeds it has, at least one more. A new run is the cell's own overrides with another `seed=`, composed
+and recorded like any run of the grid. Rounds go on until every check is decided or every undecided
+cell has `max_seeds` seeds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from nnscratch.claims import ClaimResult, evaluate, undecided_runs
+from nnscratch.compose import CONF_DIR
+from nnscratch.grid import make_spec
+
+SEED = "seed"
+
+
+@dataclass
+class Cell:
+    """Runs that differ only by seed, and why the cell needs more."""
+
+    specs: list[dict]
+    reasons: list[str] = field(default_factory=list)
+    target: int = 0
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({int(s["axes"][SEED]) for s in self.specs})
+
+
+def cell_key(spec: dict) -> str:
+    return json.dumps({k: v for k, v in spec["axes"].items() if k != SEED}, sort_keys=True, default=str)
+
+
+def verdicts(results_: list[ClaimResult]) -> dict[str, str]:
+    return {c.id: c.verdict for c in results_}
+
+
+def wanted_cells(results_: list[ClaimResult], specs: list[dict], max_seeds: int) -> dict[str, Cell]:
+    """The run cells feeding an undecided check, each with the seed count it should reach this round."""
+    by_id = {s["run_id"]: s for s in specs}
+    by_cell: dict[str, list[dict]] = {}
+    for s in specs:
+        by_cell.setdefault(cell_key(s), []).append(s)
+    wanted: dict[str, Cell] = {}
+    for claim_id, where, run_ids, needed in undecided_runs(results_):
+        for key in {cell_key(by_id[r]) for r in run_ids if r in by_id}:
+            cell = wanted.setdefault(key, Cell(by_cell[key]))
+            n = len(cell.seeds)
+            goal = max_seeds if needed is None else needed
+            cell.target = max(cell.target, min(max_seeds, max(n + 1, min(goal, 2 * n))))
+            cell.reasons.append(f"{claim_id} — {where}")
+    return {k: c for k, c in wanted.items() if len(c.seeds) < c.target}
+
+
+def new_seeds(cell: Cell) -> list[int]:
+    have, out, seed = set(cell.seeds), [], 0
+    while len(have) + len(out) < cell.target:
+        if seed not in have:
+            out.append(seed)
+        seed += 1
+    return out
+
+
+def with_seed(spec: dict, seed: int, names: list[str], conf_dir: Path) -> dict:
+    """The run of the same cell with another seed, composed as a grid cell is."""
+    overrides = [o for o in spec["overrides"] if o.split("=", 1)[0].lstrip("+~") != SEED] + [f"{SEED}={seed}"]
+    new, problems = make_spec(overrides, spec["axes"] | {SEED: seed}, names, conf_dir)
+    if problems or new is None:
+        raise ValueError(f"adding seed {seed} to {spec['command']}: " + "; ".join(problems))
+    return new
+
+
+def plan_round(
+    claims: dict,
+    runs: pd.DataFrame,
+    histories: pd.DataFrame,
+    axes: list[str],
+    specs: list[dict],
+    max_seeds: int,
+    conf_dir: Path = CONF_DIR,
+) -> tuple[list[ClaimResult], list[dict], list[dict]]:
+    """(claim results now, the round's cells as recorded in sweep.json, the new run specs)."""
+    results_ = evaluate(claims, runs, histories, axes)
+    cells, new = [], []
+    for cell in wanted_cells(results_, specs, max_seeds).values():
+        template = cell.specs[0]
+        added = [with_seed(template, seed, axes, conf_dir) for seed in new_seeds(cell)]
+        new += added
+        cells.append(
+            {
+                "cell": {k: v for k, v in template["axes"].items() if k != SEED},
+                "seeds": [int(s["axes"][SEED]) for s in added],
+                "reason": "undecided: " + "; ".join(dict.fromkeys(cell.reasons)),
+                "runs": [{"run_id": s["run_id"], "overrides": s["overrides"]} for s in added],
+            }
+        )
+    return results_, cells, new
+
+
+def recorded_specs(rounds: list[dict], axes: list[str], conf_dir: Path = CONF_DIR) -> list[dict]:
+    """The specs of every run the recorded rounds added (to resume them)."""
+    out = []
+    for r in rounds:
+        for cell in r["cells"]:
+            for run in cell["runs"]:
+                values = cell["cell"] | {SEED: int(run["overrides"][-1].split("=", 1)[1])}
+                spec, problems = make_spec(run["overrides"], values, axes, conf_dir)
+                if problems or spec is None or spec["run_id"] != run["run_id"]:
+                    raise ValueError(f"cannot recreate the added run {run['run_id']}: " + "; ".join(problems))
+                out.append(spec)
+    return out
