@@ -161,14 +161,17 @@ def cost(specs: list[dict]) -> float:
     )
 
 
-TASK_STACKS = 4  # a task holds up to this many stacks' worth of runs: fewer, fuller stacks vs load balance
+TASK_STACKS = 4  # at most this many stacks' worth of runs in a task: a record is written when its task ends
 
 
-def tasks(specs: list[dict], stack_rows: int) -> list[list[dict]]:
+def tasks(specs: list[dict], stack_rows: int, workers: int = 1) -> list[list[dict]]:
     """Group runs into tasks, largest first: alone, or (stack_rows > 0) runs sharing data and schedule,
-    up to TASK_STACKS x stack_rows first-layer units per task, trained at most `stack_rows` live
-    units at a time (nnscratch.train.Stack admits the next as others finish or lose units). A
-    group's runs are dealt round-robin, widest first, so each task gets a like mix of runs."""
+    trained at most `stack_rows` live first-layer units at a time (nnscratch.train.Stack admits the
+    next as others finish or lose units). A group is dealt round-robin, widest first, into at least
+    one task per worker and tasks of at most TASK_STACKS x stack_rows units: every task gets a like
+    mix of runs, so the workers finish together however many of the runs' units die. Stacking does
+    not change a run's numbers (each row of a product is computed from its own row), so neither does
+    the worker count."""
     groups: dict[tuple, list[dict]] = {}
     for s in specs:
         key = (
@@ -178,7 +181,7 @@ def tasks(specs: list[dict], stack_rows: int) -> list[list[dict]]:
     out = []
     for group in groups.values():
         units = sum(s["config"]["model"]["hidden"][0] for s in group)
-        n = max(1, -(-units // (TASK_STACKS * stack_rows))) if stack_rows else 1
+        n = max(workers, -(-units // (TASK_STACKS * stack_rows))) if stack_rows else 1
         ordered = sorted(group, key=lambda s: (-s["config"]["model"]["hidden"][0], s["run_id"]))
         out += [ordered[i::n] for i in range(min(n, len(ordered)))]
     return sorted(out, key=cost, reverse=True)
@@ -286,7 +289,9 @@ def run_sweep(
         with backend_context(backend, workers, scheduler), logging_redirect_tqdm():
             while todo:
                 try:
-                    for summary in stream(tasks(todo, stack_rows), paths, runs_root, workers, backend, stack_rows):
+                    for summary in stream(
+                        tasks(todo, stack_rows, workers), paths, runs_root, workers, backend, stack_rows
+                    ):
                         tally(counts, summary, bar)
                     todo = []
                 except Exception as err:

@@ -115,6 +115,7 @@ class Model:
     passes: int = 0
     iteration: int = 0  # each model counts its own: a stack admits a model when another leaves
     admitted: bool = False
+    test_pred: tuple[int, np.ndarray] | None = None  # (iteration, predicted test classes)
 
     @property
     def width(self) -> int:
@@ -260,11 +261,21 @@ class Stack:
         y = self.y[idx]
         return self.X_rows[idx].T, y, one_hot(y, N_CLASSES, self.W1.dtype)
 
-    def test_predictions(self, m: Model) -> np.ndarray:
-        """Predicted test classes of a model: its live units, plus the dead ones' fixed share."""
-        A1 = relu(m.trained["W"][0] @ self.data.X_test + m.trained["b"][0])
-        Zs, _ = forward(upper(m.trained), A1, m.test_extra)
-        return Zs[-1].argmax(axis=0)
+    def test_hidden(self, evaluating: list[int]) -> np.ndarray | None:
+        """First-layer activations of every live row on the test set, one product for all models, when
+        the models evaluating hold most of the rows (else each computes its own)."""
+        rows = sum(len(self.models[i].live) for i in evaluating)
+        return relu(self.W1 @ self.data.X_test + self.b1) if evaluating and 2 * rows >= len(self.W1) else None
+
+    def test_predictions(self, m: Model, hidden: np.ndarray | None = None) -> np.ndarray:
+        """Predicted test classes of a model: its live units (rows of `hidden` if given), plus the dead
+        ones' fixed share. Kept on the model until it next moves, so its final metrics reuse them."""
+        if m.test_pred is None or m.test_pred[0] != m.iteration:
+            W1, b1 = m.trained["W"][0], m.trained["b"][0]
+            A1 = hidden[m.rows] if hidden is not None else relu(W1 @ self.data.X_test + b1)
+            Zs, _ = forward(upper(m.trained), A1, m.test_extra)
+            m.test_pred = (m.iteration, Zs[-1].argmax(axis=0))
+        return m.test_pred[1]
 
     # ------------------------------------------------------------ the loop
 
@@ -281,9 +292,10 @@ class Stack:
                 dead = np.zeros(len(self.W1), bool)
                 if self.full_batch or evaluating:
                     steps, dead = self.passes(self.X, self.y, self.Y, detect=self.skip)
+                    hidden = self.test_hidden(evaluating)
                     for i in evaluating:
                         m = self.models[i]
-                        m.history.append(self.evaluate(m, steps[i], m.iteration))
+                        m.history.append(self.evaluate(m, steps[i], hidden))
                 if not self.full_batch and self.models[0].iteration < self.tc["iterations"]:
                     steps, _ = self.passes(*self.batch(next(self.next_batch)), detect=False)
                 self.advance(steps, dead, t0)
@@ -320,15 +332,15 @@ class Stack:
         m.trained["W"][0], m.trained["b"][0] = m.trained["W"][0][keep], m.trained["b"][0][keep]
         m.trained["W"][1] = W[1][:, m.live]
 
-    def evaluate(self, m: Model, s: Pass, iteration: int) -> dict:
+    def evaluate(self, m: Model, s: Pass, hidden: np.ndarray | None) -> dict:
         """One history row: loss and accuracies of this pass over the full training set, the test set's,
         and the diagnostics of every hidden layer, of the whole network (skipped units included)."""
         m.sync()
-        test_pred = self.test_predictions(m)
+        test_pred = self.test_predictions(m, hidden)
         train_pred = s.log_probs.argmax(axis=0)
         train_acc = float(s.weights[train_pred[0]]) if s.weights is not None else dg.accuracy(train_pred, self.y)
         row = {
-            "iteration": iteration,
+            "iteration": m.iteration,
             "loss": s.loss,
             "train_acc": train_acc,
             "test_acc": dg.accuracy(test_pred, self.data.y_test),

@@ -115,10 +115,16 @@ def test_cli_smoke_sweep_writes_expected_rows_and_run_folders(tmp_path):
     assert "16/16" in proc.stderr  # the progress bar reached the end
 
 
-def test_determinism_one_worker_vs_two(conf, tmp_path):
-    one, _ = run(conf, tmp_path / "a", parallel={**LOKY, "n_jobs": 1})
-    two, _ = run(conf, tmp_path / "b", parallel={**LOKY, "n_jobs": 2})
-    assert metrics_by_id(one) == metrics_by_id(two)
+@pytest.mark.parametrize("stack_rows", [0, 256])
+def test_determinism_one_worker_vs_two(conf, tmp_path, stack_rows):
+    """With stacking, two workers split the runs into other stacks: the numbers stay the same."""
+    one, _ = run(conf, tmp_path / "a", parallel={**LOKY, "n_jobs": 1, "stack_rows": stack_rows})
+    two, _ = run(conf, tmp_path / "b", parallel={**LOKY, "n_jobs": 2, "stack_rows": stack_rows})
+    drop = lambda d: {r: {k: v for k, v in m.items() if k != "stacked_with"} for r, m in d.items()}
+    assert drop(metrics_by_id(one)) == drop(metrics_by_id(two))
+    if stack_rows:
+        stacked = [m["stacked_with"] for m in metrics_by_id(one).values()]
+        assert stacked == [4] * 4 and [m["stacked_with"] for m in metrics_by_id(two).values()] == [2] * 4
 
 
 def test_dask_backend_gives_the_same_results_as_loky(conf, tmp_path):
@@ -281,3 +287,21 @@ def test_bad_parallel_settings_are_refused_before_anything_is_written(conf, tmp_
     with pytest.raises(ConfigError, match=key):
         run(conf, tmp_path, parallel={**LOKY, **parallel})
     assert not (tmp_path / "out").exists()
+
+
+def test_progress_counts_work_and_scales_what_is_left_by_the_live_fraction_seen(small_config):
+    from nnscratch.runner import Progress
+
+    specs = []
+    for i, hidden in enumerate((64, 64, 10, 10)):
+        cfg = {**small_config, "model": {**small_config["model"], "hidden": [hidden]}}
+        specs.append({"run_id": f"r{i}", "config": cfg})
+    bar = Progress(specs, done={"r3"}, enabled=False, desc="t")
+    unit = 1000 * 100  # samples x iterations of small_config
+    assert bar.bar.total == 148 * unit and bar.actual_done == 10 * unit
+    bar.ended("r0", live_fraction=0.25)  # a run that lost 3/4 of its units' work to skipping
+    assert bar.actual_done == (10 + 16) * unit
+    left = 74 * unit * (26 / 74)  # 64 + 10 units still planned, at the fraction done so far (26 of 74)
+    assert bar.bar.total == pytest.approx(26 * unit + left)
+    bar.ended("r0", live_fraction=0.25)  # reported twice (a retry): counted once
+    assert bar.actual_done == (10 + 16) * unit

@@ -110,7 +110,9 @@ def claim_sections(claim_results: list[ClaimResult], heading: str, level: float,
         tabs = []
         for i, ch in enumerate(c.checks):
             label = "Verdict" if i == 0 else "Further check"
-            text.append(f"{label}: {ch.verdict.upper()} — {ch.what}. {ch.reason}.")
+            seeds = int(ch.cells["seeds"].sum()) if not ch.cells.empty else 0
+            numbers = f" Effect: {effect_text(ch)}; {seeds} seeds; cells {cells_text(ch)}." if seeds else ""
+            text.append(f"{label}: {ch.verdict.upper()} — {ch.what}. {ch.reason}.{numbers}")
             if not ch.cells.empty:
                 tabs.append((f"{ch.what} ({ch.verdict})", shown_cells(ch.cells)))
         sections.append(Section(f"{c.title} — {c.verdict.upper()}", text, tables=tabs, level=3))
