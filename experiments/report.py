@@ -6,7 +6,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from nnscratch.report import DEFAULT_CLAIMS, write_report
+from nnscratch.report import write_report
 
 
 @hydra.main(config_path="../conf", config_name="report", version_base="1.3")
@@ -15,7 +15,7 @@ def main(cfg: DictConfig) -> None:
     missing = [str(d) for d in dirs if not (d / "results.csv").is_file()]
     if not dirs or missing:
         sys.exit(f"error: give sweep_dir=<a folder a sweep wrote> or sweep_dirs=[a,b]; no results.csv in {missing}")
-    print(write_report(dirs, cfg.out_dir, cfg.claims or DEFAULT_CLAIMS))
+    print(write_report(dirs, cfg.out_dir, cfg.claims))
 
 
 if __name__ == "__main__":

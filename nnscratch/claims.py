@@ -89,6 +89,12 @@ def load_claims(path: Path) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
 
+def claims_for(record: dict, conf_dir: Path = CONF_DIR) -> Path:
+    """The claims file a sweep is judged by: its grid's `claims:` (a file in the conf folder), else
+    conf/claims.yaml."""
+    return Path(conf_dir) / record["claims"] if record.get("claims") else Path(conf_dir) / DEFAULT_CLAIMS.name
+
+
 def claims_digest(path: Path) -> str:
     """SHA-256 of a claims file's bytes: a sweep's adaptive rounds are bound to the file they used."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -346,7 +352,7 @@ def evaluate(claims: dict, runs: pd.DataFrame, histories: pd.DataFrame, axes: li
     """Every claim of the claims file against one sweep's runs (results.csv) and histories."""
     runs = runs[runs["status"] == "finished"]
     level = confidence(claims)
-    named = {k: v for k, v in claims.items() if k not in ("claims", "confidence")}
+    named = {k: v for k, v in claims.items() if isinstance(v, str)}  # named expressions, e.g. collapse
     return [
         ClaimResult(
             c["id"],

@@ -14,7 +14,8 @@ import math
 from typing import Any
 
 from nnscratch.data import DATASETS, SCALINGS, SUBSET_METHODS
-from nnscratch.network import BIAS_INITS, WEIGHT_INITS, Init
+from nnscratch.network import ACTIVATIONS, BIAS_INITS, WEIGHT_INITS, Init
+from nnscratch.optimizers import OPTIMIZERS
 
 FAULTS = (None, "raise", "kill")
 DTYPES = ("float32", "float64")
@@ -95,6 +96,31 @@ def check_train(train: dict) -> list[str]:
     return problems
 
 
+def is_number(value: Any, low: float, high: float) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and low <= value < high
+
+
+def check_activation(act: dict) -> list[str]:
+    if act.get("name") not in ACTIVATIONS:
+        return [f"activation.name: unknown '{act.get('name')}' (allowed: {', '.join(ACTIVATIONS)})"]
+    if act["name"] == "leaky_relu" and not is_number(act.get("slope"), 0, 1):
+        return [f"activation.slope: must be a number in [0, 1), got {act.get('slope')!r}"]
+    return []
+
+
+def check_optimizer(opt: dict) -> list[str]:
+    if opt.get("name") not in OPTIMIZERS:
+        return [f"optimizer.name: unknown '{opt.get('name')}' (allowed: {', '.join(OPTIMIZERS)})"]
+    problems = [
+        f"optimizer.{key}: must be a number in [0, 1), got {opt.get(key)!r}"
+        for key in {"momentum": ("beta",), "adam": ("beta1", "beta2")}.get(opt["name"], ())
+        if not is_number(opt.get(key), 0, 1)
+    ]
+    if opt["name"] == "adam" and not is_number(opt.get("eps"), 1e-30, math.inf):
+        problems.append(f"optimizer.eps: must be a number > 0, got {opt.get('eps')!r}")
+    return problems
+
+
 def validate(cfg: dict) -> list[str]:
     """Every problem with a run config, as 'key: what is wrong (allowed values)' lines."""
     problems = check_data(cfg.get("data", {}))
@@ -108,6 +134,8 @@ def validate(cfg: dict) -> list[str]:
         problems.append(f"model.dtype: unknown '{cfg['model']['dtype']}' (allowed: {', '.join(DTYPES)})")
     problems += check_init("weights", cfg.get("weights", {}), WEIGHT_INITS, n_layers)
     problems += check_init("biases", cfg.get("biases", {}), BIAS_INITS, n_layers)
+    problems += check_activation(cfg.get("activation", {"name": "relu"}))
+    problems += check_optimizer(cfg.get("optimizer", {"name": "gd"}))
     problems += check_train(cfg.get("train", {}))
     if not is_int(cfg.get("seed")):
         problems.append(f"seed: must be a whole number, got {cfg.get('seed')!r}")

@@ -1,4 +1,5 @@
 """A ReLU/softmax MLP in NumPy: parameters, forward pass and hand-written backward pass.
+Hidden layers may also use leaky ReLU, tanh or sigmoid (`Activation`).
 
 Layout is the learning log's: one column per sample. For the log's 784 -> 10 -> 10 network
 
@@ -66,6 +67,44 @@ def relu(Z: np.ndarray) -> np.ndarray:
     return np.maximum(Z, 0)
 
 
+@dataclass(frozen=True)
+class Activation:
+    """A hidden layer's activation and, right beside it, its derivative. `slope` is leaky ReLU's
+    gradient for z <= 0. Each keeps the dtype of Z."""
+
+    name: str = "relu"
+    slope: float = 0.01
+
+    def __call__(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if self.name == "relu":
+            return np.maximum(Z, 0, out=out)
+        if self.name == "leaky_relu":
+            return np.multiply(Z, np.where(Z > 0, Z.dtype.type(1), Z.dtype.type(self.slope)), out=out)
+        if self.name == "tanh":
+            return np.tanh(Z, out=out)
+        with np.errstate(over="ignore"):  # exp(-z) -> inf for very negative z gives 1 / inf = 0, as it should
+            return np.divide(1, 1 + np.exp(-Z), out=out, dtype=Z.dtype)  # sigmoid
+
+    def grad(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """dA/dZ from the pre-activation Z and the activation A = f(Z)."""
+        if self.name == "relu":
+            return Z > 0  # relu'(0) = 0, the tutorial's `Z > 0`
+        if self.name == "leaky_relu":
+            return np.where(Z > 0, Z.dtype.type(1), Z.dtype.type(self.slope))
+        if self.name == "tanh":
+            return 1 - A * A
+        return A * (1 - A)  # sigmoid
+
+    @property
+    def can_die(self) -> bool:
+        """Whether a unit's gradient can be exactly zero on every sample: only ReLU's."""
+        return self.name == "relu"
+
+
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
+RELU = Activation("relu")
+
+
 def log_softmax(Z: np.ndarray) -> np.ndarray:
     """Column-wise log softmax of logits (10, N); shifting by the max keeps exp() finite."""
     shifted = Z - Z.max(axis=0, keepdims=True)
@@ -73,7 +112,7 @@ def log_softmax(Z: np.ndarray) -> np.ndarray:
 
 
 def forward(
-    params: Params, X: np.ndarray, first_extra: np.ndarray | None = None
+    params: Params, X: np.ndarray, first_extra: np.ndarray | None = None, act: Activation = RELU
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Pre-activations Z and activations A of every layer.
 
@@ -90,7 +129,7 @@ def forward(
         Z += b  # in place: one pass over (units, N) less than `W @ A + b`
         Zs.append(Z)
         if layer < len(Ws) - 1:
-            As.append(relu(Z))
+            As.append(act(Z))
     return Zs, As
 
 
@@ -99,9 +138,9 @@ def cross_entropy(log_probs: np.ndarray, y: np.ndarray) -> float:
     return float(-log_probs[y, np.arange(len(y))].mean())
 
 
-def predict(params: Params, X: np.ndarray) -> np.ndarray:
+def predict(params: Params, X: np.ndarray, act: Activation = RELU) -> np.ndarray:
     """Predicted class per column of X: (N,) int."""
-    Zs, _ = forward(params, X)
+    Zs, _ = forward(params, X, act=act)
     return Zs[-1].argmax(axis=0)
 
 
@@ -115,13 +154,14 @@ def backward(
     log_probs: np.ndarray,
     Y: np.ndarray,
     input_grad: bool = False,
+    act: Activation = RELU,
 ) -> Params:
     """Gradients of the mean cross-entropy w.r.t. every W and b (and, if asked, the input: "dX").
 
     Y is the one-hot (10, N) label matrix. For the softmax + cross-entropy output
     dZL = (AL - Y) / N, then for each layer going down
-        dW = dZ @ A_prev.T,  db = sum(dZ over samples),  dZ_prev = (W.T @ dZ) * relu'(Z_prev)
-    with relu'(0) = 0, the tutorial's `Z > 0`.
+        dW = dZ @ A_prev.T,  db = sum(dZ over samples),  dZ_prev = (W.T @ dZ) * f'(Z_prev)
+    with f the hidden activation (ReLU by default: relu'(0) = 0, the tutorial's `Z > 0`).
     """
     n = Y.shape[1]
     dZ = (np.exp(log_probs) - Y) / Y.dtype.type(n)
@@ -131,7 +171,7 @@ def backward(
         dbs.append(dZ.sum(axis=1, keepdims=True))
         if layer > 0:
             dZ = params["W"][layer].T @ dZ
-            dZ *= Zs[layer - 1] > 0
+            dZ *= act.grad(Zs[layer - 1], As[layer])
     grads = {"W": dWs[::-1], "b": dbs[::-1]}
     if input_grad:
         grads["dX"] = [params["W"][0].T @ dZ]

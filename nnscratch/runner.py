@@ -147,8 +147,9 @@ def stackable(config: dict) -> bool:
 
 
 def schedule_key(config: dict) -> tuple:
-    """Runs stack together only when they train on the same schedule."""
-    return tuple(config["train"].get(k) for k in STACK_KEYS) + (config["model"].get("dtype", "float32"),)
+    """Runs stack together only when they train on the same schedule, activation and update rule."""
+    rules = json.dumps([config.get("activation"), config.get("optimizer")], sort_keys=True)
+    return tuple(config["train"].get(k) for k in STACK_KEYS) + (config["model"].get("dtype", "float32"), rules)
 
 
 def cost(specs: list[dict]) -> float:

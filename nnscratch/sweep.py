@@ -17,7 +17,7 @@ import yaml
 
 from nnscratch import results
 from nnscratch.adaptive import plan_round, recorded_specs, verdicts
-from nnscratch.claims import DEFAULT_CLAIMS, claims_digest, confidence, load_claims, undecided_runs
+from nnscratch.claims import claims_digest, claims_for, confidence, load_claims, undecided_runs
 from nnscratch.compose import CONF_DIR
 from nnscratch.config import ConfigError
 from nnscratch.environment import environment
@@ -25,7 +25,17 @@ from nnscratch.grid import axis_names, expand, products
 from nnscratch.runner import run_sweep
 
 log = logging.getLogger(__name__)
-RUN_KEYS = ("data", "model", "weights", "biases", "train", "seed", "fault")  # top-level keys of train.yaml
+RUN_KEYS = (
+    "data",
+    "model",
+    "weights",
+    "biases",
+    "activation",
+    "optimizer",
+    "train",
+    "seed",
+    "fault",
+)  # top-level keys of train.yaml
 BACKENDS = ("loky", "dask")
 NOT_COMPARED = ("parallel", "created", "sessions", "adaptive", "rounds")  # may differ on resume
 
@@ -46,6 +56,7 @@ def plan(grid: dict, cli_overrides: list[str], conf_dir: Path = CONF_DIR) -> tup
         "axes": axis_names(grid),
         "products": products(grid),
         "base_overrides": base,
+        "claims": grid.get("claims"),
         "runs": [s["run_id"] for s in specs],
     }
     return record, specs
@@ -89,7 +100,7 @@ def new_sweep_dir(out_root: Path, name: str) -> Path:
     return path
 
 
-def check_adaptive(adaptive: dict | None, record: dict) -> dict | None:
+def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DIR) -> dict | None:
     """The adaptive-seed settings as recorded in sweep.json, or None when off; ConfigError if unusable."""
     if not adaptive or not adaptive.get("enabled"):
         return None
@@ -101,7 +112,7 @@ def check_adaptive(adaptive: dict | None, record: dict) -> dict | None:
         problems.append(
             "adaptive.enabled: the grid has no seed axis to add seeds to (add e.g. seed: [0, 1, 2] to its axes)"
         )
-    path = Path(adaptive.get("claims") or DEFAULT_CLAIMS)
+    path = Path(adaptive["claims"]) if adaptive.get("claims") else claims_for(record, conf_dir)
     try:
         confidence(load_claims(path))
     except (OSError, ValueError, yaml.YAMLError) as err:
@@ -135,7 +146,7 @@ def run(
     seeds; (sweep dir, counts)."""
     check_parallel(parallel)
     record, specs = plan(grid, cli_overrides, conf_dir)
-    settings = check_adaptive(adaptive, record)
+    settings = check_adaptive(adaptive, record, conf_dir)
     record |= {"parallel": parallel, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "rounds": []}
     if resume:
         sweep_dir = Path(resume)

@@ -38,7 +38,8 @@ from threadpoolctl import threadpool_limits
 from nnscratch import diagnostics as dg
 from nnscratch.config import N_CLASSES, N_INPUTS, layer_inits
 from nnscratch.data import Prepared
-from nnscratch.network import Params, backward, cross_entropy, forward, init_params, log_softmax, one_hot, relu
+from nnscratch.network import Activation, Params, backward, cross_entropy, forward, init_params, log_softmax, one_hot
+from nnscratch.optimizers import make_optimizer
 
 
 @dataclass
@@ -77,14 +78,6 @@ def batches(n: int, batch_size: int | None, rng: np.random.Generator):
             yield order[start : start + batch_size]
 
 
-def update(params: Params, grads: Params, lr: np.floating) -> None:
-    """The gradient step, in place: W -= lr * dW, b -= lr * db."""
-    for group in ("W", "b"):
-        for p, g in zip(params[group], grads[group]):
-            g *= lr
-            p -= g
-
-
 def upper(params: Params) -> Params:
     """The layers above the first."""
     return {"W": params["W"][1:], "b": params["b"][1:]}
@@ -116,6 +109,7 @@ class Model:
     iteration: int = 0  # each model counts its own: a stack admits a model when another leaves
     admitted: bool = False
     test_pred: tuple[int, np.ndarray] | None = None  # (iteration, predicted test classes)
+    optimizer: object = None  # nnscratch.optimizers: its state belongs to this model's parameters
 
     @property
     def width(self) -> int:
@@ -142,26 +136,28 @@ class Pass:
     weights: np.ndarray | None = None
 
 
-def live_pass(model: Model, Z1: np.ndarray, A1: np.ndarray, y: np.ndarray, Y: np.ndarray, dZ1: np.ndarray) -> Pass:
+def live_pass(
+    model: Model, Z1: np.ndarray, A1: np.ndarray, y: np.ndarray, Y: np.ndarray, dZ1: np.ndarray, act: Activation
+) -> Pass:
     """Forward and backward above the first layer; writes the model's dZ1 rows into dZ1 (a view)."""
     top = upper(model.trained)
-    Zs, As = forward(top, A1)
+    Zs, As = forward(top, A1, act=act)
     log_probs = log_softmax(Zs[-1])
-    grads = backward(top, Zs, As, log_probs, Y, input_grad=True)
-    np.multiply(grads.pop("dX")[0], Z1 > 0, out=dZ1)
+    grads = backward(top, Zs, As, log_probs, Y, input_grad=True, act=act)
+    np.multiply(grads.pop("dX")[0], act.grad(Z1, A1), out=dZ1)
     return Pass(cross_entropy(log_probs, y), grads, As, log_probs)
 
 
-def constant_pass(model: Model, y: np.ndarray) -> Pass:
+def constant_pass(model: Model, y: np.ndarray, act: Activation) -> Pass:
     """Every first-layer unit dead: each sample reaches layer 2 as the same zero vector, so the mean
     over samples of the softmax gradient is (p - class frequencies) of one column."""
     dt = model.trained["W"][0].dtype
     share = np.bincount(y, minlength=N_CLASSES) / len(y)
     freq = share.astype(dt)[:, None]
     top = upper(model.trained)
-    Zs, As = forward(top, np.zeros((0, 1), dt))
+    Zs, As = forward(top, np.zeros((0, 1), dt), act=act)
     log_probs = log_softmax(Zs[-1])
-    grads = backward(top, Zs, As, log_probs, freq)
+    grads = backward(top, Zs, As, log_probs, freq, act=act)
     return Pass(float(-(freq * log_probs).sum()), grads, As, log_probs, share)
 
 
@@ -188,7 +184,11 @@ class Stack:
         self.full_batch = tc.get("batch_size") is None or tc["batch_size"] >= len(self.y)
         if not self.full_batch and len(cfgs) > 1:
             raise ValueError("mini-batch runs draw their own batches: they train alone, not stacked")
-        self.skip = bool(tc.get("skip_dead", True))
+        self.act = Activation(**(cfgs[0].get("activation") or {"name": "relu"}))
+        # only a ReLU unit can have zero gradient on every sample, and only a stateless update leaves it
+        # there: momentum or Adam still move a unit that has just died (runner.tasks stacks like with like)
+        stateless = all(getattr(m.optimizer, "stateless", True) for m in self.models)
+        self.skip = bool(tc.get("skip_dead", True)) and self.act.can_die and stateless
         # evaluations every eval_every epochs: a full-batch iteration is an epoch, a mini-batch one a batch
         epoch = 1 if self.full_batch else len(self.y) // tc["batch_size"]
         self.eval_period = tc["eval_every"] * epoch
@@ -241,9 +241,11 @@ class Stack:
         Z1, A1, dZ1 = self.arrays(X.shape[1])
         np.matmul(self.W1, X, out=Z1)
         Z1 += self.b1
-        np.maximum(Z1, 0, out=A1)
+        self.act(Z1, out=A1)
         steps = {
-            i: live_pass(m, Z1[m.rows], A1[m.rows], y, Y, dZ1[m.rows]) if len(m.live) else constant_pass(m, y)
+            i: live_pass(m, Z1[m.rows], A1[m.rows], y, Y, dZ1[m.rows], self.act)
+            if len(m.live)
+            else constant_pass(m, y, self.act)
             for i, m in self.training()
         }
         for _, m in self.training():
@@ -265,15 +267,15 @@ class Stack:
         """First-layer activations of every live row on the test set, one product for all models, when
         the models evaluating hold most of the rows (else each computes its own)."""
         rows = sum(len(self.models[i].live) for i in evaluating)
-        return relu(self.W1 @ self.data.X_test + self.b1) if evaluating and 2 * rows >= len(self.W1) else None
+        return self.act(self.W1 @ self.data.X_test + self.b1) if evaluating and 2 * rows >= len(self.W1) else None
 
     def test_predictions(self, m: Model, hidden: np.ndarray | None = None) -> np.ndarray:
         """Predicted test classes of a model: its live units (rows of `hidden` if given), plus the dead
         ones' fixed share. Kept on the model until it next moves, so its final metrics reuse them."""
         if m.test_pred is None or m.test_pred[0] != m.iteration:
             W1, b1 = m.trained["W"][0], m.trained["b"][0]
-            A1 = hidden[m.rows] if hidden is not None else relu(W1 @ self.data.X_test + b1)
-            Zs, _ = forward(upper(m.trained), A1, m.test_extra)
+            A1 = hidden[m.rows] if hidden is not None else self.act(W1 @ self.data.X_test + b1)
+            Zs, _ = forward(upper(m.trained), A1, m.test_extra, self.act)
             m.test_pred = (m.iteration, Zs[-1].argmax(axis=0))
         return m.test_pred[1]
 
@@ -312,7 +314,7 @@ class Stack:
                 m.final = final_metrics(self.test_predictions(m), self.data, m.history, diverged, self.tc, t0)
                 changed = True
             else:
-                update(m.trained, s.grads, self.lr)
+                m.optimizer.step(m.trained, s.grads, self.lr)
                 m.iteration += 1
         for _, m in self.training():
             if dead[m.rows].any():
@@ -326,7 +328,7 @@ class Stack:
         m.sync()
         W, b = m.params["W"], m.params["b"]
         gone, keep = m.live[dead], ~dead
-        share = W[1][:, gone] @ relu(W[0][gone] @ self.data.X_test + b[0][gone])
+        share = W[1][:, gone] @ self.act(W[0][gone] @ self.data.X_test + b[0][gone])
         m.test_extra = share if m.test_extra is None else m.test_extra + share
         m.live = m.live[keep]
         m.trained["W"][0], m.trained["b"][0] = m.trained["W"][0][keep], m.trained["b"][0][keep]
@@ -348,7 +350,7 @@ class Stack:
         }
         skipped = [m.width - len(m.live)] + [0] * (len(s.As) - 1)
         for l, (A, n_skipped) in enumerate(zip(s.As, skipped), start=1):
-            row |= layer_row(l, A, n_skipped, m.params, s.grads)
+            row |= layer_row(l, A, n_skipped, m.params, s.grads, self.act.can_die)
         row["grad_norm_out"] = float(np.linalg.norm(s.grads["W"][-1]))
         return row
 
@@ -357,16 +359,18 @@ def new_model(cfg: dict) -> Model:
     params = build_params(cfg)
     trained = {g: list(ps) for g, ps in params.items()}
     trained["W"][0], trained["b"][0] = params["W"][0].copy(), params["b"][0].copy()
-    return Model(cfg, params, trained, np.arange(params["W"][0].shape[0]))
+    optimizer = make_optimizer(cfg.get("optimizer") or {"name": "gd"})
+    return Model(cfg, params, trained, np.arange(params["W"][0].shape[0]), optimizer=optimizer)
 
 
-def layer_row(l: int, A: np.ndarray, skipped: int, params: Params, grads: Params) -> dict:
+def layer_row(l: int, A: np.ndarray, skipped: int, params: Params, grads: Params, can_die: bool = True) -> dict:
     """Diagnostics of hidden layer l from its activations A (units computed, columns); `skipped` more
     units are dead and output 0 everywhere. Each value is the whole layer's, as if none were skipped."""
     units = A.shape[0] + skipped
     size = units * A.shape[1]
     return {
-        f"dead_l{l}": float(((A.max(axis=1, initial=0) <= 0).sum() + skipped) / units),
+        # dead: zero activation gradient on every sample, which only ReLU has (empty otherwise)
+        f"dead_l{l}": float(((A.max(axis=1, initial=0) <= 0).sum() + skipped) / units) if can_die else float("nan"),
         f"zero_ratio_l{l}": float((np.count_nonzero(A == 0) + skipped * A.shape[1]) / size),
         f"act_mean_l{l}": float(A.sum(dtype=np.float64) / size),
         f"grad_norm_l{l}": float(np.linalg.norm(grads["W"][l - 1])),

@@ -2,8 +2,11 @@ import numpy as np
 import pytest
 
 from nnscratch.network import (
+    ACTIVATIONS,
     BIAS_INITS,
+    RELU,
     WEIGHT_INITS,
+    Activation,
     Init,
     backward,
     cross_entropy,
@@ -14,20 +17,23 @@ from nnscratch.network import (
 )
 
 
-def loss_of(params, X, y):
-    Zs, _ = forward(params, X)
+def loss_of(params, X, y, act=RELU):
+    Zs, _ = forward(params, X, act=act)
     return cross_entropy(log_softmax(Zs[-1]), y)
 
 
+@pytest.mark.parametrize("name", ACTIVATIONS)
 @pytest.mark.parametrize("hidden", [[5], [6, 4]])
-def test_backward_matches_finite_differences(hidden):
+def test_backward_matches_finite_differences(hidden, name):
+    act = Activation(name, slope=0.1)
     rng = np.random.default_rng(0)
     sizes = [7, *hidden, 10]
     n = len(sizes) - 1
     params = init_params(sizes, [Init("normal", 0.5)] * n, [Init("normal", 0.5)] * n, seed=1, dtype="float64")
     X, y = rng.standard_normal((7, 13)), rng.integers(0, 10, 13)
-    Zs, As = forward(params, X)
-    grads = backward(params, Zs, As, log_softmax(Zs[-1]), one_hot(y, 10, "float64"))
+    Zs, As = forward(params, X, act=act)
+    assert all(np.abs(Z).min() > 1e-4 for Z in Zs[:-1])  # no pre-activation within eps of a kink
+    grads = backward(params, Zs, As, log_softmax(Zs[-1]), one_hot(y, 10, "float64"), act=act)
     eps = 1e-6
     for group in ("W", "b"):
         for p, g in zip(params[group], grads[group]):
@@ -35,14 +41,28 @@ def test_backward_matches_finite_differences(hidden):
             for i in np.ndindex(p.shape):
                 old = p[i]
                 p[i] = old + eps
-                up = loss_of(params, X, y)
+                up = loss_of(params, X, y, act)
                 p[i] = old - eps
-                down = loss_of(params, X, y)
+                down = loss_of(params, X, y, act)
                 p[i] = old
                 numeric[i] = (up - down) / (2 * eps)
             # every entry checked; relative to the tensor's gradient scale, as tiny entries are all rounding
             rel = np.abs(g - numeric).max() / max(np.abs(g).max(), 1e-12)
             assert rel < 1e-6, (group, rel)
+
+
+def test_activations_at_their_kinks_and_limits():
+    Z = np.array([[-2.0, 0.0, 3.0]], dtype=np.float32)
+    leaky = Activation("leaky_relu", slope=0.01)
+    assert leaky(Z)[0].tolist() == pytest.approx([-0.02, 0.0, 3.0])
+    assert leaky.grad(Z, leaky(Z))[0].tolist() == pytest.approx([0.01, 0.01, 1.0])  # the kink takes the slope
+    relu = Activation("relu")
+    assert relu.grad(Z, relu(Z)).tolist() == [[False, False, True]]  # relu'(0) = 0, the tutorial's Z > 0
+    sig = Activation("sigmoid")
+    big = np.array([[-200.0, 0.0, 200.0]], dtype=np.float32)
+    assert sig(big).tolist() == [[0.0, 0.5, 1.0]] and sig(big).dtype == np.float32
+    assert all(Activation(n)(Z).dtype == np.float32 for n in ACTIVATIONS)
+    assert relu.can_die and not any(Activation(n).can_die for n in ACTIVATIONS[1:])
 
 
 def test_log_softmax_is_stable_for_huge_logits():

@@ -13,16 +13,17 @@ import pandas as pd
 
 from nnscratch import results
 from nnscratch.claims import (
-    DEFAULT_CLAIMS,
     METHOD,
     CheckResult,
     ClaimResult,
+    claims_for,
     confidence,
     evaluate,
     load_claims,
     margin_text,
 )
 from nnscratch.report import figures, tables
+from nnscratch.report.remedies import remedy_section
 from nnscratch.report.render import Section, write_html, write_markdown
 
 
@@ -186,6 +187,8 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     sections += claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals)
     if extra := rounds_section(s):
         sections.append(extra)
+    if fixes := remedy_section(claims, verdicts, runs, hist, fig_dir):
+        sections.append(fixes)
     sections.append(
         Section(
             "Collapse vs success",
@@ -299,8 +302,9 @@ def comparison_sections(sweeps: list[Sweep], claims: dict, out: Path) -> list[Se
     ]
 
 
-def write_report(sweep_dirs: list[Path], out_dir: Path | None = None, claims_path: Path = DEFAULT_CLAIMS) -> Path:
-    """Write the report of one sweep into its folder, or of several into `out_dir`; the HTML's path."""
+def write_report(sweep_dirs: list[Path], out_dir: Path | None = None, claims_path: Path | None = None) -> Path:
+    """Write the report of one sweep into its folder, or of several into `out_dir`; the HTML's path.
+    Claims: `claims_path`, else the first sweep's own (its grid's `claims:`, else conf/claims.yaml)."""
     sweeps = [load_sweep(Path(d)) for d in sweep_dirs]
     out = (
         Path(out_dir)
@@ -308,7 +312,7 @@ def write_report(sweep_dirs: list[Path], out_dir: Path | None = None, claims_pat
         else (sweeps[0].path if len(sweeps) == 1 else Path("outputs") / "compare" / time.strftime("%Y-%m-%d_%H-%M-%S"))
     )
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    claims = load_claims(claims_path)
+    claims = load_claims(claims_path or claims_for(sweeps[0].record))
     sections = comparison_sections(sweeps, claims, out) if len(sweeps) > 1 else []
     for s in sweeps:
         sections += sweep_sections(s, claims, out, f"{s.dataset}_" if len(sweeps) > 1 else "")
