@@ -106,7 +106,16 @@ def curves_figure(claims: dict, table: pd.DataFrame, runs: pd.DataFrame, hist: p
                 ax.plot(one["iteration"], one[column], color=color, lw=0.6, alpha=0.35)
             if not h.empty:
                 mean = h.groupby("iteration")[column].mean()
-                ax.plot(mean.index, mean.values, color=color, lw=2, label=label)
+                dashed = label == "failing"  # on top: a remedy that only adds iterations retraces it first
+                ax.plot(
+                    mean.index,
+                    mean.values,
+                    color=color,
+                    lw=2,
+                    label=label,
+                    ls="--" if dashed else "-",
+                    zorder=3 if dashed else 2,
+                )
         ax.set_title(failure, fontsize=9)
         ax.set_xlabel("iteration")
         ax.set_ylabel(column.replace("_", " "))
