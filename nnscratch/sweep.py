@@ -125,9 +125,12 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
 def check_same_claims(sweep_dir: Path, on_disk: dict, settings: dict | None) -> None:
     """Refuse to continue adaptive rounds with a claims file other than the one that chose them."""
     before = (on_disk.get("adaptive") or {}).get("claims_sha256")
-    if settings and before and before != settings["claims_sha256"]:
+    if not (settings and settings.get("enabled") and before):
+        return
+    path = Path(settings["claims"])
+    if not path.is_file() or claims_digest(path) != before:
         raise ConfigError(
-            f"resume={sweep_dir}: refusing, the claims file {settings['claims']} changed since this sweep's adaptive "
+            f"resume={sweep_dir}: refusing, the claims file {path} changed since this sweep's adaptive "
             "rounds chose their seeds. Restore it, or start a new sweep."
         )
 
@@ -152,9 +155,9 @@ def run(
         sweep_dir = Path(resume)
         check_resume(sweep_dir, record)
         on_disk = results.read_sweep(sweep_dir)
-        check_same_claims(sweep_dir, on_disk, settings)
         record |= {k: on_disk.get(k) for k in ("created", "sessions")} | {"rounds": on_disk.get("rounds") or []}
-        settings = settings or on_disk.get("adaptive")
+        settings = settings or on_disk.get("adaptive")  # resuming an adaptive sweep goes on with its rounds
+        check_same_claims(sweep_dir, on_disk, settings)
     else:
         sweep_dir = new_sweep_dir(out_root, grid["name"])
         record["sessions"] = []

@@ -85,6 +85,8 @@ def test_resume_refuses_a_changed_claims_file_and_bad_settings_are_named(tmp_pat
     claims_file(path, threshold + 0.01)
     with pytest.raises(ConfigError, match="claims file .* changed"):
         sweep_with(tmp_path, [0, 1, 2], adaptive, resume=sweep_dir)
+    with pytest.raises(ConfigError, match="claims file .* changed"):  # a plain resume goes on with the rounds too
+        sweep_with(tmp_path, [0, 1, 2], None, resume=sweep_dir)
     with pytest.raises(ConfigError, match="adaptive.max_seeds"):
         sweep_with(tmp_path, [0, 1, 2], adaptive | {"max_seeds": 1})
     with pytest.raises(ConfigError, match="adaptive.claims"):

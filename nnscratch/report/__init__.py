@@ -90,19 +90,23 @@ def claims_table(results_: list[ClaimResult]) -> pd.DataFrame:
 
 def shown_cells(cells: pd.DataFrame) -> pd.DataFrame:
     """A check's cell table for reading: rounded, without the run ids."""
-    return cells.drop(columns=["run_ids", "margins"]).round(4)
+    shown = cells.drop(columns=["run_ids", "margins"]).round(4)
+    return shown.assign(seeds_needed=pd.to_numeric(shown["seeds_needed"], errors="coerce").astype("Int64"))
 
 
-def claim_sections(claim_results: list[ClaimResult], heading: str, level: float, figure: Path | None) -> list[Section]:
+def claim_sections(
+    claim_results: list[ClaimResult], heading: str, level: float, figure: Path | None, claims: dict
+) -> list[Section]:
     sections = [
         Section(
             f"{heading}: verdicts",
             [
-                "Each claim of the learning log was turned into checks with thresholds fixed in conf/claims.yaml "
+                f"Each claim ({claims.get('title', 'claims')}) was turned into checks with thresholds fixed in "
+                f"{claims.get('file', 'the claims file')} "
                 "before any run. Margins are in the units of the measure (accuracy: 0.01 = 1 point).",
                 "How sure: " + METHOD.format(level=level),
             ],
-            tables=[("Claims of the learning log", claims_table(claim_results))],
+            tables=[(claims.get("title", "Claims"), claims_table(claim_results))],
             figures=[("Each claim's cells: mean margin, interval and seeds", figure)] if figure else [],
         )
     ]
@@ -184,7 +188,7 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     sections = [sweep_header(s)]
     verdicts = evaluate(claims, runs, hist, axes)
     intervals = figures.claim_intervals(verdicts, f("claim_intervals"))
-    sections += claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals)
+    sections += claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
     if extra := rounds_section(s):
         sections.append(extra)
     if fixes := remedy_section(claims, verdicts, runs, hist, fig_dir):
@@ -312,7 +316,8 @@ def write_report(sweep_dirs: list[Path], out_dir: Path | None = None, claims_pat
         else (sweeps[0].path if len(sweeps) == 1 else Path("outputs") / "compare" / time.strftime("%Y-%m-%d_%H-%M-%S"))
     )
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    claims = load_claims(claims_path or claims_for(sweeps[0].record))
+    path = Path(claims_path or claims_for(sweeps[0].record))
+    claims = load_claims(path) | {"file": path.name}
     sections = comparison_sections(sweeps, claims, out) if len(sweeps) > 1 else []
     for s in sweeps:
         sections += sweep_sections(s, claims, out, f"{s.dataset}_" if len(sweeps) > 1 else "")

@@ -304,8 +304,8 @@ def claim_intervals(claims: list, path: Path) -> Path:
         ax.text(0.5, 0.5, "no claim has runs in this sweep", ha="center", va="center")
     axs.flat[-1].set_xlabel("margin (measure − threshold, positive = passes)")
     handles = [plt.Line2D([], [], color=c, lw=3, label=f"cell {d}") for d, c in DECISION_COLORS.items()]
-    axs.flat[0].legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.12), ncol=3, fontsize=7, frameon=False)
-    fig.suptitle("How sure each verdict is: seeds, mean and confidence interval per cell", y=1.0)
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=7, frameon=False)
+    fig.suptitle("How sure each verdict is: seeds, mean and confidence interval per cell", y=1.03)
     fig.tight_layout()
     return save(fig, path)
 
