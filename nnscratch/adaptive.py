@@ -112,8 +112,8 @@ def recorded_specs(rounds: list[dict], axes: list[str], conf_dir: Path = CONF_DI
     out = []
     for r in rounds:
         for cell in r["cells"]:
-            for run in cell["runs"]:
-                values = cell["cell"] | {SEED: int(run["overrides"][-1].split("=", 1)[1])}
+            for seed, run in zip(cell["seeds"], cell["runs"]):
+                values = cell["cell"] | {SEED: seed}
                 spec, problems = make_spec(run["overrides"], values, axes, conf_dir)
                 if problems or spec is None or spec["run_id"] != run["run_id"]:
                     raise ValueError(f"cannot recreate the added run {run['run_id']}: " + "; ".join(problems))

@@ -356,6 +356,7 @@ class Progress:
         self.work = {s["run_id"]: cost([s]) for s in specs}
         self.seen = {r for r in done if r in self.work}
         self.planned_done = self.actual_done = sum(self.work[r] for r in self.seen)
+        self.planned_left = sum(self.work.values()) - self.planned_done
         self.failed = 0
         self.bar = tqdm(
             total=sum(self.work.values()),
@@ -378,9 +379,9 @@ class Progress:
         self.seen.add(run_id)
         planned = self.work[run_id]
         self.planned_done += planned
+        self.planned_left -= planned
         self.actual_done += planned * live_fraction
-        left = sum(w for r, w in self.work.items() if r not in self.seen)
-        self.bar.total = self.actual_done + left * self.actual_done / self.planned_done
+        self.bar.total = self.actual_done + self.planned_left * self.actual_done / self.planned_done
         self.bar.update(planned * live_fraction)
         self.show()
 
