@@ -22,7 +22,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from nnscratch.compose import CONF_DIR, command, compose_run, hydra_context, override, run_id
+from nnscratch.compose import CONF_DIR, Composer, command, hydra_context, override, run_id
 from nnscratch.config import validate
 
 
@@ -107,13 +107,13 @@ def expand(sweep: dict, base: list[str] | None = None, conf_dir: Path = CONF_DIR
     Axes a cell does not set are filled from its resolved config (a group axis by its option name).
     Runs with identical resolved configs appear once.
     """
-    names, specs = axis_names(sweep), {}
+    names, specs, composer = axis_names(sweep), {}, Composer(conf_dir)
     with hydra_context(conf_dir):
         problems = check_axes(sweep)
         if problems:
             return [], problems
         for overrides, values in cells(sweep, list(base or [])):
-            spec, found = make_spec(overrides, values, names, conf_dir)
+            spec, found = make_spec(overrides, values, names, conf_dir, composer)
             problems += found
             if spec:
                 specs.setdefault(spec["run_id"], spec)
@@ -121,12 +121,12 @@ def expand(sweep: dict, base: list[str] | None = None, conf_dir: Path = CONF_DIR
 
 
 def make_spec(
-    overrides: list[str], values: dict, names: list[str], conf_dir: Path = CONF_DIR
+    overrides: list[str], values: dict, names: list[str], conf_dir: Path = CONF_DIR, composer: Composer | None = None
 ) -> tuple[dict | None, list]:
     """(run spec, problems) of one cell's overrides; axes it does not set come from its resolved config."""
     with hydra_context(conf_dir):
         try:
-            config, choices = compose_run(overrides, conf_dir)
+            config, choices = (composer or Composer(conf_dir))(overrides)
         except (HydraException, OmegaConfBaseException) as err:
             return None, [f"{' '.join(overrides)}: {str(err).splitlines()[0]}"]
     axes = {a: values[a] if a in values else axis_value(choices.get(a, lookup(config, a))) for a in names}

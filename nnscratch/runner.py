@@ -1,10 +1,10 @@
-"""Run specs -> run records: one run in-process, or a whole sweep in parallel with joblib.
+"""Run specs -> run records: one run in-process, or a whole sweep in parallel.
 
-Each worker task trains one run (or one stack of runs, see nnscratch.train) and writes each record
-atomically before returning, so a result exists as soon as its run ends, whatever happens to other
-workers. The training data is prepared once per
-sweep (one .npy per distinct dataset/subset/scaling) and opened memory-mapped by every worker, so
-N workers share one copy in the page cache instead of holding N.
+On joblib's loky pool (one machine), each worker task trains one run (or one stack of runs, see
+nnscratch.train) and writes each record atomically before returning, so a result exists as soon as
+its run ends, whatever happens to other workers. The training data is prepared once per sweep (one
+.npy per distinct dataset/subset/scaling) and opened memory-mapped by every worker, so N workers
+share one copy in the page cache instead of holding N. On a Dask cluster see nnscratch.cluster.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import joblib
@@ -65,16 +65,23 @@ def prepare_for(config: dict) -> datamod.Prepared:
     return prepare_with(datamod.load(d["name"], d.get("dir"), d.get("mirrors")), config)
 
 
-def save_prepared(specs: list[dict], folder: Path) -> dict[str, Path]:
-    """Write the prepared arrays each distinct data key needs; {data_key: folder}. Raw data is read once."""
-    raw, out = {}, {}
+def prepared_by_key(specs: list[dict]) -> Iterator[tuple[str, datamod.Prepared]]:
+    """(data key, prepared arrays) of each distinct data key the specs need; raw data is read once."""
+    raw, seen = {}, set()
     for spec in specs:
         key, d = data_key(spec["config"]), spec["config"]["data"]
-        if key in out:
+        if key in seen:
             continue
+        seen.add(key)
         if d["name"] not in raw:
             raw[d["name"]] = datamod.load(d["name"], d.get("dir"), d.get("mirrors"))
-        prepared = prepare_with(raw[d["name"]], spec["config"])
+        yield key, prepare_with(raw[d["name"]], spec["config"])
+
+
+def save_prepared(specs: list[dict], folder: Path) -> dict[str, Path]:
+    """Write the prepared arrays each distinct data key needs; {data_key: folder}."""
+    out = {}
+    for key, prepared in prepared_by_key(specs):
         out[key] = folder / key
         out[key].mkdir(parents=True, exist_ok=True)
         for field in ("X_train", "y_train", "X_test", "y_test"):
@@ -102,11 +109,17 @@ def execute(specs: list[dict], data: datamod.Prepared, max_rows: int | None = No
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         done = train_stack([s["config"] for s in specs], data, max_rows)
-        return [
-            ({"status": "finished", "error": None, "stacked_with": len(specs)} | r.metrics, r.history) for r in done
-        ]
+        ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
+        return [(ran | r.metrics, r.history) for r in done]
     except Exception as err:  # a run's failure is a result of the sweep, not the end of it
-        return [({"status": "failed", "error": f"{type(err).__name__}: {err}"}, []) for _ in specs]
+        return [
+            ({"status": "failed", "error": f"{type(err).__name__}: {err}", "worker": worker_name()}, []) for _ in specs
+        ]
+
+
+def worker_name() -> str:
+    """host:pid of the process that ran a task."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run_single(spec: dict, out_dir: Path) -> dict:
@@ -130,15 +143,18 @@ def run_task(specs: list[dict], data_dir: Path, runs_root: Path, max_rows: int |
     for spec, (metrics, history), path in zip(specs, execute(specs, open_prepared(data_dir), max_rows), started):
         results.write_run(runs_root / spec["run_id"], spec, metrics, history)
         path.unlink(missing_ok=True)
-        summaries.append(
-            {
-                "run_id": spec["run_id"],
-                "status": metrics["status"],
-                "outcome": metrics.get("outcome"),
-                "live_fraction": metrics.get("live_fraction", 1.0),
-            }
-        )
+        summaries.append(summary_of(spec, metrics))
     return summaries
+
+
+def summary_of(spec: dict, metrics: dict) -> dict:
+    """What the progress bar and the counts need of a run's record."""
+    return {
+        "run_id": spec["run_id"],
+        "status": metrics["status"],
+        "outcome": metrics.get("outcome"),
+        "live_fraction": metrics.get("live_fraction", 1.0),
+    }
 
 
 def stackable(config: dict) -> bool:
@@ -219,11 +235,9 @@ def in_flight(runs_root: Path) -> list[str]:
     return ids
 
 
-def stream(
-    todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, backend: str, max_rows: int = 0
-):
-    """Yield run summaries as their tasks finish (any order)."""
-    with parallel_config(backend=backend, n_jobs=n_jobs):
+def stream(todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, max_rows: int = 0):
+    """Yield run summaries as their tasks finish (any order); joblib dispatches them a few at a time."""
+    with parallel_config(backend="loky", n_jobs=n_jobs):
         for summaries in Parallel(return_as="generator_unordered")(
             delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root, max_rows or None) for t in todo
         ):
@@ -233,23 +247,6 @@ def stream(
 def record_death(spec: dict, runs_root: Path, strikes: int) -> None:
     metrics = {"status": "failed", "error": f"worker died while running it ({strikes} times, last one alone)"}
     results.write_run(runs_root / spec["run_id"], spec, metrics, [])
-
-
-@contextmanager
-def backend_context(backend: str, workers: int, scheduler: str | None) -> Iterator[None]:
-    """For the Dask backend, a distributed client: on `scheduler` if given, else a LocalCluster."""
-    if backend != "dask":
-        yield
-        return
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        with Client(scheduler):
-            yield
-        return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with Client(cluster):
-            yield
 
 
 def run_sweep(
@@ -264,48 +261,78 @@ def run_sweep(
     """Run every spec not yet finished in `sweep_dir`; returns counts by status/outcome.
 
     With stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.train).
-
-    A worker that dies (SIGKILL, out of memory) aborts joblib's whole call: the runs it had in
-    flight are retried alone, one at a time, and only a run that kills its worker again is
-    recorded as failed; every other run goes on.
+    On loky, workers read the prepared data memory-mapped from the sweep folder and write their own
+    records; on Dask (nnscratch.cluster) the data is shipped to the workers and the records come
+    back to this process, so the workers need no shared disk.
     """
     since = time.time()
     runs_root = results.runs_dir(sweep_dir)
     in_flight(runs_root)  # leftovers of an interrupted sweep
     done = results.finished_ids(sweep_dir)
     todo = [s for s in specs if s["run_id"] not in done]
-    workers = worker_count(n_jobs, todo)
-    prep_dir = Path(sweep_dir) / ".prepared"
-    counts, strikes = Counter(), Counter()
+    counts = Counter()
     bar = Progress(specs, done, progress, Path(sweep_dir).parent.name)
+    log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), backend)
     try:
-        paths = save_prepared(todo, prep_dir)
-        log.info(
-            "%d runs to do (%d already finished), %d workers, backend %s",
-            len(todo),
-            len(specs) - len(todo),
-            workers,
-            backend,
-        )
-        with backend_context(backend, workers, scheduler), logging_redirect_tqdm():
-            while todo:
-                try:
-                    for summary in stream(
-                        tasks(todo, stack_rows, workers), paths, runs_root, workers, backend, stack_rows
-                    ):
-                        tally(counts, summary, bar)
-                    todo = []
-                except Exception as err:
-                    if not is_worker_death(err):
-                        raise
-                    todo = retry_after_death(todo, runs_root, strikes, paths, backend, counts, bar, since)
+        with logging_redirect_tqdm():
+            if backend == "dask":
+                run_on_dask(todo, runs_root, n_jobs, scheduler, stack_rows, counts, bar)
+            else:
+                run_on_loky(todo, runs_root, worker_count(n_jobs, todo), stack_rows, counts, bar, since)
     finally:
         bar.close()
-        shutil.rmtree(prep_dir, ignore_errors=True)
         table = results.write_results(sweep_dir)
     # counted from the records, not the stream: a dead pool loses the summaries of runs it had finished
     mine = table[table["run_id"].isin(results.recorded_since(sweep_dir, since))]
     return Counter(mine["status"]) + Counter(mine.loc[mine["status"] == "finished", "outcome"])
+
+
+def run_on_loky(
+    todo: list[dict], runs_root: Path, workers: int, stack_rows: int, counts: Counter, bar: Progress, since: float
+) -> None:
+    """Tasks on joblib's process pool. A worker that dies (SIGKILL, out of memory) aborts joblib's
+    whole call: the runs it had in flight are retried alone, one at a time, and only a run that kills
+    its worker again is recorded as failed; every other run goes on."""
+    prep_dir, strikes = runs_root.parent / ".prepared", Counter()
+    log.info("loky: %d workers", workers)
+    try:
+        paths = save_prepared(todo, prep_dir)
+        while todo:
+            try:
+                for summary in stream(tasks(todo, stack_rows, workers), paths, runs_root, workers, stack_rows):
+                    tally(counts, summary, bar)
+                todo = []
+            except Exception as err:
+                if not is_worker_death(err):
+                    raise
+                todo = retry_after_death(todo, runs_root, strikes, paths, counts, bar, since)
+    finally:
+        shutil.rmtree(prep_dir, ignore_errors=True)
+
+
+def run_on_dask(
+    todo: list[dict],
+    runs_root: Path,
+    n_jobs: int | None,
+    scheduler: str | None,
+    stack_rows: int,
+    counts: Counter,
+    bar: Progress,
+) -> None:
+    """Tasks on a Dask cluster (nnscratch.cluster); this process writes every record."""
+    from nnscratch import cluster
+
+    def write(spec: dict, metrics: dict, history: list[dict]) -> None:
+        results.write_run(runs_root / spec["run_id"], spec, metrics, history)
+        tally(counts, summary_of(spec, metrics), bar)
+
+    if not todo:
+        return
+    with cluster.connect(scheduler, worker_count(n_jobs, todo)) as client:
+        threads = cluster.cluster_threads(client)
+        cluster.run_tasks(
+            client, tasks(todo, stack_rows, threads), dict(prepared_by_key(todo)), write, stack_rows or None
+        )
 
 
 def retry_after_death(
@@ -313,7 +340,6 @@ def retry_after_death(
     runs_root: Path,
     strikes: Counter,
     paths: dict,
-    backend: str,
     counts: Counter,
     bar: Progress,
     since: float,
@@ -325,7 +351,7 @@ def retry_after_death(
     for spec in suspects:
         strikes[spec["run_id"]] += 1
         try:
-            (summary,) = stream([[spec]], paths, runs_root, 2, backend)
+            (summary,) = stream([[spec]], paths, runs_root, 2)
         except Exception as err:
             if not is_worker_death(err):
                 raise

@@ -61,9 +61,9 @@ def run(conf, tmp_path, grid=None, parallel=LOKY, **kw):
 
 
 def metrics_by_id(sweep_dir: Path) -> dict:
-    """Every run's metrics less its wall time."""
+    """Every run's metrics less its wall time and the process that ran it."""
     return {
-        d.name: {k: v for k, v in results.read_run(d)["metrics"].items() if k != "seconds"}
+        d.name: {k: v for k, v in results.read_run(d)["metrics"].items() if k not in ("seconds", "worker")}
         for d in results.run_dirs(sweep_dir)
     }
 
@@ -227,7 +227,7 @@ def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path):
     assert cell["run"]["command"].startswith("python -m experiments.train ")
     single = results.read_run(out)
     assert single["run"]["run_id"] == cell["run"]["run_id"]
-    drop = lambda m: {k: v for k, v in m.items() if k != "seconds"}
+    drop = lambda m: {k: v for k, v in m.items() if k not in ("seconds", "worker")}
     assert drop(single["metrics"]) == drop(cell["metrics"])
     assert pd.read_csv(out / "history.csv").equals(pd.read_csv(results.run_dirs(sweep_dir)[0] / "history.csv"))
 

@@ -1,0 +1,151 @@
+"""A sweep's tasks on a Dask cluster whose workers share no disk with this process.
+
+Nothing a worker does touches this machine's filesystem:
+
+- the prepared arrays of each data key go to the cluster once, as the argument of a task whose
+  result is that data (`hold`), replicated to every worker; tasks take it by reference, so the
+  data crosses the network once per worker, not once per task, and if every worker holding it
+  dies Dask makes it again on another (scattered data would be lost for good);
+- a task returns its runs' records (metrics, history) and this process writes them into the sweep
+  folder, atomically, as the loky backend's workers do.
+
+Tasks go through Dask's futures API, at most `WINDOW` x the cluster's threads in flight at a time,
+so a grid of 100,000 runs never holds 100,000 futures. A task whose worker dies is rescheduled by
+Dask (up to the scheduler's ``distributed.scheduler.allowed-failures``); a stack that still kills
+workers is split into its runs, each retried alone, and a run that kills its worker alone is
+recorded failed with Dask's reason once it did so twice (a run queued beside a killer dies with it,
+and counts that death too). Nothing ever runs in this process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+from nnscratch import data as datamod
+from nnscratch.config import ConfigError
+from nnscratch.runner import data_key, execute
+
+log = logging.getLogger(__name__)
+WINDOW = 2  # tasks in flight per cluster thread: one running, one queued
+WAIT_FOR_WORKERS = 60  # seconds to wait for a first worker before giving up
+KILL_RETRIES = 1  # a run alone that Dask gave up on (KilledWorker) is submitted again this often
+
+
+class ClusterError(ConfigError):
+    """The cluster cannot run the sweep (no scheduler at the address, no workers)."""
+
+
+@contextmanager
+def connect(scheduler: str | None, workers: int) -> Iterator:
+    """A distributed Client on `scheduler`, or on a LocalCluster of `workers` single-thread processes."""
+    from distributed import Client, LocalCluster
+
+    if not scheduler:
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            with Client(cluster) as client:
+                yield client
+        return
+    try:
+        client = Client(scheduler, timeout=30)
+    except OSError as err:
+        raise ClusterError(
+            f"parallel.scheduler={scheduler}: cannot reach a Dask scheduler there ({err}). Start one with "
+            "`dask scheduler` and give its tcp:// address, or leave scheduler null for a cluster on this machine."
+        ) from err
+    with client:
+        yield client
+
+
+def cluster_threads(client) -> int:
+    """Threads of the cluster's workers (its parallelism), waiting for a first worker to join."""
+    try:
+        client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS)
+    except TimeoutError as err:
+        raise ClusterError(
+            f"no Dask worker joined the scheduler within {WAIT_FOR_WORKERS} s: start workers with "
+            "`dask worker tcp://<scheduler>:8786` on machines with the project installed"
+        ) from err
+    return sum(client.nthreads().values())
+
+
+def remote_task(specs: list[dict], data: datamod.Prepared, max_rows: int | None) -> list[tuple[dict, list[dict]]]:
+    """Worker entry: train the runs of one task and return their records."""
+    return execute(specs, data, max_rows)
+
+
+def hold(data: datamod.Prepared) -> datamod.Prepared:
+    """A task whose result is the data it was given: unlike scattered data, Dask recomputes it on
+    another worker when every worker holding it dies."""
+    return data
+
+
+def ship_data(client, prepared: dict[str, datamod.Prepared]) -> tuple[dict, int]:
+    """({data key: future}, bytes of data per worker): each key's arrays copied once to every worker."""
+    from distributed import wait
+
+    with warnings.catch_warnings():  # "Sending large graph": the data goes once, on purpose
+        warnings.filterwarnings("ignore", message="Sending large graph")
+        futures = {key: client.submit(hold, p, key=f"nnscratch-data-{key}", pure=False) for key, p in prepared.items()}
+    wait(list(futures.values()))
+    client.replicate(list(futures.values()))
+    size = sum(a.nbytes for p in prepared.values() for a in (p.X_train, p.y_train, p.X_test, p.y_test))
+    return futures, size
+
+
+def run_tasks(
+    client,
+    tasks: Iterable[list[dict]],
+    prepared: dict[str, datamod.Prepared],
+    write: Callable[[dict, dict, list[dict]], None],
+    max_rows: int | None = None,
+) -> None:
+    """Run every task on the cluster, `write(spec, metrics, history)` each run's record as its task
+    ends. On any exception (Ctrl-C included) cancel what is pending and re-raise: every record
+    already written stays."""
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    threads = cluster_threads(client)
+    shipped, size = ship_data(client, prepared)
+    log.info("dask: %d worker threads; data shipped once to each worker: %.1f MB", threads, size / 1e6)
+    todo, running, done = iter(tasks), {}, as_completed()
+    killed = Counter()
+
+    def submit(specs: list[dict]) -> None:
+        key = f"nnscratch-{specs[0]['run_id']}-{uuid.uuid4().hex[:8]}"
+        data = shipped[data_key(specs[0]["config"])]
+        future = client.submit(remote_task, specs, data, max_rows, key=key)
+        running[future] = specs
+        done.add(future)
+
+    for specs in itertools.islice(todo, WINDOW * threads):
+        submit(specs)
+    try:
+        for future in done:
+            specs = running.pop(future)
+            rid = specs[0]["run_id"]
+            try:
+                records = future.result()
+            except KilledWorker as err:
+                killed[rid] += 1
+                if len(specs) > 1 or killed[rid] <= KILL_RETRIES:  # it may have been beside the run that killed
+                    for spec in specs:
+                        submit([spec])  # a stack is split: only the run that kills its worker fails
+                    continue
+                records = [({"status": "failed", "error": f"worker died while running it (KilledWorker: {err})"}, [])]
+            except Exception as err:  # the task could not run at all (e.g. its data could not be made)
+                records = [({"status": "failed", "error": f"{type(err).__name__}: {err}"}, []) for _ in specs]
+            future.release()
+            for spec, (metrics, history) in zip(specs, records):
+                write(spec, metrics, history)
+            for following in itertools.islice(todo, 1):
+                submit(following)
+    except BaseException:
+        client.cancel(list(running))
+        raise

@@ -1,0 +1,168 @@
+"""A sweep on a real Dask cluster: `dask scheduler` and `dask worker` processes, the workers in a
+private mount namespace with an empty tmpfs over the client's output root, so they cannot see (or
+write into) the sweep folder and must get the data and hand back the records through Dask."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nnscratch import results, sweep
+from nnscratch.compose import CONF_DIR
+
+distributed = pytest.importorskip("distributed", reason="the dask extra is installed by .ci/run")
+
+ROOT = CONF_DIR.parent
+DASK = Path(sys.executable).parent / "dask"
+GRID = {
+    "name": "tiny",
+    "axes": {
+        "model": {"hidden": [[8], [16]]},
+        "data": {"subset": [500], "scaling": ["unit", "none"]},
+        "weights": ["uniform", "zeros"],
+        "train": {"iterations": [20], "eval_every": [10]},
+        "seed": [0, 1],
+    },
+}
+
+
+def drop_where(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if k not in ("seconds", "worker")}
+
+
+def records(sweep_dir: Path) -> dict:
+    return {d.name: results.read_run(d)["metrics"] for d in results.run_dirs(sweep_dir)}
+
+
+class Cluster:
+    """A scheduler and worker processes; each worker sees an empty tmpfs at `hidden` and writes a
+    list of what it left there to <tmp>/worker<i>.files when it exits."""
+
+    def __init__(self, tmp: Path, hidden: Path, workers: int, scheduler_env: dict | None = None):
+        self.tmp, self.hidden = tmp, hidden
+        self.file = tmp / "scheduler.json"
+        env = os.environ | (scheduler_env or {})
+        self.scheduler = subprocess.Popen(
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", self.file],
+            env=env,
+            cwd=tmp,
+            stderr=subprocess.DEVNULL,
+        )
+        worker_env = {k: v for k, v in os.environ.items() if k != "NNSCRATCH_DATA_DIR"}  # no data of their own
+        worker_env["XDG_CACHE_HOME"] = str(tmp / "empty-cache")
+        self.workers = []
+        for i in range(workers):
+            home = tmp / f"worker{i}"
+            home.mkdir()
+            script = (
+                f'mount -t tmpfs none "{hidden}" && "{DASK}" worker --scheduler-file "{self.file}" '
+                f'--nthreads 1 --no-dashboard --name w{i}; find "{hidden}" -mindepth 1 > "{tmp}/worker{i}.files"'
+            )
+            self.workers.append(
+                subprocess.Popen(
+                    ["unshare", "-m", "sh", "-c", script], cwd=home, env=worker_env, stderr=subprocess.DEVNULL
+                )
+            )
+        for _ in range(300):
+            if self.file.is_file() and json.loads(self.file.read_text() or "{}").get("address"):
+                break
+            time.sleep(0.1)
+        self.address = json.loads(self.file.read_text())["address"]
+        with distributed.Client(self.address) as client:
+            client.wait_for_workers(workers, timeout=60)
+
+    def worker_pids(self) -> dict[str, int]:
+        with distributed.Client(self.address) as client:
+            names = {a: w["name"] for a, w in client.scheduler_info()["workers"].items()}
+            return {names[a]: pid for a, pid in client.run(os.getpid).items()}
+
+    def close(self) -> list[str]:
+        """Stop everything; the files the workers left under the hidden folder."""
+        with distributed.Client(self.address) as client:
+            client.shutdown()
+        for p in [*self.workers, self.scheduler]:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        return [line for f in self.tmp.glob("worker*.files") for line in f.read_text().split()]
+
+
+@contextmanager
+def cluster(tmp_path: Path, workers: int, **kw):
+    hidden = tmp_path / "client"
+    hidden.mkdir(exist_ok=True)
+    c = Cluster(tmp_path, hidden, workers, **kw)
+    try:
+        yield c
+    finally:
+        c.left = c.close()
+
+
+def test_a_cluster_without_the_client_disk_runs_the_grid_as_loky_does(tmp_path):
+    loky, _ = sweep.run(GRID, {"backend": "loky", "n_jobs": 2, "stack_rows": 64}, [], tmp_path / "loky", progress=False)
+    out = tmp_path / "client" / "outputs"
+    with cluster(tmp_path, workers=2) as c:
+        parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 64}
+        dask, counts = sweep.run(GRID, parallel, [], out, progress=False)
+        pids = set(c.worker_pids().values())
+    assert counts["finished"] == 16 and not counts["failed"]
+    on_dask, on_loky = records(dask), records(loky)
+    assert {r: drop_where(m) for r, m in on_dask.items()} == {r: drop_where(m) for r, m in on_loky.items()}
+    workers = {int(m["worker"].split(":")[1]) for m in on_dask.values()}
+    assert workers <= pids and len(workers) == 2  # both workers ran tasks, the client none
+    assert c.left == []  # nothing written by a worker under the client's output root
+    assert not (dask / ".prepared").exists()
+
+
+def test_a_single_thread_cluster_runs_the_tasks_on_its_worker(tmp_path):
+    grid = GRID | {"axes": GRID["axes"] | {"seed": [0], "weights": ["uniform"]}}
+    with cluster(tmp_path, workers=1) as c:
+        (pid,) = c.worker_pids().values()
+        parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 0}
+        sweep_dir, counts = sweep.run(grid, parallel, [], tmp_path / "client" / "outputs", progress=False)
+    assert counts["finished"] == 4
+    assert {m["worker"].split(":")[1] for m in records(sweep_dir).values()} == {str(pid)} != {str(os.getpid())}
+
+
+def test_a_killed_worker_loses_no_run_and_a_run_that_kills_its_worker_fails(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf)
+    grid = {
+        "name": "killer",
+        "axes": {
+            "model": {"hidden": [[32]]},
+            "data": {"subset": [2000]},
+            "train": {"iterations": [300]},
+            "seed": list(range(8)),
+        },
+        "extra": {"fault": {"fault": ["kill"], "seed": [0]}},
+    }
+    (conf / "sweep" / "killer.yaml").write_text(yaml.safe_dump(grid))
+    out = tmp_path / "client" / "outputs"
+    with cluster(tmp_path, workers=2, scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "2"}) as c:
+        argv = [sys.executable, "-m", "experiments.sweep", "sweep=killer", "parallel=dask", "report=false"]
+        argv += [f"parallel.scheduler={c.address}", "parallel.stack_rows=0", f"out_root={out}", f"--config-dir={conf}"]
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(600):  # kill a worker once the first run is recorded
+            if list(out.glob("killer/*/runs/*/metrics.json")):
+                break
+            time.sleep(0.1)
+        os.kill(next(iter(c.worker_pids().values())), signal.SIGKILL)
+        log, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 1, log
+    (sweep_dir,) = out.glob("killer/*")
+    df = results.read_results(sweep_dir)
+    assert len(df) == 9, log
+    assert (df.loc[df.fault.isna(), "status"] == "finished").all(), log
+    (error,) = df.loc[df.fault == "kill", "error"]
+    assert "worker died while running it" in error
+    assert "1 run(s) failed" in log
