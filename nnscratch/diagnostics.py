@@ -25,8 +25,9 @@ def distinct_units(W: np.ndarray, b: np.ndarray) -> int:
     """Number of units whose incoming weights and bias (a row of [W | b]) differ from every other's.
 
     Zero init makes every row equal, so the layer acts as one unit: the log's "784 -> 1 -> 10".
+    Rows compare by value (+ 0 turns -0.0 into 0.0), as bytes: np.unique(axis=0) costs milliseconds.
     """
-    return int(len(np.unique(np.hstack([W, b]), axis=0)))
+    return len({row.tobytes() for row in np.hstack([W, b]) + 0})
 
 
 def accuracy(pred: np.ndarray, y: np.ndarray) -> float:

@@ -10,6 +10,13 @@ A sweep directory holds ``sweep.json`` (the resolved sweep: name, axes, products
 parallel settings, run ids), ``environment.json``, ``results.csv`` (one tidy row per run) and
 ``runs/``. Every file is written atomically (temporary name, then rename), so a crash leaves either
 the old file or the new one, never half of one.
+
+Beside ``runs/``, ``journal/<writer>.jsonl`` holds one line per record written (its results row and
+its history), appended by the process that wrote the record, right after it; each process has its
+own file, so no two ever append to the same one. Tables and resume read the journal, not 100,000
+records; the folders stay the truth: a line whose folder is gone is dropped, and a folder newer than
+its line or without one (its writer died between the two writes, or someone edited it) is read and
+journaled again.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -85,16 +94,6 @@ def runs_dir(sweep_dir: Path) -> Path:
     return Path(sweep_dir) / "runs"
 
 
-def finished_ids(sweep_dir: Path) -> set[str]:
-    """Ids of runs in the sweep whose record says finished."""
-    return {d.name for d in run_dirs(sweep_dir) if read_json(d / "metrics.json").get("status") == "finished"}
-
-
-def recorded_since(sweep_dir: Path, since: float) -> set[str]:
-    """Ids of runs whose record was written at or after time `since` (seconds since the epoch)."""
-    return {d.name for d in run_dirs(sweep_dir) if (d / "metrics.json").stat().st_mtime >= since}
-
-
 def run_dirs(sweep_dir: Path) -> list[Path]:
     """Complete run folders of a sweep (temporary and half-written ones skipped)."""
     root = runs_dir(sweep_dir)
@@ -119,22 +118,82 @@ def axes(sweep_dir: Path) -> list[str]:
     return list(read_sweep(sweep_dir)["axes"])
 
 
-def table_from_runs(sweep_dir: Path) -> pd.DataFrame:
+def result_row(run: dict, metrics: dict) -> dict:
+    """One row of results.csv: run_id, every axis value, the final metrics, status and command."""
+    row = {"run_id": run["run_id"], **run["axes"]}
+    return row | {c: metrics.get(c) for c in RESULT_COLUMNS if c != "command"} | {"command": run["command"]}
+
+
+def record_run(sweep_dir: Path, run: dict, metrics: dict, history: list[dict]) -> dict:
+    """Write one run of a sweep (its folder, then its journal line); the journal entry."""
+    write_run(runs_dir(sweep_dir) / run["run_id"], run, metrics, history)
+    return append_journal(sweep_dir, {"written": time.time(), "row": result_row(run, metrics), "history": history})
+
+
+def append_journal(sweep_dir: Path, entry: dict) -> dict:
+    """Append one entry to this process's own journal file."""
+    folder = Path(sweep_dir) / "journal"
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{socket.gethostname()}-{os.getpid()}.jsonl", "a") as f:
+        f.write(json.dumps(entry, default=str) + "\n")
+    return entry
+
+
+def read_journal(sweep_dir: Path) -> dict[str, dict]:
+    """{run_id: latest journal entry} of every recorded run of a sweep (see the module docstring)."""
+    entries: dict[str, dict] = {}
+    for path in sorted((Path(sweep_dir) / "journal").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:  # a writer killed mid-line: its run is read from its folder
+                continue
+            rid = entry["row"]["run_id"]
+            if rid not in entries or entry["written"] >= entries[rid]["written"]:
+                entries[rid] = entry
+    root = runs_dir(sweep_dir)
+    folders = [e.name for e in os.scandir(root) if not e.name.startswith(".")] if root.is_dir() else []
+    journaled = {r: entries[r] for r in folders if r in entries}
+    for rid in folders:  # a folder newer than its line, or without one: read it
+        try:
+            written = (root / rid / "metrics.json").stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if rid not in journaled or written > journaled[rid]["written"]:
+            journaled[rid] = journal_from_folder(sweep_dir, root / rid)
+    return journaled
+
+
+def journal_from_folder(sweep_dir: Path, run_dir: Path) -> dict:
+    """A journal entry rebuilt from a run folder, appended to this process's journal."""
+    rec, csv = read_run(run_dir), run_dir / "history.csv"
+    history = pd.read_csv(csv).to_dict("records") if csv.stat().st_size > 1 else []
+    written = (run_dir / "metrics.json").stat().st_mtime
+    return append_journal(
+        sweep_dir, {"written": written, "row": result_row(rec["run"], rec["metrics"]), "history": history}
+    )
+
+
+def finished_ids(sweep_dir: Path) -> set[str]:
+    """Ids of runs in the sweep whose record says finished."""
+    return {r for r, e in read_journal(sweep_dir).items() if e["row"]["status"] == "finished"}
+
+
+def recorded_since(sweep_dir: Path, since: float) -> set[str]:
+    """Ids of runs whose record was written at or after time `since` (seconds since the epoch)."""
+    return {r for r, e in read_journal(sweep_dir).items() if e["written"] >= since}
+
+
+def table_from_journal(sweep_dir: Path, entries: dict[str, dict] | None = None) -> pd.DataFrame:
     """One row per run: run_id, every axis value, the final metrics, status and command."""
-    names = axes(sweep_dir)
-    rows = []
-    for d in run_dirs(sweep_dir):
-        rec = read_run(d)
-        row = {"run_id": rec["run"]["run_id"], **{a: rec["run"]["axes"].get(a) for a in names}}
-        row |= {c: rec["metrics"].get(c) for c in RESULT_COLUMNS if c != "command"}
-        row["command"] = rec["run"]["command"]
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["run_id", *names, *RESULT_COLUMNS])
+    entries = read_journal(sweep_dir) if entries is None else entries
+    columns = ["run_id", *axes(sweep_dir), *RESULT_COLUMNS]
+    return pd.DataFrame([entries[r]["row"] for r in sorted(entries)], columns=columns)
 
 
 def write_results(sweep_dir: Path) -> pd.DataFrame:
-    """Rebuild results.csv from the run folders (the source of truth) and return it."""
-    df = table_from_runs(sweep_dir)
+    """Rebuild results.csv from the records (journal, healed from the folders) and return it."""
+    df = table_from_journal(sweep_dir)
     atomic_write_text(Path(sweep_dir) / "results.csv", df.to_csv(index=False))
     return df
 
@@ -146,9 +205,6 @@ def read_results(sweep_dir: Path) -> pd.DataFrame:
 
 def read_histories(sweep_dir: Path) -> pd.DataFrame:
     """Every run's history stacked, with a run_id column, for learning curves."""
-    frames = [
-        pd.read_csv(d / "history.csv").assign(run_id=d.name)
-        for d in run_dirs(sweep_dir)
-        if (d / "history.csv").stat().st_size > 1
-    ]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    entries = read_journal(sweep_dir)
+    rows = [h | {"run_id": r} for r in sorted(entries) for h in entries[r]["history"]]
+    return pd.DataFrame(rows)

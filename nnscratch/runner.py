@@ -141,20 +141,9 @@ def run_task(specs: list[dict], data_dir: Path, runs_root: Path, max_rows: int |
         path.touch()
     summaries = []
     for spec, (metrics, history), path in zip(specs, execute(specs, open_prepared(data_dir), max_rows), started):
-        results.write_run(runs_root / spec["run_id"], spec, metrics, history)
+        summaries.append(results.record_run(runs_root.parent, spec, metrics, history)["row"])
         path.unlink(missing_ok=True)
-        summaries.append(summary_of(spec, metrics))
     return summaries
-
-
-def summary_of(spec: dict, metrics: dict) -> dict:
-    """What the progress bar and the counts need of a run's record."""
-    return {
-        "run_id": spec["run_id"],
-        "status": metrics["status"],
-        "outcome": metrics.get("outcome"),
-        "live_fraction": metrics.get("live_fraction", 1.0),
-    }
 
 
 def stackable(config: dict) -> bool:
@@ -246,7 +235,7 @@ def stream(todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jo
 
 def record_death(spec: dict, runs_root: Path, strikes: int) -> None:
     metrics = {"status": "failed", "error": f"worker died while running it ({strikes} times, last one alone)"}
-    results.write_run(runs_root / spec["run_id"], spec, metrics, [])
+    results.record_run(runs_root.parent, spec, metrics, [])
 
 
 def run_sweep(
@@ -323,8 +312,7 @@ def run_on_dask(
     from nnscratch import cluster
 
     def write(spec: dict, metrics: dict, history: list[dict]) -> None:
-        results.write_run(runs_root / spec["run_id"], spec, metrics, history)
-        tally(counts, summary_of(spec, metrics), bar)
+        tally(counts, results.record_run(runs_root.parent, spec, metrics, history)["row"], bar)
 
     if not todo:
         return

@@ -148,7 +148,9 @@ def run(
     """Validate, then run every missing or failed run of the grid, then (adaptive) the rounds of extra
     seeds; (sweep dir, counts)."""
     check_parallel(parallel)
+    planning = time.time()
     record, specs = plan(grid, cli_overrides, conf_dir)
+    planning = time.time() - planning
     settings = check_adaptive(adaptive, record, conf_dir)
     record |= {"parallel": parallel, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "rounds": []}
     if resume:
@@ -189,6 +191,7 @@ def run(
             {
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
                 "wall_seconds": round(time.time() - started, 1),
+                "planning_seconds": round(planning, 2),
                 "parallel": parallel,
             }
         )

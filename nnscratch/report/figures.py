@@ -25,6 +25,15 @@ from nnscratch.report.tables import factors, with_outcome  # noqa: E402
 OUTCOME_COLORS = {"ok": "#2a9d8f", "collapsed": "#e76f51", "diverged": "#7b2cbf", "failed": "#6c757d"}
 PREFERRED_GRID = ("model.hidden", "data.subset")
 DPI = 110
+MAX_RUNS_DRAWN = 2000  # figures with a mark per run draw a fixed random sample of a larger grid
+MAX_CURVES = 200  # more cells than this: learning curves by factor level, not by cell
+
+
+def drawn(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """(the runs a per-run figure draws, a note for its title): all, or a fixed sample of a large grid."""
+    if len(runs) <= MAX_RUNS_DRAWN:
+        return runs, ""
+    return runs.sample(MAX_RUNS_DRAWN, random_state=0), f" — a random {MAX_RUNS_DRAWN:,} of {len(runs):,} runs"
 
 
 def save(fig, path: Path) -> Path:
@@ -148,7 +157,7 @@ def collapse_heatmaps(
 
 def strip_by_factor(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
     """Test accuracy of every run against each factor, coloured by outcome."""
-    runs = with_outcome(runs)
+    runs, note = drawn(with_outcome(runs))
     fs = factors(runs, axes) or ["seed"]
     fig, grid = plt.subplots(1, len(fs), figsize=(3.2 * len(fs), 3.8), squeeze=False, sharey=True)
     for ax, factor in zip(grid.flat, fs):
@@ -169,13 +178,13 @@ def strip_by_factor(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
         ax.set_ylim(0, 1)
     if grid.flat[-1].get_legend():
         sns.move_legend(grid.flat[-1], "upper left", bbox_to_anchor=(1, 1), title="outcome")
-    fig.suptitle("Every run: final test accuracy by factor (one point per run and seed)")
+    fig.suptitle(f"Every run: final test accuracy by factor (one point per run and seed){note}")
     return save(fig, path)
 
 
 def parallel_coordinates(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
     """The whole grid as lines through each factor's levels to the final test accuracy, coloured by outcome."""
-    runs = with_outcome(runs)
+    runs, note = drawn(with_outcome(runs))
     fs = factors(runs, axes)
     fig, ax = plt.subplots(figsize=(1.8 * (len(fs) + 1) + 2, 4.5))
     rng = np.random.default_rng(0)
@@ -208,29 +217,32 @@ def parallel_coordinates(runs: pd.DataFrame, axes: list[str], path: Path) -> Pat
     ax.set_ylim(-0.08, 1.08)
     handles = [plt.Line2D([], [], color=c, lw=2) for c in OUTCOME_COLORS.values()]
     ax.legend(handles, OUTCOME_COLORS.keys(), title="outcome", loc="upper left", bbox_to_anchor=(1, 1))
-    ax.set_title("The grid in parallel coordinates: each line is one run")
+    ax.set_title(f"The grid in parallel coordinates: each line is one run{note}")
     return save(fig, path)
 
 
 def learning_curves(runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str], path: Path) -> Path:
     """Train and test accuracy against iteration: one line per cell (mean over seeds, band = ±1 sd
     over seeds), coloured by the level of the panel's factor. Averaging whole levels would blend
-    runs that collapse with runs that learn into a curve no run follows."""
+    runs that collapse with runs that learn into a curve no run follows; a grid of more than
+    MAX_CURVES cells is drawn so anyway (one line per level of the panel's factor), and says so."""
     fs = [f for f in factors(runs, axes) if f != "train.iterations"] or ["seed"]
     cell = [f for f in factors(runs, axes) if f != "seed"]
+    by_cell = not cell or len(runs.groupby(cell, dropna=False)) <= MAX_CURVES
     hist = histories.merge(runs[["run_id", *dict.fromkeys([*fs, *cell])]], on="run_id")
     if "train.iterations" in runs.columns and runs["train.iterations"].nunique() > 1:
         common = runs["train.iterations"].mode().iloc[0]  # keep the longer product's tail from stretching the axis
         hist = hist[hist["iteration"] <= common]
-    curves = hist.groupby([*cell, "iteration"], dropna=False)[["train_acc", "test_acc"]].agg(["mean", "std"])
-    curves = curves.reset_index()
     fig, grid = plt.subplots(2, len(fs), figsize=(3.4 * len(fs), 6.4), squeeze=False, sharey=True, layout="constrained")
     for j, f in enumerate(fs):
+        keys = cell if by_cell else [f]
+        curves = hist.groupby([*keys, "iteration"], dropna=False)[["train_acc", "test_acc"]].agg(["mean", "std"])
+        curves = curves.reset_index()
         levels = [str(v) for v in level_order(hist[f])]
         colors = dict(zip(levels, sns.color_palette(n_colors=len(levels))))
         for i, metric in enumerate(("train_acc", "test_acc")):
             ax = grid[i, j]
-            for _, c in curves.groupby(cell or ["iteration"], dropna=False) if cell else [(None, curves)]:
+            for _, c in curves.groupby(keys, dropna=False) if keys else [(None, curves)]:
                 color = colors[str(c[f].iloc[0])] if f in c else "C0"
                 mean, sd = c[(metric, "mean")], c[(metric, "std")].fillna(0)
                 ax.plot(c["iteration"], mean, color=color, lw=1, alpha=0.8)
@@ -240,7 +252,8 @@ def learning_curves(runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str]
             )
             ax.set(xlabel="iteration", ylabel=metric.replace("_acc", " accuracy"), ylim=(0, 1))
             ax.set_title(f"coloured by {f}", fontsize=9)
-    fig.suptitle("Learning curves: one line per cell, mean over seeds, band = ±1 sd over seeds")
+    by = "cell, mean over seeds, band = ±1 sd over seeds" if by_cell else "level, mean over all else, band = ±1 sd"
+    fig.suptitle(f"Learning curves: one line per {by}")
     return save(fig, path)
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+SHOWN_ROWS = 300  # a longer table is shown as its first rows; its csv holds every row
+
 CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em; color: #222; }
 h1 { border-bottom: 2px solid #333; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
@@ -45,11 +47,24 @@ def write_markdown(path: Path, title: str, sections: list[Section], out: Path) -
             n += 1
             name = f"{n:02d}_{slug(caption)}"
             df.to_csv(out / "tables" / f"{name}.csv", index=False)
-            lines += [f"**{caption}** ([csv](tables/{name}.csv))", "", df.to_markdown(index=False, floatfmt=".3f"), ""]
+            lines += [
+                f"**{caption}** ([csv](tables/{name}.csv))",
+                "",
+                shown(df).to_markdown(index=False, floatfmt=".3f"),
+            ]
+            lines += [cut_note(df, f"tables/{name}.csv"), ""]
         for caption, fig in s.figures:
             lines += [f"![{caption}]({Path(fig).relative_to(out)})", ""]
     path.write_text("\n".join(lines))
     return path
+
+
+def shown(df: pd.DataFrame) -> pd.DataFrame:
+    return df.head(SHOWN_ROWS)
+
+
+def cut_note(df: pd.DataFrame, csv: str) -> str:
+    return f"\n(first {SHOWN_ROWS} of {len(df):,} rows; every row is in {csv})" if len(df) > SHOWN_ROWS else ""
 
 
 def image_tag(caption: str, path: Path) -> str:
@@ -58,9 +73,10 @@ def image_tag(caption: str, path: Path) -> str:
 
 
 def table_html(caption: str, df: pd.DataFrame) -> str:
-    body = df.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="", border=0, escape=True)
+    body = shown(df).to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="", border=0, escape=True)
     for v in ("SUPPORTED", "REFUTED", "CONDITIONAL", "INCONCLUSIVE"):
         body = body.replace(f"<td>{v}</td>", f'<td class="{v}"><b>{v}</b></td>')
+    caption += cut_note(df, "the report's tables/ folder")
     return body.replace('<table class="dataframe">', f"<table><caption>{html.escape(caption)}</caption>", 1)
 
 
