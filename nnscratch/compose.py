@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -28,6 +29,22 @@ from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# ${nnscratch.or:${a},b}: a unless it is null, else b (conf/train.yaml: out_dir, else Hydra's folder)
+OmegaConf.register_new_resolver(
+    "nnscratch.or", lambda value, default: default if value is None else value, replace=True
+)
+
+
+def groups_help(config_name: str) -> str:
+    """`group: option, ...` for each config group that conf/<config_name>.yaml's defaults list reads:
+    what --help shows (Hydra's own list names every group of conf/, read or not)."""
+    defaults = yaml.safe_load((CONF_DIR / f"{config_name}.yaml").read_text()).get("defaults") or []
+    groups = [k for d in defaults if isinstance(d, dict) for k in d if not k.startswith(("override ", "hydra"))]
+    lines = [f"{g}: {', '.join(sorted(p.stem for p in (CONF_DIR / g).glob('*.yaml')))}" for g in groups]
+    return "\n".join(lines) or "(none: set the keys below)"
+
+
+OmegaConf.register_new_resolver("nnscratch.groups", groups_help, replace=True)
 NOT_IDENTITY = ("out_dir",)  # keys of train.yaml that say where to write, not what to run
 
 

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 RESULT_COLUMNS = [
     "status",
@@ -73,9 +74,7 @@ def write_run(run_dir: Path, run: dict, metrics: dict, history: list[dict]) -> N
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=run_dir.parent, prefix=f".{run_dir.name}."))
-    (tmp / "config.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
-    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
-    pd.DataFrame(history).to_csv(tmp / "history.csv", index=False)
+    write_run_files(tmp, run, metrics, history)
     if run_dir.exists():  # a failed run being redone: swap, then drop the old record
         old = run_dir.with_name(f".{run_dir.name}.old")
         os.replace(run_dir, old)
@@ -85,13 +84,46 @@ def write_run(run_dir: Path, run: dict, metrics: dict, history: list[dict]) -> N
         os.replace(tmp, run_dir)
 
 
+def write_run_files(run_dir: Path, run: dict, metrics: dict, history: list[dict]) -> None:
+    """Write one run's three files into `run_dir`, each atomically, metrics.json (the sign of a
+    complete record) last; whatever else the folder holds (Hydra's .hydra/) stays."""
+    atomic_write_text(run_dir / "config.json", json.dumps(run, indent=2, default=str) + "\n")
+    atomic_write_text(run_dir / "history.csv", pd.DataFrame(history).to_csv(index=False))
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str) + "\n")
+
+
 def read_run(run_dir: Path) -> dict:
     """{"run": config.json, "metrics": metrics.json} of one run folder."""
     return {"run": read_json(Path(run_dir) / "config.json"), "metrics": read_json(Path(run_dir) / "metrics.json")}
 
 
 def runs_dir(sweep_dir: Path) -> Path:
-    return Path(sweep_dir) / "runs"
+    """Where a sweep's run folders are: runs/, or a Hydra multirun's own folder (one per job)."""
+    return Path(sweep_dir) if is_multirun(sweep_dir) else Path(sweep_dir) / "runs"
+
+
+def is_multirun(folder: Path) -> bool:
+    """A folder that `python -m experiments.train -m ...` (a Hydra multirun) wrote."""
+    return (Path(folder) / "multirun.yaml").is_file() and not (Path(folder) / "sweep.json").is_file()
+
+
+def multirun_record(folder: Path) -> dict:
+    """A Hydra multirun read as a sweep: its axes are the keys the multirun swept (multirun.yaml)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    task = yaml.safe_load((Path(folder) / "multirun.yaml").read_text())["hydra"]["overrides"]["task"]
+    swept = [o.key_or_group for o in OverridesParser.create().parse_overrides(task) if o.is_sweep_override()]
+    return {"name": "multirun", "axes": swept, "multirun": True}
+
+
+def multirun_axes(run: dict, axes: list[str]) -> dict:
+    """A multirun job's values of the swept keys, from its overrides, written as a sweep writes them."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from nnscratch.grid import axis_value
+
+    parsed = OverridesParser.create().parse_overrides(run["overrides"])
+    return {o.key_or_group: axis_value(o.value()) for o in parsed if o.key_or_group in axes}
 
 
 def run_dirs(sweep_dir: Path) -> list[Path]:
@@ -103,8 +135,8 @@ def run_dirs(sweep_dir: Path) -> list[Path]:
 
 
 def read_sweep(sweep_dir: Path) -> dict:
-    """The resolved sweep config (sweep.json)."""
-    return read_json(Path(sweep_dir) / "sweep.json")
+    """The resolved sweep config (sweep.json), or a multirun's (multirun_record)."""
+    return multirun_record(sweep_dir) if is_multirun(sweep_dir) else read_json(Path(sweep_dir) / "sweep.json")
 
 
 def dataset_of(sweep_dir: Path) -> str:
@@ -127,7 +159,8 @@ def result_row(run: dict, metrics: dict) -> dict:
 def record_run(sweep_dir: Path, run: dict, metrics: dict, history: list[dict]) -> dict:
     """Write one run of a sweep (its folder, then its journal line); the journal entry."""
     write_run(runs_dir(sweep_dir) / run["run_id"], run, metrics, history)
-    return append_journal(sweep_dir, {"written": time.time(), "row": result_row(run, metrics), "history": history})
+    entry = {"written": time.time(), "dir": run["run_id"], "row": result_row(run, metrics), "history": history}
+    return append_journal(sweep_dir, entry)
 
 
 def append_journal(sweep_dir: Path, entry: dict) -> dict:
@@ -148,7 +181,7 @@ def read_journal(sweep_dir: Path) -> dict[str, dict]:
                 entry = json.loads(line)
             except json.JSONDecodeError:  # a writer killed mid-line: its run is read from its folder
                 continue
-            rid = entry["row"]["run_id"]
+            rid = entry["dir"]
             if rid not in entries or entry["written"] >= entries[rid]["written"]:
                 entries[rid] = entry
     root = runs_dir(sweep_dir)
@@ -157,7 +190,7 @@ def read_journal(sweep_dir: Path) -> dict[str, dict]:
     for rid in folders:  # a folder newer than its line, or without one: read it
         try:
             written = (root / rid / "metrics.json").stat().st_mtime
-        except FileNotFoundError:
+        except OSError:  # not a run folder (a multirun's own files)
             continue
         if rid not in journaled or written > journaled[rid]["written"]:
             journaled[rid] = journal_from_folder(sweep_dir, root / rid)
@@ -168,10 +201,11 @@ def journal_from_folder(sweep_dir: Path, run_dir: Path) -> dict:
     """A journal entry rebuilt from a run folder, appended to this process's journal."""
     rec, csv = read_run(run_dir), run_dir / "history.csv"
     history = pd.read_csv(csv).to_dict("records") if csv.stat().st_size > 1 else []
-    written = (run_dir / "metrics.json").stat().st_mtime
-    return append_journal(
-        sweep_dir, {"written": written, "row": result_row(rec["run"], rec["metrics"]), "history": history}
-    )
+    if is_multirun(sweep_dir):
+        rec["run"]["axes"] = multirun_axes(rec["run"], axes(sweep_dir))
+    row = result_row(rec["run"], rec["metrics"])
+    entry = {"written": (run_dir / "metrics.json").stat().st_mtime, "dir": run_dir.name, "row": row, "history": history}
+    return append_journal(sweep_dir, entry)
 
 
 def finished_ids(sweep_dir: Path) -> set[str]:
@@ -188,12 +222,12 @@ def table_from_journal(sweep_dir: Path, entries: dict[str, dict] | None = None) 
     """One row per run: run_id, every axis value, the final metrics, status and command."""
     entries = read_journal(sweep_dir) if entries is None else entries
     columns = ["run_id", *axes(sweep_dir), *RESULT_COLUMNS]
-    return pd.DataFrame([entries[r]["row"] for r in sorted(entries)], columns=columns)
+    return pd.DataFrame([e["row"] for _, e in sorted(entries.items())], columns=columns)
 
 
-def write_results(sweep_dir: Path) -> pd.DataFrame:
+def write_results(sweep_dir: Path, entries: dict[str, dict] | None = None) -> pd.DataFrame:
     """Rebuild results.csv from the records (journal, healed from the folders) and return it."""
-    df = table_from_journal(sweep_dir)
+    df = table_from_journal(sweep_dir, entries)
     atomic_write_text(Path(sweep_dir) / "results.csv", df.to_csv(index=False))
     return df
 
@@ -206,5 +240,5 @@ def read_results(sweep_dir: Path) -> pd.DataFrame:
 def read_histories(sweep_dir: Path) -> pd.DataFrame:
     """Every run's history stacked, with a run_id column, for learning curves."""
     entries = read_journal(sweep_dir)
-    rows = [h | {"run_id": r} for r in sorted(entries) for h in entries[r]["history"]]
+    rows = [h | {"run_id": e["row"]["run_id"]} for _, e in sorted(entries.items()) for h in e["history"]]
     return pd.DataFrame(rows)

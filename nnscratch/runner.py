@@ -29,7 +29,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from nnscratch import data as datamod
 from nnscratch import results
-from nnscratch.config import check
+from nnscratch.config import ConfigError, check
 from nnscratch.train import train_stack
 
 log = logging.getLogger(__name__)
@@ -125,11 +125,14 @@ def worker_name() -> str:
 def run_single(spec: dict, out_dir: Path) -> dict:
     """Validate, load data, train and write one run to `out_dir`; the metrics.
 
-    Bad config raises ConfigError and bad data DataError before anything is written.
+    Bad config raises ConfigError and bad data DataError before anything is written; so does a
+    folder that already holds a run (it is never overwritten).
     """
+    if (Path(out_dir) / "metrics.json").exists():
+        raise ConfigError(f"{out_dir} already holds a run: give another out_dir= (or none: Hydra picks a new folder)")
     check(spec["config"])
     ((metrics, history),) = execute([spec], prepare_for(spec["config"]))
-    results.write_run(Path(out_dir), spec, metrics, history)
+    results.write_run_files(Path(out_dir), spec, metrics, history)
     return metrics
 
 
@@ -270,9 +273,10 @@ def run_sweep(
                 run_on_loky(todo, runs_root, worker_count(n_jobs, todo), stack_rows, counts, bar, since)
     finally:
         bar.close()
-        table = results.write_results(sweep_dir)
+        entries = results.read_journal(sweep_dir)
+        table = results.write_results(sweep_dir, entries)
     # counted from the records, not the stream: a dead pool loses the summaries of runs it had finished
-    mine = table[table["run_id"].isin(results.recorded_since(sweep_dir, since))]
+    mine = table[table["run_id"].isin({e["row"]["run_id"] for e in entries.values() if e["written"] >= since})]
     return Counter(mine["status"]) + Counter(mine.loc[mine["status"] == "finished", "outcome"])
 
 

@@ -105,10 +105,29 @@ def test_report_has_every_figure_and_table_and_is_self_contained(tmp_path):
     ):
         assert table in csvs
     assert html.count("data:image/png;base64,") == len(figures)
-    assert not re.search(r"""(src|href)=["'](?!data:)""", html)  # no external image, script or stylesheet
-    assert "<script" not in html and "<link" not in html
+    # nothing loaded from elsewhere: no external image, script, stylesheet, frame, module import or css url
+    assert not re.search(r"""<(?:img|script|link|iframe)\b[^>]*\b(?:src|href)=["']?(?:https?:)?//""", html)
+    assert not re.search(r"""(?:from\s+|import\(\s*|url\(\s*)["']?(?:https?:)?//""", html)
     md = (sweep_dir / "report.md").read_text()
-    assert "Unscaled pixels collapse accuracy" in md and "![Collapse vs success](figures/collapse_heatmaps.png)" in md
+    assert "Unscaled pixels collapse accuracy" in md and "](figures/collapse_heatmaps.png)" in md
+
+
+def test_report_html_renders_markdown_links_claims_and_sorts_all_runs_offline(tmp_path):
+    sweep_dir = make_sweep(tmp_path, LOG_AXES)
+    html = write_report([sweep_dir]).read_text()
+    text = re.sub(r"<script.*?</script>", "", html, flags=re.S)
+    assert "**" not in text and "<strong>~96%</strong>" in text  # the log's quotes, rendered
+    ids = set(re.findall(r'<h[23] id="([^"]+)"', html))
+    contents = re.search(r"<nav>(.*?)</nav>", html, re.S).group(1)
+    assert set(re.findall(r'href="#([^"]+)"', contents)) == ids  # the contents list links every section
+    claim_links = re.findall(r'<td><a href="#([^"]+)">', html)
+    assert len(claim_links) == len(CLAIMS["claims"]) and set(claim_links) <= ids  # each verdict row -> its section
+    verdicts_id = next(i for i in ids if i.endswith("verdicts"))
+    assert html.count(f'href="#{verdicts_id}"') == len(CLAIMS["claims"]) + 1  # and each section back
+    assert html.count("<figcaption>") == len(list((sweep_dir / "figures").iterdir()))
+    all_runs = re.search(r'<div class="sortable">(.*?)</div>', html, re.S).group(1)
+    assert "All runs" in all_runs and "<table" in all_runs
+    assert "injectModule(" in html and len(html) > 500_000  # the DataTables bundle, inline (base64)
 
 
 def test_verdicts_follow_the_data(tmp_path):

@@ -72,3 +72,74 @@ def test_missing_data_is_one_clear_error(tmp_path):
     assert proc.returncode != 0
     assert "dataset 'mnist' not found" in proc.stderr and "NNSCRATCH_DATA_DIR" in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+SMALL = ["train.iterations=10", "train.eval_every=5", "data.subset=300"]
+
+
+def runs_under(folder) -> dict:
+    """{job folder name: run id} of every run record below `folder`."""
+    return {p.parent.name: json.loads(p.read_text())["run_id"] for p in sorted(folder.rglob("config.json"))}
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_a_multirun_gives_each_job_its_own_folder(tmp_path, launcher):
+    """Two jobs start within the same second; each writes its own folder, beside Hydra's .hydra/."""
+    proc = train_cli("-m", f"hydra/launcher={launcher}", "model.hidden=[10],[32]", *SMALL, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*")  # outputs/multirun/<date>/<time>
+    jobs = runs_under(sweep)
+    assert sorted(jobs) == ["0", "1"] and len(set(jobs.values())) == 2
+    assert all((sweep / j / "metrics.json").is_file() and (sweep / j / ".hydra").is_dir() for j in jobs)
+    assert (sweep / "multirun.yaml").is_file()
+
+
+def test_out_dir_is_an_alias_and_never_overwritten(tmp_path):
+    proc = train_cli("-m", "model.hidden=[10],[32]", *SMALL, f"out_dir={tmp_path / 'x'}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(runs_under(tmp_path / "x")) == ["0", "1"]  # a multirun's out_dir: one folder per job
+    first = (tmp_path / "x" / "0" / "metrics.json").read_text()
+    again = train_cli(*SMALL, "model.hidden=[64]", f"out_dir={tmp_path / 'x' / '0'}", cwd=tmp_path)
+    assert again.returncode != 0 and "already holds a run" in again.stderr and "Traceback" not in again.stderr
+    assert (tmp_path / "x" / "0" / "metrics.json").read_text() == first
+    run = train_cli(*SMALL, "hydra.run.dir=elsewhere", cwd=tmp_path)
+    assert run.returncode == 0 and (tmp_path / "elsewhere" / "metrics.json").is_file()
+    default = train_cli(*SMALL, cwd=tmp_path)
+    assert default.returncode == 0 and len(list((tmp_path / "outputs" / "train").glob("*/*/metrics.json"))) == 1
+
+
+@pytest.mark.parametrize("entry,config", [("train", "train"), ("sweep", "sweep"), ("report", "report")])
+def test_help_lists_only_the_groups_an_entry_point_reads(entry, config):
+    import yaml
+
+    proc = subprocess.run(
+        [sys.executable, "-m", f"experiments.{entry}", "--help"], cwd=CONF_DIR.parent, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    listed = proc.stdout.split("== Configuration groups (group=option) ==")[1].split("== Config ==")[0]
+    groups = {line.split(":")[0] for line in listed.strip().splitlines() if ": " in line and "(none" not in line}
+    defaults = yaml.safe_load((CONF_DIR / f"{config}.yaml").read_text())["defaults"]
+    reads = {k for d in defaults if isinstance(d, dict) for k in d if not k.startswith("override")}
+    assert groups == reads
+    if entry == "train":
+        assert {"parallel", "sweep"}.isdisjoint(groups) and "weights: he, normal" in listed
+
+
+def test_the_report_reads_a_multirun_as_a_sweep(tmp_path):
+    proc = train_cli("-m", "weights=uniform,zeros", "seed=0,1", *SMALL, "hydra.sweep.dir=mr", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = subprocess.run(
+        [sys.executable, "-m", "experiments.report", f"sweep_dir={tmp_path / 'mr'}"],
+        cwd=CONF_DIR.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert report.returncode == 0, report.stderr
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "mr" / "results.csv")
+    assert len(df) == 4 and set(df["weights"]) == {"uniform", "zeros"} and set(df["seed"]) == {0, 1}
+    assert df.loc[df.weights == "zeros", "outcome"].eq("collapsed").all()
+    html = (tmp_path / "mr" / "report.html").read_text()
+    assert "Axes: weights (2 levels), seed (2 levels)" in html and "Zero weight initialization" in html

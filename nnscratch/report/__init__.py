@@ -24,7 +24,7 @@ from nnscratch.claims import (
 )
 from nnscratch.report import figures, tables
 from nnscratch.report.remedies import remedy_section
-from nnscratch.report.render import Section, write_html, write_markdown
+from nnscratch.report.render import Section, slug, write_html, write_markdown
 
 
 @dataclass
@@ -70,13 +70,14 @@ def cells_text(check: CheckResult) -> str:
     return f"{n['holds']} hold / {n['fails']} fail / {n['undecided']} undecided"
 
 
-def claims_table(results_: list[ClaimResult]) -> pd.DataFrame:
+def claims_table(results_: list[ClaimResult], links: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per claim; with `links` ({title: section id}) each claim links to its section."""
     rows = []
     for c in results_:
         main = c.checks[0]
         rows.append(
             {
-                "claim": c.title,
+                "claim": f"[{c.title}](#{links[c.title]})" if links else c.title,
                 "verdict": c.verdict.upper(),
                 "effect [interval]": effect_text(main),
                 "seeds": int(main.cells["seeds"].sum()) if not main.cells.empty else 0,
@@ -97,30 +98,35 @@ def shown_cells(cells: pd.DataFrame) -> pd.DataFrame:
 def claim_sections(
     claim_results: list[ClaimResult], heading: str, level: float, figure: Path | None, claims: dict
 ) -> list[Section]:
+    verdicts_id = slug(f"{heading} verdicts")
+    links = {c.title: slug(f"{heading} {c.title}") for c in claim_results}
     sections = [
         Section(
             f"{heading}: verdicts",
             [
                 f"Each claim ({claims.get('title', 'claims')}) was turned into checks with thresholds fixed in "
                 f"{claims.get('file', 'the claims file')} "
-                "before any run. Margins are in the units of the measure (accuracy: 0.01 = 1 point).",
+                "before any run. Margins are in the units of the measure (accuracy: 0.01 = 1 point). "
+                "Each claim links to its section.",
                 "How sure: " + METHOD.format(level=level),
             ],
-            tables=[(claims.get("title", "Claims"), claims_table(claim_results))],
+            tables=[(claims.get("title", "Claims"), claims_table(claim_results, links))],
             figures=[("Each claim's cells: mean margin, interval and seeds", figure)] if figure else [],
+            anchor=verdicts_id,
         )
     ]
     for c in claim_results:
-        text = [f"Log: “{c.log}”"] if c.log else []
+        text = [f"[↑ back to the verdicts](#{verdicts_id})"]
+        text += [f"Log: “{c.log}”"] if c.log else []
         tabs = []
         for i, ch in enumerate(c.checks):
             label = "Verdict" if i == 0 else "Further check"
             seeds = int(ch.cells["seeds"].sum()) if not ch.cells.empty else 0
             numbers = f" Effect: {effect_text(ch)}; {seeds} seeds; cells {cells_text(ch)}." if seeds else ""
-            text.append(f"{label}: {ch.verdict.upper()} — {ch.what}. {ch.reason}.{numbers}")
+            text.append(f"{label}: **{ch.verdict.upper()}** — {ch.what}. {ch.reason}.{numbers}")
             if not ch.cells.empty:
                 tabs.append((f"{ch.what} ({ch.verdict})", shown_cells(ch.cells)))
-        sections.append(Section(f"{c.title} — {c.verdict.upper()}", text, tables=tabs, level=3))
+        sections.append(Section(f"{c.title} — {c.verdict.upper()}", text, tables=tabs, level=3, anchor=links[c.title]))
     return sections
 
 
@@ -161,6 +167,11 @@ def rounds_section(s: Sweep) -> Section | None:
 
 # ---------------------------------------------------------------- one sweep
 
+UNIT_CAPTION = (
+    "Dead first-layer ReLU units at init and at the end, and distinct units, per condition (input scaling × "
+    "weights × biases): every run a point, the mean with its 95 % bootstrap interval."
+)
+
 
 def sweep_header(s: Sweep) -> Section:
     runs = s.runs
@@ -200,7 +211,7 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
                 "Mean test accuracy over seeds per cell (± sd); "
                 "cells where most seeds collapsed or diverged are boxed in red."
             ],
-            figures=[("Collapse vs success", heat)],
+            figures=[("Mean test accuracy over seeds per cell; red boxes: most seeds collapsed or diverged.", heat)],
             level=2,
         )
     )
@@ -209,8 +220,14 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
             "Every run",
             [],
             figures=[
-                ("Final test accuracy by factor", figures.strip_by_factor(runs, axes, f("strip_by_factor"))),
-                ("Parallel coordinates", figures.parallel_coordinates(runs, axes, f("parallel_coordinates"))),
+                (
+                    "Final test accuracy of every run by factor, coloured by outcome.",
+                    figures.strip_by_factor(runs, axes, f("strip_by_factor")),
+                ),
+                (
+                    "Each line is one run: its level on every factor, then its final test accuracy.",
+                    figures.parallel_coordinates(runs, axes, f("parallel_coordinates")),
+                ),
             ],
             level=2,
         )
@@ -220,7 +237,12 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
             Section(
                 "Learning curves",
                 [],
-                figures=[("Learning curves", figures.learning_curves(runs, hist, axes, f("learning_curves")))],
+                figures=[
+                    (
+                        "Train and test accuracy against iteration, one line per cell (mean over seeds, band ±1 sd).",
+                        figures.learning_curves(runs, hist, axes, f("learning_curves")),
+                    )
+                ],
                 level=2,
             )
         )
@@ -228,7 +250,7 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
             Section(
                 "Dead and distinct hidden units",
                 [],
-                figures=[("Unit diagnostics", figures.unit_diagnostics(runs, hist, axes, f("unit_diagnostics")))],
+                figures=[(UNIT_CAPTION, figures.unit_diagnostics(runs, hist, axes, f("unit_diagnostics")))],
                 level=2,
             )
         )
@@ -236,7 +258,12 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
         Section(
             "Overfitting",
             [],
-            figures=[("Train − test gap", figures.overfitting(runs, axes, f("overfitting")))],
+            figures=[
+                (
+                    "Train − test accuracy gap per cell: how far a net fits its training set beyond the test set.",
+                    figures.overfitting(runs, axes, f("overfitting")),
+                )
+            ],
             level=2,
         )
     )
@@ -256,6 +283,7 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
                 ("All runs", tables.all_runs(runs, axes)),
             ],
             level=2,
+            sortable=("All runs",),
         )
     )
     return sections

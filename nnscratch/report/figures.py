@@ -257,25 +257,38 @@ def learning_curves(runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str]
     return save(fig, path)
 
 
+CONDITIONS = ("data.scaling", "weights", "biases")  # what decides whether ReLU units die
+
+
 def unit_diagnostics(runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str], path: Path) -> Path:
-    """Dead ReLU units (at init and at the end) and distinct hidden units, by factor."""
-    fs = [f for f in factors(runs, axes) if f != "train.iterations"] or ["seed"]
-    done = runs[runs["status"] == "finished"]
+    """Dead ReLU units (at init and at the end, as fractions in [0, 1]) and distinct hidden units, per
+    condition (scaling x weights x biases, those that vary): every run as a point, the mean with a
+    95 % bootstrap interval (which stays within the runs' values, so within [0, 1])."""
+    varying = factors(runs, axes)
+    conds = [f for f in CONDITIONS if f in varying] or [f for f in varying if f != "seed"][:1] or ["seed"]
+    done = runs[runs["status"] == "finished"].copy()
     start = histories[histories["iteration"] == 0][["run_id", "dead_l1"]].rename(columns={"dead_l1": "dead_l1_init"})
     done = done.merge(start, on="run_id", how="left")
+    done["condition"] = done[conds].astype(str).agg(" · ".join, axis=1)
+    order = sorted(done["condition"].unique())
     rows = [
-        ("dead_l1_init", "dead units at init (fraction)"),
-        ("dead_l1", "dead units at end (fraction)"),
-        ("distinct_l1", "distinct hidden units at end"),
+        ("dead_l1_init", "dead units at init (fraction)", (-0.03, 1.03)),
+        ("dead_l1", "dead units at end (fraction)", (-0.03, 1.03)),
+        ("distinct_l1", "distinct hidden units at end", (0, None)),
     ]
-    fig, grid = plt.subplots(
-        len(rows), len(fs), figsize=(3.2 * len(fs), 8.4), squeeze=False, sharey="row", layout="constrained"
-    )
-    for j, f in enumerate(fs):
-        for i, (col, label) in enumerate(rows):
-            sns.barplot(done, x=f, y=col, order=level_order(done[f]), errorbar="sd", ax=grid[i, j], color="#457b9d")
-            grid[i, j].set_ylabel(label)
-    fig.suptitle("Hidden layer 1: dead ReLU units (never active on the training set) and distinct units (mean ± sd)")
+    fig, grid = plt.subplots(len(rows), 1, figsize=(max(6, 0.9 * len(order) + 2), 9), sharex=True, layout="constrained")
+    points, _ = drawn(done)
+    for ax, (col, label, ylim) in zip(grid, rows):
+        sns.stripplot(
+            points, x="condition", y=col, order=order, color="#457b9d", alpha=0.35, size=3, jitter=0.25, ax=ax
+        )
+        sns.pointplot(
+            done, x="condition", y=col, order=order, errorbar=("ci", 95), seed=0, color="black",
+            markers="D", linestyles="none", ax=ax,
+        )  # fmt: skip
+        ax.set(ylabel=label, xlabel=" · ".join(conds), ylim=ylim)
+    grid[-1].tick_params(axis="x", labelrotation=30)
+    fig.suptitle("Hidden layer 1 per condition: dead ReLU units (never active on the training set), distinct units")
     return save(fig, path)
 
 

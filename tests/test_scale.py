@@ -1,0 +1,76 @@
+"""A large grid of trivial runs: it completes, resumes after Ctrl-C without redoing finished runs,
+and its report stays readable (sampled figures, cut tables)."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import yaml
+
+from nnscratch import results, scale, sweep
+from nnscratch.compose import CONF_DIR
+
+ROOT = CONF_DIR.parent
+
+
+def test_a_2000_run_grid_resumes_after_ctrl_c_and_reports(tmp_path):
+    conf, out = tmp_path / "conf", tmp_path / "out"
+    shutil.copytree(CONF_DIR, conf)
+    grid = scale.trivial_grid(2000) | {"name": "trivial"}
+    (conf / "sweep" / "trivial.yaml").write_text(yaml.safe_dump(grid))
+    argv = [sys.executable, "-m", "experiments.sweep", f"--config-dir={conf}", "sweep=trivial", f"out_root={out}"]
+    proc = subprocess.Popen(
+        [*argv, "report=false"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # see test_sweep's Ctrl-C test
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("trivial/*/runs/*"))) < 300:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "interrupted" in stderr
+    (sweep_dir,) = (out / "trivial").iterdir()
+    before = {d.name: (d / "metrics.json").stat().st_mtime_ns for d in results.run_dirs(sweep_dir)}
+    assert 300 <= len(before) < 2000
+
+    done = subprocess.run([*argv, f"resume={sweep_dir}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = {d.name: (d / "metrics.json").stat().st_mtime_ns for d in results.run_dirs(sweep_dir)}
+    assert len(after) == 2000 and all(after[r] == t for r, t in before.items())  # none redone
+    df = results.read_results(sweep_dir)
+    assert len(df) == 2000 and df["status"].eq("finished").all()
+    html = (sweep_dir / "report.html").read_text()
+    md = (sweep_dir / "report.md").read_text()
+    assert "first 300 of 2,000 rows" in md and md.count("\n|") < 2000  # tables cut to their first rows
+    assert "All runs" in html and html.count("<tr>") < 2000  # the all-runs table is a sortable one
+
+
+def test_the_journal_heals_from_the_run_folders(tmp_path):
+    """Tables come from the journal; a run folder without a line, or newer than its line, is read."""
+    grid = scale.trivial_grid(40)
+    sweep_dir, _ = sweep.run(grid, {"backend": "loky", "n_jobs": 2, "stack_rows": 64}, [], tmp_path, progress=False)
+    full = results.read_results(sweep_dir)
+    journal = sorted((sweep_dir / "journal").glob("*.jsonl"))
+    lines = journal[0].read_text().splitlines()
+    journal[0].write_text("\n".join(lines[:-2]) + "\n" + lines[-1][:20])  # two lines lost, one cut mid-line
+    ids = sorted(full["run_id"])
+    shutil.rmtree(sweep_dir / "runs" / ids[0])  # a deleted folder is no longer a run
+    edited = sweep_dir / "runs" / ids[1] / "metrics.json"
+    edited.write_text(json.dumps({"status": "failed", "error": "edited"}))
+    results.write_results(sweep_dir)
+    table = results.read_results(sweep_dir)
+    assert sorted(table["run_id"]) == ids[1:]
+    assert table.set_index("run_id").loc[ids[1], "status"] == "failed"
+    same = table[table["run_id"] != ids[1]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(same, full[~full["run_id"].isin(ids[:2])].reset_index(drop=True), check_dtype=False)
+    assert results.finished_ids(sweep_dir) == set(ids[2:])
