@@ -139,9 +139,10 @@ class Composer:
 
 def with_value(config: dict, path: list[str], value) -> dict:
     """A copy of `config` with the existing key at `path` replaced by `value` (only the path is copied:
-    the rest is shared with `config`); KeyError if the key does not exist."""
+    the rest is shared with `config`); KeyError if the key does not exist or holds a mapping (Hydra
+    would merge into it)."""
     head, *rest = path
-    if not isinstance(config, dict) or head not in config:
+    if not isinstance(config, dict) or head not in config or (not rest and isinstance(config[head], dict)):
         raise KeyError(head)
     return config | {head: with_value(config[head], rest, value) if rest else copy.deepcopy(value)}
 

@@ -11,8 +11,8 @@ parallel settings, run ids), ``environment.json``, ``results.csv`` (one tidy row
 ``runs/``. Every file is written atomically (temporary name, then rename), so a crash leaves either
 the old file or the new one, never half of one.
 
-Beside ``runs/``, ``journal/<writer>.jsonl`` holds one line per record written (its results row and
-its history), appended by the process that wrote the record, right after it; each process has its
+Beside ``runs/``, ``journal/<writer>.jsonl`` holds one line per record written (its results row, a
+tab, its history), appended by the process that wrote the record, right after it; each process has its
 own file, so no two ever append to the same one. Tables and resume read the journal, not 100,000
 records; the folders stay the truth: a line whose folder is gone is dropped, and a folder newer than
 its line or without one (its writer died between the two writes, or someone edited it) is read and
@@ -162,17 +162,19 @@ def result_row(run: dict, metrics: dict) -> dict:
 def record_run(sweep_dir: Path, run: dict, metrics: dict, history: list[dict]) -> dict:
     """Write one run of a sweep (its folder, then its journal line); the journal entry."""
     write_run(runs_dir(sweep_dir) / run["run_id"], run, metrics, history)
-    entry = {"written": time.time(), "dir": run["run_id"], "row": result_row(run, metrics), "history": history}
-    return append_journal(sweep_dir, entry)
+    entry = {"written": time.time(), "dir": run["run_id"], "row": result_row(run, metrics)}
+    return append_journal(sweep_dir, entry, history)
 
 
-def append_journal(sweep_dir: Path, entry: dict) -> dict:
-    """Append one entry to this process's own journal file."""
+def append_journal(sweep_dir: Path, entry: dict, history: list[dict]) -> dict:
+    """Append one entry to this process's own journal file: one line, the entry and its history as
+    JSON separated by a tab (JSON escapes tabs), so tables can read entries without the histories."""
     folder = Path(sweep_dir) / "journal"
     folder.mkdir(exist_ok=True)
+    text = json.dumps(history, default=str)
     with open(folder / f"{socket.gethostname()}-{os.getpid()}.jsonl", "a") as f:
-        f.write(json.dumps(entry, default=str) + "\n")
-    return entry
+        f.write(json.dumps(entry, default=str) + "\t" + text + "\n")
+    return entry | {"history": text}
 
 
 @contextmanager
@@ -190,13 +192,16 @@ def bulk() -> Iterator[None]:
 
 @bulk()
 def read_journal(sweep_dir: Path) -> dict[str, dict]:
-    """{run_id: latest journal entry} of every recorded run of a sweep (see the module docstring)."""
+    """{run folder: latest journal entry} of every recorded run of a sweep (see the module docstring);
+    an entry's "history" is left as JSON text (read_histories parses it)."""
     entries: dict[str, dict] = {}
     for path in sorted((Path(sweep_dir) / "journal").glob("*.jsonl")):
-        for line in path.read_text().splitlines():
+        *lines, cut = path.read_text().split("\n")  # `cut`: "" or a line its writer died writing
+        for line in lines:
+            head, _, history = line.partition("\t")
             try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:  # a writer killed mid-line: its run is read from its folder
+                entry = json.loads(head) | {"history": history}
+            except json.JSONDecodeError:  # not a journal line: its run is read from its folder
                 continue
             rid = entry["dir"]
             if rid not in entries or entry["written"] >= entries[rid]["written"]:
@@ -221,8 +226,8 @@ def journal_from_folder(sweep_dir: Path, run_dir: Path) -> dict:
     if is_multirun(sweep_dir):
         rec["run"]["axes"] = multirun_axes(rec["run"], axes(sweep_dir))
     row = result_row(rec["run"], rec["metrics"])
-    entry = {"written": (run_dir / "metrics.json").stat().st_mtime, "dir": run_dir.name, "row": row, "history": history}
-    return append_journal(sweep_dir, entry)
+    entry = {"written": (run_dir / "metrics.json").stat().st_mtime, "dir": run_dir.name, "row": row}
+    return append_journal(sweep_dir, entry, history)
 
 
 def finished_ids(sweep_dir: Path) -> set[str]:
@@ -258,5 +263,5 @@ def read_results(sweep_dir: Path) -> pd.DataFrame:
 def read_histories(sweep_dir: Path) -> pd.DataFrame:
     """Every run's history stacked, with a run_id column, for learning curves."""
     entries = read_journal(sweep_dir)
-    rows = [h | {"run_id": e["row"]["run_id"]} for _, e in sorted(entries.items()) for h in e["history"]]
+    rows = [h | {"run_id": e["row"]["run_id"]} for _, e in sorted(entries.items()) for h in json.loads(e["history"])]
     return pd.DataFrame(rows)

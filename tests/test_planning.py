@@ -77,3 +77,14 @@ def test_a_bad_cell_in_a_large_grid_is_named_before_anything_runs(tmp_path):
     assert "train.lr: must be a number > 0, got -1.0" in str(err.value)
     assert "model.hiden=[10]: Could not override 'model.hiden'" in str(err.value)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_bad_group_value_gets_hydras_own_error():
+    composer = Composer()
+    with hydra_context(CONF_DIR), pytest.raises(Exception) as fast:
+        composer(["optimizer=[1]"])  # a group: composed, refused by Hydra
+    with hydra_context(CONF_DIR), pytest.raises(Exception) as full:
+        compose_run(["optimizer=[1]"])
+    assert str(fast.value) == str(full.value)
+    with hydra_context(CONF_DIR):
+        assert composer(["data.mirrors=[a,b]"])[0] == compose_run(["data.mirrors=[a,b]"])[0]
