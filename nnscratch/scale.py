@@ -53,7 +53,7 @@ def measure(n: int, out_root: Path, parallel: dict) -> dict:
     write_report([sweep_dir])
     report = time.time() - t
     running = session["wall_seconds"] - session["planning_seconds"]
-    return {
+    row = {
         "runs": n,
         "finished": counts["finished"],
         "planning_s": session["planning_seconds"],
@@ -66,15 +66,16 @@ def measure(n: int, out_root: Path, parallel: dict) -> dict:
         "end_to_end_s": time.time() - started,
         "client_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "sweep_dir": str(sweep_dir),
-    } | stop_pool()
+    }
+    stop_pool()
+    return row
 
 
-def stop_pool() -> dict:
+def stop_pool() -> None:
     """Shut joblib's reusable worker pool down, or this process would wait out its idle timeout."""
     from joblib.externals.loky import get_reusable_executor
 
     get_reusable_executor().shutdown(wait=True)
-    return {}
 
 
 def scale_benchmark(sizes: list[int], out_root: Path, parallel: dict) -> pd.DataFrame:
