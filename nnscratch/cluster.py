@@ -74,11 +74,6 @@ def cluster_threads(client) -> int:
     return sum(client.nthreads().values())
 
 
-def remote_task(specs: list[dict], data: datamod.Prepared, max_rows: int | None) -> list[tuple[dict, list[dict]]]:
-    """Worker entry: train the runs of one task and return their records."""
-    return execute(specs, data, max_rows)
-
-
 def hold(data: datamod.Prepared) -> datamod.Prepared:
     """A task whose result is the data it was given: unlike scattered data, Dask recomputes it on
     another worker when every worker holding it dies."""
@@ -103,6 +98,7 @@ def run_tasks(
     tasks: Iterable[list[dict]],
     prepared: dict[str, datamod.Prepared],
     write: Callable[[dict, dict, list[dict]], None],
+    threads: int,
     max_rows: int | None = None,
 ) -> None:
     """Run every task on the cluster, `write(spec, metrics, history)` each run's record as its task
@@ -111,7 +107,6 @@ def run_tasks(
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
-    threads = cluster_threads(client)
     shipped, size = ship_data(client, prepared)
     log.info("dask: %d worker threads; data shipped once to each worker: %.1f MB", threads, size / 1e6)
     todo, running, done = iter(tasks), {}, as_completed()
@@ -120,7 +115,7 @@ def run_tasks(
     def submit(specs: list[dict]) -> None:
         key = f"nnscratch-{specs[0]['run_id']}-{uuid.uuid4().hex[:8]}"
         data = shipped[data_key(specs[0]["config"])]
-        future = client.submit(remote_task, specs, data, max_rows, key=key)
+        future = client.submit(execute, specs, data, max_rows, key=key)
         running[future] = specs
         done.add(future)
 

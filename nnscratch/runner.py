@@ -323,7 +323,7 @@ def run_on_dask(
     with cluster.connect(scheduler, worker_count(n_jobs, todo)) as client:
         threads = cluster.cluster_threads(client)
         cluster.run_tasks(
-            client, tasks(todo, stack_rows, threads), dict(prepared_by_key(todo)), write, stack_rows or None
+            client, tasks(todo, stack_rows, threads), dict(prepared_by_key(todo)), write, threads, stack_rows or None
         )
 
 
