@@ -144,7 +144,7 @@ def run_task(specs: list[dict], data_dir: Path, runs_root: Path, max_rows: int |
         path.touch()
     summaries = []
     for spec, (metrics, history), path in zip(specs, execute(specs, open_prepared(data_dir), max_rows), started):
-        summaries.append(results.record_run(runs_root.parent, spec, metrics, history)["row"])
+        summaries.append(results.record_run(runs_root.parent, spec, metrics, history))
         path.unlink(missing_ok=True)
     return summaries
 
@@ -274,10 +274,10 @@ def run_sweep(
     finally:
         bar.close()
         entries = results.read_journal(sweep_dir)
-        table = results.write_results(sweep_dir, entries)
+        results.write_results(sweep_dir, entries)
     # counted from the records, not the stream: a dead pool loses the summaries of runs it had finished
-    mine = table[table["run_id"].isin({e["row"]["run_id"] for e in entries.values() if e["written"] >= since})]
-    return Counter(mine["status"]) + Counter(mine.loc[mine["status"] == "finished", "outcome"])
+    mine = [e for e in entries.values() if e["written"] >= since]
+    return Counter(e["status"] for e in mine) + Counter(e["outcome"] for e in mine if e["status"] == "finished")
 
 
 def run_on_loky(
@@ -316,7 +316,7 @@ def run_on_dask(
     from nnscratch import cluster
 
     def write(spec: dict, metrics: dict, history: list[dict]) -> None:
-        tally(counts, results.record_run(runs_root.parent, spec, metrics, history)["row"], bar)
+        tally(counts, results.record_run(runs_root.parent, spec, metrics, history), bar)
 
     if not todo:
         return
