@@ -19,6 +19,7 @@ and counts that death too). Nothing ever runs in this process.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import uuid
@@ -93,6 +94,13 @@ def ship_data(client, prepared: dict[str, datamod.Prepared]) -> tuple[dict, int]
     return futures, size
 
 
+def report_progress(topic: str, done: dict[str, tuple[float, float]]) -> None:
+    """On a worker: send the work a task has done so far to the client, as a Dask event."""
+    from distributed import get_worker
+
+    get_worker().log_event(topic, done)
+
+
 def run_tasks(
     client,
     tasks: Iterable[list[dict]],
@@ -100,10 +108,12 @@ def run_tasks(
     write: Callable[[dict, dict, list[dict]], None],
     threads: int,
     max_rows: int | None = None,
+    moving: Callable[[dict[str, tuple[float, float]]], None] | None = None,
 ) -> None:
     """Run every task on the cluster, `write(spec, metrics, history)` each run's record as its task
-    ends. On any exception (Ctrl-C included) cancel what is pending and re-raise: every record
-    already written stays."""
+    ends, and pass `moving` the work running tasks report (about every second, as Dask events).
+    On any exception (Ctrl-C included) cancel what is pending and re-raise: every record already
+    written stays."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
@@ -111,11 +121,15 @@ def run_tasks(
     log.info("dask: %d worker threads; data shipped once to each worker: %.1f MB", threads, size / 1e6)
     todo, running, done = iter(tasks), {}, as_completed()
     killed = Counter()
+    topic = f"nnscratch-progress-{uuid.uuid4().hex[:8]}"
+    report = functools.partial(report_progress, topic) if moving else None
+    if moving:
+        client.subscribe_topic(topic, lambda event: moving(event[1]))
 
     def submit(specs: list[dict]) -> None:
         key = f"nnscratch-{specs[0]['run_id']}-{uuid.uuid4().hex[:8]}"
         data = shipped[data_key(specs[0]["config"])]
-        future = client.submit(execute, specs, data, max_rows, key=key)
+        future = client.submit(execute, specs, data, max_rows, report, key=key)
         running[future] = specs
         done.add(future)
 
@@ -144,3 +158,6 @@ def run_tasks(
     except BaseException:
         client.cancel(list(running))
         raise
+    finally:
+        if moving:
+            client.unsubscribe_topic(topic)

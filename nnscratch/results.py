@@ -270,7 +270,7 @@ def write_results(sweep_dir: Path, entries: dict[str, dict] | None = None) -> in
     """Rebuild results.csv from the records (journal, healed from the folders): its header, then the
     journaled lines sorted by run folder, with no table built in between; the number of runs."""
     entries = read_journal(sweep_dir) if entries is None else entries
-    lines = [e["line"] for _, e in sorted(entries.items())]
+    lines = [entries[rid]["line"] for rid in sorted(entries)]
     atomic_write_text(Path(sweep_dir) / "results.csv", csv_line(result_columns(sweep_dir)) + "".join(lines))
     return len(lines)
 

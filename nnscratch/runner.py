@@ -16,13 +16,16 @@ import os
 import shutil
 import signal
 import socket
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import joblib
 import numpy as np
+import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -99,16 +102,26 @@ def open_prepared(folder: Path) -> datamod.Prepared:
 # ---------------------------------------------------------------- one run
 
 
-def execute(specs: list[dict], data: datamod.Prepared, max_rows: int | None = None) -> list[tuple[dict, list[dict]]]:
+def execute(
+    specs: list[dict],
+    data: datamod.Prepared,
+    max_rows: int | None = None,
+    report: Callable[[dict[str, tuple[float, float]]], None] | None = None,
+) -> list[tuple[dict, list[dict]]]:
     """Train one spec, or several stacked: (metrics with status, history) each. Errors become
-    failed records, not a raise."""
+    failed records, not a raise. `report` gets {run_id: (planned, actual) work done} about every
+    second while they train (nnscratch.train.Stack.progress)."""
+
+    def by_run(done: list[tuple[float, float]]) -> None:
+        report({s["run_id"]: d for s, d in zip(specs, done)})
+
     try:
         fault = specs[0]["config"].get("fault")
         if fault == "raise":
             raise RuntimeError("fault injected by config (fault=raise)")
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        done = train_stack([s["config"] for s in specs], data, max_rows)
+        done = train_stack([s["config"] for s in specs], data, max_rows, by_run if report else None)
         ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
         return [(ran | r.metrics, r.history) for r in done]
     except Exception as err:  # a run's failure is a result of the sweep, not the end of it
@@ -137,16 +150,50 @@ def run_single(spec: dict, out_dir: Path) -> dict:
 
 
 def run_task(specs: list[dict], data_dir: Path, runs_root: Path, max_rows: int | None = None) -> list[dict]:
-    """Worker entry: mark started, train (stacked if several), write each record; one summary per run."""
+    """Worker entry: mark started, train (stacked if several), write each record; one summary per run.
+    While it trains, the work done so far is in runs/.progress/<worker>.json (see watch_progress)."""
     started = [runs_root / ".started" / s["run_id"] for s in specs]
     started[0].parent.mkdir(parents=True, exist_ok=True)
     for path in started:
         path.touch()
+    progress = runs_root / ".progress" / f"{worker_name()}.json"
+
+    def report(done: dict[str, tuple[float, float]]) -> None:
+        results.atomic_write_text(progress, json.dumps(done))
+
     summaries = []
-    for spec, (metrics, history), path in zip(specs, execute(specs, open_prepared(data_dir), max_rows), started):
-        summaries.append(results.record_run(runs_root.parent, spec, metrics, history))
-        path.unlink(missing_ok=True)
+    try:
+        trained = execute(specs, open_prepared(data_dir), max_rows, report)
+        for spec, (metrics, history), path in zip(specs, trained, started):
+            summaries.append(results.record_run(runs_root.parent, spec, metrics, history))
+            path.unlink(missing_ok=True)
+    finally:
+        progress.unlink(missing_ok=True)
     return summaries
+
+
+@contextmanager
+def watch_progress(folder: Path, bar: Progress, every: float = 1.0) -> Iterator[None]:
+    """Feed `bar` the work done inside running tasks, read from the workers' progress files."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(every):
+            moving = {}
+            for path in folder.glob("*.json") if folder.is_dir() else []:
+                try:
+                    moving |= json.loads(path.read_text())
+                except (OSError, ValueError):  # its task ended between listing and reading
+                    continue
+            bar.moving(moving)
+
+    thread = threading.Thread(target=poll, name="nnscratch-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def stackable(config: dict) -> bool:
@@ -224,6 +271,7 @@ def in_flight(runs_root: Path) -> list[str]:
     ids = [p.name for p in folder.iterdir()] if folder.is_dir() else []
     for rid in ids:
         (folder / rid).unlink(missing_ok=True)
+    shutil.rmtree(runs_root / ".progress", ignore_errors=True)  # what the dead pool's tasks had done
     return ids
 
 
@@ -263,7 +311,7 @@ def run_sweep(
     done = results.finished_ids(sweep_dir)
     todo = [s for s in specs if s["run_id"] not in done]
     counts = Counter()
-    bar = Progress(specs, done, progress, Path(sweep_dir).parent.name)
+    bar = Progress(specs, done, progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv")
     log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), backend)
     try:
         with logging_redirect_tqdm():
@@ -290,15 +338,16 @@ def run_on_loky(
     log.info("loky: %d workers", workers)
     try:
         paths = save_prepared(todo, prep_dir)
-        while todo:
-            try:
-                for summary in stream(tasks(todo, stack_rows, workers), paths, runs_root, workers, stack_rows):
-                    tally(counts, summary, bar)
-                todo = []
-            except Exception as err:
-                if not is_worker_death(err):
-                    raise
-                todo = retry_after_death(todo, runs_root, strikes, paths, counts, bar, since)
+        with watch_progress(runs_root / ".progress", bar):
+            while todo:
+                try:
+                    for summary in stream(tasks(todo, stack_rows, workers), paths, runs_root, workers, stack_rows):
+                        tally(counts, summary, bar)
+                    todo = []
+                except Exception as err:
+                    if not is_worker_death(err):
+                        raise
+                    todo = retry_after_death(todo, runs_root, strikes, paths, counts, bar, since)
     finally:
         shutil.rmtree(prep_dir, ignore_errors=True)
 
@@ -322,9 +371,8 @@ def run_on_dask(
         return
     with cluster.connect(scheduler, worker_count(n_jobs, todo)) as client:
         threads = cluster.cluster_threads(client)
-        cluster.run_tasks(
-            client, tasks(todo, stack_rows, threads), dict(prepared_by_key(todo)), write, threads, stack_rows or None
-        )
+        planned = tasks(todo, stack_rows, threads)
+        cluster.run_tasks(client, planned, dict(prepared_by_key(todo)), write, threads, stack_rows or None, bar.moving)
 
 
 def retry_after_death(
@@ -368,16 +416,22 @@ class Progress:
     """A progress bar that counts work, not runs: the largest tasks go first, so a count of runs would
     promise hours for a job of minutes. A run's planned work is hidden units x samples x iterations;
     skipping dead units does only part of it (`live_fraction`), so the work still to do is estimated
-    at the fraction the finished runs did."""
+    at the fraction done so far. Runs still training count too (`moving`: what their tasks report
+    about every second), so the estimate holds from the first minute, not from the first task's end.
+    What it showed is kept in `trail` and, with `record`, appended to that CSV at the end."""
 
-    def __init__(self, specs: list[dict], done: set[str], enabled: bool, desc: str):
+    TRAIL_EVERY = 5.0  # seconds between the samples of `trail`
+
+    def __init__(self, specs: list[dict], done: set[str], enabled: bool, desc: str, record: Path | None = None):
         self.work = {s["run_id"]: cost([s]) for s in specs}
         self.seen = {r for r in done if r in self.work}
-        self.planned_done = self.actual_done = sum(self.work[r] for r in self.seen)
-        self.planned_left = sum(self.work.values()) - self.planned_done
-        self.failed = 0
+        self.planned_done = self.actual_done = self.initial = sum(self.work[r] for r in self.seen)
+        self.planned_all = sum(self.work.values())
+        self.running: dict[str, tuple[float, float]] = {}
+        self.failed, self.record, self.trail = 0, record, []
+        self.started, self.lock = time.time(), threading.Lock()
         self.bar = tqdm(
-            total=sum(self.work.values()),
+            total=self.planned_all,
             initial=self.actual_done,
             disable=not enabled,
             desc=desc,
@@ -387,25 +441,45 @@ class Progress:
         )
         self.show()
 
-    def show(self) -> None:
-        self.bar.set_postfix_str(f"{len(self.seen)}/{len(self.work)} runs, {self.failed} failed")
-
     def ended(self, run_id: str, failed: int = 0, live_fraction: float = 1.0) -> None:
-        self.failed = failed
-        if run_id in self.seen or run_id not in self.work:
-            return self.show()
-        self.seen.add(run_id)
-        planned = self.work[run_id]
-        self.planned_done += planned
-        self.planned_left -= planned
-        self.actual_done += planned * live_fraction
-        self.bar.total = self.actual_done + self.planned_left * self.actual_done / self.planned_done
-        self.bar.update(planned * live_fraction)
-        self.show()
+        with self.lock:
+            self.failed = failed
+            if run_id in self.work and run_id not in self.seen:
+                self.seen.add(run_id)
+                self.running.pop(run_id, None)
+                self.planned_done += self.work[run_id]
+                self.actual_done += self.work[run_id] * live_fraction
+            self.show()
+
+    def moving(self, running: dict[str, tuple[float, float]]) -> None:
+        """Runs still training: {run_id: (planned, actual) fraction of its planned work done}."""
+        with self.lock:
+            self.running |= {r: tuple(f) for r, f in running.items() if r in self.work and r not in self.seen}
+            self.show()
+
+    def show(self) -> None:
+        """Work done (finished runs, and the done part of running ones) and the total it promises."""
+        planned = self.planned_done + sum(self.work[r] * p for r, (p, _) in self.running.items())
+        actual = self.actual_done + sum(self.work[r] * a for r, (_, a) in self.running.items())
+        self.bar.total = actual + (self.planned_all - planned) * (actual / planned if planned else 1.0)
+        self.bar.n = actual
+        self.bar.set_postfix_str(f"{len(self.seen)}/{len(self.work)} runs, {self.failed} failed")
+        elapsed = time.time() - self.started
+        if not self.trail or elapsed - self.trail[-1]["elapsed_s"] >= self.TRAIL_EVERY:
+            rate = (actual - self.initial) / elapsed if elapsed > 0 else 0.0
+            eta = (self.bar.total - actual) / rate if rate > 0 else float("nan")
+            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": actual / self.bar.total, "eta_s": eta})
 
     def catch_up(self, ended: set[str]) -> None:
         for run_id in ended:
             self.ended(run_id, self.failed)
 
     def close(self) -> None:
+        """Close the bar; append what it showed (every TRAIL_EVERY s, and the end) to `record`."""
         self.bar.close()
+        if self.record is None or not self.trail:
+            return
+        started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started))
+        end = {"elapsed_s": time.time() - self.started, "runs": len(self.seen), "done": 1.0, "eta_s": 0.0}
+        rows = pd.DataFrame([*self.trail, end]).assign(session=started)
+        rows.to_csv(self.record, mode="a", header=not self.record.exists(), index=False)

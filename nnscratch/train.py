@@ -30,6 +30,7 @@ evaluation pass over the whole set can tell).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,8 @@ from nnscratch.config import N_CLASSES, N_INPUTS, layer_inits
 from nnscratch.data import Prepared
 from nnscratch.network import Activation, Params, backward, cross_entropy, forward, init_params, log_softmax, one_hot
 from nnscratch.optimizers import make_optimizer
+
+REPORT_EVERY = 1.0  # seconds between a stack's progress reports (train_stack's `report`)
 
 
 @dataclass
@@ -173,9 +176,15 @@ class Stack:
     changes none of its numbers beyond float32 rounding.
     """
 
-    def __init__(self, cfgs: list[dict], data: Prepared, max_rows: int | None = None):
+    def __init__(
+        self,
+        cfgs: list[dict],
+        data: Prepared,
+        max_rows: int | None = None,
+        report: Callable[[list[tuple[float, float]]], None] | None = None,
+    ):
         tc = cfgs[0]["train"]
-        self.data, self.tc, self.max_rows = data, tc, max_rows
+        self.data, self.tc, self.max_rows, self.report = data, tc, max_rows, report
         self.models = [new_model(c) for c in cfgs]
         dt = self.models[0].params["W"][0].dtype
         self.lr = dt.type(tc["lr"])
@@ -284,8 +293,14 @@ class Stack:
     def evaluating(self, m: Model) -> bool:
         return m.iteration % self.eval_period == 0 or m.iteration == self.tc["iterations"]
 
+    def progress(self) -> list[tuple[float, float]]:
+        """(planned, actual) work each model has done, as fractions of its planned work (every unit
+        for every iteration): planned counts its iterations, actual only the units it computed."""
+        done = [1.0 if m.final else m.iteration / self.tc["iterations"] for m in self.models]
+        return [(f, f * m.unit_passes / max(1, m.width * m.passes)) for f, m in zip(done, self.models)]
+
     def train(self) -> list[RunResult]:
-        t0 = time.perf_counter()
+        t0 = reported = time.perf_counter()
         threads = threadpool_limits(limits=self.tc["blas_threads"], user_api="blas")
         # overflow is how divergence shows; it is detected below and reported, so numpy need not warn
         with threads, np.errstate(over="ignore", invalid="ignore"):
@@ -301,6 +316,9 @@ class Stack:
                 if not self.full_batch and self.models[0].iteration < self.tc["iterations"]:
                     steps, _ = self.passes(*self.batch(next(self.next_batch)), detect=False)
                 self.advance(steps, dead, t0)
+                if self.report and time.perf_counter() - reported >= REPORT_EVERY:
+                    self.report(self.progress())
+                    reported = time.perf_counter()
         return share_time(self.models, time.perf_counter() - t0)
 
     def advance(self, steps: dict[int, Pass], dead: np.ndarray, t0: float) -> None:
@@ -407,10 +425,16 @@ def share_time(models: list[Model], seconds: float) -> list[RunResult]:
     return [RunResult(m.history, m.final) for m in models]
 
 
-def train_stack(cfgs: list[dict], data: Prepared, max_rows: int | None = None) -> list[RunResult]:
+def train_stack(
+    cfgs: list[dict],
+    data: Prepared,
+    max_rows: int | None = None,
+    report: Callable[[list[tuple[float, float]]], None] | None = None,
+) -> list[RunResult]:
     """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
-    once (None: all of them); one RunResult per config, in order."""
-    return Stack(cfgs, data, max_rows).train()
+    once (None: all of them); one RunResult per config, in order. `report`, if given, is called about
+    every REPORT_EVERY seconds with each run's (planned, actual) work done so far (Stack.progress)."""
+    return Stack(cfgs, data, max_rows, report).train()
 
 
 def train(cfg: dict, data: Prepared) -> RunResult:

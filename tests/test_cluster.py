@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -31,6 +32,10 @@ GRID = {
         "train": {"iterations": [20], "eval_every": [10]},
         "seed": [0, 1],
     },
+}
+LONG = {  # one run of a few seconds: several progress reports before it ends
+    "name": "long",
+    "axes": {"model": {"hidden": [[64]]}, "data": {"subset": [20000]}, "train": {"iterations": [80]}, "seed": [0]},
 }
 
 
@@ -166,3 +171,16 @@ def test_a_killed_worker_loses_no_run_and_a_run_that_kills_its_worker_fails(tmp_
     (error,) = df.loc[df.fault == "kill", "error"]
     assert "worker died while running it" in error
     assert "1 run(s) failed" in log
+
+
+def test_the_client_sees_the_work_of_running_tasks_through_dask_events(tmp_path, monkeypatch):
+    from nnscratch import runner
+
+    monkeypatch.setattr(runner.Progress, "TRAIL_EVERY", 0.2)
+    with cluster(tmp_path, workers=1) as c:
+        parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 0}
+        sweep_dir, counts = sweep.run(LONG, parallel, [], tmp_path / "client" / "outputs", progress=False)
+    assert counts["finished"] == 1
+    trail = pd.read_csv(sweep_dir / "progress.csv")
+    running = trail[(trail["runs"] == 0) & (trail["done"] > 0)]
+    assert len(running) >= 2 and running["done"].max() < 1

@@ -1,0 +1,66 @@
+"""The progress bar sees the work inside running tasks, so its estimate holds before any task ends."""
+
+import copy
+
+import pandas as pd
+import pytest
+
+from nnscratch import runner, sweep
+from nnscratch.data import prepare
+from nnscratch.train import Stack
+
+LONG = {  # one run of a few seconds: several progress reports before it ends
+    "name": "long",
+    "axes": {"model": {"hidden": [[64]]}, "data": {"subset": [20000]}, "train": {"iterations": [80]}, "seed": [0]},
+}
+
+
+@pytest.fixture(scope="module")
+def data(mnist):
+    return prepare(mnist, 1000, "unit")
+
+
+def test_a_stack_reports_planned_and_live_work_of_each_model(small_config, data, monkeypatch):
+    monkeypatch.setattr("nnscratch.train.REPORT_EVERY", 0.0)  # a report after every iteration
+    dying = copy.deepcopy(small_config)
+    dying["weights"]["scheme"], dying["biases"]["scheme"] = "zeros", "zeros"  # every unit dead at once
+    reports = []
+    done = Stack([small_config, dying], data, report=reports.append).train()
+    healthy, dead = zip(*reports)
+    assert [p for p, _ in healthy] == [i / 100 for i in range(1, 101)] + [1.0]  # iterations done / planned
+    assert all(a <= p + 1e-12 for p, a in healthy + dead)  # actual work: the units computed
+    assert healthy[-1] == (1.0, done[0].metrics["live_fraction"]) and healthy[-1][1] > 0.5
+    assert dead[-1] == (1.0, done[1].metrics["live_fraction"]) and dead[-1][1] < 0.05  # computes almost nothing
+
+
+def spec(run_id: str, hidden: int) -> dict:
+    return {
+        "run_id": run_id,
+        "config": {"model": {"hidden": [hidden]}, "data": {"subset": 1000}, "train": {"iterations": 10}},
+    }
+
+
+def test_the_bar_counts_running_work_and_estimates_the_rest_at_the_live_rate(tmp_path):
+    bar = runner.Progress([spec("a", 10), spec("b", 10), spec("c", 20)], set(), False, "t", tmp_path / "p.csv")
+    bar.moving({"a": (0.5, 0.25), "zzz": (1.0, 1.0)})  # a run of another sweep is ignored
+    unit = 10 * 1000 * 10
+    assert bar.bar.n == pytest.approx(0.25 * unit)
+    assert bar.bar.total == pytest.approx(0.25 * unit + 3.5 * unit * 0.5)  # the rest at half its plan
+    bar.ended("a", live_fraction=0.5)
+    bar.moving({"a": (0.9, 0.9)})  # a late report of a run that ended counts no more
+    assert bar.bar.n == pytest.approx(0.5 * unit)
+    bar.close()
+    trail = pd.read_csv(tmp_path / "p.csv")
+    assert list(trail.columns) == ["elapsed_s", "runs", "done", "eta_s", "session"]
+    assert trail["done"].iloc[-1] == 1.0 and trail["runs"].iloc[-1] == 1
+
+
+def test_a_sweep_shows_progress_before_its_only_task_ends(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner.Progress, "TRAIL_EVERY", 0.2)
+    sweep_dir, counts = sweep.run(LONG, {"backend": "loky", "n_jobs": 1}, [], tmp_path, progress=False)
+    assert counts["finished"] == 1
+    trail = pd.read_csv(sweep_dir / "progress.csv")
+    running = trail[(trail["runs"] == 0) & (trail["done"] > 0)]
+    assert len(running) >= 2 and running["done"].is_monotonic_increasing and running["done"].max() < 1
+    assert running["eta_s"].notna().all()
+    assert not (sweep_dir / "runs" / ".progress").exists() or not any((sweep_dir / "runs" / ".progress").iterdir())
