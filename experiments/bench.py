@@ -25,6 +25,7 @@ def main(cfg: DictConfig) -> None:
     peak = {t: bench.peak_sgemm(t) for t in sorted({1, cores})}
     steps = [row for t in sorted({1, cores}) for row in bench.step_benchmark(data, list(cfg.hiddens), t, cfg.repeat)]
     minibatch = bench.minibatch_benchmark(prepare(ds, None, "unit"))
+    products = bench.product_speed(list(cfg.product_rows))
     grid, info = bench.grid_benchmark(
         OmegaConf.to_container(cfg.sweep), cfg.grid_iterations, out, cores, cfg.stack_rows
     )
@@ -36,9 +37,17 @@ def main(cfg: DictConfig) -> None:
                 "grid": grid,
                 "minibatch": [minibatch],
                 "peak_sgemm": [{"threads": t, "gflops": f / 1e9} for t, f in peak.items()],
+                "products": products,
+                "eta": info["eta"],
             },
             bench.summary(
-                steps, grid, info, peak[cores], environment(Path(__file__).resolve().parent.parent), minibatch
+                steps,
+                grid,
+                info,
+                peak[cores],
+                environment(Path(__file__).resolve().parent.parent),
+                minibatch,
+                products,
             ),
         )
     )

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from nnscratch.config import N_CLASSES, N_INPUTS
@@ -256,9 +257,45 @@ def grid_flops(specs: list[dict], live: dict[str, float] | None = None) -> int:
     return int(total)
 
 
-def write_outputs(out: Path, tables: dict[str, list[dict]], summary: str) -> Path:
-    import pandas as pd
+def eta_accuracy(trail: pd.DataFrame, after_s: float) -> dict:
+    """How far the progress bar's ETA was from the truth in its last session (a sweep's progress.csv):
+    at each sample taken `after_s` seconds or more after the start, the larger of ETA / time actually
+    left and time left / ETA; the worst of them, when, and the two times then."""
+    session = trail[trail["session"] == trail["session"].iloc[-1]]
+    end = session["elapsed_s"].iloc[-1]
+    later = session[(session["elapsed_s"] >= after_s) & (session["elapsed_s"] < end)]
+    left = end - later["elapsed_s"]
+    factor = np.maximum(later["eta_s"] / left, left / later["eta_s"])
+    if factor.empty:
+        return {"from_s": after_s, "samples": 0, "worst_factor": float("nan")}
+    at = factor.idxmax()
+    return {
+        "from_s": after_s,
+        "samples": len(later),
+        "worst_factor": float(factor[at]),
+        "at_s": float(later.loc[at, "elapsed_s"]),
+        "eta_s": float(later.loc[at, "eta_s"]),
+        "left_s": float(left[at]),
+        "wall_s": float(end),
+    }
 
+
+def product_speed(rows: list[int], samples: int = 60_000, repeat: int = 5) -> list[dict]:
+    """GFLOP/s of the first layer's product W1 @ X (rows x 784 times 784 x samples, float32, 1 BLAS
+    thread) by the number of rows: a stack whose units mostly died is bound by reading X, not by
+    arithmetic, which a FLOP floor does not see."""
+    rng = np.random.default_rng(0)
+    X = rng.random((N_INPUTS, samples), dtype=np.float32)
+    out = []
+    with threadpool_limits(1, user_api="blas"):
+        for r in rows:
+            W, Z = rng.random((r, N_INPUTS), dtype=np.float32), np.empty((r, samples), np.float32)
+            seconds = best_time(lambda: np.matmul(W, X, out=Z), repeat)  # noqa: B023 (called right here)
+            out.append({"rows": r, "ms": 1e3 * seconds, "gflops": 2 * r * N_INPUTS * samples / seconds / 1e9})
+    return out
+
+
+def write_outputs(out: Path, tables: dict[str, list[dict]], summary: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for name, rows in tables.items():
         pd.DataFrame(rows).to_csv(out / f"{name}.csv", index=False)
@@ -293,7 +330,7 @@ def grid_benchmark(grid: dict, iterations: int, out: Path, cores: int, stack_row
     grid = shrink_grid(grid, iterations)
     _, specs = sweep.plan(grid, [])
     model_iterations = sum(s["config"]["train"]["iterations"] for s in specs)
-    rows, live = [], None
+    rows, live, eta = [], None, []
     for workers, stacked, skip in GRID_VARIANTS:
         n = 1 if workers == "one" else cores
         parallel = {"backend": "loky", "n_jobs": n, "scheduler": None, "stack_rows": stack_rows if stacked else 0}
@@ -307,6 +344,8 @@ def grid_benchmark(grid: dict, iterations: int, out: Path, cores: int, stack_row
         if stacked and skip:
             table = results.read_results(sweep_dir)
             live = dict(zip(table["run_id"], table["live_fraction"]))
+            trail = pd.read_csv(sweep_dir / "progress.csv")
+            eta = [eta_accuracy(trail, 60.0), eta_accuracy(trail, 0.1 * trail["elapsed_s"].iloc[-1])]
         rows.append(
             {
                 "workers": n,
@@ -321,13 +360,13 @@ def grid_benchmark(grid: dict, iterations: int, out: Path, cores: int, stack_row
             }
         )
     # skip_dead=true is the default: the planned run ids are those of the skip-on runs
-    return rows, {"flops": grid_flops(specs), "live_flops": grid_flops(specs, live), "runs": len(specs)}
+    return rows, {"flops": grid_flops(specs), "live_flops": grid_flops(specs, live), "runs": len(specs), "eta": eta}
 
 
-def summary(steps: list[dict], grid: list[dict], info: dict, peak_flops: float, env: dict, minibatch: dict) -> str:
+def summary(
+    steps: list[dict], grid: list[dict], info: dict, peak_flops: float, env: dict, minibatch: dict, products: list[dict]
+) -> str:
     """The benchmark's figures in Markdown: machine, step ratios, grid efficiency, FLOP floors, skipping."""
-    import pandas as pd
-
     one, many, stacked, dense = grid
     efficiency = one["wall_s"] / (many["wall_s"] * many["workers"])
     floor_s, live_s = info["flops"] / peak_flops, info["live_flops"] / peak_flops
@@ -367,5 +406,17 @@ def summary(steps: list[dict], grid: list[dict], info: dict, peak_flops: float, 
         f"- One run per worker (skip on): {many['wall_s']:.1f} s = {many['wall_s'] / live_s:.2f} x the live floor.",
         f"- Peak memory (PSS, all processes): {one['peak_pss_mib']:.0f} MiB with 1 worker, "
         f"{many['peak_pss_mib']:.0f} MiB with {many['workers']}, {stacked['peak_pss_mib']:.0f} MiB stacked.",
+        "",
+        "## The progress bar's ETA against the time actually left (stacked grid, skip on)",
+        "",
+        "Worst of max(ETA / time left, time left / ETA) over the bar's samples (every 5 s) from the given time on:",
+        "",
+        pd.DataFrame(info["eta"]).to_markdown(index=False, floatfmt=".3g"),
+        "",
+        "## The first layer's product by rows (W1 @ X on 60,000 samples, 1 BLAS thread)",
+        "",
+        "A stack whose units died reads all of X for a few rows: the FLOP floor counts its arithmetic only.",
+        "",
+        pd.DataFrame(products).to_markdown(index=False, floatfmt=".4g"),
     ]
     return "\n".join(lines) + "\n"

@@ -209,18 +209,20 @@ def bulk() -> Iterator[None]:
 
 
 @bulk()
-def read_journal(sweep_dir: Path) -> dict[str, dict]:
+def read_journal(sweep_dir: Path, histories: bool = False) -> dict[str, dict]:
     """{run folder: latest journal entry} of every recorded run of a sweep (see the module docstring);
-    an entry's "history" is left as JSON text (read_histories parses it)."""
+    with `histories`, each entry's "history" as JSON text (read_histories parses it)."""
     entries: dict[str, dict] = {}
     for path in sorted((Path(sweep_dir) / "journal").glob("*.jsonl")):
         *lines, cut = path.read_text().split("\n")  # `cut`: "" or a line its writer died writing
         for line in lines:
             head, _, history = line.partition("\t")
             try:
-                entry = json.loads(head) | {"history": history}
+                entry = json.loads(head)
             except json.JSONDecodeError:  # not a journal line: its run is read from its folder
                 continue
+            if histories:
+                entry["history"] = history
             if "line" not in entry:  # written by an older version: the same
                 continue
             rid = entry["dir"]
@@ -282,6 +284,6 @@ def read_results(sweep_dir: Path) -> pd.DataFrame:
 
 def read_histories(sweep_dir: Path) -> pd.DataFrame:
     """Every run's history stacked, with a run_id column, for learning curves."""
-    entries = read_journal(sweep_dir)
+    entries = read_journal(sweep_dir, histories=True)
     rows = [h | {"run_id": e["run_id"]} for _, e in sorted(entries.items()) for h in json.loads(e["history"])]
     return pd.DataFrame(rows)

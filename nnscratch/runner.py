@@ -468,7 +468,8 @@ class Progress:
         if not self.trail or elapsed - self.trail[-1]["elapsed_s"] >= self.TRAIL_EVERY:
             rate = (actual - self.initial) / elapsed if elapsed > 0 else 0.0
             eta = (self.bar.total - actual) / rate if rate > 0 else float("nan")
-            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": actual / self.bar.total, "eta_s": eta})
+            done = actual / self.bar.total
+            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": done, "eta_s": eta})
 
     def catch_up(self, ended: set[str]) -> None:
         for run_id in ended:

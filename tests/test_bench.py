@@ -29,3 +29,20 @@ def test_shrunk_grid_keeps_every_product_with_one_seed():
     assert small["axes"]["seed"] == [0] and small["axes"]["train"]["iterations"] == [7]
     assert small["extra"]["long_reference"]["train"]["iterations"] == [7]
     assert grid["axes"]["seed"] == [0, 1, 2]  # the original is untouched
+
+
+def test_eta_accuracy_compares_each_estimate_with_the_time_actually_left():
+    import pandas as pd
+
+    old = pd.DataFrame({"elapsed_s": [0, 50, 100], "eta_s": [1, 1, 0], "session": "a"})  # an earlier session
+    trail = pd.DataFrame({"elapsed_s": [0, 30, 60, 90, 120], "eta_s": [600, 180, 30, 60, 0], "session": "b"})
+    worst = bench.eta_accuracy(pd.concat([old, trail]), after_s=60)
+    assert worst["samples"] == 2 and worst["worst_factor"] == 2.0  # at 60 s: 30 s promised, 60 s left
+    assert (worst["at_s"], worst["left_s"]) == (60, 60)
+    assert bench.eta_accuracy(trail, after_s=0)["worst_factor"] == 5.0  # 600 s promised at the start, 120 s left
+    assert bench.eta_accuracy(trail, after_s=200)["samples"] == 0
+
+
+def test_product_speed_times_the_first_layer_product_by_rows():
+    rows = bench.product_speed([2, 8], samples=500, repeat=1)
+    assert [r["rows"] for r in rows] == [2, 8] and all(r["gflops"] > 0 and r["ms"] > 0 for r in rows)
