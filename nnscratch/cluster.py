@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from nnscratch import data as datamod
 from nnscratch.config import ConfigError
 from nnscratch.runner import data_key, execute
+from nnscratch.train import Done
 
 log = logging.getLogger(__name__)
 WINDOW = 2  # tasks in flight per cluster thread: one running, one queued
@@ -94,7 +95,7 @@ def ship_data(client, prepared: dict[str, datamod.Prepared]) -> tuple[dict, int]
     return futures, size
 
 
-def report_progress(topic: str, done: dict[str, tuple[float, float]]) -> None:
+def report_progress(topic: str, done: dict[str, Done]) -> None:
     """On a worker: send the work a task has done so far to the client, as a Dask event."""
     from distributed import get_worker
 
@@ -108,7 +109,7 @@ def run_tasks(
     write: Callable[[dict, dict, list[dict]], None],
     threads: int,
     max_rows: int | None = None,
-    moving: Callable[[dict[str, tuple[float, float]]], None] | None = None,
+    moving: Callable[[dict[str, Done]], None] | None = None,
 ) -> None:
     """Run every task on the cluster, `write(spec, metrics, history)` each run's record as its task
     ends, and pass `moving` the work running tasks report (about every second, as Dask events).

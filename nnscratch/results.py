@@ -12,9 +12,9 @@ parallel settings, run ids), ``environment.json``, ``results.csv`` (one tidy row
 the old file or the new one, never half of one.
 
 Beside ``runs/``, ``journal/<writer>.jsonl`` holds one line per record written, appended by the
-process that wrote the record, right after it: an entry (when, which folder, run id, status, outcome,
-and its results.csv line already rendered), a tab, its history. Each process has its own file, so no
-two ever append to the same one. results.csv (header + the lines sorted by folder), resume and the
+process that wrote the record, right after it: an entry as a JSON array (when, which folder, run id,
+status, outcome, and its results.csv line already rendered), a tab, its history. Each process has its
+own file, so no two ever append to the same one. results.csv (header + the lines sorted by folder), resume and the
 counts read the journal, not 100,000 records; the folders stay the truth: a line whose folder is gone
 is dropped, and a folder newer than its line or without one (its writer died between the two writes,
 or someone edited it) is read and journaled again.
@@ -170,6 +170,9 @@ def csv_line(values: list) -> str:
     return buf.getvalue()
 
 
+ENTRY = ("written", "dir", "run_id", "status", "outcome", "line")  # a journal line's head: a JSON array of these
+
+
 def journal_entry(written: float, folder: str, row: dict) -> dict:
     """What the journal keeps of a record: enough to resume and count, and its results.csv line."""
     keep = {"run_id": row["run_id"], "status": row["status"], "outcome": row["outcome"]}
@@ -191,7 +194,7 @@ def append_journal(sweep_dir: Path, entry: dict, history: list[dict]) -> dict:
     folder.mkdir(exist_ok=True)
     text = json.dumps(history, default=str)
     with open(folder / f"{socket.gethostname()}-{os.getpid()}.jsonl", "a") as f:
-        f.write(json.dumps(entry, default=str) + "\t" + text + "\n")
+        f.write(json.dumps([entry[k] for k in ENTRY], default=str) + "\t" + text + "\n")
     return entry | {"history": text}
 
 
@@ -218,13 +221,14 @@ def read_journal(sweep_dir: Path, histories: bool = False) -> dict[str, dict]:
         for line in lines:
             head, _, history = line.partition("\t")
             try:
-                entry = json.loads(head)
+                values = json.loads(head)
             except json.JSONDecodeError:  # not a journal line: its run is read from its folder
                 continue
+            if not isinstance(values, list) or len(values) != len(ENTRY):  # an older version's: the same
+                continue
+            entry = dict(zip(ENTRY, values))  # (an array, not an object: 100,000 parses allocate half as much)
             if histories:
                 entry["history"] = history
-            if "line" not in entry:  # written by an older version: the same
-                continue
             rid = entry["dir"]
             if rid not in entries or entry["written"] >= entries[rid]["written"]:
                 entries[rid] = entry

@@ -33,7 +33,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from nnscratch import data as datamod
 from nnscratch import results
 from nnscratch.config import ConfigError, check
-from nnscratch.train import train_stack
+from nnscratch.train import Done, train_stack
 
 log = logging.getLogger(__name__)
 DATA_KEYS = ("name", "subset", "subset_method", "subset_seed", "scaling")
@@ -106,13 +106,13 @@ def execute(
     specs: list[dict],
     data: datamod.Prepared,
     max_rows: int | None = None,
-    report: Callable[[dict[str, tuple[float, float]]], None] | None = None,
+    report: Callable[[dict[str, Done]], None] | None = None,
 ) -> list[tuple[dict, list[dict]]]:
     """Train one spec, or several stacked: (metrics with status, history) each. Errors become
-    failed records, not a raise. `report` gets {run_id: (planned, actual) work done} about every
-    second while they train (nnscratch.train.Stack.progress)."""
+    failed records, not a raise. `report` gets {run_id: its progress} about every second while
+    they train (nnscratch.train.Stack.progress)."""
 
-    def by_run(done: list[tuple[float, float]]) -> None:
+    def by_run(done: list[Done]) -> None:
         report({s["run_id"]: d for s, d in zip(specs, done)})
 
     try:
@@ -158,7 +158,7 @@ def run_task(specs: list[dict], data_dir: Path, runs_root: Path, max_rows: int |
         path.touch()
     progress = runs_root / ".progress" / f"{worker_name()}.json"
 
-    def report(done: dict[str, tuple[float, float]]) -> None:
+    def report(done: dict[str, Done]) -> None:
         results.atomic_write_text(progress, json.dumps(done))
 
     summaries = []
@@ -409,16 +409,22 @@ def tally(counts: Counter, summary: dict, bar: Progress) -> None:
     counts[summary["status"]] += 1
     if summary["status"] == "finished":
         counts[summary["outcome"]] += 1
-    bar.ended(summary["run_id"], counts["failed"], summary.get("live_fraction") or 1.0)
+    dead = summary.get("dead_l1")
+    live_at_end = None if dead is None else 1.0 if np.isnan(dead) else 1.0 - dead  # NaN: units that cannot die
+    bar.ended(summary["run_id"], counts["failed"], summary.get("live_fraction") or 1.0, live_at_end)
 
 
 class Progress:
     """A progress bar that counts work, not runs: the largest tasks go first, so a count of runs would
     promise hours for a job of minutes. A run's planned work is hidden units x samples x iterations;
-    skipping dead units does only part of it (`live_fraction`), so the work still to do is estimated
-    at the fraction done so far. Runs still training count too (`moving`: what their tasks report
-    about every second), so the estimate holds from the first minute, not from the first task's end.
-    What it showed is kept in `trail` and, with `record`, appended to that CSV at the end."""
+    skipping dead units does only part of it, so the bar counts the work actually done (units
+    computed) and estimates the work left from the units alive now: a running run's rest at its
+    share of live units (a dead unit stays dead), a run not yet started at the share alive now in
+    the runs started so far. Running runs count as they go (`moving`: what their tasks report about
+    every second), so the bar moves from the first seconds, not from the first task's end. The ETA
+    is the work left at the rate so far; runs that die later than the first ones make it long (the
+    README's Performance section says how far off it was). What the bar showed is kept in `trail`
+    and, with `record`, appended to that CSV at the end."""
 
     TRAIL_EVERY = 5.0  # seconds between the samples of `trail`
 
@@ -427,7 +433,8 @@ class Progress:
         self.seen = {r for r in done if r in self.work}
         self.planned_done = self.actual_done = self.initial = sum(self.work[r] for r in self.seen)
         self.planned_all = sum(self.work.values())
-        self.running: dict[str, tuple[float, float]] = {}
+        self.ended_live = [0.0, 0.0]  # over ended runs: planned work, planned work x share of units alive at the end
+        self.running: dict[str, Done] = {}
         self.failed, self.record, self.trail = 0, record, []
         self.started, self.lock = time.time(), threading.Lock()
         self.bar = tqdm(
@@ -441,7 +448,9 @@ class Progress:
         )
         self.show()
 
-    def ended(self, run_id: str, failed: int = 0, live_fraction: float = 1.0) -> None:
+    def ended(self, run_id: str, failed: int = 0, live_fraction: float = 1.0, live_at_end: float | None = None) -> None:
+        """A run's record is written: it did `live_fraction` of its planned work, and ended with
+        `live_at_end` of its units alive (None: unknown, e.g. it failed)."""
         with self.lock:
             self.failed = failed
             if run_id in self.work and run_id not in self.seen:
@@ -449,27 +458,36 @@ class Progress:
                 self.running.pop(run_id, None)
                 self.planned_done += self.work[run_id]
                 self.actual_done += self.work[run_id] * live_fraction
+                if live_at_end is not None:
+                    self.ended_live[0] += self.work[run_id]
+                    self.ended_live[1] += self.work[run_id] * live_at_end
             self.show()
 
-    def moving(self, running: dict[str, tuple[float, float]]) -> None:
-        """Runs still training: {run_id: (planned, actual) fraction of its planned work done}."""
+    def moving(self, running: dict[str, Done]) -> None:
+        """Runs still training: {run_id: (planned, actual, live)} as nnscratch.train.Stack.progress."""
         with self.lock:
             self.running |= {r: tuple(f) for r, f in running.items() if r in self.work and r not in self.seen}
             self.show()
 
+    def estimate(self) -> tuple[float, float]:
+        """(work done, work left), in units x samples x iterations actually computed."""
+        runs = [(self.work[r], *f) for r, f in self.running.items()]
+        done = self.actual_done + sum(w * a for w, _, a, _ in runs)
+        started = self.ended_live[0] + sum(w for w, *_ in runs)
+        live = (self.ended_live[1] + sum(w * l for w, _, _, l in runs)) / started if started else 1.0
+        waiting = self.planned_all - self.planned_done - sum(w for w, *_ in runs)
+        return done, sum(w * (1 - p) * l for w, p, _, l in runs) + waiting * live
+
     def show(self) -> None:
-        """Work done (finished runs, and the done part of running ones) and the total it promises."""
-        planned = self.planned_done + sum(self.work[r] * p for r, (p, _) in self.running.items())
-        actual = self.actual_done + sum(self.work[r] * a for r, (_, a) in self.running.items())
-        self.bar.total = actual + (self.planned_all - planned) * (actual / planned if planned else 1.0)
-        self.bar.n = actual
+        done, left = self.estimate()
+        self.bar.total, self.bar.n = done + left, done
         self.bar.set_postfix_str(f"{len(self.seen)}/{len(self.work)} runs, {self.failed} failed")
         elapsed = time.time() - self.started
         if not self.trail or elapsed - self.trail[-1]["elapsed_s"] >= self.TRAIL_EVERY:
-            rate = (actual - self.initial) / elapsed if elapsed > 0 else 0.0
-            eta = (self.bar.total - actual) / rate if rate > 0 else float("nan")
-            done = actual / self.bar.total
-            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": done, "eta_s": eta})
+            rate = (done - self.initial) / elapsed if elapsed > 0 else 0.0
+            eta = left / rate if rate > 0 else float("nan")
+            share = done / (done + left) if done + left else 1.0
+            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": share, "eta_s": eta})
 
     def catch_up(self, ended: set[str]) -> None:
         for run_id in ended:

@@ -43,6 +43,7 @@ from nnscratch.network import Activation, Params, backward, cross_entropy, forwa
 from nnscratch.optimizers import make_optimizer
 
 REPORT_EVERY = 1.0  # seconds between a stack's progress reports (train_stack's `report`)
+Done = tuple[float, float, float]  # a run's progress: planned and actual work done, share of units alive
 
 
 @dataclass
@@ -181,7 +182,7 @@ class Stack:
         cfgs: list[dict],
         data: Prepared,
         max_rows: int | None = None,
-        report: Callable[[list[tuple[float, float]]], None] | None = None,
+        report: Callable[[list[Done]], None] | None = None,
     ):
         tc = cfgs[0]["train"]
         self.data, self.tc, self.max_rows, self.report = data, tc, max_rows, report
@@ -293,11 +294,16 @@ class Stack:
     def evaluating(self, m: Model) -> bool:
         return m.iteration % self.eval_period == 0 or m.iteration == self.tc["iterations"]
 
-    def progress(self) -> list[tuple[float, float]]:
-        """(planned, actual) work each model has done, as fractions of its planned work (every unit
-        for every iteration): planned counts its iterations, actual only the units it computed."""
+    def progress(self) -> list[Done]:
+        """Each model's (planned, actual, live): work done as fractions of its planned work (every
+        unit for every iteration), planned counting its iterations and actual only the units it
+        computed; and the share of its first-layer units alive now, which bounds the rest of its work
+        (a dead unit stays dead)."""
         done = [1.0 if m.final else m.iteration / self.tc["iterations"] for m in self.models]
-        return [(f, f * m.unit_passes / max(1, m.width * m.passes)) for f, m in zip(done, self.models)]
+        return [
+            (f, f * m.unit_passes / max(1, m.width * m.passes), len(m.live) / m.width)
+            for f, m in zip(done, self.models)
+        ]
 
     def train(self) -> list[RunResult]:
         t0 = reported = time.perf_counter()
@@ -429,11 +435,11 @@ def train_stack(
     cfgs: list[dict],
     data: Prepared,
     max_rows: int | None = None,
-    report: Callable[[list[tuple[float, float]]], None] | None = None,
+    report: Callable[[list[Done]], None] | None = None,
 ) -> list[RunResult]:
     """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
     once (None: all of them); one RunResult per config, in order. `report`, if given, is called about
-    every REPORT_EVERY seconds with each run's (planned, actual) work done so far (Stack.progress)."""
+    every REPORT_EVERY seconds with each run's progress so far (Stack.progress)."""
     return Stack(cfgs, data, max_rows, report).train()
 
 

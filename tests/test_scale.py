@@ -1,6 +1,7 @@
 """A large grid of trivial runs: it completes, resumes after Ctrl-C without redoing finished runs,
 and its report stays readable (sampled figures, cut tables)."""
 
+import io
 import json
 import os
 import shutil
@@ -74,3 +75,20 @@ def test_the_journal_heals_from_the_run_folders(tmp_path):
     same = table[table["run_id"] != ids[1]].reset_index(drop=True)
     pd.testing.assert_frame_equal(same, full[~full["run_id"].isin(ids[:2])].reset_index(drop=True), check_dtype=False)
     assert results.finished_ids(sweep_dir) == set(ids[2:])
+
+
+def test_results_csv_from_journaled_lines_equals_a_table_of_the_run_folders(tmp_path):
+    """results.csv is assembled from the lines the journal carries; pandas building the table from
+    every run folder gives the same frame. A journal of an older format is rebuilt from the folders."""
+    grid = scale.trivial_grid(40) | {"extra": {"failing": {"weights": ["uniform"], "fault": ["raise"]}}}
+    sweep_dir, counts = sweep.run(grid, {"backend": "loky", "n_jobs": 2}, [], tmp_path, progress=False)
+    assert counts["failed"] == 1 and counts["finished"] == 40
+    columns = results.result_columns(sweep_dir)
+    rows = [results.result_row(**results.read_run(d)) for d in results.run_dirs(sweep_dir)]
+    expected = pd.read_csv(io.StringIO(pd.DataFrame(rows, columns=columns).to_csv(index=False)))
+    pd.testing.assert_frame_equal(results.read_results(sweep_dir), expected)
+    for path in (sweep_dir / "journal").glob("*.jsonl"):  # objects without "line", as an older version wrote
+        heads = [json.loads(line.partition("\t")[0]) for line in path.read_text().splitlines()]
+        path.write_text("".join(json.dumps(dict(zip(results.ENTRY[:-1], h))) + "\t[]\n" for h in heads))
+    results.write_results(sweep_dir)
+    pd.testing.assert_frame_equal(results.read_results(sweep_dir), expected)
