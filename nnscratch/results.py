@@ -217,21 +217,23 @@ def read_journal(sweep_dir: Path, histories: bool = False) -> dict[str, dict]:
     with `histories`, each entry's "history" as JSON text (read_histories parses it)."""
     entries: dict[str, dict] = {}
     for path in sorted((Path(sweep_dir) / "journal").glob("*.jsonl")):
-        *lines, cut = path.read_text().split("\n")  # `cut`: "" or a line its writer died writing
-        for line in lines:
-            head, _, history = line.partition("\t")
-            try:
-                values = json.loads(head)
-            except json.JSONDecodeError:  # not a journal line: its run is read from its folder
-                continue
-            if not isinstance(values, list) or len(values) != len(ENTRY):  # an older version's: the same
-                continue
-            entry = dict(zip(ENTRY, values))  # (an array, not an object: 100,000 parses allocate half as much)
-            if histories:
-                entry["history"] = history
-            rid = entry["dir"]
-            if rid not in entries or entry["written"] >= entries[rid]["written"]:
-                entries[rid] = entry
+        with open(path, newline="\n") as f:  # line by line: a 100 MB journal is never in memory at once
+            for line in f:
+                if not line.endswith("\n"):  # a line its writer died writing
+                    continue
+                tab = line.find("\t")
+                try:
+                    values = json.loads(line[:tab])
+                except json.JSONDecodeError:  # not a journal line: its run is read from its folder
+                    continue
+                if not isinstance(values, list) or len(values) != len(ENTRY):  # an older version's: the same
+                    continue
+                entry = dict(zip(ENTRY, values))  # (an array, not an object: 100,000 parses allocate half as much)
+                if histories:
+                    entry["history"] = line[tab + 1 : -1]
+                rid = entry["dir"]
+                if rid not in entries or entry["written"] >= entries[rid]["written"]:
+                    entries[rid] = entry
     root = runs_dir(sweep_dir)
     folders = [e.name for e in os.scandir(root) if not e.name.startswith(".")] if root.is_dir() else []
     journaled = {r: entries[r] for r in folders if r in entries}
