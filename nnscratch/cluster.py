@@ -11,14 +11,16 @@ Nothing a worker does touches this machine's filesystem:
 
 Tasks go through Dask's futures API, at most `WINDOW` x the cluster's threads in flight at a time,
 so a grid of 100,000 runs never holds 100,000 futures. A task whose worker dies is rescheduled by
-Dask (up to the scheduler's ``distributed.scheduler.allowed-failures``); a stack that still kills
-workers is split into its runs, each retried alone, and a run that kills its worker alone is
-recorded failed with Dask's reason once it did so twice (a run queued beside a killer dies with it,
-and counts that death too). Nothing ever runs in this process.
+Dask (up to the scheduler's ``distributed.scheduler.allowed-failures``); a task Dask gives up on
+(KilledWorker) is split into its runs, and these suspects are retried one at a time, never two
+beside each other (a run queued beside a killer dies with it and counts that death too); a run that
+kills its worker again on its retry is recorded failed with Dask's reason. Nothing ever runs in this
+process.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import logging
@@ -127,35 +129,48 @@ def run_tasks(
     if moving:
         client.subscribe_topic(topic, lambda event: moving(event[1]))
 
-    def submit(specs: list[dict]) -> None:
+    suspects, on_trial = collections.deque(), set()  # runs a worker died running; their retries in flight
+
+    def submit(specs: list[dict], trial: bool = False) -> None:
         key = f"nnscratch-{specs[0]['run_id']}-{uuid.uuid4().hex[:8]}"
         data = shipped[data_key(specs[0]["config"])]
         future = client.submit(execute, specs, data, max_rows, report, key=key)
         running[future] = specs
         done.add(future)
+        if trial:
+            on_trial.add(future)
+
+    def try_next_suspect() -> None:
+        """Retry suspects one at a time: a run queued beside a killer on one worker dies with it and
+        counts that death, so an innocent run retried beside the killer's own retry would fail too."""
+        if suspects and not on_trial:
+            submit(suspects.popleft(), trial=True)
 
     for specs in itertools.islice(todo, WINDOW * threads):
         submit(specs)
     try:
         for future in done:
             specs = running.pop(future)
+            on_trial.discard(future)
             rid = specs[0]["run_id"]
+            records = None
             try:
                 records = future.result()
             except KilledWorker as err:
                 killed[rid] += 1
                 if len(specs) > 1 or killed[rid] <= KILL_RETRIES:  # it may have been beside the run that killed
-                    for spec in specs:
-                        submit([spec])  # a stack is split: only the run that kills its worker fails
-                    continue
-                records = [({"status": "failed", "error": f"worker died while running it (KilledWorker: {err})"}, [])]
+                    suspects.extend([spec] for spec in specs)  # a stack is split: only the killer fails
+                else:
+                    error = f"worker died while running it (KilledWorker: {err})"
+                    records = [({"status": "failed", "error": error}, [])]
             except Exception as err:  # the task could not run at all (e.g. its data could not be made)
                 records = [({"status": "failed", "error": f"{type(err).__name__}: {err}"}, []) for _ in specs]
             future.release()
-            for spec, (metrics, history) in zip(specs, records):
+            for spec, (metrics, history) in zip(specs, records or []):
                 write(spec, metrics, history)
             for following in itertools.islice(todo, 1):
                 submit(following)
+            try_next_suspect()
     except BaseException:
         client.cancel(list(running))
         raise
