@@ -14,10 +14,10 @@ the old file or the new one, never half of one.
 Beside ``runs/``, ``journal/<writer>.jsonl`` holds one line per record written, appended by the
 process that wrote the record, right after it: an entry as a JSON array (when, which folder, run id,
 status, outcome, and its results.csv line already rendered), a tab, its history. Each process has its
-own file, so no two ever append to the same one. results.csv (header + the lines sorted by folder), resume and the
-counts read the journal, not 100,000 records; the folders stay the truth: a line whose folder is gone
-is dropped, and a folder newer than its line or without one (its writer died between the two writes,
-or someone edited it) is read and journaled again.
+own file, so no two ever append to the same one. results.csv (header + the lines sorted by folder),
+resume and the counts read the journal, not 100,000 records; the folders stay the truth: a line whose
+folder is gone is dropped, and a folder newer than its line or without one (its writer died between
+the two writes, or someone edited it) is read and journaled again.
 """
 
 from __future__ import annotations

@@ -28,6 +28,15 @@ def small_config() -> dict:
     return config
 
 
+@pytest.fixture
+def long_grid() -> dict:
+    """A sweep of one run of a few seconds: its task reports progress several times before it ends."""
+    return {
+        "name": "long",
+        "axes": {"model": {"hidden": [[64]]}, "data": {"subset": [20000]}, "train": {"iterations": [80]}, "seed": [0]},
+    }
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
     """Downloads in tests go to a temporary cache, never the user's."""

@@ -33,10 +33,6 @@ GRID = {
         "seed": [0, 1],
     },
 }
-LONG = {  # one run of a few seconds: several progress reports before it ends
-    "name": "long",
-    "axes": {"model": {"hidden": [[64]]}, "data": {"subset": [20000]}, "train": {"iterations": [80]}, "seed": [0]},
-}
 
 
 def drop_where(metrics: dict) -> dict:
@@ -173,13 +169,13 @@ def test_a_killed_worker_loses_no_run_and_a_run_that_kills_its_worker_fails(tmp_
     assert "1 run(s) failed" in log
 
 
-def test_the_client_sees_the_work_of_running_tasks_through_dask_events(tmp_path, monkeypatch):
+def test_the_client_sees_the_work_of_running_tasks_through_dask_events(tmp_path, monkeypatch, long_grid):
     from nnscratch import runner
 
     monkeypatch.setattr(runner.Progress, "TRAIL_EVERY", 0.2)
     with cluster(tmp_path, workers=1) as c:
         parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 0}
-        sweep_dir, counts = sweep.run(LONG, parallel, [], tmp_path / "client" / "outputs", progress=False)
+        sweep_dir, counts = sweep.run(long_grid, parallel, [], tmp_path / "client" / "outputs", progress=False)
     assert counts["finished"] == 1
     trail = pd.read_csv(sweep_dir / "progress.csv")
     running = trail[(trail["runs"] == 0) & (trail["done"] > 0)]

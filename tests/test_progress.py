@@ -9,11 +9,6 @@ from nnscratch import runner, sweep
 from nnscratch.data import prepare
 from nnscratch.train import Stack
 
-LONG = {  # one run of a few seconds: several progress reports before it ends
-    "name": "long",
-    "axes": {"model": {"hidden": [[64]]}, "data": {"subset": [20000]}, "train": {"iterations": [80]}, "seed": [0]},
-}
-
 
 @pytest.fixture(scope="module")
 def data(mnist):
@@ -62,9 +57,9 @@ def test_the_bar_counts_running_work_and_estimates_the_rest_from_the_units_alive
     assert trail["done"].iloc[-1] == 1.0 and trail["runs"].iloc[-1] == 2
 
 
-def test_a_sweep_shows_progress_before_its_only_task_ends(tmp_path, monkeypatch):
+def test_a_sweep_shows_progress_before_its_only_task_ends(tmp_path, monkeypatch, long_grid):
     monkeypatch.setattr(runner.Progress, "TRAIL_EVERY", 0.2)
-    sweep_dir, counts = sweep.run(LONG, {"backend": "loky", "n_jobs": 1}, [], tmp_path, progress=False)
+    sweep_dir, counts = sweep.run(long_grid, {"backend": "loky", "n_jobs": 1}, [], tmp_path, progress=False)
     assert counts["finished"] == 1
     trail = pd.read_csv(sweep_dir / "progress.csv")
     running = trail[(trail["runs"] == 0) & (trail["done"] > 0)]
