@@ -33,7 +33,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from nnscratch import data as datamod
 from nnscratch import results
 from nnscratch.config import ConfigError, check
-from nnscratch.train import Done, train_stack
+from nnscratch.train import REPORT_EVERY, Done, train_stack
 
 log = logging.getLogger(__name__)
 DATA_KEYS = ("name", "subset", "subset_method", "subset_seed", "scaling")
@@ -220,27 +220,32 @@ def cost(specs: list[dict]) -> float:
 TASK_STACKS = 4  # at most this many stacks' worth of runs in a task: a record is written when its task ends
 
 
+def group_key(config: dict) -> tuple:
+    """Runs alike enough to stack, and to tell what each other will cost: same data and schedule."""
+    return data_key(config), schedule_key(config)
+
+
 def tasks(specs: list[dict], stack_rows: int, workers: int = 1) -> list[list[dict]]:
     """Group runs into tasks, largest first: alone, or (stack_rows > 0) runs sharing data and schedule,
     trained at most `stack_rows` live first-layer units at a time (nnscratch.train.Stack admits the
     next as others finish or lose units). A group is dealt round-robin, widest first, into at least
     one task per worker and tasks of at most TASK_STACKS x stack_rows units: every task gets a like
-    mix of runs, so the workers finish together however many of the runs' units die. Stacking does
-    not change a run's numbers (each row of a product is computed from its own row), so neither does
-    the worker count."""
+    mix of runs, so the workers finish together however many of the runs' units die. Among tasks of
+    equal cost, each group's first comes before any group's second: the first tasks then sample
+    every kind of run, which is what the progress bar's estimate learns from (Progress). Stacking
+    does not change a run's numbers (each row of a product is computed from its own row), so
+    neither does the worker count."""
     groups: dict[tuple, list[dict]] = {}
     for s in specs:
-        key = (
-            (data_key(s["config"]), schedule_key(s["config"])) if stack_rows and stackable(s["config"]) else s["run_id"]
-        )
+        key = group_key(s["config"]) if stack_rows and stackable(s["config"]) else s["run_id"]
         groups.setdefault(key, []).append(s)
-    out = []
+    out = []  # (cost, rank in its group, task)
     for group in groups.values():
         units = sum(s["config"]["model"]["hidden"][0] for s in group)
         n = max(workers, -(-units // (TASK_STACKS * stack_rows))) if stack_rows else 1
         ordered = sorted(group, key=lambda s: (-s["config"]["model"]["hidden"][0], s["run_id"]))
-        out += [ordered[i::n] for i in range(min(n, len(ordered)))]
-    return sorted(out, key=cost, reverse=True)
+        out += [(cost(ordered[i::n]), i, ordered[i::n]) for i in range(min(n, len(ordered)))]
+    return [t for *_, t in sorted(out, key=lambda o: (-o[0], o[1]))]
 
 
 # ---------------------------------------------------------------- a sweep
@@ -341,7 +346,9 @@ def run_on_loky(
         with watch_progress(runs_root / ".progress", bar):
             while todo:
                 try:
-                    for summary in stream(tasks(todo, stack_rows, workers), paths, runs_root, workers, stack_rows):
+                    planned = tasks(todo, stack_rows, workers)
+                    bar.plan([[s["run_id"] for s in t] for t in planned], workers)
+                    for summary in stream(planned, paths, runs_root, workers, stack_rows):
                         tally(counts, summary, bar)
                     todo = []
                 except Exception as err:
@@ -372,6 +379,7 @@ def run_on_dask(
     with cluster.connect(scheduler, worker_count(n_jobs, todo)) as client:
         threads = cluster.cluster_threads(client)
         planned = tasks(todo, stack_rows, threads)
+        bar.plan([[s["run_id"] for s in t] for t in planned], threads)
         cluster.run_tasks(client, planned, dict(prepared_by_key(todo)), write, threads, stack_rows or None, bar.moving)
 
 
@@ -415,38 +423,63 @@ def tally(counts: Counter, summary: dict, bar: Progress) -> None:
 
 
 class Progress:
-    """A progress bar that counts work, not runs: the largest tasks go first, so a count of runs would
-    promise hours for a job of minutes. A run's planned work is hidden units x samples x iterations;
-    skipping dead units does only part of it, so the bar counts the work actually done (units
-    computed) and estimates the work left from the units alive now: a running run's rest at its
-    share of live units (a dead unit stays dead), a run not yet started at the share alive now in
-    the runs started so far. Running runs count as they go (`moving`: what their tasks report about
-    every second), so the bar moves from the first seconds, not from the first task's end. The ETA
-    is the work left at the rate so far; runs that die later than the first ones make it long (the
-    README's Performance section says how far off it was). What the bar showed is kept in `trail`
-    and, with `record`, appended to that CSV at the end."""
+    """A progress bar whose ETA is the time the tasks left will take, not a count of runs (the largest
+    tasks go first, so a count of runs would promise hours for a job of minutes).
+
+    Runs that skip dead units do only part of their planned work (hidden units x samples x
+    iterations), and runs that die early cost more seconds per unit of work (a few rows still read
+    all of X). So the estimate learns both from the runs of each group (same data and schedule,
+    group_key) seen so far: the share of units alive (a run counts once it has done STARTED of its
+    iterations: units die fastest in the first ones) and the seconds per unit of work actually
+    computed. A running task's rest is its runs' remaining work at their share of units alive now
+    (a dead unit stays dead) at the task's own rate so far; a task not started costs its planned
+    work at its group's share and rate (all groups' if its own has none yet). The ETA is when the
+    workers would end if they took the waiting tasks in order, each the next free worker (`plan`
+    gives the tasks and workers; until then every run is a task of one worker). `tasks` puts one
+    task of each group first, so every group has evidence early.
+
+    Running runs count as their tasks report (`moving`: about every second). The bar shows time:
+    elapsed over elapsed + ETA. Every TRAIL_EVERY seconds, what it showed (elapsed, runs ended,
+    share of the planned work done, ETA) is kept in `trail` and, with `record`, appended to that CSV
+    at the end."""
 
     TRAIL_EVERY = 5.0  # seconds between the samples of `trail`
+    STARTED = 0.02  # share of its iterations after which a run's share of units alive counts
 
-    def __init__(self, specs: list[dict], done: set[str], enabled: bool, desc: str, record: Path | None = None):
+    def __init__(
+        self,
+        specs: list[dict],
+        done: set[str],
+        enabled: bool,
+        desc: str,
+        record: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.work = {s["run_id"]: cost([s]) for s in specs}
+        self.group = {s["run_id"]: group_key(s["config"]) for s in specs}
         self.seen = {r for r in done if r in self.work}
-        self.planned_done = self.actual_done = self.initial = sum(self.work[r] for r in self.seen)
         self.planned_all = sum(self.work.values())
-        self.ended_live = [0.0, 0.0]  # over ended runs: planned work, planned work x share of units alive at the end
         self.running: dict[str, Done] = {}
-        self.failed, self.record, self.trail = 0, record, []
-        self.started, self.lock = time.time(), threading.Lock()
+        self.ended_runs: dict[str, tuple[float, float | None]] = {}  # run: (share of work done, live at end)
+        self.plan([[r] for r in self.work if r not in self.seen], 1)
+        self.failed, self.record, self.trail, self.clock = 0, record, [], clock
+        self.started, self.lock = clock(), threading.Lock()
         self.bar = tqdm(
-            total=self.planned_all,
-            initial=self.actual_done,
+            total=None,
             disable=not enabled,
             desc=desc,
             dynamic_ncols=True,
-            smoothing=0,  # the average rate since the start: tasks end in bursts
+            smoothing=0,  # tqdm's rate is then elapsed / elapsed: its "remaining" is our ETA
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
         )
         self.show()
+
+    def plan(self, tasks: list[list[str]], workers: int) -> None:
+        """The tasks (run ids each, in the order the workers take them) and how many run at once."""
+        self.tasks, self.workers = [list(t) for t in tasks], max(1, workers)
+        self.task_of = {r: i for i, t in enumerate(self.tasks) for r in t}
+        self.task_start: dict[int, float] = {}
+        self.task_end: dict[int, float] = {}
 
     def ended(self, run_id: str, failed: int = 0, live_fraction: float = 1.0, live_at_end: float | None = None) -> None:
         """A run's record is written: it did `live_fraction` of its planned work, and ended with
@@ -456,38 +489,95 @@ class Progress:
             if run_id in self.work and run_id not in self.seen:
                 self.seen.add(run_id)
                 self.running.pop(run_id, None)
-                self.planned_done += self.work[run_id]
-                self.actual_done += self.work[run_id] * live_fraction
-                if live_at_end is not None:
-                    self.ended_live[0] += self.work[run_id]
-                    self.ended_live[1] += self.work[run_id] * live_at_end
+                self.ended_runs[run_id] = (live_fraction, live_at_end)
+                task = self.task_of.get(run_id)
+                if task is not None and all(r in self.seen for r in self.tasks[task]):
+                    self.task_end[task] = self.clock()
             self.show()
 
     def moving(self, running: dict[str, Done]) -> None:
         """Runs still training: {run_id: (planned, actual, live)} as nnscratch.train.Stack.progress."""
         with self.lock:
-            self.running |= {r: tuple(f) for r, f in running.items() if r in self.work and r not in self.seen}
+            now = self.clock()
+            for r, f in running.items():
+                if r in self.work and r not in self.seen:
+                    self.running[r] = tuple(f)
+                    if r in self.task_of:  # its first report comes about REPORT_EVERY after its start
+                        self.task_start.setdefault(self.task_of[r], now - REPORT_EVERY)
             self.show()
 
-    def estimate(self) -> tuple[float, float]:
-        """(work done, work left), in units x samples x iterations actually computed."""
-        runs = [(self.work[r], *f) for r, f in self.running.items()]
-        done = self.actual_done + sum(w * a for w, _, a, _ in runs)
-        started = self.ended_live[0] + sum(w for w, *_ in runs)
-        live = (self.ended_live[1] + sum(w * l for w, _, _, l in runs)) / started if started else 1.0
-        waiting = self.planned_all - self.planned_done - sum(w for w, *_ in runs)
-        return done, sum(w * (1 - p) * l for w, p, _, l in runs) + waiting * live
+    def evidence(self, now: float) -> dict:
+        """Per group, from the tasks started: [work weighing the live shares, work x live share,
+        seconds, work computed]."""
+        seen: dict[tuple, list[float]] = {}
+        for task, start in self.task_start.items():
+            e = seen.setdefault(self.group[self.tasks[task][0]], [0.0, 0.0, 0.0, 0.0])
+            e[2] += self.task_end.get(task, now) - start
+            for r in self.tasks[task]:
+                w = self.work[r]
+                if r in self.ended_runs:
+                    share, live = self.ended_runs[r]
+                    e[3] += w * share
+                    if live is not None:
+                        e[0], e[1] = e[0] + w, e[1] + w * live
+                elif r in self.running:
+                    planned, actual, live = self.running[r]
+                    e[3] += w * actual
+                    if planned >= self.STARTED:
+                        e[0], e[1] = e[0] + w, e[1] + w * live
+        return seen
+
+    def estimate(self, now: float | None = None) -> float:
+        """Seconds until the last task ends (NaN until some work has been timed)."""
+        now = self.clock() if now is None else now
+        seen = self.evidence(now)
+        pooled = [sum(e[k] for e in seen.values()) for k in range(4)]
+
+        def share(group: tuple) -> float:
+            e = seen.get(group, pooled)
+            e = e if e[0] else pooled
+            return e[1] / e[0] if e[0] else 1.0
+
+        def rate(group: tuple) -> float:
+            e = seen.get(group, pooled)
+            e = e if e[3] else pooled
+            return e[2] / e[3] if e[3] else float("nan")
+
+        free, waiting = [], []
+        for i, runs in enumerate(self.tasks):
+            left = [r for r in runs if r not in self.seen]
+            if not left:
+                continue
+            g = self.group[runs[0]]
+            work = sum(
+                self.work[r] * (1 - p) * (live if p >= self.STARTED else share(g))
+                for r in left
+                for p, _, live in [self.running.get(r, (0.0, 0.0, 1.0))]
+            )
+            if i in self.task_start:
+                computed = sum(self.work[r] * self.running[r][1] for r in left if r in self.running)
+                own = (now - self.task_start[i]) / computed if computed else rate(g)
+                free.append(work * own)
+            else:
+                waiting.append(work * rate(g))
+        free += [0.0] * max(0, self.workers - len(free))
+        for seconds in waiting:  # each to the next free worker, in order
+            free[free.index(min(free))] += seconds
+        return max(free, default=0.0)
+
+    def planned_share(self) -> float:
+        """Share of the planned work (units x samples x iterations) done, ended runs and running ones."""
+        done = sum(self.work[r] for r in self.seen) + sum(self.work[r] * f[0] for r, f in self.running.items())
+        return done / self.planned_all if self.planned_all else 1.0
 
     def show(self) -> None:
-        done, left = self.estimate()
-        self.bar.total, self.bar.n = done + left, done
+        elapsed = self.clock() - self.started
+        eta = self.estimate()
+        self.bar.n, self.bar.total = elapsed, (None if np.isnan(eta) else elapsed + eta)
         self.bar.set_postfix_str(f"{len(self.seen)}/{len(self.work)} runs, {self.failed} failed")
-        elapsed = time.time() - self.started
         if not self.trail or elapsed - self.trail[-1]["elapsed_s"] >= self.TRAIL_EVERY:
-            rate = (done - self.initial) / elapsed if elapsed > 0 else 0.0
-            eta = left / rate if rate > 0 else float("nan")
-            share = done / (done + left) if done + left else 1.0
-            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": share, "eta_s": eta})
+            done = self.planned_share()
+            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": done, "eta_s": eta})
 
     def catch_up(self, ended: set[str]) -> None:
         for run_id in ended:
@@ -499,6 +589,6 @@ class Progress:
         if self.record is None or not self.trail:
             return
         started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started))
-        end = {"elapsed_s": time.time() - self.started, "runs": len(self.seen), "done": 1.0, "eta_s": 0.0}
+        end = {"elapsed_s": self.clock() - self.started, "runs": len(self.seen), "done": 1.0, "eta_s": 0.0}
         rows = pd.DataFrame([*self.trail, end]).assign(session=started)
         rows.to_csv(self.record, mode="a", header=not self.record.exists(), index=False)

@@ -1,9 +1,12 @@
 """The progress bar sees the work inside running tasks, so its estimate holds before any task ends."""
 
 import copy
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from nnscratch import runner, sweep
 from nnscratch.data import prepare
@@ -29,32 +32,71 @@ def test_a_stack_reports_planned_and_live_work_of_each_model(small_config, data,
     assert all(live == 0 for *_, live in dead) and healthy[-1][2] == 1 - done[0].metrics["dead_l1"]
 
 
-def spec(run_id: str, hidden: int) -> dict:
-    return {
-        "run_id": run_id,
-        "config": {"model": {"hidden": [hidden]}, "data": {"subset": 1000}, "train": {"iterations": 10}},
-    }
+def spec(run_id: str, scaling: str, subset: int = 1000) -> dict:
+    config = {"model": {"hidden": [10]}, "data": {"subset": subset, "scaling": scaling}, "train": {"iterations": 10}}
+    return {"run_id": run_id, "config": config}
 
 
-def test_the_bar_counts_running_work_and_estimates_the_rest_from_the_units_alive(tmp_path):
-    bar = runner.Progress([spec("a", 10), spec("b", 10), spec("c", 20)], set(), False, "t", tmp_path / "p.csv")
-    unit = 10 * 1000 * 10  # planned work of a 10-unit run
-    bar.moving({"a": (0.5, 0.4, 0.6), "zzz": (1.0, 1.0, 1.0)})  # a run of another sweep is ignored
-    done, left = bar.estimate()
-    assert done == pytest.approx(0.4 * unit)
-    # a's last half at its 60 % of units alive; b and c (3 units of work) at the 60 % alive so far
-    assert left == pytest.approx(0.5 * 0.6 * unit + 3 * unit * 0.6)
-    assert (bar.bar.n, bar.bar.total) == pytest.approx((done, done + left))
-    bar.ended("a", live_fraction=0.5, live_at_end=0.2)
-    bar.moving({"a": (0.9, 0.9, 0.9), "b": (0.5, 0.5, 1.0)})  # a late report of a run that ended counts no more
-    done, left = bar.estimate()
-    assert done == pytest.approx(0.5 * unit + 0.5 * unit)
-    assert left == pytest.approx(0.5 * unit * 1.0 + 2 * unit * (0.2 + 1.0) / 2)  # c at the mean of a's end and b
-    bar.ended("b", live_fraction=1.0)  # failed or unknown: no say in the live share
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_eta_times_each_group_and_list_schedules_the_tasks_left(tmp_path):
+    clock, unit = Clock(), 10 * 1000 * 10  # planned work of a run: units x samples x iterations
+    specs = [spec("a1", "unit"), spec("b1", "none"), spec("a2", "unit"), spec("b2", "none"), spec("c", "unit", 2000)]
+    bar = runner.Progress(specs, set(), False, "t", tmp_path / "p.csv", clock=clock)
+    bar.plan([["a1"], ["b1"], ["a2"], ["b2"], ["c"]], workers=2)
+    assert np.isnan(bar.estimate())  # nothing timed yet
+    clock.now = 11.0
+    bar.moving({"a1": (0.5, 0.5, 1.0), "zzz": (1.0, 1.0, 1.0)})  # a run of another sweep is ignored
+    clock.now = 12.0
+    bar.moving({"b1": (0.5, 0.05, 0.1)})  # half done, 90 % of its units dead
+    # a1's task started at 10 (a report comes a second in): 2 s for 0.5 unit, its last half (all alive) 2 s;
+    # b1's: 1 s for 0.05 unit, its rest 0.05 unit: 1 s. a2 at a's share and rate: 1 unit x 1.0 x 4 s = 4 s;
+    # b2 at b's: 0.1 unit x 20 s = 2 s; c (2 units, no run of its group seen) at all groups' share (0.55)
+    # and rate (3 s / 0.55 unit): 6 s. Workers free at [2, 1] -> a2 [2, 5] -> b2 [4, 5] -> c [10, 5].
+    assert bar.estimate() == pytest.approx(10.0)
+    assert (bar.bar.n, bar.bar.total) == pytest.approx((12.0, 22.0))  # the bar shows time
+    assert bar.planned_share() == pytest.approx((0.5 + 0.5) * unit / (6 * unit))
+    clock.now = 20.0
+    bar.ended("a1", live_fraction=0.8, live_at_end=0.5)
+    bar.moving({"a1": (0.9, 0.9, 0.9)})  # a late report of a run that ended counts no more
+    # a: 10 s for 0.8 unit, half its units alive at the end -> a2: 0.5 unit x 12.5 s = 6.25 s;
+    # b1: 9 s for 0.05 unit -> its rest 9 s. Pooled for c: share 0.3, 19 s / 0.85 unit -> 13.41 s.
+    # Workers free at [0, 9] -> a2 [6.25, 9] -> b2 (0.1 unit x 180 s = 18 s) [24.25, 9] -> c [24.25, 22.41].
+    assert bar.estimate() == pytest.approx(24.25)
+    bar.moving({"c": (0.01, 0.01, 0.0)})  # c started, but too early for its share of units alive to count
+    assert bar.evidence(clock.now)[runner.group_key(specs[4]["config"])][0] == 0
+    bar.ended("b1", live_fraction=1.0)  # failed or unknown: no say in the share of units alive
     bar.close()
     trail = pd.read_csv(tmp_path / "p.csv")
     assert list(trail.columns) == ["elapsed_s", "runs", "done", "eta_s", "session"]
     assert trail["done"].iloc[-1] == 1.0 and trail["runs"].iloc[-1] == 2
+
+
+def test_a_run_reported_twice_is_counted_once_and_finished_runs_count_as_done(small_config):
+    specs = [{"run_id": f"r{i}", "config": small_config} for i in range(4)]
+    bar = runner.Progress(specs, done={"r3"}, enabled=False, desc="t")
+    assert bar.planned_share() == 0.25
+    bar.ended("r0", live_fraction=0.25, live_at_end=0.125)
+    bar.ended("r0", live_fraction=0.25, live_at_end=0.125)  # reported twice (a retry)
+    assert bar.planned_share() == 0.5 and bar.ended_runs == {"r0": (0.25, 0.125)}
+
+
+def test_equal_tasks_take_turns_by_group_so_every_group_is_seen_early():
+    grid = yaml.safe_load((Path(__file__).parents[1] / "conf/sweep/log_grid.yaml").read_text())
+    _, specs = sweep.plan(grid, [])
+    planned = runner.tasks(specs, stack_rows=256, workers=2)
+    costs = [runner.cost(t) for t in planned]
+    assert costs == sorted(costs, reverse=True)  # still the largest first
+    groups = [runner.group_key(t[0]["config"]) for t in planned]
+    scaling = [t[0]["config"]["data"]["scaling"] for t in planned]
+    assert groups[0] != groups[1] and scaling[:4] == ["unit", "none", "unit", "none"]  # the 60k tasks
+    assert sorted(map(id, sum(planned, []))) == sorted(map(id, specs))  # every run once
 
 
 def test_a_sweep_shows_progress_before_its_only_task_ends(tmp_path, monkeypatch, long_grid):

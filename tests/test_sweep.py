@@ -287,21 +287,3 @@ def test_bad_parallel_settings_are_refused_before_anything_is_written(conf, tmp_
     with pytest.raises(ConfigError, match=key):
         run(conf, tmp_path, parallel={**LOKY, **parallel})
     assert not (tmp_path / "out").exists()
-
-
-def test_progress_counts_work_and_scales_what_is_left_by_the_units_alive_seen(small_config):
-    from nnscratch.runner import Progress
-
-    specs = []
-    for i, hidden in enumerate((64, 64, 10, 10)):
-        cfg = {**small_config, "model": {**small_config["model"], "hidden": [hidden]}}
-        specs.append({"run_id": f"r{i}", "config": cfg})
-    bar = Progress(specs, done={"r3"}, enabled=False, desc="t")
-    unit = 1000 * 100  # samples x iterations of small_config
-    assert bar.bar.total == 148 * unit and bar.actual_done == 10 * unit
-    bar.ended("r0", live_fraction=0.25, live_at_end=0.125)  # lost 3/4 of its work to skipping, 1/8 alive at the end
-    assert bar.actual_done == (10 + 16) * unit
-    left = 74 * unit * 0.125  # 64 + 10 units still planned, at the share of units alive in the runs seen
-    assert bar.bar.total == pytest.approx(26 * unit + left)
-    bar.ended("r0", live_fraction=0.25, live_at_end=0.125)  # reported twice (a retry): counted once
-    assert bar.actual_done == (10 + 16) * unit
