@@ -10,6 +10,7 @@ share one copy in the page cache instead of holding N. On a Dask cluster see nns
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import logging
 import os
@@ -435,8 +436,8 @@ class Progress:
     (a dead unit stays dead) at the task's own rate so far; a task not started costs its planned
     work at its group's share and rate (all groups' if its own has none yet). The ETA is when the
     workers would end if they took the waiting tasks in order, each the next free worker (`plan`
-    gives the tasks and workers; until then every run is a task of one worker). `tasks` puts one
-    task of each group first, so every group has evidence early.
+    gives the tasks and workers). `tasks` puts one task of each group first, so every group has
+    evidence early.
 
     Running runs count as their tasks report (`moving`: about every second). The bar shows time:
     elapsed over elapsed + ETA. Every TRAIL_EVERY seconds, what it showed (elapsed, runs ended,
@@ -445,6 +446,7 @@ class Progress:
 
     TRAIL_EVERY = 5.0  # seconds between the samples of `trail`
     STARTED = 0.02  # share of its iterations after which a run's share of units alive counts
+    SHOW_EVERY = 0.5  # seconds between redraws
 
     def __init__(
         self,
@@ -456,13 +458,14 @@ class Progress:
         clock: Callable[[], float] = time.time,
     ):
         self.work = {s["run_id"]: cost([s]) for s in specs}
-        self.group = {s["run_id"]: group_key(s["config"]) for s in specs}
+        self.configs = {s["run_id"]: s["config"] for s in specs}
         self.seen = {r for r in done if r in self.work}
         self.planned_all = sum(self.work.values())
+        self.planned_done = sum(self.work[r] for r in self.seen)  # of the runs ended
         self.running: dict[str, Done] = {}
         self.ended_runs: dict[str, tuple[float, float | None]] = {}  # run: (share of work done, live at end)
-        self.plan([[r] for r in self.work if r not in self.seen], 1)
-        self.failed, self.record, self.trail, self.clock = 0, record, [], clock
+        self.plan([], 1)  # the backend plans its tasks (`plan`) before any runs
+        self.failed, self.record, self.trail, self.clock, self.shown = 0, record, [], clock, None
         self.started, self.lock = clock(), threading.Lock()
         self.bar = tqdm(
             total=None,
@@ -478,8 +481,11 @@ class Progress:
         """The tasks (run ids each, in the order the workers take them) and how many run at once."""
         self.tasks, self.workers = [list(t) for t in tasks], max(1, workers)
         self.task_of = {r: i for i, t in enumerate(self.tasks) for r in t}
+        self.task_group = [group_key(self.configs[t[0]]) for t in self.tasks]
+        self.task_left = [sum(self.work[r] for r in t if r not in self.seen) for t in self.tasks]  # planned work
+        self.runs_left = [sum(r not in self.seen for r in t) for t in self.tasks]
         self.task_start: dict[int, float] = {}
-        self.task_end: dict[int, float] = {}
+        self.closed: dict[tuple, list[float]] = {}  # per group, the evidence of its tasks that ended
 
     def ended(self, run_id: str, failed: int = 0, live_fraction: float = 1.0, live_at_end: float | None = None) -> None:
         """A run's record is written: it did `live_fraction` of its planned work, and ended with
@@ -490,9 +496,15 @@ class Progress:
                 self.seen.add(run_id)
                 self.running.pop(run_id, None)
                 self.ended_runs[run_id] = (live_fraction, live_at_end)
+                self.planned_done += self.work[run_id]
                 task = self.task_of.get(run_id)
-                if task is not None and all(r in self.seen for r in self.tasks[task]):
-                    self.task_end[task] = self.clock()
+                if task is not None:
+                    self.task_left[task] -= self.work[run_id]
+                    self.runs_left[task] -= 1
+                    if not self.runs_left[task] and task in self.task_start:
+                        e = self.closed.setdefault(self.task_group[task], [0.0] * 4)
+                        for k, v in enumerate(self.task_evidence(task, self.clock())):
+                            e[k] += v
             self.show()
 
     def moving(self, running: dict[str, Done]) -> None:
@@ -506,31 +518,35 @@ class Progress:
                         self.task_start.setdefault(self.task_of[r], now - REPORT_EVERY)
             self.show()
 
-    def evidence(self, now: float) -> dict:
-        """Per group, from the tasks started: [work weighing the live shares, work x live share,
+    def task_evidence(self, task: int, now: float) -> list[float]:
+        """What a started task tells of its group: [work weighing the live shares, work x live share,
         seconds, work computed]."""
-        seen: dict[tuple, list[float]] = {}
-        for task, start in self.task_start.items():
-            e = seen.setdefault(self.group[self.tasks[task][0]], [0.0, 0.0, 0.0, 0.0])
-            e[2] += self.task_end.get(task, now) - start
-            for r in self.tasks[task]:
-                w = self.work[r]
-                if r in self.ended_runs:
-                    share, live = self.ended_runs[r]
-                    e[3] += w * share
-                    if live is not None:
-                        e[0], e[1] = e[0] + w, e[1] + w * live
-                elif r in self.running:
-                    planned, actual, live = self.running[r]
-                    e[3] += w * actual
-                    if planned >= self.STARTED:
-                        e[0], e[1] = e[0] + w, e[1] + w * live
-        return seen
+        e = [0.0, 0.0, now - self.task_start[task], 0.0]
+        for r in self.tasks[task]:
+            w = self.work[r]
+            if r in self.ended_runs:
+                share, live = self.ended_runs[r]
+                e[3] += w * share
+                if live is not None:
+                    e[0], e[1] = e[0] + w, e[1] + w * live
+            elif r in self.running:
+                planned, actual, live = self.running[r]
+                e[3] += w * actual
+                if planned >= self.STARTED:
+                    e[0], e[1] = e[0] + w, e[1] + w * live
+        return e
 
     def estimate(self, now: float | None = None) -> float:
-        """Seconds until the last task ends (NaN until some work has been timed)."""
+        """Seconds until the last task ends (NaN until the tasks are planned and some work is timed)."""
         now = self.clock() if now is None else now
-        seen = self.evidence(now)
+        if not self.tasks:
+            return float("nan")
+        running = [i for i in self.task_start if self.runs_left[i]]
+        seen = {g: list(e) for g, e in self.closed.items()}
+        for i in running:
+            e = seen.setdefault(self.task_group[i], [0.0] * 4)
+            for k, v in enumerate(self.task_evidence(i, now)):
+                e[k] += v
         pooled = [sum(e[k] for e in seen.values()) for k in range(4)]
 
         def share(group: tuple) -> float:
@@ -543,36 +559,35 @@ class Progress:
             e = e if e[3] else pooled
             return e[2] / e[3] if e[3] else float("nan")
 
-        free, waiting = [], []
-        for i, runs in enumerate(self.tasks):
-            left = [r for r in runs if r not in self.seen]
-            if not left:
-                continue
-            g = self.group[runs[0]]
+        free = []  # when each worker is free: after the rest of its running task
+        for i in running:
+            g, left = self.task_group[i], [r for r in self.tasks[i] if r not in self.seen]
             work = sum(
                 self.work[r] * (1 - p) * (live if p >= self.STARTED else share(g))
                 for r in left
                 for p, _, live in [self.running.get(r, (0.0, 0.0, 1.0))]
             )
-            if i in self.task_start:
-                computed = sum(self.work[r] * self.running[r][1] for r in left if r in self.running)
-                own = (now - self.task_start[i]) / computed if computed else rate(g)
-                free.append(work * own)
-            else:
-                waiting.append(work * rate(g))
+            computed = sum(self.work[r] * self.running[r][1] for r in left if r in self.running)
+            free.append(work * ((now - self.task_start[i]) / computed if computed else rate(g)))
         free += [0.0] * max(0, self.workers - len(free))
-        for seconds in waiting:  # each to the next free worker, in order
-            free[free.index(min(free))] += seconds
+        heapq.heapify(free)
+        for i, left in enumerate(self.task_left):  # each waiting task to the next free worker, in order
+            if self.runs_left[i] and i not in self.task_start:
+                g = self.task_group[i]
+                heapq.heappush(free, heapq.heappop(free) + left * share(g) * rate(g))
         return max(free, default=0.0)
 
     def planned_share(self) -> float:
         """Share of the planned work (units x samples x iterations) done, ended runs and running ones."""
-        done = sum(self.work[r] for r in self.seen) + sum(self.work[r] * f[0] for r, f in self.running.items())
+        done = self.planned_done + sum(self.work[r] * f[0] for r, f in self.running.items())
         return done / self.planned_all if self.planned_all else 1.0
 
-    def show(self) -> None:
-        elapsed = self.clock() - self.started
-        eta = self.estimate()
+    def show(self, force: bool = False) -> None:
+        """Redraw the bar (at most every SHOW_EVERY seconds: a sweep of 100,000 runs ends 100,000 times)."""
+        now = self.clock()
+        if not force and self.shown is not None and now - self.shown < self.SHOW_EVERY:
+            return
+        self.shown, elapsed, eta = now, now - self.started, self.estimate(now)
         self.bar.n, self.bar.total = elapsed, (None if np.isnan(eta) else elapsed + eta)
         self.bar.set_postfix_str(f"{len(self.seen)}/{len(self.work)} runs, {self.failed} failed")
         if not self.trail or elapsed - self.trail[-1]["elapsed_s"] >= self.TRAIL_EVERY:
@@ -585,6 +600,7 @@ class Progress:
 
     def close(self) -> None:
         """Close the bar; append what it showed (every TRAIL_EVERY s, and the end) to `record`."""
+        self.show(force=True)
         self.bar.close()
         if self.record is None or not self.trail:
             return
