@@ -27,7 +27,7 @@ def main(cfg: DictConfig) -> None:
     minibatch = bench.minibatch_benchmark(prepare(ds, None, "unit"))
     products = bench.product_speed(list(cfg.product_rows))
     grid, info = bench.grid_benchmark(
-        OmegaConf.to_container(cfg.sweep), cfg.grid_iterations, out, cores, cfg.stack_rows
+        OmegaConf.to_container(cfg.sweep), cfg.grid_iterations, out, cores, cfg.stack_rows, cfg.stack_tasks
     )
     print(
         bench.write_outputs(

@@ -322,7 +322,9 @@ GRID_VARIANTS = (  # (workers: 1 or all cores, stacking, skipping dead units)
 )
 
 
-def grid_benchmark(grid: dict, iterations: int, out: Path, cores: int, stack_rows: int) -> tuple[list[dict], dict]:
+def grid_benchmark(
+    grid: dict, iterations: int, out: Path, cores: int, stack_rows: int, stack_tasks: int
+) -> tuple[list[dict], dict]:
     """Wall time, throughput and peak memory of the shrunk grid in each of GRID_VARIANTS; the dense
     FLOPs, and the live FLOPs of the stacked run with skipping (units still alive at each iteration)."""
     from nnscratch import results, sweep
@@ -334,6 +336,7 @@ def grid_benchmark(grid: dict, iterations: int, out: Path, cores: int, stack_row
     for workers, stacked, skip in GRID_VARIANTS:
         n = 1 if workers == "one" else cores
         parallel = {"backend": "loky", "n_jobs": n, "scheduler": None, "stack_rows": stack_rows if stacked else 0}
+        parallel["stack_tasks"] = stack_tasks
         name = f"grid_{n}w_stack{parallel['stack_rows']}_skip{'on' if skip else 'off'}"
         with MemorySampler() as mem:
             t = time.perf_counter()

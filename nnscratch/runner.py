@@ -226,16 +226,18 @@ def group_key(config: dict) -> tuple:
     return data_key(config), schedule_key(config)
 
 
-def tasks(specs: list[dict], stack_rows: int, workers: int = 1) -> list[list[dict]]:
+def tasks(specs: list[dict], stack_rows: int, split: int = 1) -> list[list[dict]]:
     """Group runs into tasks, largest first: alone, or (stack_rows > 0) runs sharing data and schedule,
     trained at most `stack_rows` live first-layer units at a time (nnscratch.train.Stack admits the
     next as others finish or lose units). A group is dealt round-robin, widest first, into at least
-    one task per worker and tasks of at most TASK_STACKS x stack_rows units: every task gets a like
-    mix of runs, so the workers finish together however many of the runs' units die. Among tasks of
-    equal cost, each group's first comes before any group's second: the first tasks then sample
-    every kind of run, which is what the progress bar's estimate learns from (Progress). Stacking
-    does not change a run's numbers (each row of a product is computed from its own row), so
-    neither does the worker count."""
+    `split` tasks (so that workers share it) and tasks of at most TASK_STACKS x stack_rows units:
+    every task gets a like mix of runs, so the workers finish together however many of the runs'
+    units die. Among tasks of equal cost, each group's first comes before any group's second: the
+    first tasks then sample every kind of run, which is what the progress bar's estimate learns from
+    (Progress). The tasks depend on the runs and these settings only, never on the worker count:
+    each row of a stacked product is computed from its own row of W1, but BLAS may round it
+    differently with the product's shape (OpenBLAS does), so a run's last float32 bits depend on
+    which runs share its stack."""
     groups: dict[tuple, list[dict]] = {}
     for s in specs:
         key = group_key(s["config"]) if stack_rows and stackable(s["config"]) else s["run_id"]
@@ -243,13 +245,26 @@ def tasks(specs: list[dict], stack_rows: int, workers: int = 1) -> list[list[dic
     out = []  # (cost, rank in its group, task)
     for group in groups.values():
         units = sum(s["config"]["model"]["hidden"][0] for s in group)
-        n = max(workers, -(-units // (TASK_STACKS * stack_rows))) if stack_rows else 1
+        n = max(split, -(-units // (TASK_STACKS * stack_rows))) if stack_rows else 1
         ordered = sorted(group, key=lambda s: (-s["config"]["model"]["hidden"][0], s["run_id"]))
         out += [(cost(ordered[i::n]), i, ordered[i::n]) for i in range(min(n, len(ordered)))]
     return [t for *_, t in sorted(out, key=lambda o: (-o[0], o[1]))]
 
 
 # ---------------------------------------------------------------- a sweep
+
+
+def plan_tasks(batches: list[list[dict]], stack_rows: int, split: int, done: set[str]) -> list[list[dict]]:
+    """The tasks of the runs not `done`, largest first. Each batch (a grid, then each adaptive round)
+    is planned apart and from all its runs, finished or not, so that a run's stack, and with it its
+    last bits (see tasks), is the same whether its sweep ran straight through or was resumed."""
+    planned = [t for batch in batches for t in tasks(batch, stack_rows, split)]
+    return sorted(pending(planned, done), key=lambda t: -cost(t))  # stable: a batch keeps its order
+
+
+def pending(planned: list[list[dict]], done: set[str]) -> list[list[dict]]:
+    """The planned tasks without their `done` runs (a task left empty goes)."""
+    return [left for t in planned if (left := [s for s in t if s["run_id"] not in done])]
 
 
 def worker_count(n_jobs: int | None, specs: list[dict]) -> int:
@@ -296,17 +311,20 @@ def record_death(spec: dict, runs_root: Path, strikes: int) -> None:
 
 
 def run_sweep(
-    specs: list[dict],
+    batches: list[list[dict]],
     sweep_dir: Path,
     n_jobs: int | None = None,
     backend: str = "loky",
     progress: bool = True,
     scheduler: str | None = None,
     stack_rows: int = 0,
+    stack_tasks: int = 1,
 ) -> Counter:
-    """Run every spec not yet finished in `sweep_dir`; returns counts by status/outcome.
+    """Run every spec of `batches` (a grid, then each adaptive round) not yet finished in `sweep_dir`;
+    returns counts by status/outcome.
 
-    With stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.train).
+    With stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.train), each
+    group in at least `stack_tasks` tasks (see tasks and plan_tasks).
     On loky, workers read the prepared data memory-mapped from the sweep folder and write their own
     records; on Dask (nnscratch.cluster) the data is shipped to the workers and the records come
     back to this process, so the workers need no shared disk.
@@ -315,16 +333,18 @@ def run_sweep(
     runs_root = results.runs_dir(sweep_dir)
     in_flight(runs_root)  # leftovers of an interrupted sweep
     done = results.finished_ids(sweep_dir)
-    todo = [s for s in specs if s["run_id"] not in done]
+    specs = [s for batch in batches for s in batch]
+    planned = plan_tasks(batches, stack_rows, stack_tasks, done)
+    todo = [s for t in planned for s in t]
     counts = Counter()
     bar = Progress(specs, done, progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv")
     log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), backend)
     try:
         with logging_redirect_tqdm():
             if backend == "dask":
-                run_on_dask(todo, runs_root, n_jobs, scheduler, stack_rows, counts, bar)
+                run_on_dask(planned, runs_root, n_jobs, scheduler, stack_rows, counts, bar)
             else:
-                run_on_loky(todo, runs_root, worker_count(n_jobs, todo), stack_rows, counts, bar, since)
+                run_on_loky(planned, runs_root, worker_count(n_jobs, todo), stack_rows, counts, bar, since)
     finally:
         bar.close()
         entries = results.read_journal(sweep_dir)
@@ -335,7 +355,13 @@ def run_sweep(
 
 
 def run_on_loky(
-    todo: list[dict], runs_root: Path, workers: int, stack_rows: int, counts: Counter, bar: Progress, since: float
+    planned: list[list[dict]],
+    runs_root: Path,
+    workers: int,
+    stack_rows: int,
+    counts: Counter,
+    bar: Progress,
+    since: float,
 ) -> None:
     """Tasks on joblib's process pool. A worker that dies (SIGKILL, out of memory) aborts joblib's
     whole call: the runs it had in flight are retried alone, one at a time, and only a run that kills
@@ -343,25 +369,24 @@ def run_on_loky(
     prep_dir, strikes = runs_root.parent / ".prepared", Counter()
     log.info("loky: %d workers", workers)
     try:
-        paths = save_prepared(todo, prep_dir)
+        paths = save_prepared([s for t in planned for s in t], prep_dir)
         with watch_progress(runs_root / ".progress", bar):
-            while todo:
+            while planned:
                 try:
-                    planned = tasks(todo, stack_rows, workers)
                     bar.plan([[s["run_id"] for s in t] for t in planned], workers)
                     for summary in stream(planned, paths, runs_root, workers, stack_rows):
                         tally(counts, summary, bar)
-                    todo = []
+                    planned = []
                 except Exception as err:
                     if not is_worker_death(err):
                         raise
-                    todo = retry_after_death(todo, runs_root, strikes, paths, counts, bar, since)
+                    planned = retry_after_death(planned, runs_root, strikes, paths, counts, bar, since)
     finally:
         shutil.rmtree(prep_dir, ignore_errors=True)
 
 
 def run_on_dask(
-    todo: list[dict],
+    planned: list[list[dict]],
     runs_root: Path,
     n_jobs: int | None,
     scheduler: str | None,
@@ -375,17 +400,17 @@ def run_on_dask(
     def write(spec: dict, metrics: dict, history: list[dict]) -> None:
         tally(counts, results.record_run(runs_root.parent, spec, metrics, history), bar)
 
+    todo = [s for t in planned for s in t]
     if not todo:
         return
     with cluster.connect(scheduler, worker_count(n_jobs, todo)) as client:
         threads = cluster.cluster_threads(client)
-        planned = tasks(todo, stack_rows, threads)
         bar.plan([[s["run_id"] for s in t] for t in planned], threads)
         cluster.run_tasks(client, planned, dict(prepared_by_key(todo)), write, threads, stack_rows or None, bar.moving)
 
 
 def retry_after_death(
-    todo: list[dict],
+    planned: list[list[dict]],
     runs_root: Path,
     strikes: Counter,
     paths: dict,
@@ -393,8 +418,8 @@ def retry_after_death(
     bar: Progress,
     since: float,
 ) -> list[dict]:
-    """Rerun alone each run that was in flight when a worker died; return what is still to do."""
-    by_id = {s["run_id"]: s for s in todo}
+    """Rerun alone each run that was in flight when a worker died; return the tasks still to do."""
+    by_id = {s["run_id"]: s for t in planned for s in t}
     suspects = [by_id[r] for r in in_flight(runs_root) if r in by_id]
     log.warning("a worker died; retrying alone the %d run(s) it may have been running", len(suspects))
     for spec in suspects:
@@ -410,7 +435,7 @@ def retry_after_death(
         tally(counts, summary, bar)
     ended = results.recorded_since(runs_root.parent, since)
     bar.catch_up(ended)  # runs that ended unreported
-    return [s for s in todo if s["run_id"] not in ended]
+    return pending(planned, ended)
 
 
 def tally(counts: Counter, summary: dict, bar: Progress) -> None:

@@ -88,6 +88,9 @@ def check_parallel(parallel: dict) -> None:
     rows = parallel.get("stack_rows", 0)
     if not (isinstance(rows, int) and rows >= 0):
         problems.append(f"parallel.stack_rows: must be a whole number >= 0 (0 = no stacking), got {rows!r}")
+    split = parallel.get("stack_tasks", 1)
+    if not (isinstance(split, int) and split >= 1):
+        problems.append(f"parallel.stack_tasks: must be a whole number >= 1, got {split!r}")
     if problems:
         raise ConfigError("invalid parallel settings, nothing was run:\n  " + "\n  ".join(problems))
 
@@ -170,20 +173,22 @@ def run(
     results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
     started = time.time()
 
-    def execute(todo: list[dict]) -> Counter:
+    def execute(batches: list[list[dict]]) -> Counter:
         return run_sweep(
-            todo,
+            batches,
             sweep_dir,
             parallel.get("n_jobs"),
             parallel.get("backend", "loky"),
             progress,
             parallel.get("scheduler"),
             parallel.get("stack_rows", 0),
+            parallel.get("stack_tasks", 1),
         )
 
     try:
-        specs += recorded_specs(record["rounds"], record["axes"], conf_dir)  # an interrupted sweep's added runs
-        counts = execute(specs)
+        added = [recorded_specs([r], record["axes"], conf_dir) for r in record["rounds"]]  # of an interrupted sweep
+        counts = execute([specs, *added])
+        specs += [s for batch in added for s in batch]
         if settings and settings.get("enabled"):
             counts += add_seeds(record, specs, sweep_dir, execute, conf_dir)
     finally:  # wall time of this session, kept across resumes
@@ -221,4 +226,4 @@ def add_seeds(record: dict, specs: list[dict], sweep_dir: Path, execute, conf_di
         results.write_json(sweep_dir / "sweep.json", record)
         log.info("adaptive round %d: %d extra runs in %d cells", len(rounds), len(new), len(cells))
         specs += new
-        counts += execute(new)
+        counts += execute([new])

@@ -13,7 +13,9 @@ their first layers stacked row-wise, so that one large product reads the data on
 
 Each model's rows are its own (a product computes each output row from its own row of W1 only), so
 a model that diverges stops without touching its neighbours; the layers above the first are per
-model. A stack of one does exactly the single network's products.
+model. BLAS may still round a row differently with the product's shape, so a model's last bits
+depend on its stack-mates (runner.tasks plans them without regard to the worker count). A stack
+of one does exactly the single network's products.
 
 Dead first-layer units are skipped (`train.skip_dead`). A ReLU unit whose pre-activation is <= 0
 on every training sample gets zero gradient on its incoming weights and bias (ReLU'(z <= 0) = 0)

@@ -109,10 +109,16 @@ def cluster(tmp_path: Path, workers: int, **kw):
 
 
 def test_a_cluster_without_the_client_disk_runs_the_grid_as_loky_does(tmp_path):
-    loky, _ = sweep.run(GRID, {"backend": "loky", "n_jobs": 2, "stack_rows": 64}, [], tmp_path / "loky", progress=False)
+    loky, _ = sweep.run(
+        GRID,
+        {"backend": "loky", "n_jobs": 2, "stack_rows": 64, "stack_tasks": 2},
+        [],
+        tmp_path / "loky",
+        progress=False,
+    )
     out = tmp_path / "client" / "outputs"
     with cluster(tmp_path, workers=2) as c:
-        parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 64}
+        parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 64, "stack_tasks": 2}
         dask, counts = sweep.run(GRID, parallel, [], out, progress=False)
         pids = set(c.worker_pids().values())
     assert counts["finished"] == 16 and not counts["failed"]

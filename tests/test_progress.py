@@ -90,7 +90,7 @@ def test_a_run_reported_twice_is_counted_once_and_finished_runs_count_as_done(sm
 def test_equal_tasks_take_turns_by_group_so_every_group_is_seen_early():
     grid = yaml.safe_load((Path(__file__).parents[1] / "conf/sweep/log_grid.yaml").read_text())
     _, specs = sweep.plan(grid, [])
-    planned = runner.tasks(specs, stack_rows=256, workers=2)
+    planned = runner.tasks(specs, stack_rows=256, split=2)
     costs = [runner.cost(t) for t in planned]
     assert costs == sorted(costs, reverse=True)  # still the largest first
     groups = [runner.group_key(t[0]["config"]) for t in planned]

@@ -63,8 +63,8 @@ def test_tasks_stack_only_runs_that_share_data_and_schedule(small_config):
     assert sorted(groups) == sorted([["r0", "r1", "r4", "r5"], ["r2"], ["r3"]])
     split = [sorted(s["run_id"] for s in t) for t in tasks(specs, stack_rows=20)]  # 116 units > 4 x 20: two tasks
     assert sorted(split) == sorted([["r1", "r5"], ["r0", "r4"], ["r2"], ["r3"]])  # dealt widest first
-    per_worker = [sorted(s["run_id"] for s in t) for t in tasks(specs, stack_rows=80, workers=2)]
-    assert sorted(per_worker) == sorted([["r1", "r5"], ["r0", "r4"], ["r2"], ["r3"]])  # a share for each worker
+    per_worker = [sorted(s["run_id"] for s in t) for t in tasks(specs, stack_rows=80, split=2)]
+    assert sorted(per_worker) == sorted([["r1", "r5"], ["r0", "r4"], ["r2"], ["r3"]])  # two workers can share the group
     assert all(len(t) == 1 for t in tasks(specs, stack_rows=0))
 
 
