@@ -335,8 +335,13 @@ def grid_benchmark(
     rows, live, eta = [], None, []
     for workers, stacked, skip in GRID_VARIANTS:
         n = 1 if workers == "one" else cores
-        parallel = {"backend": "loky", "n_jobs": n, "scheduler": None, "stack_rows": stack_rows if stacked else 0}
-        parallel["stack_tasks"] = stack_tasks
+        parallel = {
+            "backend": "loky",
+            "n_jobs": n,
+            "scheduler": None,
+            "stack_rows": stack_rows if stacked else 0,
+            "stack_tasks": stack_tasks,
+        }
         name = f"grid_{n}w_stack{parallel['stack_rows']}_skip{'on' if skip else 'off'}"
         with MemorySampler() as mem:
             t = time.perf_counter()

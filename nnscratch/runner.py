@@ -417,7 +417,7 @@ def retry_after_death(
     counts: Counter,
     bar: Progress,
     since: float,
-) -> list[dict]:
+) -> list[list[dict]]:
     """Rerun alone each run that was in flight when a worker died; return the tasks still to do."""
     by_id = {s["run_id"]: s for t in planned for s in t}
     suspects = [by_id[r] for r in in_flight(runs_root) if r in by_id]
