@@ -208,14 +208,14 @@ def schedule_key(config: dict) -> tuple:
     return tuple(config["train"].get(k) for k in STACK_KEYS) + (config["model"].get("dtype", "float32"), rules)
 
 
+def passes(config: dict) -> float:
+    """What a run reads through: samples x iterations."""
+    return (config["data"]["subset"] or 60_000) * config["train"]["iterations"]
+
+
 def cost(specs: list[dict]) -> float:
     """Relative work of a task: hidden units x samples x iterations."""
-    c = specs[0]["config"]
-    return (
-        sum(sum(s["config"]["model"]["hidden"]) for s in specs)
-        * (c["data"]["subset"] or 60_000)
-        * c["train"]["iterations"]
-    )
+    return sum(sum(s["config"]["model"]["hidden"]) for s in specs) * passes(specs[0]["config"])
 
 
 TASK_STACKS = 4  # at most this many stacks' worth of runs in a task: a record is written when its task ends
@@ -456,13 +456,16 @@ class Progress:
     iterations), and runs that die early cost more seconds per unit of work (a few rows still read
     all of X). So the estimate learns both from the runs of each group (same data and schedule,
     group_key) seen so far: the share of units alive (a run counts once it has done STARTED of its
-    iterations: units die fastest in the first ones) and the seconds per unit of work actually
-    computed. A running task's rest is its runs' remaining work at their share of units alive now
-    (a dead unit stays dead) at the task's own rate so far; a task not started costs its planned
-    work at its group's share and rate (all groups' if its own has none yet). The ETA is when the
-    workers would end if they took the waiting tasks in order, each the next free worker (`plan`
-    gives the tasks and workers). `tasks` puts one task of each group first, so every group has
-    evidence early.
+    iterations: units die fastest in the first ones) and the seconds per unit of work, counting a
+    task's every pass over the data as PASS_UNITS units more than it computed. A task counts once its
+    furthest run has done STARTED of its iterations (before, its start-up weighs too much). A running
+    task's rest is its runs' remaining work at their share of units alive now (a dead unit stays
+    dead) at the task's own rate so far (its group's until it counts). A task not started costs its
+    planned work at its group's share, plus its passes, at its group's rate (all groups' if its own
+    has none yet): a thin stack of a group not yet seen then costs more per unit than the thick ones
+    seen. The ETA is when the workers would end if they took the waiting tasks in order, each the
+    next free worker (`plan` gives the tasks and workers). `tasks` puts one task of each group
+    first, so every group has evidence early.
 
     Running runs count as their tasks report (`moving`: about every second). The bar shows time:
     elapsed over elapsed + ETA. Every TRAIL_EVERY seconds, what it showed (elapsed, runs ended,
@@ -472,6 +475,12 @@ class Progress:
     TRAIL_EVERY = 5.0  # seconds between the samples of `trail`
     STARTED = 0.02  # share of its iterations after which a run's share of units alive counts
     SHOW_EVERY = 0.5  # seconds between redraws
+    # A stack's pass costs as if it had this many more live units: OpenBLAS packs all of X for each
+    # product whatever its rows (14 rows' worth on the bench machine, bench.product_speed), and a pass
+    # has per-model work besides (a lone 10-unit run on 5,000 images took 3.9 ms per iteration there:
+    # 32 units' worth at the cost per unit of 256-row products). Of 8 to 48, 24 replayed the default
+    # sweep's recorded progress best (README, Performance).
+    PASS_UNITS = 24.0
 
     def __init__(
         self,
@@ -508,6 +517,7 @@ class Progress:
         self.task_of = {r: i for i, t in enumerate(self.tasks) for r in t}
         self.task_group = [group_key(self.configs[t[0]]) for t in self.tasks]
         self.task_left = [sum(self.work[r] for r in t if r not in self.seen) for t in self.tasks]  # planned work
+        self.task_passes = [self.PASS_UNITS * passes(self.configs[t[0]]) for t in self.tasks]
         self.runs_left = [sum(r not in self.seen for r in t) for t in self.tasks]
         self.task_start: dict[int, float] = {}
         self.closed: dict[tuple, list[float]] = {}  # per group, the evidence of its tasks that ended
@@ -545,8 +555,8 @@ class Progress:
 
     def task_evidence(self, task: int, now: float) -> list[float]:
         """What a started task tells of its group: [work weighing the live shares, work x live share,
-        seconds, work computed]."""
-        e = [0.0, 0.0, now - self.task_start[task], 0.0]
+        seconds, work computed and its passes' (as far as its furthest run got)]."""
+        e = [0.0, 0.0, now - self.task_start[task], self.task_passes[task] * self.furthest(task)]
         for r in self.tasks[task]:
             w = self.work[r]
             if r in self.ended_runs:
@@ -561,14 +571,19 @@ class Progress:
                     e[0], e[1] = e[0] + w, e[1] + w * live
         return e
 
+    def furthest(self, task: int) -> float:
+        """The share of its iterations the task's furthest run has done."""
+        return max(1.0 if r in self.ended_runs else self.running.get(r, (0.0,))[0] for r in self.tasks[task])
+
     def estimate(self, now: float | None = None) -> float:
         """Seconds until the last task ends (NaN until the tasks are planned and some work is timed)."""
         now = self.clock() if now is None else now
         if not self.tasks:
             return float("nan")
         running = [i for i in self.task_start if self.runs_left[i]]
+        timed = {i for i in running if self.furthest(i) >= self.STARTED}  # before, its start-up weighs too much
         seen = {g: list(e) for g, e in self.closed.items()}
-        for i in running:
+        for i in timed:
             e = seen.setdefault(self.task_group[i], [0.0] * 4)
             for k, v in enumerate(self.task_evidence(i, now)):
                 e[k] += v
@@ -593,13 +608,16 @@ class Progress:
                 for p, _, live in [self.running.get(r, (0.0, 0.0, 1.0))]
             )
             computed = sum(self.work[r] * self.running[r][1] for r in left if r in self.running)
-            free.append(work * ((now - self.task_start[i]) / computed if computed else rate(g)))
+            if computed and i in timed:
+                free.append(work * (now - self.task_start[i]) / computed)
+            else:
+                free.append((work + self.task_passes[i] * (1 - self.furthest(i))) * rate(g))
         free += [0.0] * max(0, self.workers - len(free))
         heapq.heapify(free)
         for i, left in enumerate(self.task_left):  # each waiting task to the next free worker, in order
             if self.runs_left[i] and i not in self.task_start:
                 g = self.task_group[i]
-                heapq.heappush(free, heapq.heappop(free) + left * share(g) * rate(g))
+                heapq.heappush(free, heapq.heappop(free) + (left * share(g) + self.task_passes[i]) * rate(g))
         return max(free, default=0.0)
 
     def planned_share(self) -> float:

@@ -45,7 +45,8 @@ class Clock:
         return self.now
 
 
-def test_the_eta_times_each_group_and_list_schedules_the_tasks_left(tmp_path):
+def test_the_eta_times_each_group_and_list_schedules_the_tasks_left(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner.Progress, "PASS_UNITS", 0.0)  # the passes' share: the next test
     clock, unit = Clock(), 10 * 1000 * 10  # planned work of a run: units x samples x iterations
     specs = [spec("a1", "unit"), spec("b1", "none"), spec("a2", "unit"), spec("b2", "none"), spec("c", "unit", 2000)]
     bar = runner.Progress(specs, set(), False, "t", tmp_path / "p.csv", clock=clock)
@@ -76,6 +77,27 @@ def test_the_eta_times_each_group_and_list_schedules_the_tasks_left(tmp_path):
     trail = pd.read_csv(tmp_path / "p.csv")
     assert list(trail.columns) == ["elapsed_s", "runs", "done", "eta_s", "session"]
     assert trail["done"].iloc[-1] == 1.0 and trail["runs"].iloc[-1] == 2
+
+
+def test_a_pass_over_the_data_counts_so_a_thin_stack_of_an_unseen_group_costs_more_per_unit(monkeypatch):
+    monkeypatch.setattr(runner.Progress, "PASS_UNITS", 10.0)
+    clock = Clock()  # work in units of samples x iterations (10,000): a pass costs 10 of them
+    thick, thin = spec("a", "unit"), spec("c", "none")
+    thick["config"]["model"]["hidden"] = [90]
+    bar = runner.Progress([thick, thin], set(), False, "t", clock=clock)
+    bar.plan([["a"], ["c"]], workers=1)
+    clock.now = 11.0
+    bar.moving({"a": (0.5, 0.5, 1.0)})
+    # a started at 10: 1 s for 45 units computed plus half its passes (5 units): 0.02 s per unit.
+    # Its rest, 45 units at its own 1 s / 45 units: 1 s. c (10 units, its group unseen) at a's share
+    # (1.0) and rate, its passes (10 units) included: 20 x 0.02 = 0.4 s. Without them: 10 / 45 s.
+    assert bar.estimate() == pytest.approx(1.4)
+    clock.now = 13.0
+    bar.ended("a", live_fraction=1.0, live_at_end=1.0)  # a: 3 s for 90 + 10 units
+    bar.moving({"c": (0.01, 0.01, 1.0)})  # c's first report: started at 12, too early to count
+    # c's rest, 99 % of its work and of its passes, at a's rate (0.03 s per unit), not at its own
+    # start-up's (1 s for 0.1 + 0.1 units: 5 s per unit).
+    assert bar.estimate() == pytest.approx((9.9 + 9.9) * 0.03)
 
 
 def test_a_run_reported_twice_is_counted_once_and_finished_runs_count_as_done(small_config):
