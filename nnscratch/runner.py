@@ -581,7 +581,8 @@ class Progress:
         if not self.tasks:
             return float("nan")
         running = [i for i in self.task_start if self.runs_left[i]]
-        timed = {i for i in running if self.furthest(i) >= self.STARTED}  # before, its start-up weighs too much
+        reach = {i: self.furthest(i) for i in running}
+        timed = {i for i in running if reach[i] >= self.STARTED}  # before, its start-up weighs too much
         seen = {g: list(e) for g, e in self.closed.items()}
         for i in timed:
             e = seen.setdefault(self.task_group[i], [0.0] * 4)
@@ -611,7 +612,7 @@ class Progress:
             if computed and i in timed:
                 free.append(work * (now - self.task_start[i]) / computed)
             else:
-                free.append((work + self.task_passes[i] * (1 - self.furthest(i))) * rate(g))
+                free.append((work + self.task_passes[i] * (1 - reach[i])) * rate(g))
         free += [0.0] * max(0, self.workers - len(free))
         heapq.heapify(free)
         for i, left in enumerate(self.task_left):  # each waiting task to the next free worker, in order
