@@ -267,13 +267,15 @@ def inputs_used(specs: list[dict]) -> dict[str, int]:
     return {key: int(prepared.X_train.any(axis=1).sum()) for key, prepared in runner.prepared_by_key(specs)}
 
 
-def eta_accuracy(trail: pd.DataFrame, after_s: float) -> dict:
+def eta_accuracy(trail: pd.DataFrame, after_s: float, min_left_s: float = runner.Progress.TRAIL_EVERY) -> dict:
     """How far the progress bar's ETA was from the truth in its last session (a sweep's progress.csv):
     at each sample taken `after_s` seconds or more after the start, the larger of ETA / time actually
-    left and time left / ETA; the worst of them, when, and the two times then."""
+    left and time left / ETA; the worst of them, when, and the two times then. Samples with less than
+    `min_left_s` left (one sampling interval) do not count: 0.8 s promised with 0.4 s left is 2x and
+    says nothing."""
     session = trail[trail["session"] == trail["session"].iloc[-1]]
     end = session["elapsed_s"].iloc[-1]
-    later = session[(session["elapsed_s"] >= after_s) & (session["elapsed_s"] < end)]
+    later = session[(session["elapsed_s"] >= after_s) & (session["elapsed_s"] <= end - min_left_s)]
     left = end - later["elapsed_s"]
     factor = np.maximum(later["eta_s"] / left, left / later["eta_s"])
     if factor.empty:
@@ -439,7 +441,8 @@ def summary(
         "",
         "## The progress bar's ETA against the time actually left (stacked grid, skip on)",
         "",
-        "Worst of max(ETA / time left, time left / ETA) over the bar's samples (every 5 s) from the given time on:",
+        "Worst of max(ETA / time left, time left / ETA) over the bar's samples (every 5 s) from the given time on,"
+        " until one sample before the end:",
         "",
         pd.DataFrame(info["eta"]).to_markdown(index=False, floatfmt=".3g"),
         "",

@@ -42,6 +42,9 @@ def test_eta_accuracy_compares_each_estimate_with_the_time_actually_left():
     assert (worst["at_s"], worst["left_s"]) == (60, 60)
     assert bench.eta_accuracy(trail, after_s=0)["worst_factor"] == 5.0  # 600 s promised at the start, 120 s left
     assert bench.eta_accuracy(trail, after_s=200)["samples"] == 0
+    last = pd.DataFrame({"elapsed_s": [0, 60, 119, 120], "eta_s": [120, 60, 3, 0], "session": "c"})
+    assert bench.eta_accuracy(last, after_s=0)["worst_factor"] == 1.0  # 3 s promised, 1 s left: too close to tell
+    assert bench.eta_accuracy(last, after_s=0, min_left_s=0)["worst_factor"] == 3.0
 
 
 def test_product_speed_times_the_first_layer_product_by_rows():
