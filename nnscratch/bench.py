@@ -73,8 +73,7 @@ def floor_step(stack: Stack) -> Callable[[], None]:
     """The step's five matmuls on the trainer's own arrays (its X leaves out the inputs 0 on every
     training sample, and W1 their columns): Z1 = W1 @ X, Z2 = W2 @ A1, dW2 = dZ2 @ A1.T,
     dA1 = W2.T @ dZ2, dW1 = dZ1 @ X.T, into preallocated outputs."""
-    W1, W2 = stack.models[0].params["W"]
-    W1 = W1 if stack.inputs is None else np.ascontiguousarray(W1[:, stack.inputs])
+    W1, W2 = stack.models[0].trained["W"][0], stack.models[0].params["W"][1]
     X, Y = stack.X, stack.Y
     A1 = np.maximum(W1 @ X, 0)
     dZ2 = np.ascontiguousarray(Y - 0.1)

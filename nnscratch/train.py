@@ -104,14 +104,16 @@ class Model:
 
     params: the whole network, as the records see it (dead units' rows and columns frozen, live
     ones copied in from `trained` at every evaluation). trained: what the iterations update: W1, b1
-    as views of the model's rows of the stack, W2 with the live units' columns only, deeper layers
-    shared with params. live: indices of the first-layer units still trained.
+    as views of the model's rows of the stack (W1 with the used inputs' columns only), W2 with the
+    live units' columns only, deeper layers shared with params. live: indices of the first-layer
+    units still trained; inputs: of the inputs used (None: all).
     """
 
     cfg: dict
     params: Params
     trained: Params
     live: np.ndarray
+    inputs: np.ndarray | None = None
     rows: slice = field(default_factory=lambda: slice(0, 0))
     test_extra: np.ndarray | None = None  # dead units' fixed share of the test set's Z2: (units of layer 2, N_test)
     history: list[dict] = field(default_factory=list)
@@ -130,7 +132,8 @@ class Model:
     def sync(self) -> None:
         """Copy the trained live rows and columns into the whole network."""
         W, b, live = self.params["W"], self.params["b"], self.live
-        W[0][live], b[0][live] = self.trained["W"][0], self.trained["b"][0]
+        W[0][live if self.inputs is None else np.ix_(live, self.inputs)] = self.trained["W"][0]
+        b[0][live] = self.trained["b"][0]
         if self.trained["W"][1] is not W[1]:
             W[1][:, live] = self.trained["W"][1]
 
@@ -194,10 +197,13 @@ class Stack:
     ):
         tc = cfgs[0]["train"]
         self.data, self.tc, self.max_rows, self.report = data, tc, max_rows, report
-        self.models = [new_model(c) for c in cfgs]
+        self.X, self.y = data.X_train, data.y_train
+        inputs = used_inputs(self.X) if tc.get("skip_dead", True) else None
+        if inputs is not None:
+            self.X = self.X[inputs]
+        self.models = [new_model(c, inputs) for c in cfgs]
         dt = self.models[0].params["W"][0].dtype
         self.lr = dt.type(tc["lr"])
-        self.X, self.y = data.X_train, data.y_train
         self.Y = one_hot(self.y, N_CLASSES, dt)
         self.full_batch = tc.get("batch_size") is None or tc["batch_size"] >= len(self.y)
         if not self.full_batch and len(cfgs) > 1:
@@ -207,9 +213,6 @@ class Stack:
         # there: momentum or Adam still move a unit that has just died (runner.tasks stacks like with like)
         stateless = all(getattr(m.optimizer, "stateless", True) for m in self.models)
         self.skip = bool(tc.get("skip_dead", True)) and self.act.can_die and stateless
-        self.inputs, self.unused = used_inputs(self.X) if tc.get("skip_dead", True) else (None, None)
-        if self.inputs is not None:
-            self.X = self.X[self.inputs]
         # evaluations every eval_every epochs: a full-batch iteration is an epoch, a mini-batch one a batch
         epoch = 1 if self.full_batch else len(self.y) // tc["batch_size"]
         self.eval_period = tc["eval_every"] * epoch
@@ -220,8 +223,8 @@ class Stack:
         units = max(max_rows or 0, *widths) if max_rows else sum(widths)
         # the full-batch (units, N) arrays are allocated once: fresh ones each iteration cost page faults
         self.buffers = [np.zeros((units, self.X.shape[1]), dt) for _ in range(3)]
-        self.dW1 = np.empty((units, N_INPUTS), dt)
-        self.W1, self.b1 = np.zeros((0, N_INPUTS), dt), np.zeros((0, 1), dt)
+        self.dW1 = np.empty((units, len(self.X)), dt)
+        self.W1, self.b1 = np.zeros((0, len(self.X)), dt), np.zeros((0, 1), dt)
 
     def training(self) -> list[tuple[int, Model]]:
         return [(i, m) for i, m in enumerate(self.models) if m.admitted and m.final is None]
@@ -241,7 +244,7 @@ class Stack:
         """Stack the live first-layer rows of every model still training; theirs become views of them."""
         models = [m for _, m in self.training()]
         dt = self.models[0].params["W"][0].dtype
-        self.W1 = np.vstack([m.trained["W"][0] for m in models]) if models else np.zeros((0, N_INPUTS), dt)
+        self.W1 = np.vstack([m.trained["W"][0] for m in models]) if models else np.zeros((0, len(self.X)), dt)
         self.b1 = np.vstack([m.trained["b"][0] for m in models]) if models else np.zeros((0, 1), dt)
         start = 0
         for m in models:
@@ -260,8 +263,7 @@ class Stack:
         """Forward and backward of every model still training on X (784, N); and, if `detect`, which
         stacked rows are dead on all of X."""
         Z1, A1, dZ1 = self.arrays(X.shape[1])
-        W1 = self.W1 if self.inputs is None else self.W1[:, self.inputs]
-        np.matmul(W1, X, out=Z1)
+        np.matmul(self.W1, X, out=Z1)
         Z1 += self.b1
         self.act(Z1, out=A1)
         steps = {
@@ -273,11 +275,7 @@ class Stack:
         for _, m in self.training():
             m.unit_passes, m.passes = m.unit_passes + len(m.live), m.passes + 1
         dW1 = self.dW1[: len(self.W1)]
-        if self.inputs is None:
-            np.matmul(dZ1, X.T, out=dW1)
-        else:
-            dW1[:, self.inputs] = dZ1 @ X.T
-            dW1[:, self.unused] = 0
+        np.matmul(dZ1, X.T, out=dW1)
         db1 = dZ1.sum(axis=1, keepdims=True)
         for i, m in self.training():
             steps[i].grads["W"].insert(0, dW1[m.rows])
@@ -291,15 +289,22 @@ class Stack:
 
     def test_hidden(self, evaluating: list[int]) -> np.ndarray | None:
         """First-layer activations of every live row on the test set, one product for all models, when
-        the models evaluating hold most of the rows (else each computes its own)."""
+        the models evaluating hold most of the rows (else each computes its own). The test set goes
+        through every input: the unused ones may be lit there."""
         rows = sum(len(self.models[i].live) for i in evaluating)
-        return self.act(self.W1 @ self.data.X_test + self.b1) if evaluating and 2 * rows >= len(self.W1) else None
+        if not evaluating or 2 * rows < len(self.W1):
+            return None
+        for _, m in self.training():
+            m.sync()
+        W1 = np.vstack([m.params["W"][0][m.live] for _, m in self.training()])
+        return self.act(W1 @ self.data.X_test + self.b1)
 
     def test_predictions(self, m: Model, hidden: np.ndarray | None = None) -> np.ndarray:
         """Predicted test classes of a model: its live units (rows of `hidden` if given), plus the dead
-        ones' fixed share. Kept on the model until it next moves, so its final metrics reuse them."""
+        ones' fixed share. Kept on the model until it next moves, so its final metrics reuse them.
+        The model is synced: its W1 rows are read with every input."""
         if m.test_pred is None or m.test_pred[0] != m.iteration:
-            W1, b1 = m.trained["W"][0], m.trained["b"][0]
+            W1, b1 = m.params["W"][0][m.live], m.trained["b"][0]
             A1 = hidden[m.rows] if hidden is not None else self.act(W1 @ self.data.X_test + b1)
             Zs, _ = forward(upper(m.trained), A1, m.test_extra, self.act)
             m.test_pred = (m.iteration, Zs[-1].argmax(axis=0))
@@ -395,19 +400,23 @@ class Stack:
         return row
 
 
-def used_inputs(X: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Indices of the inputs (rows of X: (784, N)) that are nonzero on some sample, and of the
-    others; (None, None) when every input is used."""
+def used_inputs(X: np.ndarray) -> np.ndarray | None:
+    """Indices of the inputs (rows of X: (784, N)) that are nonzero on some sample; None if all are."""
     used = X.any(axis=1)
-    return (None, None) if used.all() else (np.flatnonzero(used), np.flatnonzero(~used))
+    return None if used.all() else np.flatnonzero(used)
 
 
-def new_model(cfg: dict) -> Model:
+def new_model(cfg: dict, inputs: np.ndarray | None = None) -> Model:
+    """A model to train on the given inputs (None: all)."""
     params = build_params(cfg)
     trained = {g: list(ps) for g, ps in params.items()}
-    trained["W"][0], trained["b"][0] = params["W"][0].copy(), params["b"][0].copy()
+    W1 = params["W"][0]
+    # C order, as every other array of the step: a[:, idx] comes out in Fortran order, and a stack of
+    # one would keep it (np.vstack follows its inputs), making `W -= lr * dW` a strided loop
+    trained["W"][0] = W1.copy() if inputs is None else np.ascontiguousarray(W1[:, inputs])
+    trained["b"][0] = params["b"][0].copy()
     optimizer = make_optimizer(cfg.get("optimizer") or {"name": "gd"})
-    return Model(cfg, params, trained, np.arange(params["W"][0].shape[0]), optimizer=optimizer)
+    return Model(cfg, params, trained, np.arange(W1.shape[0]), inputs, optimizer=optimizer)
 
 
 def layer_row(l: int, A: np.ndarray, skipped: int, params: Params, grads: Params, can_die: bool = True) -> dict:

@@ -128,6 +128,8 @@ def test_inputs_blank_on_every_training_image_leave_the_products_and_keep_their_
     assert blank.sum() > 50 and unit.X_test[blank].any()  # the case that matters: lit on test images
     stack = Stack([variant(small_config, True, **rule)], unit)
     assert stack.X.shape == (784 - blank.sum(), 1000)
+    stack.admit()
+    assert stack.W1.shape == (10, 784 - blank.sum()) and stack.W1.flags.c_contiguous  # `W -= lr * dW` stays flat
     W1_start = stack.models[0].params["W"][0].copy()
     on = stack.train()[0]
     W1 = stack.models[0].params["W"][0]
