@@ -5,7 +5,7 @@ import math
 import numpy as np
 import yaml
 
-from nnscratch import bench, runner
+from nnscratch import bench, runner, sweep
 from nnscratch.compose import CONF_DIR
 from nnscratch.data import prepare
 from nnscratch.train import Stack
@@ -54,8 +54,6 @@ def test_product_speed_times_the_first_layer_product_by_rows():
 
 def test_live_floor_over_the_inputs_used_counts_only_pixels_lit_on_some_training_image():
     grid = {"name": "g", "axes": {"data": {"subset": [300, 1000]}, "train": {"iterations": [5]}}}
-    from nnscratch import sweep
-
     _, specs = sweep.plan(grid, [])
     used = bench.inputs_used(specs)
     assert len(used) == 2 and all(500 < n < 784 for n in used.values())
