@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from nnscratch import runner
 from nnscratch.config import N_CLASSES, N_INPUTS
 from nnscratch.data import Prepared
-from nnscratch.train import Stack
+from nnscratch.train import Stack, used_inputs
 
 
 def best_time(fn: Callable[[], object], repeat: int) -> float:
@@ -263,7 +263,8 @@ def grid_flops(specs: list[dict], live: dict[str, float] | None = None, inputs: 
 
 def inputs_used(specs: list[dict]) -> dict[str, int]:
     """{data key: how many inputs are nonzero on some training sample}: what skipping leaves in the products."""
-    return {key: int(prepared.X_train.any(axis=1).sum()) for key, prepared in runner.prepared_by_key(specs)}
+    used = {key: used_inputs(prepared.X_train) for key, prepared in runner.prepared_by_key(specs)}
+    return {key: N_INPUTS if idx is None else len(idx) for key, idx in used.items()}
 
 
 def eta_accuracy(trail: pd.DataFrame, after_s: float, min_left_s: float = runner.Progress.TRAIL_EVERY) -> dict:

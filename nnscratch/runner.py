@@ -448,6 +448,13 @@ def tally(counts: Counter, summary: dict, bar: Progress) -> None:
     bar.ended(summary["run_id"], counts["failed"], summary.get("live_fraction") or 1.0, live_at_end)
 
 
+def add_evidence(pooled: dict[tuple, list[float]], group: tuple, evidence: list[float]) -> None:
+    """Add a task's evidence (Progress.task_evidence) to its group's."""
+    e = pooled.setdefault(group, [0.0] * len(evidence))
+    for k, v in enumerate(evidence):
+        e[k] += v
+
+
 class Progress:
     """A progress bar whose ETA is the time the tasks left will take, not a count of runs (the largest
     tasks go first, so a count of runs would promise hours for a job of minutes).
@@ -537,9 +544,7 @@ class Progress:
                     self.task_left[task] -= self.work[run_id]
                     self.runs_left[task] -= 1
                     if not self.runs_left[task] and task in self.task_start:
-                        e = self.closed.setdefault(self.task_group[task], [0.0] * 4)
-                        for k, v in enumerate(self.task_evidence(task, self.clock())):
-                            e[k] += v
+                        add_evidence(self.closed, self.task_group[task], self.task_evidence(task, self.clock()))
             self.show()
 
     def moving(self, running: dict[str, Done]) -> None:
@@ -553,10 +558,12 @@ class Progress:
                         self.task_start.setdefault(self.task_of[r], now - REPORT_EVERY)
             self.show()
 
-    def task_evidence(self, task: int, now: float) -> list[float]:
+    def task_evidence(self, task: int, now: float, reach: float | None = None) -> list[float]:
         """What a started task tells of its group: [work weighing the live shares, work x live share,
-        seconds, work computed and its passes' (as far as its furthest run got)]."""
-        e = [0.0, 0.0, now - self.task_start[task], self.task_passes[task] * self.furthest(task)]
+        seconds, work computed and its passes' as far as its furthest run got (`reach`, if the caller
+        has it: furthest)]."""
+        reach = self.furthest(task) if reach is None else reach
+        e = [0.0, 0.0, now - self.task_start[task], self.task_passes[task] * reach]
         for r in self.tasks[task]:
             w = self.work[r]
             if r in self.ended_runs:
@@ -585,9 +592,7 @@ class Progress:
         timed = {i for i in running if reach[i] >= self.STARTED}  # before, its start-up weighs too much
         seen = {g: list(e) for g, e in self.closed.items()}
         for i in timed:
-            e = seen.setdefault(self.task_group[i], [0.0] * 4)
-            for k, v in enumerate(self.task_evidence(i, now)):
-                e[k] += v
+            add_evidence(seen, self.task_group[i], self.task_evidence(i, now, reach[i]))
         pooled = [sum(e[k] for e in seen.values()) for k in range(4)]
 
         def share(group: tuple) -> float:

@@ -198,7 +198,8 @@ class Stack:
         tc = cfgs[0]["train"]
         self.data, self.tc, self.max_rows, self.report = data, tc, max_rows, report
         self.X, self.y = data.X_train, data.y_train
-        inputs = used_inputs(self.X) if tc.get("skip_dead", True) else None
+        skip_dead = bool(tc.get("skip_dead", True))
+        inputs = used_inputs(self.X) if skip_dead else None
         if inputs is not None:
             self.X = self.X[inputs]
         self.models = [new_model(c, inputs) for c in cfgs]
@@ -212,7 +213,7 @@ class Stack:
         # only a ReLU unit can have zero gradient on every sample, and only a stateless update leaves it
         # there: momentum or Adam still move a unit that has just died (runner.tasks stacks like with like)
         stateless = all(getattr(m.optimizer, "stateless", True) for m in self.models)
-        self.skip = bool(tc.get("skip_dead", True)) and self.act.can_die and stateless
+        self.skip = skip_dead and self.act.can_die and stateless
         # evaluations every eval_every epochs: a full-batch iteration is an epoch, a mini-batch one a batch
         epoch = 1 if self.full_batch else len(self.y) // tc["batch_size"]
         self.eval_period = tc["eval_every"] * epoch
