@@ -35,7 +35,8 @@ def test_a_2000_run_grid_resumes_after_ctrl_c_and_reports(tmp_path):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # see test_sweep's Ctrl-C test
     )
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(out.glob("trivial/*/runs/*"))) < 300:
+    # complete runs only: runs/ also holds .started/, .progress/ and folders being written
+    while time.time() < deadline and len(list(out.glob("trivial/*/runs/[!.]*/metrics.json"))) < 300:
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
