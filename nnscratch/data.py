@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import zlib
 from dataclasses import dataclass
@@ -170,14 +171,64 @@ def cache_dir() -> Path:
     return Path(pooch.os_cache("nnscratch"))
 
 
+DATA_ENV = "NNSCRATCH_DATA_DIR"
+# What the user typed, and where, kept beside the absolute paths handed to the processes started
+# (Hydra jobs, loky workers, subprocesses): they may run in another working directory.
+GIVEN_ENV, LAUNCH_ENV = "NNSCRATCH_DATA_DIR_GIVEN", "NNSCRATCH_LAUNCH_DIR"
+
+
+def pin_paths() -> None:
+    """At the start of a process that was given them: make a relative $NNSCRATCH_DATA_DIR absolute
+    (remembering it as given) and record the launch folder that a relative ``data.dir=`` means.
+
+    Called once by every entry point (experiments/__init__.py) and by the test suite; processes they
+    start inherit the absolute paths, whatever their own working directory.
+    """
+    value = os.environ.get(DATA_ENV)
+    if value and not Path(value).is_absolute():
+        os.environ[GIVEN_ENV] = json.dumps([value, str(Path.cwd())])
+        os.environ[DATA_ENV] = str((Path.cwd() / value).resolve())
+    os.environ[LAUNCH_ENV] = str(Path.cwd())
+
+
+def given_data_env() -> str | None:
+    """``NNSCRATCH_DATA_DIR=<as typed>, relative to <folder>`` when pin_paths made today's value absolute."""
+    value, given = os.environ.get(DATA_ENV), os.environ.get(GIVEN_ENV)
+    if not value or not given:
+        return None
+    typed, launched = json.loads(given)
+    return f"{DATA_ENV}={typed}, relative to {launched}" if str((Path(launched) / typed).resolve()) == value else None
+
+
+def launch_dir() -> Path:
+    """Where the command was typed (pin_paths), else this process's working directory."""
+    return Path(os.environ.get(LAUNCH_ENV) or Path.cwd())
+
+
+def resolve_dir(folder: str) -> Path:
+    """A folder as the user meant it: relative to where they launched the command."""
+    path = Path(folder).expanduser()
+    return path if path.is_absolute() else (launch_dir() / path).resolve()
+
+
 def candidate_dirs(name: str, data_dir: str | None = None) -> list[Path]:
     """Every folder searched for dataset `name`, in order."""
-    dirs = [Path(data_dir)] if data_dir else []
-    if os.environ.get("NNSCRATCH_DATA_DIR"):
-        dirs.append(Path(os.environ["NNSCRATCH_DATA_DIR"]) / name)
+    dirs = [resolve_dir(data_dir)] if data_dir else []
+    if os.environ.get(DATA_ENV):
+        dirs.append(resolve_dir(os.environ[DATA_ENV]) / name)
     dirs.append(cache_dir() / name)
     dirs += [Path(d) for d in DATASETS[name]["system_dirs"]]
     return dirs
+
+
+def describe_dir(folder: Path, name: str, data_dir: str | None) -> str:
+    """A searched folder for an error: as given and as resolved, and whether it exists."""
+    given = None
+    if data_dir and folder == resolve_dir(data_dir) and not Path(data_dir).is_absolute():
+        given = f"data.dir={data_dir}, relative to {launch_dir()}"
+    elif os.environ.get(DATA_ENV) and folder == resolve_dir(os.environ[DATA_ENV]) / name:
+        given = given_data_env()
+    return f"{folder}{f' (from {given})' if given else ''}{'' if folder.is_dir() else ': no such folder'}"
 
 
 def find_file(folder: Path, filename: str) -> Path | None:
@@ -233,7 +284,7 @@ def download(name: str, mirrors: list[str] | None = None, data_dir: str | None =
 def missing_error(name: str, problems: list[str], data_dir: str | None = None) -> DataError:
     """One error naming the files, every place looked, what went wrong and how to fix it."""
     names = ", ".join(f"{f}[.gz]" for f, _ in DATASETS[name]["files"].values())
-    looked = "\n".join(f"  - {d}" for d in candidate_dirs(name, data_dir))
+    looked = "\n".join(f"  - {describe_dir(d, name, data_dir)}" for d in candidate_dirs(name, data_dir))
     tried = "\n".join(f"  - {p}" for p in problems[-8:])
     return DataError(
         f"dataset '{name}' not found: need {names}.\nLooked in:\n{looked}\nDownload failed:\n{tried}\n"

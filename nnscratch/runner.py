@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -455,6 +456,11 @@ def add_evidence(pooled: dict[tuple, list[float]], group: tuple, evidence: list[
         e[k] += v
 
 
+def clock_text(seconds: float) -> str:
+    """Seconds as [h:]mm:ss, as tqdm shows them."""
+    return tqdm.format_interval(max(0.0, seconds))
+
+
 class Progress:
     """A progress bar whose ETA is the time the tasks left will take, not a count of runs (the largest
     tasks go first, so a count of runs would promise hours for a job of minutes).
@@ -482,6 +488,7 @@ class Progress:
     TRAIL_EVERY = 5.0  # seconds between the samples of `trail`
     STARTED = 0.02  # share of its iterations after which a run's share of units alive counts
     SHOW_EVERY = 0.5  # seconds between redraws
+    PLAIN_EVERY = 30.0  # seconds between the plain lines written instead of a bar when stderr is no terminal
     # A stack's pass costs as if it had this many more live units: OpenBLAS packs all of X for each
     # product whatever its rows (14 rows' worth on the bench machine, bench.product_speed), and a pass
     # has per-model work besides (a lone 10-unit run on 5,000 images took 3.9 ms per iteration there:
@@ -497,6 +504,7 @@ class Progress:
         desc: str,
         record: Path | None = None,
         clock: Callable[[], float] = time.time,
+        tty: bool | None = None,
     ):
         self.work = {s["run_id"]: cost([s]) for s in specs}
         self.configs = {s["run_id"]: s["config"] for s in specs}
@@ -508,9 +516,13 @@ class Progress:
         self.plan([], 1)  # the backend plans its tasks (`plan`) before any runs
         self.failed, self.record, self.trail, self.clock, self.shown = 0, record, [], clock, None
         self.started, self.lock = clock(), threading.Lock()
+        # a log that is no terminal (CI, nohup, a file) gets a plain line every PLAIN_EVERY seconds
+        # instead of the bar's carriage-return redraws
+        self.plain = enabled and not (sys.stderr.isatty() if tty is None else tty)
+        self.desc, self.said = desc, None
         self.bar = tqdm(
             total=None,
-            disable=not enabled,
+            disable=not enabled or self.plain,
             desc=desc,
             dynamic_ncols=True,
             smoothing=0,  # tqdm's rate is then elapsed / elapsed: its "remaining" is our ETA
@@ -639,9 +651,20 @@ class Progress:
         self.shown, elapsed, eta = now, now - self.started, self.estimate(now)
         self.bar.n, self.bar.total = elapsed, (None if np.isnan(eta) else elapsed + eta)
         self.bar.set_postfix_str(f"{len(self.seen)}/{len(self.work)} runs, {self.failed} failed")
+        if self.plain and (force or self.said is None or now - self.said >= self.PLAIN_EVERY):
+            self.said = now
+            log.info(self.line(elapsed, eta))
         if not self.trail or elapsed - self.trail[-1]["elapsed_s"] >= self.TRAIL_EVERY:
             done = self.planned_share()
             self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": done, "eta_s": eta})
+
+    def line(self, elapsed: float, eta: float) -> str:
+        """What the bar shows, as one plain line: elapsed, runs, share of the work done, ETA."""
+        left = "unknown" if np.isnan(eta) else clock_text(eta)
+        return (
+            f"{self.desc}: {clock_text(elapsed)} elapsed, {len(self.seen)}/{len(self.work)} runs "
+            f"({self.failed} failed), {100 * self.planned_share():.0f} % of the work done, ETA {left}"
+        )
 
     def catch_up(self, ended: set[str]) -> None:
         for run_id in ended:

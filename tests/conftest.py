@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # has not set it gets the same folder when it sits beside the checkout.
 if not os.environ.get("NNSCRATCH_DATA_DIR") and (ROOT.parent / "shared" / "data").is_dir():
     os.environ["NNSCRATCH_DATA_DIR"] = str(ROOT.parent / "shared" / "data")
+# A relative NNSCRATCH_DATA_DIR (the README's command) means relative to where pytest was started;
+# the tests' subprocesses run elsewhere, so they get it absolute.
+data.pin_paths()
 
 
 @pytest.fixture(scope="session")

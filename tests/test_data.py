@@ -4,6 +4,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -186,3 +187,36 @@ def test_preprocessing_subset_and_scaling(mnist):
     assert np.all(np.abs(counts - expected) <= 1)
     again = data.prepare(mnist, 1000, "unit", "stratified", subset_seed=3)
     assert np.array_equal(strat.y_train, again.y_train)
+
+
+def restore_pinned(monkeypatch) -> None:
+    """pin_paths writes os.environ: have monkeypatch put back what the suite had."""
+    for name in (data.LAUNCH_ENV, data.GIVEN_ENV):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+
+
+def test_a_relative_data_dir_means_relative_to_where_it_was_typed(tmp_path, monkeypatch):
+    shared = Path(os.environ["NNSCRATCH_DATA_DIR"])
+    launch = tmp_path / "launch"
+    launch.mkdir()
+    monkeypatch.chdir(launch)
+    restore_pinned(monkeypatch)
+    monkeypatch.setenv("NNSCRATCH_DATA_DIR", os.path.relpath(shared, launch))
+    data.pin_paths()
+    assert os.environ["NNSCRATCH_DATA_DIR"] == str(shared.resolve())
+    monkeypatch.chdir(tmp_path)  # a process started elsewhere still finds it
+    assert data.locate("mnist") is not None
+    assert data.candidate_dirs("mnist", "given")[0] == launch / "given"  # data.dir=given, typed in launch/
+
+
+def test_a_missing_relative_folder_is_named_as_given_and_as_resolved(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    restore_pinned(monkeypatch)
+    monkeypatch.setenv("NNSCRATCH_DATA_DIR", "../nowhere")
+    data.pin_paths()
+    with pytest.raises(DataError) as err:
+        data.load("mnist", "here", mirrors=["http://127.0.0.1:9/"])
+    text = str(err.value)
+    assert f"{tmp_path / 'here'} (from data.dir=here, relative to {tmp_path}): no such folder" in text
+    resolved = tmp_path.parent / "nowhere" / "mnist"
+    assert f"{resolved} (from NNSCRATCH_DATA_DIR=../nowhere, relative to {tmp_path}): no such folder" in text

@@ -130,3 +130,31 @@ def test_a_sweep_shows_progress_before_its_only_task_ends(tmp_path, monkeypatch,
     assert len(running) >= 2 and running["done"].is_monotonic_increasing and running["done"].min() < 1
     assert running["eta_s"].notna().all()
     assert not (sweep_dir / "runs" / ".progress").exists() or not any((sweep_dir / "runs" / ".progress").iterdir())
+
+
+def test_a_log_that_is_no_terminal_gets_a_plain_line_every_30_seconds_not_carriage_returns(caplog):
+    clock = Clock()
+    specs = [spec("a", "unit"), spec("b", "unit")]
+    with caplog.at_level("INFO", logger="nnscratch.runner"):
+        bar = runner.Progress(specs, set(), True, "grid", clock=clock, tty=False)
+        bar.plan([["a"], ["b"]], workers=1)
+        for t in range(1, 95):  # 94 s of reports, one a second
+            clock.now = float(t)
+            bar.moving({"a": (min(1.0, t / 50), min(1.0, t / 50), 1.0)})
+            if t == 50:
+                bar.ended("a", live_fraction=1.0, live_at_end=1.0)
+        bar.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert bar.bar.disable  # no tqdm bar at all
+    assert len(lines) == 5  # at 0, 30, 60 and 90 s, and the last at close
+    assert all("\r" not in line for line in lines)
+    assert lines[2].startswith("grid: 01:00 elapsed, 1/2 runs (0 failed), 50 % of the work done, ETA ")
+    assert lines[-1].startswith("grid: 01:34 elapsed, 1/2 runs")
+
+
+def test_a_terminal_gets_the_bar_and_no_plain_lines(caplog):
+    with caplog.at_level("INFO", logger="nnscratch.runner"):
+        bar = runner.Progress([spec("a", "unit")], set(), True, "grid", clock=Clock(), tty=True)
+        shown = not bar.bar.disable
+        bar.close()
+    assert shown and not caplog.records

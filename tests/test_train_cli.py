@@ -1,8 +1,10 @@
 """python -m experiments.train: the log's reference run, and bad values refused before anything is written."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +145,33 @@ def test_the_report_reads_a_multirun_as_a_sweep(tmp_path):
     assert df.loc[df.weights == "zeros", "outcome"].eq("collapsed").all()
     html = (tmp_path / "mr" / "report.html").read_text()
     assert "Axes: weights (2 levels), seed (2 levels)" in html and "Zero weight initialization" in html
+
+
+@pytest.mark.parametrize("how", ["env", "data.dir"])
+def test_relative_data_folders_mean_where_the_command_was_typed_in_every_job(tmp_path, how):
+    """The README's NNSCRATCH_DATA_DIR=../shared/data, typed in a folder other than the jobs' own:
+    the joblib launcher's workers, each in its own job folder (hydra.job.chdir=true), find the data,
+    and so does a job whose data.dir= is relative."""
+    shared = Path(os.environ["NNSCRATCH_DATA_DIR"])
+    typed_in = tmp_path / "typed" / "here"
+    typed_in.mkdir(parents=True)
+    (tmp_path / "typed" / "data").symlink_to(shared)  # ../data from where it is typed, nowhere else
+    relative = "../data" if how == "env" else "../data/mnist"
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONPATH=str(CONF_DIR.parent))
+    for name in ("NNSCRATCH_DATA_DIR", "NNSCRATCH_DATA_DIR_GIVEN", "NNSCRATCH_LAUNCH_DIR"):
+        env.pop(name, None)  # as in a fresh shell
+    args = ["data.mirrors=[http://127.0.0.1:9/]", "hydra/launcher=joblib", "hydra.job.chdir=true", "seed=0,1", *SMALL]
+    if how == "env":
+        env["NNSCRATCH_DATA_DIR"] = relative
+    else:
+        args.append(f"data.dir={relative}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.train", "-m", *args, f"hydra.sweep.dir={tmp_path / 'mr'}"],
+        cwd=typed_in,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(runs_under(tmp_path / "mr")) == ["0", "1"]
