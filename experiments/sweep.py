@@ -8,9 +8,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nnscratch import sweep
-from nnscratch.config import ConfigError
+from nnscratch.config.checks import ConfigError
 from nnscratch.data import DataError
+from nnscratch.run import sweep
 
 log = logging.getLogger("experiments.sweep")
 

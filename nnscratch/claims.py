@@ -34,7 +34,7 @@ import pandas as pd
 import yaml
 from scipy import stats
 
-from nnscratch.compose import CONF_DIR
+from nnscratch.paths import CONF_DIR
 
 OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 STRICT = {"<", ">"}

@@ -32,6 +32,7 @@ SPLITS = ("train_images", "train_labels", "test_images", "test_labels")
 SCALINGS = ("none", "unit", "standardize")
 SUBSET_METHODS = ("first", "stratified")
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+N_INPUTS, N_CLASSES = 784, 10  # 28 x 28 pixels, 10 classes: both datasets
 
 DATASETS: dict[str, dict] = {
     "mnist": {

@@ -11,9 +11,15 @@ import numpy as np
 OUTCOMES = ("ok", "collapsed", "diverged", "failed")
 
 
+def dead_units(A: np.ndarray) -> np.ndarray:
+    """Which units (rows of A: (units, N)) output 0 or less on every sample: (units,) bool. A dead
+    ReLU unit gets no gradient (ReLU'(z <= 0) = 0); no row at all is none dead."""
+    return A.max(axis=1, initial=0) <= 0
+
+
 def dead_fraction(A: np.ndarray) -> float:
     """Fraction of units (rows of A: (units, N)) that output 0 for every sample."""
-    return float((A.max(axis=1) <= 0).mean())
+    return float(dead_units(A).mean())
 
 
 def zero_ratio(A: np.ndarray) -> float:

@@ -183,3 +183,11 @@ def one_hot(y: np.ndarray, n_classes: int = 10, dtype: str = "float32") -> np.nd
     Y = np.zeros((n_classes, len(y)), dtype)
     Y[y, np.arange(len(y))] = 1
     return Y
+
+
+def layer_inits(init: dict, n_layers: int) -> list[Init]:
+    """One Init per layer from {"scheme", "std", "per_layer"}; per_layer entries override the scheme,
+    e.g. per_layer: [zeros, uniform] is the log's literal W1 = 0 with a random W2."""
+    per_layer = init.get("per_layer") or [init["scheme"]] * n_layers
+    std = float(init.get("std", 1.0))
+    return [Init(p, std) if isinstance(p, str) else Init(p["scheme"], float(p.get("std", std))) for p in per_layer]

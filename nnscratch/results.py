@@ -36,7 +36,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 RESULT_COLUMNS = [
     "status",
@@ -114,23 +113,10 @@ def is_multirun(folder: Path) -> bool:
 
 
 def multirun_record(folder: Path) -> dict:
-    """A Hydra multirun read as a sweep: its axes are the keys the multirun swept (multirun.yaml)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    task = yaml.safe_load((Path(folder) / "multirun.yaml").read_text())["hydra"]["overrides"]["task"]
-    swept = [o.key_or_group for o in OverridesParser.create().parse_overrides(task) if o.is_sweep_override()]
-    return {"name": "multirun", "axes": swept, "multirun": True}
-
-
-def multirun_axes(run: dict, axes: list[str]) -> dict:
-    """A multirun job's values of the swept keys, from its overrides, written as a sweep writes them."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from nnscratch.grid import axis_value
-
-    parsed = OverridesParser.create().parse_overrides(run["overrides"])
-    values = {o.key_or_group: axis_value(o.value()) for o in parsed}
-    return {a: values.get(a) for a in axes}
+    """A Hydra multirun read as a sweep: its axes are the keys its jobs swept, which each job records
+    in its config.json (nnscratch.config.grid.single_spec)."""
+    first = next((read_json(d / "config.json") for d in run_dirs(folder)), {"axes": {}})
+    return {"name": "multirun", "axes": list(first.get("axes") or {}), "multirun": True}
 
 
 def run_dirs(sweep_dir: Path) -> list[Path]:
@@ -251,8 +237,6 @@ def journal_from_folder(sweep_dir: Path, run_dir: Path) -> dict:
     """A journal entry rebuilt from a run folder, appended to this process's journal."""
     rec, csv = read_run(run_dir), run_dir / "history.csv"
     history = pd.read_csv(csv).to_dict("records") if csv.stat().st_size > 1 else []
-    if is_multirun(sweep_dir):
-        rec["run"]["axes"] = multirun_axes(rec["run"], axes(sweep_dir))
     row = result_row(rec["run"], rec["metrics"])
     entry = journal_entry((run_dir / "metrics.json").stat().st_mtime, run_dir.name, row)
     return append_journal(sweep_dir, entry, history)

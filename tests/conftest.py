@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from nnscratch import data
-from nnscratch.compose import compose_run
+from nnscratch.config.compose import compose_run
 
 ROOT = Path(__file__).resolve().parent.parent
 

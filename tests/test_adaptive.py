@@ -6,9 +6,10 @@ import shutil
 import pytest
 import yaml
 
-from nnscratch import results, sweep
-from nnscratch.compose import CONF_DIR
-from nnscratch.config import ConfigError
+from nnscratch import results
+from nnscratch.config.checks import ConfigError
+from nnscratch.paths import CONF_DIR
+from nnscratch.run import sweep
 
 LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None, "stack_rows": 256}
 GRID = {

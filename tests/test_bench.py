@@ -5,9 +5,10 @@ import math
 import numpy as np
 import yaml
 
-from nnscratch import bench, runner, sweep
-from nnscratch.compose import CONF_DIR
 from nnscratch.data import prepare
+from nnscratch.paths import CONF_DIR
+from nnscratch.perf import bench
+from nnscratch.run import prepared, sweep
 from nnscratch.train import Stack
 
 
@@ -57,10 +58,11 @@ def test_live_floor_over_the_inputs_used_counts_only_pixels_lit_on_some_training
     _, specs = sweep.plan(grid, [])
     used = bench.inputs_used(specs)
     assert len(used) == 2 and all(500 < n < 784 for n in used.values())
-    assert used[runner.data_key(specs[0]["config"])] < used[runner.data_key(specs[1]["config"])]  # more images
+    assert used[prepared.data_key(specs[0]["config"])] < used[prepared.data_key(specs[1]["config"])]  # more images
     live = {s["run_id"]: 0.5 for s in specs}
     expected = sum(
-        bench.step_flops(10, s["config"]["data"]["subset"], used[runner.data_key(s["config"])]) * 5 * 0.5 for s in specs
+        bench.step_flops(10, s["config"]["data"]["subset"], used[prepared.data_key(s["config"])]) * 5 * 0.5
+        for s in specs
     )
     assert bench.grid_flops(specs, live, used) == int(expected)
     assert bench.grid_flops(specs, live) == int(sum(bench.step_flops(10, n) * 5 * 0.5 for n in (300, 1000)))

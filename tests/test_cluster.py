@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from nnscratch import results, sweep
-from nnscratch.compose import CONF_DIR
+from nnscratch import results
+from nnscratch.paths import CONF_DIR
+from nnscratch.run import sweep
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is installed by .ci/run")
 
@@ -176,9 +177,9 @@ def test_a_killed_worker_loses_no_run_and_a_run_that_kills_its_worker_fails(tmp_
 
 
 def test_the_client_sees_the_work_of_running_tasks_through_dask_events(tmp_path, monkeypatch, long_grid):
-    from nnscratch import runner
+    from nnscratch.run.progress import Progress
 
-    monkeypatch.setattr(runner.Progress, "TRAIL_EVERY", 0.2)
+    monkeypatch.setattr(Progress, "TRAIL_EVERY", 0.2)
     with cluster(tmp_path, workers=1) as c:
         parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 0}
         sweep_dir, counts = sweep.run(long_grid, parallel, [], tmp_path / "client" / "outputs", progress=False)

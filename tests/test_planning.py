@@ -5,9 +5,11 @@ import json
 import pytest
 import yaml
 
-from nnscratch import grid, sweep
-from nnscratch.compose import CONF_DIR, Composer, compose_run, hydra_context, run_id
-from nnscratch.config import ConfigError
+from nnscratch.config import grid
+from nnscratch.config.checks import ConfigError
+from nnscratch.config.compose import Composer, compose_run, hydra_context, run_id
+from nnscratch.paths import CONF_DIR
+from nnscratch.run import sweep
 
 MANY = {
     "name": "many",

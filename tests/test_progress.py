@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from nnscratch import runner, sweep
 from nnscratch.data import prepare
+from nnscratch.run import plan, sweep
+from nnscratch.run.progress import Progress
 from nnscratch.train import Stack
 
 
@@ -19,7 +20,7 @@ def data(mnist):
 
 
 def test_a_stack_reports_planned_and_live_work_of_each_model(small_config, data, monkeypatch):
-    monkeypatch.setattr("nnscratch.train.REPORT_EVERY", 0.0)  # a report after every iteration
+    monkeypatch.setattr("nnscratch.train.stack.REPORT_EVERY", 0.0)  # a report after every iteration
     dying = copy.deepcopy(small_config)
     dying["weights"]["scheme"], dying["biases"]["scheme"] = "zeros", "zeros"  # every unit dead at once
     reports = []
@@ -46,10 +47,10 @@ class Clock:
 
 
 def test_the_eta_times_each_group_and_list_schedules_the_tasks_left(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner.Progress, "PASS_UNITS", 0.0)  # the passes' share: the next test
+    monkeypatch.setattr(Progress, "PASS_UNITS", 0.0)  # the passes' share: the next test
     clock, unit = Clock(), 10 * 1000 * 10  # planned work of a run: units x samples x iterations
     specs = [spec("a1", "unit"), spec("b1", "none"), spec("a2", "unit"), spec("b2", "none"), spec("c", "unit", 2000)]
-    bar = runner.Progress(specs, set(), False, "t", tmp_path / "p.csv", clock=clock)
+    bar = Progress(specs, set(), False, "t", tmp_path / "p.csv", clock=clock)
     bar.plan([["a1"], ["b1"], ["a2"], ["b2"], ["c"]], workers=2)
     assert np.isnan(bar.estimate())  # nothing timed yet
     clock.now = 11.0
@@ -80,11 +81,11 @@ def test_the_eta_times_each_group_and_list_schedules_the_tasks_left(tmp_path, mo
 
 
 def test_a_pass_over_the_data_counts_so_a_thin_stack_of_an_unseen_group_costs_more_per_unit(monkeypatch):
-    monkeypatch.setattr(runner.Progress, "PASS_UNITS", 10.0)
+    monkeypatch.setattr(Progress, "PASS_UNITS", 10.0)
     clock = Clock()  # work in units of samples x iterations (10,000): a pass costs 10 of them
     thick, thin = spec("a", "unit"), spec("c", "none")
     thick["config"]["model"]["hidden"] = [90]
-    bar = runner.Progress([thick, thin], set(), False, "t", clock=clock)
+    bar = Progress([thick, thin], set(), False, "t", clock=clock)
     bar.plan([["a"], ["c"]], workers=1)
     clock.now = 11.0
     bar.moving({"a": (0.5, 0.5, 1.0)})
@@ -102,7 +103,7 @@ def test_a_pass_over_the_data_counts_so_a_thin_stack_of_an_unseen_group_costs_mo
 
 def test_a_run_reported_twice_is_counted_once_and_finished_runs_count_as_done(small_config):
     specs = [{"run_id": f"r{i}", "config": small_config} for i in range(4)]
-    bar = runner.Progress(specs, done={"r3"}, enabled=False, desc="t")
+    bar = Progress(specs, done={"r3"}, enabled=False, desc="t")
     assert bar.planned_share() == 0.25
     bar.ended("r0", live_fraction=0.25, live_at_end=0.125)
     bar.ended("r0", live_fraction=0.25, live_at_end=0.125)  # reported twice (a retry)
@@ -112,17 +113,17 @@ def test_a_run_reported_twice_is_counted_once_and_finished_runs_count_as_done(sm
 def test_equal_tasks_take_turns_by_group_so_every_group_is_seen_early():
     grid = yaml.safe_load((Path(__file__).parents[1] / "conf/sweep/log_grid.yaml").read_text())
     _, specs = sweep.plan(grid, [])
-    planned = runner.tasks(specs, stack_rows=256, split=2)
-    costs = [runner.cost(t) for t in planned]
+    planned = plan.tasks(specs, stack_rows=256, split=2)
+    costs = [plan.cost(t) for t in planned]
     assert costs == sorted(costs, reverse=True)  # still the largest first
-    groups = [runner.group_key(t[0]["config"]) for t in planned]
+    groups = [plan.group_key(t[0]["config"]) for t in planned]
     scaling = [t[0]["config"]["data"]["scaling"] for t in planned]
     assert groups[0] != groups[1] and scaling[:4] == ["unit", "none", "unit", "none"]  # the 60k tasks
     assert sorted(map(id, sum(planned, []))) == sorted(map(id, specs))  # every run once
 
 
 def test_a_sweep_shows_progress_before_its_only_task_ends(tmp_path, monkeypatch, long_grid):
-    monkeypatch.setattr(runner.Progress, "TRAIL_EVERY", 0.2)
+    monkeypatch.setattr(Progress, "TRAIL_EVERY", 0.2)
     sweep_dir, counts = sweep.run(long_grid, {"backend": "loky", "n_jobs": 1}, [], tmp_path, progress=False)
     assert counts["finished"] == 1
     trail = pd.read_csv(sweep_dir / "progress.csv")
@@ -135,8 +136,8 @@ def test_a_sweep_shows_progress_before_its_only_task_ends(tmp_path, monkeypatch,
 def test_a_log_that_is_no_terminal_gets_a_plain_line_every_30_seconds_not_carriage_returns(caplog):
     clock = Clock()
     specs = [spec("a", "unit"), spec("b", "unit")]
-    with caplog.at_level("INFO", logger="nnscratch.runner"):
-        bar = runner.Progress(specs, set(), True, "grid", clock=clock, tty=False)
+    with caplog.at_level("INFO", logger="nnscratch.run.progress"):
+        bar = Progress(specs, set(), True, "grid", clock=clock, tty=False)
         bar.plan([["a"], ["b"]], workers=1)
         for t in range(1, 95):  # 94 s of reports, one a second
             clock.now = float(t)
@@ -153,8 +154,8 @@ def test_a_log_that_is_no_terminal_gets_a_plain_line_every_30_seconds_not_carria
 
 
 def test_a_terminal_gets_the_bar_and_no_plain_lines(caplog):
-    with caplog.at_level("INFO", logger="nnscratch.runner"):
-        bar = runner.Progress([spec("a", "unit")], set(), True, "grid", clock=Clock(), tty=True)
+    with caplog.at_level("INFO", logger="nnscratch.run.progress"):
+        bar = Progress([spec("a", "unit")], set(), True, "grid", clock=Clock(), tty=True)
         shown = not bar.bar.disable
         bar.close()
     assert shown and not caplog.records

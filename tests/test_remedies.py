@@ -4,9 +4,10 @@ import shutil
 
 import yaml
 
-from nnscratch import results, sweep
-from nnscratch.compose import CONF_DIR
+from nnscratch import results
+from nnscratch.paths import CONF_DIR
 from nnscratch.report import write_report
+from nnscratch.run import sweep
 
 REF = {"data.scaling": "unit", "optimizer": "gd", "train.lr": 0.1}
 UNSCALED = {**REF, "data.scaling": "none"}

@@ -11,7 +11,7 @@ import pytest
 
 from nnscratch import results
 from nnscratch.claims import evaluate, load_claims
-from nnscratch.compose import CONF_DIR
+from nnscratch.paths import CONF_DIR
 from nnscratch.report import load_sweep, write_report
 
 CLAIMS = load_claims(CONF_DIR / "claims.yaml")

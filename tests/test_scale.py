@@ -14,7 +14,7 @@ import pandas as pd
 import yaml
 
 from nnscratch import results, scale, sweep
-from nnscratch.compose import CONF_DIR
+from nnscratch.paths import CONF_DIR
 
 ROOT = CONF_DIR.parent
 

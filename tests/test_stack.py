@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from nnscratch.data import prepare
-from nnscratch.runner import tasks
+from nnscratch.run.plan import tasks
 from nnscratch.train import Stack, train, train_stack
 
 

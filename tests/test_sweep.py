@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from nnscratch import results, runner, sweep
-from nnscratch.compose import CONF_DIR
-from nnscratch.config import ConfigError
+from nnscratch import results
+from nnscratch.config.checks import ConfigError
+from nnscratch.paths import CONF_DIR
+from nnscratch.run import plan, sweep
 
 ROOT = CONF_DIR.parent
 LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None}
@@ -126,7 +127,7 @@ def test_neither_the_worker_count_nor_a_resume_changes_a_number(conf, tmp_path, 
     assert metrics_by_id(one) == metrics_by_id(two)
     assert [m["stacked_with"] for m in metrics_by_id(one).values()] == [2 if stack_rows else 1] * 4
     _, specs = sweep.plan(toy(conf), [], conf)
-    lost = [s["run_id"] for s in runner.tasks(specs, stack_rows, split=2)[0]]  # a whole task, as an interrupt loses
+    lost = [s["run_id"] for s in plan.tasks(specs, stack_rows, split=2)[0]]  # a whole task, as an interrupt loses
     for rid in lost:
         shutil.rmtree(two / "runs" / rid)
     _, counts = run(conf, tmp_path / "b", parallel={**LOKY, **stacking}, resume=str(two))

@@ -84,7 +84,7 @@ def test_negative_biases_kill_units_as_dead(scaled):
 
 
 def test_float32_end_to_end(small_config, scaled):
-    from nnscratch.train import build_params
+    from nnscratch.train.model import build_params
 
     assert scaled.X_train.dtype == np.float32
     params = build_params(small_config)
@@ -96,7 +96,7 @@ def test_relu_gd_is_the_plain_loop_of_the_log_bit_for_bit(small_config, scaled):
     from threadpoolctl import threadpool_limits
 
     from nnscratch.network import backward, forward, log_softmax, one_hot
-    from nnscratch.train import build_params
+    from nnscratch.train.model import build_params
 
     cfg = with_changes(small_config, activation={"name": "relu"}, optimizer={"name": "gd"}, train__skip_dead=False)
     result = train(cfg, scaled)
@@ -123,7 +123,7 @@ def cross_entropy_of(Z, y):
 
 
 def test_every_activation_and_optimizer_trains_from_its_config_group(small_config, scaled):
-    from nnscratch.compose import compose_run
+    from nnscratch.config.compose import compose_run
 
     for overrides in (
         ["activation=leaky_relu"],

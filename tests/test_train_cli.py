@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nnscratch.compose import CONF_DIR
+from nnscratch.paths import CONF_DIR
 
 
 def train_cli(*args, cwd=CONF_DIR.parent):

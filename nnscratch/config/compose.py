@@ -28,7 +28,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from nnscratch.paths import CONF_DIR
+
 # ${nnscratch.or:${a},b}: a unless it is null, else b (conf/train.yaml: out_dir, else Hydra's folder)
 OmegaConf.register_new_resolver(
     "nnscratch.or", lambda value, default: default if value is None else value, replace=True

@@ -29,11 +29,16 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from nnscratch import data as datamod
-from nnscratch.config import ConfigError
-from nnscratch.runner import data_key, execute
-from nnscratch.train import Done
+from nnscratch import results
+from nnscratch.config.checks import ConfigError
+from nnscratch.run.plan import worker_count
+from nnscratch.run.prepared import data_key, prepared_by_key
+from nnscratch.run.progress import Progress, tally
+from nnscratch.run.task import execute
+from nnscratch.train.stack import RunProgress
 
 log = logging.getLogger(__name__)
 WINDOW = 2  # tasks in flight per cluster thread: one running, one queued
@@ -97,7 +102,7 @@ def ship_data(client, prepared: dict[str, datamod.Prepared]) -> tuple[dict, int]
     return futures, size
 
 
-def report_progress(topic: str, done: dict[str, Done]) -> None:
+def report_progress(topic: str, done: dict[str, RunProgress]) -> None:
     """On a worker: send the work a task has done so far to the client, as a Dask event."""
     from distributed import get_worker
 
@@ -111,7 +116,7 @@ def run_tasks(
     write: Callable[[dict, dict, list[dict]], None],
     threads: int,
     max_rows: int | None = None,
-    moving: Callable[[dict[str, Done]], None] | None = None,
+    moving: Callable[[dict[str, RunProgress]], None] | None = None,
 ) -> None:
     """Run every task on the cluster, `write(spec, metrics, history)` each run's record as its task
     ends, and pass `moving` the work running tasks report (about every second, as Dask events).
@@ -177,3 +182,26 @@ def run_tasks(
     finally:
         if moving:
             client.unsubscribe_topic(topic)
+
+
+def run_on_dask(
+    planned: list[list[dict]],
+    runs_root: Path,
+    n_jobs: int | None,
+    scheduler: str | None,
+    stack_rows: int,
+    counts: Counter,
+    bar: Progress,
+) -> None:
+    """Tasks on a Dask cluster; this process writes every record."""
+
+    def write(spec: dict, metrics: dict, history: list[dict]) -> None:
+        tally(counts, results.record_run(runs_root.parent, spec, metrics, history), bar)
+
+    todo = [s for t in planned for s in t]
+    if not todo:
+        return
+    with connect(scheduler, worker_count(n_jobs, todo)) as client:
+        threads = cluster_threads(client)
+        bar.plan([[s["run_id"] for s in t] for t in planned], threads)
+        run_tasks(client, planned, dict(prepared_by_key(todo)), write, threads, stack_rows or None, bar.moving)

@@ -18,12 +18,17 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import yaml
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
+from hydra.types import RunMode
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from nnscratch.compose import CONF_DIR, Composer, command, hydra_context, override, run_id
-from nnscratch.config import validate
+from nnscratch.config.checks import validate
+from nnscratch.config.compose import Composer, command, hydra_context, override, plain, run_id
+from nnscratch.paths import CONF_DIR
 
 
 def flatten_axes(axes: dict, prefix: str = "") -> dict[str, list]:
@@ -130,5 +135,33 @@ def make_spec(
         except (HydraException, OmegaConfBaseException) as err:
             return None, [f"{' '.join(overrides)}: {str(err).splitlines()[0]}"]
     axes = {a: values[a] if a in values else axis_value(choices.get(a, lookup(config, a))) for a in names}
-    spec = {"run_id": run_id(config), "overrides": overrides, "command": command(overrides), "axes": axes}
-    return spec | {"config": config}, validate(config)
+    return single_spec(config, overrides, axes), validate(config)
+
+
+def single_spec(config: dict, overrides: list[str], axes: dict | None = None) -> dict:
+    """A run spec: {"run_id", "overrides", "command", "axes", "config"}, for a cell of a grid and for
+    one run given on the command line alike."""
+    return {"run_id": run_id(config), "overrides": overrides, "command": command(overrides), "axes": axes or {}} | {
+        "config": config
+    }
+
+
+def swept_axes(sweep_overrides: list[str], job_overrides: list[str]) -> dict:
+    """A Hydra multirun job's values of the keys its multirun swept (`sweep_overrides`, e.g.
+    ["weights=uniform,zeros", "seed=0,1"]), recorded as a grid records its axes."""
+    parser = OverridesParser.create()
+    swept = [o.key_or_group for o in parser.parse_overrides(sweep_overrides) if o.is_sweep_override()]
+    values = {o.key_or_group: axis_value(o.value()) for o in parser.parse_overrides(job_overrides)}
+    return {a: values.get(a) for a in swept}
+
+
+def job_spec(cfg: DictConfig, hc: DictConfig) -> tuple[dict, Path]:
+    """(run spec, output folder) of a `python -m experiments.train` job (Hydra's config and its
+    HydraConfig); a multirun job's axes are the keys its multirun swept (its multirun.yaml, which
+    Hydra writes before any job starts, beside the job folders)."""
+    out_dir, overrides = Path(hc.runtime.output_dir), list(hc.overrides.task)
+    axes = {}
+    if hc.mode == RunMode.MULTIRUN:
+        swept = yaml.safe_load((out_dir.parent / "multirun.yaml").read_text())["hydra"]["overrides"]["task"]
+        axes = swept_axes(swept, overrides)
+    return single_spec(plain(cfg), overrides, axes), out_dir

@@ -5,7 +5,7 @@ default (batch_size null); mini-batch SGD draws a fresh permutation of the train
 Every `eval_every` epochs (full batch: iterations) and after the last, a pass over the whole
 training set and the test set records the history's diagnostics.
 
-Runs that train on the same X with the same schedule train together (`runner.tasks` groups them),
+Runs that train on the same X with the same schedule train together (`nnscratch.run.plan.tasks` groups them),
 their first layers stacked row-wise, so that one large product reads the data once for them all:
 
     Z1_all = W1_all @ X + b1_all          (live hidden units of every model, N)
@@ -14,7 +14,7 @@ their first layers stacked row-wise, so that one large product reads the data on
 Each model's rows are its own (a product computes each output row from its own row of W1 only), so
 a model that diverges stops without touching its neighbours; the layers above the first are per
 model. BLAS may still round a row differently with the product's shape, so a model's last bits
-depend on its stack-mates (runner.tasks plans them without regard to the worker count). A stack
+depend on its stack-mates (nnscratch.run.plan.tasks plans them without regard to the worker count). A stack
 of one does exactly the single network's products.
 
 Dead first-layer units are skipped (`train.skip_dead`). A ReLU unit whose pre-activation is <= 0
@@ -39,44 +39,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from nnscratch import diagnostics as dg
-from nnscratch.config import N_CLASSES, N_INPUTS, layer_inits
-from nnscratch.data import Prepared
-from nnscratch.network import Activation, Params, backward, cross_entropy, forward, init_params, log_softmax, one_hot
-from nnscratch.optimizers import make_optimizer
+from nnscratch.data import N_CLASSES, Prepared
+from nnscratch.network import (
+    Activation,
+    forward,
+    one_hot,
+)
+from nnscratch.train.history import RunResult, final_metrics, history_row, share_time
+from nnscratch.train.model import Model, Pass, all_finite, constant_pass, live_pass, new_model, upper
+from nnscratch.train.skip import can_skip, fixed_test_share, used_inputs
 
 REPORT_EVERY = 1.0  # seconds between a stack's progress reports (train_stack's `report`)
-Done = tuple[float, float, float]  # a run's progress: planned and actual work done, share of units alive
 
 
-@dataclass
-class RunResult:
-    """history: one dict per evaluation; metrics: the final numbers of the run."""
+class RunProgress(NamedTuple):
+    """How far a run of a stack is, as fractions: of its planned work (every unit, every iteration)
+    by iterations done, of it by units actually computed, and its share of first-layer units alive."""
 
-    history: list[dict]
-    metrics: dict
-
-
-def build_params(cfg: dict) -> Params:
-    """Initial parameters for a run config."""
-    hidden = list(cfg["model"]["hidden"])
-    n_layers = len(hidden) + 1
-    return init_params(
-        [N_INPUTS, *hidden, N_CLASSES],
-        layer_inits(cfg["weights"], n_layers),
-        layer_inits(cfg["biases"], n_layers),
-        cfg["seed"],
-        cfg["model"].get("dtype", "float32"),
-    )
-
-
-def all_finite(params: Params) -> bool:
-    return all(np.isfinite(p).all() for group in params.values() for p in group)
+    planned: float
+    actual: float
+    live: float
 
 
 def batches(n: int, batch_size: int | None, rng: np.random.Generator):
@@ -90,90 +78,7 @@ def batches(n: int, batch_size: int | None, rng: np.random.Generator):
             yield order[start : start + batch_size]
 
 
-def upper(params: Params) -> Params:
-    """The layers above the first."""
-    return {"W": params["W"][1:], "b": params["b"][1:]}
-
-
 # ---------------------------------------------------------------- one model inside a stack
-
-
-@dataclass
-class Model:
-    """One run of a stack.
-
-    params: the whole network, as the records see it (dead units' rows and columns frozen, live
-    ones copied in from `trained` at every evaluation). trained: what the iterations update: W1, b1
-    as views of the model's rows of the stack (W1 with the used inputs' columns only), W2 with the
-    live units' columns only, deeper layers shared with params. live: indices of the first-layer
-    units still trained; inputs: of the inputs used (None: all).
-    """
-
-    cfg: dict
-    params: Params
-    trained: Params
-    live: np.ndarray
-    inputs: np.ndarray | None = None
-    rows: slice = field(default_factory=lambda: slice(0, 0))
-    test_extra: np.ndarray | None = None  # dead units' fixed share of the test set's Z2: (units of layer 2, N_test)
-    history: list[dict] = field(default_factory=list)
-    final: dict | None = None
-    unit_passes: int = 0  # first-layer units computed, summed over passes: the work actually done
-    passes: int = 0
-    iteration: int = 0  # each model counts its own: a stack admits a model when another leaves
-    admitted: bool = False
-    test_pred: tuple[int, np.ndarray] | None = None  # (iteration, predicted test classes)
-    optimizer: object = None  # nnscratch.optimizers: its state belongs to this model's parameters
-
-    @property
-    def width(self) -> int:
-        return self.params["W"][0].shape[0]
-
-    def sync(self) -> None:
-        """Copy the trained live rows and columns into the whole network."""
-        W, b, live = self.params["W"], self.params["b"], self.live
-        W[0][live if self.inputs is None else np.ix_(live, self.inputs)] = self.trained["W"][0]
-        b[0][live] = self.trained["b"][0]
-        if self.trained["W"][1] is not W[1]:
-            W[1][:, live] = self.trained["W"][1]
-
-
-@dataclass
-class Pass:
-    """One forward and backward pass of a model: loss, gradients of `trained`, the activations of each
-    hidden layer (first: live units only) and the output log-probabilities. With no live unit, every
-    sample is the same column: As and log_probs have one column, `weights` its class frequencies."""
-
-    loss: float
-    grads: Params
-    As: list[np.ndarray]
-    log_probs: np.ndarray
-    weights: np.ndarray | None = None
-
-
-def live_pass(
-    model: Model, Z1: np.ndarray, A1: np.ndarray, y: np.ndarray, Y: np.ndarray, dZ1: np.ndarray, act: Activation
-) -> Pass:
-    """Forward and backward above the first layer; writes the model's dZ1 rows into dZ1 (a view)."""
-    top = upper(model.trained)
-    Zs, As = forward(top, A1, act=act)
-    log_probs = log_softmax(Zs[-1])
-    grads = backward(top, Zs, As, log_probs, Y, input_grad=True, act=act)
-    np.multiply(grads.pop("dX")[0], act.grad(Z1, A1), out=dZ1)
-    return Pass(cross_entropy(log_probs, y), grads, As, log_probs)
-
-
-def constant_pass(model: Model, y: np.ndarray, act: Activation) -> Pass:
-    """Every first-layer unit dead: each sample reaches layer 2 as the same zero vector, so the mean
-    over samples of the softmax gradient is (p - class frequencies) of one column."""
-    dt = model.trained["W"][0].dtype
-    share = np.bincount(y, minlength=N_CLASSES) / len(y)
-    freq = share.astype(dt)[:, None]
-    top = upper(model.trained)
-    Zs, As = forward(top, np.zeros((0, 1), dt), act=act)
-    log_probs = log_softmax(Zs[-1])
-    grads = backward(top, Zs, As, log_probs, freq, act=act)
-    return Pass(float(-(freq * log_probs).sum()), grads, As, log_probs, share)
 
 
 # ---------------------------------------------------------------- the stack
@@ -193,7 +98,7 @@ class Stack:
         cfgs: list[dict],
         data: Prepared,
         max_rows: int | None = None,
-        report: Callable[[list[Done]], None] | None = None,
+        report: Callable[[list[RunProgress]], None] | None = None,
     ):
         tc = cfgs[0]["train"]
         self.data, self.tc, self.max_rows, self.report = data, tc, max_rows, report
@@ -211,9 +116,8 @@ class Stack:
             raise ValueError("mini-batch runs draw their own batches: they train alone, not stacked")
         self.act = Activation(**(cfgs[0].get("activation") or {"name": "relu"}))
         # only a ReLU unit can have zero gradient on every sample, and only a stateless update leaves it
-        # there: momentum or Adam still move a unit that has just died (runner.tasks stacks like with like)
-        stateless = all(getattr(m.optimizer, "stateless", True) for m in self.models)
-        self.skip = skip_dead and self.act.can_die and stateless
+        # there: momentum or Adam still move a unit that has just died (nnscratch.run.plan stacks like with like)
+        self.skip = skip_dead and can_skip(self.act, [m.optimizer for m in self.models])
         # evaluations every eval_every epochs: a full-batch iteration is an epoch, a mini-batch one a batch
         epoch = 1 if self.full_batch else len(self.y) // tc["batch_size"]
         self.eval_period = tc["eval_every"] * epoch
@@ -281,7 +185,7 @@ class Stack:
         for i, m in self.training():
             steps[i].grads["W"].insert(0, dW1[m.rows])
             steps[i].grads["b"].insert(0, db1[m.rows])
-        dead = A1.max(axis=1, initial=0) <= 0 if detect else np.zeros(len(A1), bool)
+        dead = dg.dead_units(A1) if detect else np.zeros(len(A1), bool)
         return steps, dead
 
     def batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -316,7 +220,7 @@ class Stack:
     def evaluating(self, m: Model) -> bool:
         return m.iteration % self.eval_period == 0 or m.iteration == self.tc["iterations"]
 
-    def progress(self) -> list[Done]:
+    def progress(self) -> list[RunProgress]:
         """Each model's (planned, actual, live): work done as fractions of its planned work (every
         unit for every iteration), planned counting its iterations and actual only the units it
         computed; and the share of its first-layer units alive now, which bounds the rest of its work
@@ -372,103 +276,24 @@ class Stack:
     def drop(self, m: Model, dead: np.ndarray) -> None:
         """Take a model's dead units out of training; add their fixed output to its test Z2."""
         m.sync()
-        W, b = m.params["W"], m.params["b"]
         gone, keep = m.live[dead], ~dead
-        share = W[1][:, gone] @ self.act(W[0][gone] @ self.data.X_test + b[0][gone])
+        share = fixed_test_share(m.params, gone, self.data.X_test, self.act)
         m.test_extra = share if m.test_extra is None else m.test_extra + share
         m.live = m.live[keep]
         m.trained["W"][0], m.trained["b"][0] = m.trained["W"][0][keep], m.trained["b"][0][keep]
-        m.trained["W"][1] = W[1][:, m.live]
+        m.trained["W"][1] = m.params["W"][1][:, m.live]
 
     def evaluate(self, m: Model, s: Pass, hidden: np.ndarray | None) -> dict:
-        """One history row: loss and accuracies of this pass over the full training set, the test set's,
-        and the diagnostics of every hidden layer, of the whole network (skipped units included)."""
+        """One history row of a model (nnscratch.train.history.history_row), after syncing it."""
         m.sync()
-        test_pred = self.test_predictions(m, hidden)
-        train_pred = s.log_probs.argmax(axis=0)
-        train_acc = float(s.weights[train_pred[0]]) if s.weights is not None else dg.accuracy(train_pred, self.y)
-        row = {
-            "iteration": m.iteration,
-            "loss": s.loss,
-            "train_acc": train_acc,
-            "test_acc": dg.accuracy(test_pred, self.data.y_test),
-            "test_classes": int(len(np.unique(test_pred))),
-        }
-        skipped = [m.width - len(m.live)] + [0] * (len(s.As) - 1)
-        for l, (A, n_skipped) in enumerate(zip(s.As, skipped), start=1):
-            row |= layer_row(l, A, n_skipped, m.params, s.grads, self.act.can_die)
-        row["grad_norm_out"] = float(np.linalg.norm(s.grads["W"][-1]))
-        return row
-
-
-def used_inputs(X: np.ndarray) -> np.ndarray | None:
-    """Indices of the inputs (rows of X: (784, N)) that are nonzero on some sample; None if all are."""
-    used = X.any(axis=1)
-    return None if used.all() else np.flatnonzero(used)
-
-
-def new_model(cfg: dict, inputs: np.ndarray | None = None) -> Model:
-    """A model to train on the given inputs (None: all)."""
-    params = build_params(cfg)
-    trained = {g: list(ps) for g, ps in params.items()}
-    W1 = params["W"][0]
-    # C order, as every other array of the step: a[:, idx] comes out in Fortran order, and a stack of
-    # one would keep it (np.vstack follows its inputs), making `W -= lr * dW` a strided loop
-    trained["W"][0] = W1.copy() if inputs is None else np.ascontiguousarray(W1[:, inputs])
-    trained["b"][0] = params["b"][0].copy()
-    optimizer = make_optimizer(cfg.get("optimizer") or {"name": "gd"})
-    return Model(cfg, params, trained, np.arange(W1.shape[0]), inputs, optimizer=optimizer)
-
-
-def layer_row(l: int, A: np.ndarray, skipped: int, params: Params, grads: Params, can_die: bool = True) -> dict:
-    """Diagnostics of hidden layer l from its activations A (units computed, columns); `skipped` more
-    units are dead and output 0 everywhere. Each value is the whole layer's, as if none were skipped."""
-    units = A.shape[0] + skipped
-    size = units * A.shape[1]
-    return {
-        # dead: zero activation gradient on every sample, which only ReLU has (empty otherwise)
-        f"dead_l{l}": float(((A.max(axis=1, initial=0) <= 0).sum() + skipped) / units) if can_die else float("nan"),
-        f"zero_ratio_l{l}": float((np.count_nonzero(A == 0) + skipped * A.shape[1]) / size),
-        f"act_mean_l{l}": float(A.sum(dtype=np.float64) / size),
-        f"grad_norm_l{l}": float(np.linalg.norm(grads["W"][l - 1])),
-        f"distinct_l{l}": dg.distinct_units(params["W"][l - 1], params["b"][l - 1]),
-    }
-
-
-def final_metrics(
-    test_pred: np.ndarray, data: Prepared, history: list[dict], diverged: bool, tc: dict, t0: float
-) -> dict:
-    """The run's final numbers: the last history row, with outcome and test accuracy of the final
-    parameters (for a diverged run, the last evaluation's test accuracy stands)."""
-    last = history[-1] if history else {}
-    metrics = dict(last)
-    metrics |= {
-        "outcome": dg.outcome(test_pred, data.y_test, diverged, tc["collapse_margin"]),
-        "best_test_acc": max((h["test_acc"] for h in history), default=float("nan")),
-        "majority_rate": dg.majority_rate(data.y_test),
-        "seconds": time.perf_counter() - t0,
-    }
-    if not diverged:
-        metrics["test_acc"] = dg.accuracy(test_pred, data.y_test)
-        metrics["test_classes"] = int(len(np.unique(test_pred)))
-    return metrics
-
-
-def share_time(models: list[Model], seconds: float) -> list[RunResult]:
-    """Split the stack's wall time between its runs by the first-layer work each did (units computed
-    per pass, plus one per pass for the layers above), and record the share of its dense work it did."""
-    work = np.array([m.unit_passes + m.passes for m in models], float)
-    for m, w in zip(models, work):
-        m.final["seconds"] = seconds * w / work.sum()
-        m.final["live_fraction"] = m.unit_passes / max(1, m.width * m.passes)
-    return [RunResult(m.history, m.final) for m in models]
+        return history_row(m, s, self.test_predictions(m, hidden), self.y, self.data.y_test, self.act)
 
 
 def train_stack(
     cfgs: list[dict],
     data: Prepared,
     max_rows: int | None = None,
-    report: Callable[[list[Done]], None] | None = None,
+    report: Callable[[list[RunProgress]], None] | None = None,
 ) -> list[RunResult]:
     """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
     once (None: all of them); one RunResult per config, in order. `report`, if given, is called about

@@ -14,15 +14,19 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from nnscratch import results
-from nnscratch.adaptive import plan_round, recorded_specs, verdicts
 from nnscratch.claims import claims_digest, claims_for, confidence, load_claims, undecided_runs
-from nnscratch.compose import CONF_DIR
-from nnscratch.config import ConfigError
+from nnscratch.config.checks import ConfigError
+from nnscratch.config.grid import axis_names, expand, products
 from nnscratch.environment import environment
-from nnscratch.grid import axis_names, expand, products
-from nnscratch.runner import run_sweep
+from nnscratch.paths import CONF_DIR
+from nnscratch.run.adaptive import plan_round, recorded_specs, verdicts
+from nnscratch.run.dask import run_on_dask
+from nnscratch.run.loky import in_flight, run_on_loky
+from nnscratch.run.plan import plan_tasks, worker_count
+from nnscratch.run.progress import Progress
 
 log = logging.getLogger(__name__)
 RUN_KEYS = (
@@ -205,7 +209,7 @@ def run(
 
 
 def add_seeds(record: dict, specs: list[dict], sweep_dir: Path, execute, conf_dir: Path) -> Counter:
-    """Rounds of extra seeds (nnscratch.adaptive), each recorded in sweep.json before it runs."""
+    """Rounds of extra seeds (nnscratch.run.adaptive), each recorded in sweep.json before it runs."""
     settings, rounds, counts = record["adaptive"], record["rounds"], Counter()
     claims = load_claims(Path(settings["claims"]))
     while True:
@@ -227,3 +231,47 @@ def add_seeds(record: dict, specs: list[dict], sweep_dir: Path, execute, conf_di
         log.info("adaptive round %d: %d extra runs in %d cells", len(rounds), len(new), len(cells))
         specs += new
         counts += execute([new])
+
+
+def run_sweep(
+    batches: list[list[dict]],
+    sweep_dir: Path,
+    n_jobs: int | None = None,
+    backend: str = "loky",
+    progress: bool = True,
+    scheduler: str | None = None,
+    stack_rows: int = 0,
+    stack_tasks: int = 1,
+) -> Counter:
+    """Run every spec of `batches` (a grid, then each adaptive round) not yet finished in `sweep_dir`;
+    returns counts by status/outcome.
+
+    With stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.train.stack), each
+    group in at least `stack_tasks` tasks (see tasks and plan_tasks).
+    On loky, workers read the prepared data memory-mapped from the sweep folder and write their own
+    records; on Dask (nnscratch.run.dask) the data is shipped to the workers and the records come
+    back to this process, so the workers need no shared disk.
+    """
+    since = time.time()
+    runs_root = results.runs_dir(sweep_dir)
+    in_flight(runs_root)  # leftovers of an interrupted sweep
+    done = results.finished_ids(sweep_dir)
+    specs = [s for batch in batches for s in batch]
+    planned = plan_tasks(batches, stack_rows, stack_tasks, done)
+    todo = [s for t in planned for s in t]
+    counts = Counter()
+    bar = Progress(specs, done, progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv")
+    log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), backend)
+    try:
+        with logging_redirect_tqdm():
+            if backend == "dask":
+                run_on_dask(planned, runs_root, n_jobs, scheduler, stack_rows, counts, bar)
+            else:
+                run_on_loky(planned, runs_root, worker_count(n_jobs, todo), stack_rows, counts, bar, since)
+    finally:
+        bar.close()
+        entries = results.read_journal(sweep_dir)
+        results.write_results(sweep_dir, entries)
+    # counted from the records, not the stream: a dead pool loses the summaries of runs it had finished
+    mine = [e for e in entries.values() if e["written"] >= since]
+    return Counter(e["status"] for e in mine) + Counter(e["outcome"] for e in mine if e["status"] == "finished")

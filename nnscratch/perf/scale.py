@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnscratch import results, sweep
+from nnscratch import results
+from nnscratch.run import sweep
 
 WEIGHTS = ["uniform", "he", "xavier", "normal"]
 LRS = [0.01, 0.03, 0.1, 0.3, 1.0]

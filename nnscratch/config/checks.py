@@ -14,24 +14,15 @@ import math
 from typing import Any
 
 from nnscratch.data import DATASETS, SCALINGS, SUBSET_METHODS
-from nnscratch.network import ACTIVATIONS, BIAS_INITS, WEIGHT_INITS, Init
+from nnscratch.network import ACTIVATIONS, BIAS_INITS, WEIGHT_INITS, layer_inits
 from nnscratch.optimizers import OPTIMIZERS
 
 FAULTS = (None, "raise", "kill")
 DTYPES = ("float32", "float64")
-N_INPUTS, N_CLASSES = 784, 10
 
 
 class ConfigError(ValueError):
     """One or more configuration values are invalid; the message lists every problem."""
-
-
-def layer_inits(init: dict, n_layers: int) -> list[Init]:
-    """One Init per layer from {"scheme", "std", "per_layer"}; per_layer entries override the scheme,
-    e.g. per_layer: [zeros, uniform] is the log's literal W1 = 0 with a random W2."""
-    per_layer = init.get("per_layer") or [init["scheme"]] * n_layers
-    std = float(init.get("std", 1.0))
-    return [Init(p, std) if isinstance(p, str) else Init(p["scheme"], float(p.get("std", std))) for p in per_layer]
 
 
 def check_init(key: str, init: dict, table: dict, n_layers: int) -> list[str]:

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from nnscratch.claims import ClaimResult, evaluate, undecided_runs
-from nnscratch.compose import CONF_DIR
-from nnscratch.grid import make_spec
+from nnscratch.config.grid import make_spec
+from nnscratch.paths import CONF_DIR
 
 SEED = "seed"
 

@@ -15,14 +15,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from nnscratch import runner
-from nnscratch.config import N_CLASSES, N_INPUTS
-from nnscratch.data import Prepared
-from nnscratch.train import Stack, used_inputs
+from nnscratch.data import N_CLASSES, N_INPUTS, Prepared, load, prepare
+from nnscratch.environment import environment
+from nnscratch.run.prepared import data_key, prepared_by_key
+from nnscratch.run.progress import Progress
+from nnscratch.train.skip import used_inputs
+from nnscratch.train.stack import Stack
 
 
 def best_time(fn: Callable[[], object], repeat: int) -> float:
@@ -123,7 +126,7 @@ def torch_threads(threads: int) -> None:
 
 def reference_config(hidden: int, threads: int) -> dict:
     """The log's reference run with another hidden width and BLAS thread count."""
-    from nnscratch.compose import compose_run
+    from nnscratch.config.compose import compose_run
 
     return compose_run([f"model.hidden=[{hidden}]", f"train.blas_threads={threads}"])[0]
 
@@ -173,8 +176,8 @@ def minibatch_benchmark(data: Prepared, repeat: int = 3) -> dict:
     algorithm (sgd, no momentum, no L2, constant rate), median seconds of `repeat` fits each."""
     import warnings
 
-    from nnscratch.compose import compose_run
-    from nnscratch.train import train
+    from nnscratch.config.compose import compose_run
+    from nnscratch.train.stack import train
 
     config = compose_run(MINIBATCH)[0]
     ours = [train(config, data) for _ in range(repeat)]
@@ -255,7 +258,7 @@ def grid_flops(specs: list[dict], live: dict[str, float] | None = None, inputs: 
     total = 0
     for s in specs:
         c = s["config"]
-        used = inputs[runner.data_key(c)] if inputs is not None else N_INPUTS
+        used = inputs[data_key(c)] if inputs is not None else N_INPUTS
         dense = step_flops(sum(c["model"]["hidden"]), c["data"]["subset"] or 60_000, used) * c["train"]["iterations"]
         total += dense * (live.get(s["run_id"], 1.0) if live is not None else 1.0)
     return int(total)
@@ -263,11 +266,11 @@ def grid_flops(specs: list[dict], live: dict[str, float] | None = None, inputs: 
 
 def inputs_used(specs: list[dict]) -> dict[str, int]:
     """{data key: how many inputs are nonzero on some training sample}: what skipping leaves in the products."""
-    used = {key: used_inputs(prepared.X_train) for key, prepared in runner.prepared_by_key(specs)}
+    used = {key: used_inputs(prepared.X_train) for key, prepared in prepared_by_key(specs)}
     return {key: N_INPUTS if idx is None else len(idx) for key, idx in used.items()}
 
 
-def eta_accuracy(trail: pd.DataFrame, after_s: float, min_left_s: float = runner.Progress.TRAIL_EVERY) -> dict:
+def eta_accuracy(trail: pd.DataFrame, after_s: float, min_left_s: float = Progress.TRAIL_EVERY) -> dict:
     """How far the progress bar's ETA was from the truth in its last session (a sweep's progress.csv):
     at each sample taken `after_s` seconds or more after the start, the larger of ETA / time actually
     left and time left / ETA; the worst of them, when, and the two times then. Samples with less than
@@ -339,7 +342,8 @@ def grid_benchmark(
 ) -> tuple[list[dict], dict]:
     """Wall time, throughput and peak memory of the shrunk grid in each of GRID_VARIANTS; the dense
     FLOPs, and the live FLOPs of the stacked run with skipping (units still alive at each iteration)."""
-    from nnscratch import results, sweep
+    from nnscratch import results
+    from nnscratch.run import sweep
 
     grid = shrink_grid(grid, iterations)
     _, specs = sweep.plan(grid, [])
@@ -453,3 +457,27 @@ def summary(
         pd.DataFrame(products).to_markdown(index=False, floatfmt=".4g"),
     ]
     return "\n".join(lines) + "\n"
+
+
+def run_benchmark(cfg: dict, repo: Path) -> str:
+    """The whole benchmark of conf/bench.yaml (a plain dict): every measurement, written to
+    <out_root>/<timestamp>/; the summary it prints. DataError if the dataset cannot be loaded."""
+    out = Path(cfg["out_root"]) / time.strftime("%Y-%m-%d_%H-%M-%S")
+    cores = joblib.cpu_count()
+    ds = load(cfg["data"]["name"], cfg["data"]["dir"])
+    data = {n: prepare(ds, n, "unit") for n in cfg["samples"]}
+    peak = {t: peak_sgemm(t) for t in sorted({1, cores})}
+    steps = [row for t in sorted({1, cores}) for row in step_benchmark(data, list(cfg["hiddens"]), t, cfg["repeat"])]
+    minibatch = minibatch_benchmark(prepare(ds, None, "unit"))
+    products = product_speed(list(cfg["product_rows"]))
+    grid, info = grid_benchmark(cfg["sweep"], cfg["grid_iterations"], out, cores, cfg["stack_rows"], cfg["stack_tasks"])
+    tables = {
+        "steps": steps,
+        "grid": grid,
+        "minibatch": [minibatch],
+        "peak_sgemm": [{"threads": t, "gflops": f / 1e9} for t, f in peak.items()],
+        "products": products,
+        "eta": info["eta"],
+    }
+    text = summary(steps, grid, info, peak[cores], environment(repo), minibatch, products)
+    return write_outputs(out, tables, text)

@@ -1,0 +1,139 @@
+"""A sweep's tasks on joblib's loky process pool (one machine): each worker trains its task and writes
+each record atomically; a worker that dies has its runs retried alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from joblib import Parallel, delayed, parallel_config
+
+from nnscratch import results
+from nnscratch.run.plan import pending
+from nnscratch.run.prepared import data_key, save_prepared
+from nnscratch.run.progress import Progress, tally
+from nnscratch.run.task import run_task
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def watch_progress(folder: Path, bar: Progress, every: float = 1.0) -> Iterator[None]:
+    """Feed `bar` the work done inside running tasks, read from the workers' progress files."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(every):
+            moving = {}
+            for path in folder.glob("*.json") if folder.is_dir() else []:
+                try:
+                    moving |= json.loads(path.read_text())
+                except (OSError, ValueError):  # its task ended between listing and reading
+                    continue
+            bar.moving(moving)
+
+    thread = threading.Thread(target=poll, name="nnscratch-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+DEATHS = ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")
+
+
+def is_worker_death(err: BaseException) -> bool:
+    return type(err).__name__ in DEATHS
+
+
+def in_flight(runs_root: Path) -> list[str]:
+    """Runs a dead worker pool had started but not finished."""
+    folder = runs_root / ".started"
+    ids = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    for rid in ids:
+        (folder / rid).unlink(missing_ok=True)
+    shutil.rmtree(runs_root / ".progress", ignore_errors=True)  # what the dead pool's tasks had done
+    return ids
+
+
+def stream(todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, max_rows: int = 0):
+    """Yield run summaries as their tasks finish (any order); joblib dispatches them a few at a time."""
+    with parallel_config(backend="loky", n_jobs=n_jobs):
+        for summaries in Parallel(return_as="generator_unordered")(
+            delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root, max_rows or None) for t in todo
+        ):
+            yield from summaries
+
+
+def record_death(spec: dict, runs_root: Path, strikes: int) -> None:
+    metrics = {"status": "failed", "error": f"worker died while running it ({strikes} times, last one alone)"}
+    results.record_run(runs_root.parent, spec, metrics, [])
+
+
+def retry_after_death(
+    planned: list[list[dict]],
+    runs_root: Path,
+    strikes: Counter,
+    paths: dict,
+    counts: Counter,
+    bar: Progress,
+    since: float,
+) -> list[list[dict]]:
+    """Rerun alone each run that was in flight when a worker died; return the tasks still to do."""
+    by_id = {s["run_id"]: s for t in planned for s in t}
+    suspects = [by_id[r] for r in in_flight(runs_root) if r in by_id]
+    log.warning("a worker died; retrying alone the %d run(s) it may have been running", len(suspects))
+    for spec in suspects:
+        strikes[spec["run_id"]] += 1
+        try:
+            (summary,) = stream([[spec]], paths, runs_root, 2)
+        except Exception as err:
+            if not is_worker_death(err):
+                raise
+            in_flight(runs_root)
+            record_death(spec, runs_root, strikes[spec["run_id"]] + 1)
+            summary = {"run_id": spec["run_id"], "status": "failed", "outcome": None}
+        tally(counts, summary, bar)
+    ended = results.recorded_since(runs_root.parent, since)
+    bar.catch_up(ended)  # runs that ended unreported
+    return pending(planned, ended)
+
+
+def run_on_loky(
+    planned: list[list[dict]],
+    runs_root: Path,
+    workers: int,
+    stack_rows: int,
+    counts: Counter,
+    bar: Progress,
+    since: float,
+) -> None:
+    """Tasks on joblib's process pool. A worker that dies (SIGKILL, out of memory) aborts joblib's
+    whole call: the runs it had in flight are retried alone, one at a time, and only a run that kills
+    its worker again is recorded as failed; every other run goes on."""
+    prep_dir, strikes = runs_root.parent / ".prepared", Counter()
+    log.info("loky: %d workers", workers)
+    try:
+        paths = save_prepared([s for t in planned for s in t], prep_dir)
+        with watch_progress(runs_root / ".progress", bar):
+            while planned:
+                try:
+                    bar.plan([[s["run_id"] for s in t] for t in planned], workers)
+                    for summary in stream(planned, paths, runs_root, workers, stack_rows):
+                        tally(counts, summary, bar)
+                    planned = []
+                except Exception as err:
+                    if not is_worker_death(err):
+                        raise
+                    planned = retry_after_death(planned, runs_root, strikes, paths, counts, bar, since)
+    finally:
+        shutil.rmtree(prep_dir, ignore_errors=True)

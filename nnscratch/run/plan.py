@@ -1,0 +1,96 @@
+"""A sweep's runs grouped into tasks: which runs stack together, in what order the tasks go, and how
+many workers run them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import joblib
+
+from nnscratch.run.prepared import data_key
+
+log = logging.getLogger(__name__)
+
+
+STACK_KEYS = ("lr", "iterations", "eval_every", "blas_threads", "collapse_margin", "skip_dead")
+
+
+def stackable(config: dict) -> bool:
+    """Full-batch runs without fault injection can share a stack (a mini-batch run draws its own batches)."""
+    return config["train"].get("batch_size") is None and config.get("fault") is None
+
+
+def schedule_key(config: dict) -> tuple:
+    """Runs stack together only when they train on the same schedule, activation and update rule."""
+    rules = json.dumps([config.get("activation"), config.get("optimizer")], sort_keys=True)
+    return tuple(config["train"].get(k) for k in STACK_KEYS) + (config["model"].get("dtype", "float32"), rules)
+
+
+def passes(config: dict) -> float:
+    """What a run reads through: samples x iterations."""
+    return (config["data"]["subset"] or 60_000) * config["train"]["iterations"]
+
+
+def cost(specs: list[dict]) -> float:
+    """Relative work of a task: hidden units x samples x iterations."""
+    return sum(sum(s["config"]["model"]["hidden"]) for s in specs) * passes(specs[0]["config"])
+
+
+TASK_STACKS = 4  # at most this many stacks' worth of runs in a task: a record is written when its task ends
+
+
+def group_key(config: dict) -> tuple:
+    """Runs alike enough to stack, and to tell what each other will cost: same data and schedule."""
+    return data_key(config), schedule_key(config)
+
+
+def tasks(specs: list[dict], stack_rows: int, split: int = 1) -> list[list[dict]]:
+    """Group runs into tasks, largest first: alone, or (stack_rows > 0) runs sharing data and schedule,
+    trained at most `stack_rows` live first-layer units at a time (nnscratch.train.stack.Stack admits the
+    next as others finish or lose units). A group is dealt round-robin, widest first, into at least
+    `split` tasks (so that workers share it) and tasks of at most TASK_STACKS x stack_rows units:
+    every task gets a like mix of runs, so the workers finish together however many of the runs'
+    units die. Among tasks of equal cost, each group's first comes before any group's second: the
+    first tasks then sample every kind of run, which is what the progress bar's estimate learns from
+    (Progress). The tasks depend on the runs and these settings only, never on the worker count:
+    each row of a stacked product is computed from its own row of W1, but BLAS may round it
+    differently with the product's shape (OpenBLAS does), so a run's last float32 bits depend on
+    which runs share its stack."""
+    groups: dict[tuple, list[dict]] = {}
+    for s in specs:
+        key = group_key(s["config"]) if stack_rows and stackable(s["config"]) else s["run_id"]
+        groups.setdefault(key, []).append(s)
+    out = []  # (cost, rank in its group, task)
+    for group in groups.values():
+        units = sum(s["config"]["model"]["hidden"][0] for s in group)
+        n = max(split, -(-units // (TASK_STACKS * stack_rows))) if stack_rows else 1
+        ordered = sorted(group, key=lambda s: (-s["config"]["model"]["hidden"][0], s["run_id"]))
+        out += [(cost(ordered[i::n]), i, ordered[i::n]) for i in range(min(n, len(ordered)))]
+    return [t for *_, t in sorted(out, key=lambda o: (-o[0], o[1]))]
+
+
+def plan_tasks(batches: list[list[dict]], stack_rows: int, split: int, done: set[str]) -> list[list[dict]]:
+    """The tasks of the runs not `done`, largest first. Each batch (a grid, then each adaptive round)
+    is planned apart and from all its runs, finished or not, so that a run's stack, and with it its
+    last bits (see tasks), is the same whether its sweep ran straight through or was resumed."""
+    planned = [t for batch in batches for t in tasks(batch, stack_rows, split)]
+    return sorted(pending(planned, done), key=lambda t: -cost(t))  # stable: a batch keeps its order
+
+
+def pending(planned: list[list[dict]], done: set[str]) -> list[list[dict]]:
+    """The planned tasks without their `done` runs (a task left empty goes)."""
+    return [left for t in planned if (left := [s for s in t if s["run_id"] not in done])]
+
+
+def worker_count(n_jobs: int | None, specs: list[dict]) -> int:
+    """Workers such that workers x BLAS threads per run <= cores."""
+    cores = joblib.cpu_count()
+    threads = max((s["config"]["train"]["blas_threads"] for s in specs), default=1)
+    limit = max(1, cores // threads)
+    if n_jobs is not None and n_jobs > limit:
+        log.warning(
+            "parallel.n_jobs=%d x %d BLAS threads exceeds %d cores: using %d workers", n_jobs, threads, cores, limit
+        )
+    return min(n_jobs or limit, limit)

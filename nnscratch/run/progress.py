@@ -1,0 +1,267 @@
+"""What a sweep shows while it runs: a progress bar whose ETA is the time the tasks left will take,
+a plain line every PLAIN_EVERY seconds instead when stderr is no terminal, and the trail of what it
+showed (progress.csv).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from nnscratch.run.plan import cost, group_key, passes
+from nnscratch.train.stack import REPORT_EVERY, RunProgress
+
+log = logging.getLogger(__name__)
+
+
+def add_evidence(pooled: dict[tuple, list[float]], group: tuple, evidence: list[float]) -> None:
+    """Add a task's evidence (Progress.task_evidence) to its group's."""
+    e = pooled.setdefault(group, [0.0] * len(evidence))
+    for k, v in enumerate(evidence):
+        e[k] += v
+
+
+def clock_text(seconds: float) -> str:
+    """Seconds as [h:]mm:ss, as tqdm shows them."""
+    return tqdm.format_interval(max(0.0, seconds))
+
+
+class Progress:
+    """A progress bar whose ETA is the time the tasks left will take, not a count of runs (the largest
+    tasks go first, so a count of runs would promise hours for a job of minutes).
+
+    Runs that skip dead units do only part of their planned work (hidden units x samples x
+    iterations), and runs that die early cost more seconds per unit of work (a few rows still read
+    all of X). So the estimate learns both from the runs of each group (same data and schedule,
+    group_key) seen so far: the share of units alive (a run counts once it has done STARTED of its
+    iterations: units die fastest in the first ones) and the seconds per unit of work, counting a
+    task's every pass over the data as PASS_UNITS units more than it computed. A task counts once its
+    furthest run has done STARTED of its iterations (before, its start-up weighs too much). A running
+    task's rest is its runs' remaining work at their share of units alive now (a dead unit stays
+    dead) at the task's own rate so far (its group's until it counts). A task not started costs its
+    planned work at its group's share, plus its passes, at its group's rate (all groups' if its own
+    has none yet): a thin stack of a group not yet seen then costs more per unit than the thick ones
+    seen. The ETA is when the workers would end if they took the waiting tasks in order, each the
+    next free worker (`plan` gives the tasks and workers). `tasks` puts one task of each group
+    first, so every group has evidence early.
+
+    Running runs count as their tasks report (`moving`: about every second). The bar shows time:
+    elapsed over elapsed + ETA. Every TRAIL_EVERY seconds, what it showed (elapsed, runs ended,
+    share of the planned work done, ETA) is kept in `trail` and, with `record`, appended to that CSV
+    at the end."""
+
+    TRAIL_EVERY = 5.0  # seconds between the samples of `trail`
+    STARTED = 0.02  # share of its iterations after which a run's share of units alive counts
+    SHOW_EVERY = 0.5  # seconds between redraws
+    PLAIN_EVERY = 30.0  # seconds between the plain lines written instead of a bar when stderr is no terminal
+    # A stack's pass costs as if it had this many more live units: OpenBLAS packs all of X for each
+    # product whatever its rows (14 rows' worth on the bench machine, bench.product_speed), and a pass
+    # has per-model work besides (a lone 10-unit run on 5,000 images took 3.9 ms per iteration there:
+    # 32 units' worth at the cost per unit of 256-row products). Replaying the default sweep's recorded
+    # progress, 24 and 32 put its end right, 8 and 16 too early, 48 too late (README, Performance).
+    PASS_UNITS = 24.0
+
+    def __init__(
+        self,
+        specs: list[dict],
+        done: set[str],
+        enabled: bool,
+        desc: str,
+        record: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        tty: bool | None = None,
+    ):
+        self.work = {s["run_id"]: cost([s]) for s in specs}
+        self.configs = {s["run_id"]: s["config"] for s in specs}
+        self.seen = {r for r in done if r in self.work}
+        self.planned_all = sum(self.work.values())
+        self.planned_done = sum(self.work[r] for r in self.seen)  # of the runs ended
+        self.running: dict[str, RunProgress] = {}
+        self.ended_runs: dict[str, tuple[float, float | None]] = {}  # run: (share of work done, live at end)
+        self.plan([], 1)  # the backend plans its tasks (`plan`) before any runs
+        self.failed, self.record, self.trail, self.clock, self.shown = 0, record, [], clock, None
+        self.started, self.lock = clock(), threading.Lock()
+        # a log that is no terminal (CI, nohup, a file) gets a plain line every PLAIN_EVERY seconds
+        # instead of the bar's carriage-return redraws
+        self.plain = enabled and not (sys.stderr.isatty() if tty is None else tty)
+        self.desc, self.said = desc, None
+        self.bar = tqdm(
+            total=None,
+            disable=not enabled or self.plain,
+            desc=desc,
+            dynamic_ncols=True,
+            smoothing=0,  # tqdm's rate is then elapsed / elapsed: its "remaining" is our ETA
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
+        )
+        self.show()
+
+    def plan(self, tasks: list[list[str]], workers: int) -> None:
+        """The tasks (run ids each, in the order the workers take them) and how many run at once."""
+        self.tasks, self.workers = [list(t) for t in tasks], max(1, workers)
+        self.task_of = {r: i for i, t in enumerate(self.tasks) for r in t}
+        self.task_group = [group_key(self.configs[t[0]]) for t in self.tasks]
+        self.task_left = [sum(self.work[r] for r in t if r not in self.seen) for t in self.tasks]  # planned work
+        self.task_passes = [self.PASS_UNITS * passes(self.configs[t[0]]) for t in self.tasks]
+        self.runs_left = [sum(r not in self.seen for r in t) for t in self.tasks]
+        self.task_start: dict[int, float] = {}
+        self.closed: dict[tuple, list[float]] = {}  # per group, the evidence of its tasks that ended
+
+    def ended(self, run_id: str, failed: int = 0, live_fraction: float = 1.0, live_at_end: float | None = None) -> None:
+        """A run's record is written: it did `live_fraction` of its planned work, and ended with
+        `live_at_end` of its units alive (None: unknown, e.g. it failed)."""
+        with self.lock:
+            self.failed = failed
+            if run_id in self.work and run_id not in self.seen:
+                self.seen.add(run_id)
+                self.running.pop(run_id, None)
+                self.ended_runs[run_id] = (live_fraction, live_at_end)
+                self.planned_done += self.work[run_id]
+                task = self.task_of.get(run_id)
+                if task is not None:
+                    self.task_left[task] -= self.work[run_id]
+                    self.runs_left[task] -= 1
+                    if not self.runs_left[task] and task in self.task_start:
+                        add_evidence(self.closed, self.task_group[task], self.task_evidence(task, self.clock()))
+            self.show()
+
+    def moving(self, running: dict[str, RunProgress]) -> None:
+        """Runs still training: {run_id: (planned, actual, live)} as nnscratch.train.stack.Stack.progress."""
+        with self.lock:
+            now = self.clock()
+            for r, f in running.items():
+                if r in self.work and r not in self.seen:
+                    self.running[r] = tuple(f)
+                    if r in self.task_of:  # its first report comes about REPORT_EVERY after its start
+                        self.task_start.setdefault(self.task_of[r], now - REPORT_EVERY)
+            self.show()
+
+    def task_evidence(self, task: int, now: float, reach: float | None = None) -> list[float]:
+        """What a started task tells of its group: [work weighing the live shares, work x live share,
+        seconds, work computed and its passes' as far as its furthest run got (`reach`, if the caller
+        has it: furthest)]."""
+        reach = self.furthest(task) if reach is None else reach
+        e = [0.0, 0.0, now - self.task_start[task], self.task_passes[task] * reach]
+        for r in self.tasks[task]:
+            w = self.work[r]
+            if r in self.ended_runs:
+                share, live = self.ended_runs[r]
+                e[3] += w * share
+                if live is not None:
+                    e[0], e[1] = e[0] + w, e[1] + w * live
+            elif r in self.running:
+                planned, actual, live = self.running[r]
+                e[3] += w * actual
+                if planned >= self.STARTED:
+                    e[0], e[1] = e[0] + w, e[1] + w * live
+        return e
+
+    def furthest(self, task: int) -> float:
+        """The share of its iterations the task's furthest run has done."""
+        return max(1.0 if r in self.ended_runs else self.running.get(r, (0.0,))[0] for r in self.tasks[task])
+
+    def estimate(self, now: float | None = None) -> float:
+        """Seconds until the last task ends (NaN until the tasks are planned and some work is timed)."""
+        now = self.clock() if now is None else now
+        if not self.tasks:
+            return float("nan")
+        running = [i for i in self.task_start if self.runs_left[i]]
+        reach = {i: self.furthest(i) for i in running}
+        timed = {i for i in running if reach[i] >= self.STARTED}  # before, its start-up weighs too much
+        seen = {g: list(e) for g, e in self.closed.items()}
+        for i in timed:
+            add_evidence(seen, self.task_group[i], self.task_evidence(i, now, reach[i]))
+        pooled = [sum(e[k] for e in seen.values()) for k in range(4)]
+
+        def share(group: tuple) -> float:
+            e = seen.get(group, pooled)
+            e = e if e[0] else pooled
+            return e[1] / e[0] if e[0] else 1.0
+
+        def rate(group: tuple) -> float:
+            e = seen.get(group, pooled)
+            e = e if e[3] else pooled
+            return e[2] / e[3] if e[3] else float("nan")
+
+        free = []  # when each worker is free: after the rest of its running task
+        for i in running:
+            g, left = self.task_group[i], [r for r in self.tasks[i] if r not in self.seen]
+            work = sum(
+                self.work[r] * (1 - p) * (live if p >= self.STARTED else share(g))
+                for r in left
+                for p, _, live in [self.running.get(r, (0.0, 0.0, 1.0))]
+            )
+            computed = sum(self.work[r] * self.running[r][1] for r in left if r in self.running)
+            if computed and i in timed:
+                free.append(work * (now - self.task_start[i]) / computed)
+            else:
+                free.append((work + self.task_passes[i] * (1 - reach[i])) * rate(g))
+        free += [0.0] * max(0, self.workers - len(free))
+        heapq.heapify(free)
+        for i, left in enumerate(self.task_left):  # each waiting task to the next free worker, in order
+            if self.runs_left[i] and i not in self.task_start:
+                g = self.task_group[i]
+                heapq.heappush(free, heapq.heappop(free) + (left * share(g) + self.task_passes[i]) * rate(g))
+        return max(free, default=0.0)
+
+    def planned_share(self) -> float:
+        """Share of the planned work (units x samples x iterations) done, ended runs and running ones."""
+        done = self.planned_done + sum(self.work[r] * f[0] for r, f in self.running.items())
+        return done / self.planned_all if self.planned_all else 1.0
+
+    def show(self, force: bool = False) -> None:
+        """Redraw the bar (at most every SHOW_EVERY seconds: a sweep of 100,000 runs ends 100,000 times)."""
+        now = self.clock()
+        if not force and self.shown is not None and now - self.shown < self.SHOW_EVERY:
+            return
+        self.shown, elapsed, eta = now, now - self.started, self.estimate(now)
+        self.bar.n, self.bar.total = elapsed, (None if np.isnan(eta) else elapsed + eta)
+        self.bar.set_postfix_str(f"{len(self.seen)}/{len(self.work)} runs, {self.failed} failed")
+        if self.plain and (force or self.said is None or now - self.said >= self.PLAIN_EVERY):
+            self.said = now
+            log.info(self.line(elapsed, eta))
+        if not self.trail or elapsed - self.trail[-1]["elapsed_s"] >= self.TRAIL_EVERY:
+            done = self.planned_share()
+            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": done, "eta_s": eta})
+
+    def line(self, elapsed: float, eta: float) -> str:
+        """What the bar shows, as one plain line: elapsed, runs, share of the work done, ETA."""
+        left = "unknown" if np.isnan(eta) else clock_text(eta)
+        return (
+            f"{self.desc}: {clock_text(elapsed)} elapsed, {len(self.seen)}/{len(self.work)} runs "
+            f"({self.failed} failed), {100 * self.planned_share():.0f} % of the work done, ETA {left}"
+        )
+
+    def catch_up(self, ended: set[str]) -> None:
+        for run_id in ended:
+            self.ended(run_id, self.failed)
+
+    def close(self) -> None:
+        """Close the bar; append what it showed (every TRAIL_EVERY s, and the end) to `record`."""
+        self.show(force=True)
+        self.bar.close()
+        if self.record is None or not self.trail:
+            return
+        started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started))
+        end = {"elapsed_s": self.clock() - self.started, "runs": len(self.seen), "done": 1.0, "eta_s": 0.0}
+        rows = pd.DataFrame([*self.trail, end]).assign(session=started)
+        rows.to_csv(self.record, mode="a", header=not self.record.exists(), index=False)
+
+
+def tally(counts: Counter, summary: dict, bar: Progress) -> None:
+    """Count a finished or failed run by status and outcome, and advance the progress bar."""
+    counts[summary["status"]] += 1
+    if summary["status"] == "finished":
+        counts[summary["outcome"]] += 1
+    dead = summary.get("dead_l1")
+    live_at_end = None if dead is None else 1.0 if np.isnan(dead) else 1.0 - dead  # NaN: units that cannot die
+    bar.ended(summary["run_id"], counts["failed"], summary.get("live_fraction") or 1.0, live_at_end)

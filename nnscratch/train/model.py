@@ -1,0 +1,135 @@
+"""One model inside a stack: its whole network, the part of it the iterations update, and one
+forward and backward pass of the layers above the stacked first layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnscratch.data import N_CLASSES, N_INPUTS
+from nnscratch.network import (
+    Activation,
+    Params,
+    backward,
+    cross_entropy,
+    forward,
+    init_params,
+    layer_inits,
+    log_softmax,
+)
+from nnscratch.optimizers import make_optimizer
+
+
+def build_params(cfg: dict) -> Params:
+    """Initial parameters for a run config."""
+    hidden = list(cfg["model"]["hidden"])
+    n_layers = len(hidden) + 1
+    return init_params(
+        [N_INPUTS, *hidden, N_CLASSES],
+        layer_inits(cfg["weights"], n_layers),
+        layer_inits(cfg["biases"], n_layers),
+        cfg["seed"],
+        cfg["model"].get("dtype", "float32"),
+    )
+
+
+def all_finite(params: Params) -> bool:
+    return all(np.isfinite(p).all() for group in params.values() for p in group)
+
+
+def upper(params: Params) -> Params:
+    """The layers above the first."""
+    return {"W": params["W"][1:], "b": params["b"][1:]}
+
+
+@dataclass
+class Model:
+    """One run of a stack.
+
+    params: the whole network, as the records see it (dead units' rows and columns frozen, live
+    ones copied in from `trained` at every evaluation). trained: what the iterations update: W1, b1
+    as views of the model's rows of the stack (W1 with the used inputs' columns only), W2 with the
+    live units' columns only, deeper layers shared with params. live: indices of the first-layer
+    units still trained; inputs: of the inputs used (None: all).
+    """
+
+    cfg: dict
+    params: Params
+    trained: Params
+    live: np.ndarray
+    inputs: np.ndarray | None = None
+    rows: slice = field(default_factory=lambda: slice(0, 0))
+    test_extra: np.ndarray | None = None  # dead units' fixed share of the test set's Z2: (units of layer 2, N_test)
+    history: list[dict] = field(default_factory=list)
+    final: dict | None = None
+    unit_passes: int = 0  # first-layer units computed, summed over passes: the work actually done
+    passes: int = 0
+    iteration: int = 0  # each model counts its own: a stack admits a model when another leaves
+    admitted: bool = False
+    test_pred: tuple[int, np.ndarray] | None = None  # (iteration, predicted test classes)
+    optimizer: object = None  # nnscratch.optimizers: its state belongs to this model's parameters
+
+    @property
+    def width(self) -> int:
+        return self.params["W"][0].shape[0]
+
+    def sync(self) -> None:
+        """Copy the trained live rows and columns into the whole network."""
+        W, b, live = self.params["W"], self.params["b"], self.live
+        W[0][live if self.inputs is None else np.ix_(live, self.inputs)] = self.trained["W"][0]
+        b[0][live] = self.trained["b"][0]
+        if self.trained["W"][1] is not W[1]:
+            W[1][:, live] = self.trained["W"][1]
+
+
+@dataclass
+class Pass:
+    """One forward and backward pass of a model: loss, gradients of `trained`, the activations of each
+    hidden layer (first: live units only) and the output log-probabilities. With no live unit, every
+    sample is the same column: As and log_probs have one column, `weights` its class frequencies."""
+
+    loss: float
+    grads: Params
+    As: list[np.ndarray]
+    log_probs: np.ndarray
+    weights: np.ndarray | None = None
+
+
+def live_pass(
+    model: Model, Z1: np.ndarray, A1: np.ndarray, y: np.ndarray, Y: np.ndarray, dZ1: np.ndarray, act: Activation
+) -> Pass:
+    """Forward and backward above the first layer; writes the model's dZ1 rows into dZ1 (a view)."""
+    top = upper(model.trained)
+    Zs, As = forward(top, A1, act=act)
+    log_probs = log_softmax(Zs[-1])
+    grads = backward(top, Zs, As, log_probs, Y, input_grad=True, act=act)
+    np.multiply(grads.pop("dX")[0], act.grad(Z1, A1), out=dZ1)
+    return Pass(cross_entropy(log_probs, y), grads, As, log_probs)
+
+
+def constant_pass(model: Model, y: np.ndarray, act: Activation) -> Pass:
+    """Every first-layer unit dead: each sample reaches layer 2 as the same zero vector, so the mean
+    over samples of the softmax gradient is (p - class frequencies) of one column."""
+    dt = model.trained["W"][0].dtype
+    share = np.bincount(y, minlength=N_CLASSES) / len(y)
+    freq = share.astype(dt)[:, None]
+    top = upper(model.trained)
+    Zs, As = forward(top, np.zeros((0, 1), dt), act=act)
+    log_probs = log_softmax(Zs[-1])
+    grads = backward(top, Zs, As, log_probs, freq, act=act)
+    return Pass(float(-(freq * log_probs).sum()), grads, As, log_probs, share)
+
+
+def new_model(cfg: dict, inputs: np.ndarray | None = None) -> Model:
+    """A model to train on the given inputs (None: all)."""
+    params = build_params(cfg)
+    trained = {g: list(ps) for g, ps in params.items()}
+    W1 = params["W"][0]
+    # C order, as every other array of the step: a[:, idx] comes out in Fortran order, and a stack of
+    # one would keep it (np.vstack follows its inputs), making `W -= lr * dW` a strided loop
+    trained["W"][0] = W1.copy() if inputs is None else np.ascontiguousarray(W1[:, inputs])
+    trained["b"][0] = params["b"][0].copy()
+    optimizer = make_optimizer(cfg.get("optimizer") or {"name": "gd"})
+    return Model(cfg, params, trained, np.arange(W1.shape[0]), inputs, optimizer=optimizer)

@@ -1,0 +1,99 @@
+"""Imports point one way: data, network, optimizers <- train <- run/task <- backends <- run/sweep;
+results, claims and report import neither Hydra nor config/ or run/; nothing imports perf/."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "nnscratch"
+BASE = {"paths", "data", "network", "optimizers", "diagnostics", "environment"}
+# what each room may import (rooms: a top-level module, or a subpackage)
+ALLOWED = {
+    "paths": set(),
+    "data": set(),
+    "network": set(),
+    "optimizers": {"network"},
+    "diagnostics": set(),
+    "environment": set(),
+    "train": BASE | {"train"},
+    "config": BASE | {"config"},
+    "results": {"paths", "diagnostics"},
+    "claims": {"paths", "diagnostics", "results"},
+    "report": {"paths", "diagnostics", "results", "claims", "report"},
+    "run": BASE | {"train", "config", "results", "claims", "run"},
+    "perf": BASE | {"train", "config", "results", "claims", "run", "report", "perf"},
+}
+RUN_ORDER = ["prepared", "task", "plan", "progress", "loky", "dask", "adaptive", "sweep"]  # each imports only earlier
+NO_HYDRA = {"results", "claims", "report", "train", "data", "network", "optimizers", "diagnostics"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Every module `path` imports, at any depth of its code (a function's import counts too)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {m: {i for i in imports(p) if i in modules and i != m and i != "nnscratch"} for m, p in modules.items()}
+
+
+def room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "package"
+
+
+def test_every_import_points_down_or_sideways_within_its_room():
+    wrong = [
+        f"{a} imports {b}"
+        for a, deps in graph().items()
+        for b in deps
+        if room(a) in ALLOWED and room(b) not in ALLOWED[room(a)]
+    ]
+    assert not wrong, wrong
+
+
+def test_the_runner_stages_import_only_earlier_stages():
+    order = {f"nnscratch.run.{m}": i for i, m in enumerate(RUN_ORDER)}
+    wrong = [
+        f"{a} imports {b}"
+        for a, deps in graph().items()
+        for b in deps
+        if a in order and b in order and order[b] >= order[a]
+    ]
+    assert not wrong, wrong
+
+
+def test_no_module_imports_back_a_module_that_imports_it():
+    g = graph()
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in g.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    cycles = sorted(m for m in g if m in reach(m))
+    assert not cycles, cycles
+
+
+@pytest.mark.parametrize("room_name", sorted(NO_HYDRA))
+def test_the_model_records_and_report_do_without_hydra(room_name):
+    paths = [p for p in PACKAGE.rglob("*.py") if room(module_name(p)) == room_name]
+    used = {i.split(".")[0] for p in paths for i in imports(p)}
+    assert paths and not used & {"hydra", "omegaconf"}
