@@ -13,8 +13,10 @@ import time
 import pandas as pd
 import yaml
 
-from nnscratch import results, scale, sweep
+from nnscratch import results
 from nnscratch.paths import CONF_DIR
+from nnscratch.perf import scale
+from nnscratch.run import sweep
 
 ROOT = CONF_DIR.parent
 
