@@ -67,33 +67,44 @@ def relu(Z: np.ndarray) -> np.ndarray:
     return np.maximum(Z, 0)
 
 
+def leaky_relu(Z: np.ndarray, slope: float, out: np.ndarray | None = None) -> np.ndarray:
+    return np.multiply(Z, np.where(Z > 0, Z.dtype.type(1), Z.dtype.type(slope)), out=out)
+
+
+def sigmoid(Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    with np.errstate(over="ignore"):  # exp(-z) -> inf for very negative z gives 1 / inf = 0, as it should
+        return np.divide(1, 1 + np.exp(-Z), out=out, dtype=Z.dtype)
+
+
+# f(Z, slope, out) and f'(Z, A = f(Z), slope), side by side, as scikit-learn's ACTIVATIONS / DERIVATIVES
+ACTIVATIONS = {
+    "relu": lambda Z, slope, out=None: np.maximum(Z, 0, out=out),
+    "leaky_relu": leaky_relu,
+    "tanh": lambda Z, slope, out=None: np.tanh(Z, out=out),
+    "sigmoid": lambda Z, slope, out=None: sigmoid(Z, out=out),
+}
+DERIVATIVES = {
+    "relu": lambda Z, A, slope: Z > 0,  # relu'(0) = 0, the tutorial's `Z > 0`
+    "leaky_relu": lambda Z, A, slope: np.where(Z > 0, Z.dtype.type(1), Z.dtype.type(slope)),
+    "tanh": lambda Z, A, slope: 1 - A * A,
+    "sigmoid": lambda Z, A, slope: A * (1 - A),
+}
+
+
 @dataclass(frozen=True)
 class Activation:
-    """A hidden layer's activation and, right beside it, its derivative. `slope` is leaky ReLU's
-    gradient for z <= 0. Each keeps the dtype of Z."""
+    """A hidden layer's activation and its derivative (ACTIVATIONS, DERIVATIVES). `slope` is leaky
+    ReLU's gradient for z <= 0. Each keeps the dtype of Z."""
 
     name: str = "relu"
     slope: float = 0.01
 
     def __call__(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        if self.name == "relu":
-            return np.maximum(Z, 0, out=out)
-        if self.name == "leaky_relu":
-            return np.multiply(Z, np.where(Z > 0, Z.dtype.type(1), Z.dtype.type(self.slope)), out=out)
-        if self.name == "tanh":
-            return np.tanh(Z, out=out)
-        with np.errstate(over="ignore"):  # exp(-z) -> inf for very negative z gives 1 / inf = 0, as it should
-            return np.divide(1, 1 + np.exp(-Z), out=out, dtype=Z.dtype)  # sigmoid
+        return ACTIVATIONS[self.name](Z, self.slope, out=out)
 
     def grad(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
         """dA/dZ from the pre-activation Z and the activation A = f(Z)."""
-        if self.name == "relu":
-            return Z > 0  # relu'(0) = 0, the tutorial's `Z > 0`
-        if self.name == "leaky_relu":
-            return np.where(Z > 0, Z.dtype.type(1), Z.dtype.type(self.slope))
-        if self.name == "tanh":
-            return 1 - A * A
-        return A * (1 - A)  # sigmoid
+        return DERIVATIVES[self.name](Z, A, self.slope)
 
     @property
     def can_die(self) -> bool:
@@ -101,7 +112,6 @@ class Activation:
         return self.name == "relu"
 
 
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 RELU = Activation("relu")
 
 

@@ -15,8 +15,6 @@ import numpy as np
 
 from nnscratch.network import Params
 
-OPTIMIZERS = ("gd", "momentum", "adam")
-
 
 class GD:
     """The log's step. It keeps no state: a unit whose gradient is zero never moves again."""
@@ -24,10 +22,10 @@ class GD:
     stateless = True
 
     def step(self, params: Params, grads: Params, lr: np.floating) -> None:
+        """W -= lr * dW for every parameter; the gradients are left as they were."""
         for group in ("W", "b"):
             for p, g in zip(params[group], grads[group]):
-                g *= lr
-                p -= g
+                p -= lr * g
 
 
 class Momentum:
@@ -78,11 +76,10 @@ class Adam:
                 p -= size * m / (np.sqrt(v) + eps)
 
 
-def make_optimizer(cfg: dict):
-    """The update rule of a run config's `optimizer` block."""
-    name = cfg.get("name", "gd")
-    if name == "momentum":
-        return Momentum(float(cfg.get("beta", 0.9)))
-    if name == "adam":
-        return Adam(float(cfg.get("beta1", 0.9)), float(cfg.get("beta2", 0.999)), float(cfg.get("eps", 1e-8)))
-    return GD()
+OPTIMIZERS = {"gd": GD, "momentum": Momentum, "adam": Adam}  # name -> update rule, its settings as keywords
+
+
+def make_optimizer(cfg: dict) -> GD | Momentum | Adam:
+    """The update rule of a run config's `optimizer` block, e.g. {"name": "adam", "beta1": 0.9}."""
+    settings = {k: float(v) for k, v in cfg.items() if k != "name"}
+    return OPTIMIZERS[cfg.get("name", "gd")](**settings)

@@ -62,7 +62,7 @@ def test_activations_at_their_kinks_and_limits():
     big = np.array([[-200.0, 0.0, 200.0]], dtype=np.float32)
     assert sig(big).tolist() == [[0.0, 0.5, 1.0]] and sig(big).dtype == np.float32
     assert all(Activation(n)(Z).dtype == np.float32 for n in ACTIVATIONS)
-    assert relu.can_die and not any(Activation(n).can_die for n in ACTIVATIONS[1:])
+    assert relu.can_die and not any(Activation(n).can_die for n in ACTIVATIONS if n != "relu")
 
 
 def test_log_softmax_is_stable_for_huge_logits():

@@ -43,3 +43,20 @@ def test_adam_first_two_steps_by_hand():
     expected = 1 - lr * g / (g + 1e-8) - lr * m_hat / (np.sqrt(v_hat) + 1e-8)
     assert params["W"][0][0, 0] == pytest.approx(expected, rel=1e-6)
     assert params["b"][0].dtype == np.float32 and opt.m["b"][0].dtype == np.float32
+
+
+def test_a_step_leaves_the_gradients_as_they_were():
+    """A Pass's gradients are read after the step (history, tests): GD must not scale them in place."""
+    rng = np.random.default_rng(0)
+    params = {"W": [rng.random((3, 4), dtype=np.float32)], "b": [rng.random((3, 1), dtype=np.float32)]}
+    grads = {"W": [rng.random((3, 4), dtype=np.float32)], "b": [rng.random((3, 1), dtype=np.float32)]}
+    before = {g: [a.copy() for a in v] for g, v in grads.items()}
+    expected = params["W"][0] - np.float32(0.1) * grads["W"][0]
+    for name in ("gd", "momentum", "adam"):
+        make_optimizer({"name": name}).step(params if name == "gd" else copy_params(params), grads, np.float32(0.1))
+        assert all(np.array_equal(a, b) for g in grads for a, b in zip(grads[g], before[g])), name
+    assert np.array_equal(params["W"][0], expected)
+
+
+def copy_params(params: dict) -> dict:
+    return {g: [a.copy() for a in v] for g, v in params.items()}
