@@ -12,7 +12,8 @@ import pytest
 from nnscratch import results
 from nnscratch.claims import evaluate, load_claims
 from nnscratch.paths import CONF_DIR
-from nnscratch.report import load_sweep, write_report
+from nnscratch.report import write_report
+from nnscratch.report.load import load_sweep
 
 CLAIMS = load_claims(CONF_DIR / "claims.yaml")
 LOG_AXES = {

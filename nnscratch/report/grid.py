@@ -1,0 +1,116 @@
+"""The sections of one sweep's report: its header, the claims, the adaptive rounds and remedies,
+then collapse vs success, every run, the units, overfitting and the tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from nnscratch.claims import confidence, evaluate
+from nnscratch.report import figures, tables
+from nnscratch.report.load import Sweep
+from nnscratch.report.remedies import remedy_section
+from nnscratch.report.render import Section
+from nnscratch.report.rounds import rounds_section
+from nnscratch.report.verdicts import claim_sections
+
+UNIT_CAPTION = (
+    "Dead first-layer ReLU units at init and at the end, and distinct units, per condition (input scaling × "
+    "weights × biases): every run a point, the mean with its 95 % bootstrap interval."
+)
+
+
+def sweep_header(s: Sweep) -> Section:
+    runs = s.runs
+    wall = sum(x.get("wall_seconds", 0) for x in s.record.get("sessions", []))
+    counts = tables.with_outcome(runs)["outcome"].value_counts().to_dict()
+    text = [
+        f"Sweep '{s.name}' on {s.dataset}: {len(runs)} runs in {s.path}.",
+        "Axes: " + ", ".join(f"{a} ({runs[a].nunique()} levels)" for a in s.axes if a in runs.columns) + ".",
+        "Outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".",
+        f"Wall time: {wall / 60:.1f} min over {len(s.record['sessions'])} session(s)."
+        if s.record.get("sessions")
+        else "Wall time: not recorded.",
+        "Reproduce any run alone with the command in the 'All runs' table.",
+    ]
+    return Section(f"Sweep {s.name} ({s.dataset})", text, level=2)
+
+
+def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]:
+    """Every section of one sweep's report, in reading order; figures go to out/figures/<tag><name>.png."""
+    fig_dir = out / "figures"
+    runs, hist, axes = s.runs, s.histories, s.axes
+    f = lambda name: fig_dir / f"{tag}{name}.png"
+    heat = figures.collapse_heatmaps(
+        runs, axes, f("collapse_heatmaps"), title=f"Collapse vs success on {s.dataset}: test accuracy per cell"
+    )
+    sections = [sweep_header(s)]
+    verdicts = evaluate(claims, runs, hist, axes)
+    intervals = figures.claim_intervals(verdicts, f("claim_intervals"))
+    sections += claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
+    if extra := rounds_section(s):
+        sections.append(extra)
+    if fixes := remedy_section(claims, verdicts, runs, hist, fig_dir):
+        sections.append(fixes)
+    sections += [collapse_section(heat), every_run_section(runs, axes, f)]
+    sections += unit_sections(runs, hist, axes, f) if not hist.empty else []
+    return sections + [overfitting_section(runs, axes, f), tables_section(runs, axes)]
+
+
+def collapse_section(heat: Path) -> Section:
+    shown = "Mean test accuracy over seeds per cell (± sd); cells where most seeds collapsed or diverged are boxed"
+    caption = "Mean test accuracy over seeds per cell; red boxes: most seeds collapsed or diverged."
+    return Section("Collapse vs success", [f"{shown} in red."], figures=[(caption, heat)], level=2)
+
+
+def every_run_section(runs: pd.DataFrame, axes: list[str], f: Callable[[str], Path]) -> Section:
+    strip = figures.strip_by_factor(runs, axes, f("strip_by_factor"))
+    lines = figures.parallel_coordinates(runs, axes, f("parallel_coordinates"))
+    return Section(
+        "Every run",
+        [],
+        figures=[
+            ("Final test accuracy of every run by factor, coloured by outcome.", strip),
+            ("Each line is one run: its level on every factor, then its final test accuracy.", lines),
+        ],
+        level=2,
+    )
+
+
+def unit_sections(runs: pd.DataFrame, hist: pd.DataFrame, axes: list[str], f: Callable[[str], Path]) -> list[Section]:
+    """Learning curves, and the dead and distinct units, from the runs' histories."""
+    curves = figures.learning_curves(runs, hist, axes, f("learning_curves"))
+    units = figures.unit_diagnostics(runs, hist, axes, f("unit_diagnostics"))
+    caption = "Train and test accuracy against iteration, one line per cell (mean over seeds, band ±1 sd)."
+    return [
+        Section("Learning curves", [], figures=[(caption, curves)], level=2),
+        Section("Dead and distinct hidden units", [], figures=[(UNIT_CAPTION, units)], level=2),
+    ]
+
+
+def overfitting_section(runs: pd.DataFrame, axes: list[str], f: Callable[[str], Path]) -> Section:
+    gap = figures.overfitting(runs, axes, f("overfitting"))
+    caption = "Train − test accuracy gap per cell: how far a net fits its training set beyond the test set."
+    return Section("Overfitting", [], figures=[(caption, gap)], level=2)
+
+
+def tables_section(runs: pd.DataFrame, axes: list[str]) -> Section:
+    return Section(
+        "Tables",
+        [
+            "Interactions: a factor's effect (range of its level means) at each level of another factor; "
+            "'depends' marks pairs where it moves by more than 0.05, "
+            "i.e. a factor that matters only in combination."
+        ],
+        tables=[
+            ("Main effects", tables.main_effects(runs, axes)),
+            ("Interactions", tables.interactions(runs, axes)),
+            ("Outcome counts by factor", tables.outcome_counts(runs, axes)),
+            ("Test accuracy per cell (mean, std over seeds)", tables.pivot(runs, axes)),
+            ("All runs", tables.all_runs(runs, axes)),
+        ],
+        level=2,
+        sortable=("All runs",),
+    )

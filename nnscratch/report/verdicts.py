@@ -1,0 +1,89 @@
+"""The claims in words and numbers: the verdicts table and one section per claim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from nnscratch.claims import METHOD, CheckResult, ClaimResult, margin_text
+from nnscratch.report.render import Section, slug
+
+
+def effect_text(check: CheckResult) -> str:
+    """The check's numbers in one line: measure, margin and interval of the weakest and strongest cell."""
+    cells = check.cells
+    if cells.empty:
+        return "no runs"
+    lo, hi = cells["mean"].min(), cells["mean"].max()
+    spread = f"{lo:.3g}" if f"{lo:.3g}" == f"{hi:.3g}" else f"{lo:.3g} to {hi:.3g}"
+    ends = sorted({int(cells["margin"].idxmin()), int(cells["margin"].idxmax())})
+    margins = " … ".join(margin_text(cells, i) for i in ends)
+    return f"{check.measure}: {spread}; {margins}"
+
+
+def cells_text(check: CheckResult) -> str:
+    if check.cells.empty:
+        return "—"
+    n = check.counts()
+    return f"{n['holds']} hold / {n['fails']} fail / {n['undecided']} undecided"
+
+
+def claims_table(results_: list[ClaimResult], links: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per claim; with `links` ({title: section id}) each claim links to its section."""
+    rows = []
+    for c in results_:
+        main = c.checks[0]
+        rows.append(
+            {
+                "claim": f"[{c.title}](#{links[c.title]})" if links else c.title,
+                "verdict": c.verdict.upper(),
+                "effect [interval]": effect_text(main),
+                "seeds": int(main.cells["seeds"].sum()) if not main.cells.empty else 0,
+                "cells": cells_text(main),
+                "why": main.reason,
+                "mechanism / further checks": "; ".join(f"{ch.verdict}: {ch.what}" for ch in c.checks[1:]) or "—",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def shown_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """A check's cell table for reading: rounded, without the run ids."""
+    shown = cells.drop(columns=["run_ids", "margins"]).round(4)
+    return shown.assign(seeds_needed=pd.to_numeric(shown["seeds_needed"], errors="coerce").astype("Int64"))
+
+
+def claim_sections(
+    claim_results: list[ClaimResult], heading: str, level: float, figure: Path | None, claims: dict
+) -> list[Section]:
+    verdicts_id = slug(f"{heading} verdicts")
+    links = {c.title: slug(f"{heading} {c.title}") for c in claim_results}
+    sections = [
+        Section(
+            f"{heading}: verdicts",
+            [
+                f"Each claim ({claims.get('title', 'claims')}) was turned into checks with thresholds fixed in "
+                f"{claims.get('file', 'the claims file')} "
+                "before any run. Margins are in the units of the measure (accuracy: 0.01 = 1 point). "
+                "Each claim links to its section.",
+                "How sure: " + METHOD.format(level=level),
+            ],
+            tables=[(claims.get("title", "Claims"), claims_table(claim_results, links))],
+            figures=[("Each claim's cells: mean margin, interval and seeds", figure)] if figure else [],
+            anchor=verdicts_id,
+        )
+    ]
+    for c in claim_results:
+        text = [f"[↑ back to the verdicts](#{verdicts_id})"]
+        text += [f"Log: “{c.log}”"] if c.log else []
+        tabs = []
+        for i, ch in enumerate(c.checks):
+            label = "Verdict" if i == 0 else "Further check"
+            seeds = int(ch.cells["seeds"].sum()) if not ch.cells.empty else 0
+            numbers = f" Effect: {effect_text(ch)}; {seeds} seeds; cells {cells_text(ch)}." if seeds else ""
+            text.append(f"{label}: **{ch.verdict.upper()}** — {ch.what}. {ch.reason}.{numbers}")
+            if not ch.cells.empty:
+                tabs.append((f"{ch.what} ({ch.verdict})", shown_cells(ch.cells)))
+        sections.append(Section(f"{c.title} — {c.verdict.upper()}", text, tables=tabs, level=3, anchor=links[c.title]))
+    return sections
