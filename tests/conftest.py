@@ -44,3 +44,32 @@ def long_grid() -> dict:
 def isolated_cache(tmp_path, monkeypatch):
     """Downloads in tests go to a temporary cache, never the user's."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def conf_copy(tmp_path) -> Path:
+    """A copy of conf/ to add YAML to (a new option, grid or claims file), as a user would."""
+    import shutil
+
+    from nnscratch.paths import CONF_DIR
+
+    folder = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, folder)
+    return folder
+
+
+def wait_until(predicate, seconds: float, what: str, every: float = 0.1) -> None:
+    """Poll `predicate` until it is true; fail the test, naming `what`, when `seconds` pass first."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {seconds:.0f} s for {what}; it never came")
+        time.sleep(every)
+
+
+@pytest.fixture
+def wait_for():
+    """wait_for(predicate, seconds, what): poll with a deadline that fails the test when it passes."""
+    return wait_until

@@ -1,11 +1,8 @@
 """A tiny remedies-style grid, run for real, through the report: the failure x remedy matrix and verdicts."""
 
-import shutil
-
 import yaml
 
 from nnscratch import results
-from nnscratch.paths import CONF_DIR
 from nnscratch.report import write_report
 from nnscratch.run import sweep
 
@@ -20,9 +17,8 @@ def claim(cid: str, remedy: str, a: dict) -> dict:
     return {"id": cid, "title": cid, "failure": "unscaled", "remedy": remedy, "failing": UNSCALED, "checks": [check]}
 
 
-def test_a_tiny_remedies_grid_gives_its_matrix_and_verdicts(tmp_path):
-    conf = tmp_path / "conf"
-    shutil.copytree(CONF_DIR, conf)
+def test_a_tiny_remedies_grid_gives_its_matrix_and_verdicts(tmp_path, conf_copy):
+    conf = conf_copy
     claims = {
         "confidence": 0.95,
         "claims": [claim("as_is", "none (as in the log)", UNSCALED), claim("adam", "adam", ADAM)],

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import yaml
@@ -21,9 +20,8 @@ from nnscratch.run import sweep
 ROOT = CONF_DIR.parent
 
 
-def test_a_2000_run_grid_resumes_after_ctrl_c_and_reports(tmp_path):
-    conf, out = tmp_path / "conf", tmp_path / "out"
-    shutil.copytree(CONF_DIR, conf)
+def test_a_2000_run_grid_resumes_after_ctrl_c_and_reports(tmp_path, conf_copy, wait_for):
+    conf, out = conf_copy, tmp_path / "out"
     grid = scale.trivial_grid(2000) | {"name": "trivial"}
     (conf / "sweep" / "trivial.yaml").write_text(yaml.safe_dump(grid))
     argv = [sys.executable, "-m", "experiments.sweep", f"--config-dir={conf}", "sweep=trivial", f"out_root={out}"]
@@ -36,10 +34,8 @@ def test_a_2000_run_grid_resumes_after_ctrl_c_and_reports(tmp_path):
         start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # see test_sweep's Ctrl-C test
     )
-    deadline = time.time() + 120
     # complete runs only: runs/ also holds .started/, .progress/ and folders being written
-    while time.time() < deadline and len(list(out.glob("trivial/*/runs/[!.]*/metrics.json"))) < 300:
-        time.sleep(0.1)
+    wait_for(lambda: len(list(out.glob("trivial/*/runs/[!.]*/metrics.json"))) >= 300, 300, "300 complete runs")
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode != 0 and "interrupted" in stderr
