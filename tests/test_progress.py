@@ -72,7 +72,7 @@ def test_the_eta_times_each_group_and_list_schedules_the_tasks_left(tmp_path, mo
     # Workers free at [0, 9] -> a2 [6.25, 9] -> b2 (0.1 unit x 180 s = 18 s) [24.25, 9] -> c [24.25, 22.41].
     assert bar.estimate() == pytest.approx(24.25)
     bar.moving({"c": (0.01, 0.01, 0.0)})  # c started, but too early for its share of units alive to count
-    assert bar.task_evidence(4, clock.now)[0] == 0
+    assert bar.task_evidence(4, clock.now).weighed == 0
     bar.ended("b1", live_fraction=1.0)  # failed or unknown: no say in the share of units alive
     bar.close()
     trail = pd.read_csv(tmp_path / "p.csv")

@@ -28,14 +28,14 @@ def schedule_key(config: dict) -> tuple:
     return tuple(config["train"].get(k) for k in STACK_KEYS) + (config["model"].get("dtype", "float32"), rules)
 
 
-def passes(config: dict) -> float:
+def samples_read(config: dict) -> float:
     """What a run reads through: samples x iterations."""
     return (config["data"]["subset"] or 60_000) * config["train"]["iterations"]
 
 
 def cost(specs: list[dict]) -> float:
     """Relative work of a task: hidden units x samples x iterations."""
-    return sum(sum(s["config"]["model"]["hidden"]) for s in specs) * passes(specs[0]["config"])
+    return sum(sum(s["config"]["model"]["hidden"]) for s in specs) * samples_read(specs[0]["config"])
 
 
 TASK_STACKS = 4  # at most this many stacks' worth of runs in a task: a record is written when its task ends

@@ -12,23 +12,37 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from nnscratch.run.plan import cost, group_key, passes
+from nnscratch.run.plan import cost, group_key, samples_read
 from nnscratch.train.stack import REPORT_EVERY, RunProgress
 
 log = logging.getLogger(__name__)
 
 
-def add_evidence(pooled: dict[tuple, list[float]], group: tuple, evidence: list[float]) -> None:
+@dataclass
+class Evidence:
+    """What started tasks tell of their group: work whose share of units alive is known (`weighed`)
+    and that work times its share alive (`alive`); seconds spent, and the work computed in them, its
+    passes over the data included (`computed`)."""
+
+    weighed: float = 0.0
+    alive: float = 0.0
+    seconds: float = 0.0
+    computed: float = 0.0
+
+    def __add__(self, other: Evidence) -> Evidence:
+        return Evidence(*(a + b for a, b in zip(astuple(self), astuple(other))))
+
+
+def add_evidence(pooled: dict[tuple, Evidence], group: tuple, evidence: Evidence) -> None:
     """Add a task's evidence (Progress.task_evidence) to its group's."""
-    e = pooled.setdefault(group, [0.0] * len(evidence))
-    for k, v in enumerate(evidence):
-        e[k] += v
+    pooled[group] = pooled.get(group, Evidence()) + evidence
 
 
 def clock_text(seconds: float) -> str:
@@ -111,10 +125,10 @@ class Progress:
         self.task_of = {r: i for i, t in enumerate(self.tasks) for r in t}
         self.task_group = [group_key(self.configs[t[0]]) for t in self.tasks]
         self.task_left = [sum(self.work[r] for r in t if r not in self.seen) for t in self.tasks]  # planned work
-        self.task_passes = [self.PASS_UNITS * passes(self.configs[t[0]]) for t in self.tasks]
+        self.task_passes = [self.PASS_UNITS * samples_read(self.configs[t[0]]) for t in self.tasks]
         self.runs_left = [sum(r not in self.seen for r in t) for t in self.tasks]
         self.task_start: dict[int, float] = {}
-        self.closed: dict[tuple, list[float]] = {}  # per group, the evidence of its tasks that ended
+        self.closed: dict[tuple, Evidence] = {}  # per group, the evidence of its tasks that ended
 
     def ended(self, run_id: str, failed: int = 0, live_fraction: float = 1.0, live_at_end: float | None = None) -> None:
         """A run's record is written: it did `live_fraction` of its planned work, and ended with
@@ -145,24 +159,23 @@ class Progress:
                         self.task_start.setdefault(self.task_of[r], now - REPORT_EVERY)
             self.show()
 
-    def task_evidence(self, task: int, now: float, reach: float | None = None) -> list[float]:
-        """What a started task tells of its group: [work weighing the live shares, work x live share,
-        seconds, work computed and its passes' as far as its furthest run got (`reach`, if the caller
-        has it: furthest)]."""
+    def task_evidence(self, task: int, now: float, reach: float | None = None) -> Evidence:
+        """What a started task tells of its group, its work computed and its passes' counted as far as
+        its furthest run got (`reach`, if the caller has it: furthest)."""
         reach = self.furthest(task) if reach is None else reach
-        e = [0.0, 0.0, now - self.task_start[task], self.task_passes[task] * reach]
+        e = Evidence(seconds=now - self.task_start[task], computed=self.task_passes[task] * reach)
         for r in self.tasks[task]:
             w = self.work[r]
             if r in self.ended_runs:
                 share, live = self.ended_runs[r]
-                e[3] += w * share
+                e.computed += w * share
                 if live is not None:
-                    e[0], e[1] = e[0] + w, e[1] + w * live
+                    e.weighed, e.alive = e.weighed + w, e.alive + w * live
             elif r in self.running:
                 planned, actual, live = self.running[r]
-                e[3] += w * actual
+                e.computed += w * actual
                 if planned >= self.STARTED:
-                    e[0], e[1] = e[0] + w, e[1] + w * live
+                    e.weighed, e.alive = e.weighed + w, e.alive + w * live
         return e
 
     def furthest(self, task: int) -> float:
@@ -177,20 +190,20 @@ class Progress:
         running = [i for i in self.task_start if self.runs_left[i]]
         reach = {i: self.furthest(i) for i in running}
         timed = {i for i in running if reach[i] >= self.STARTED}  # before, its start-up weighs too much
-        seen = {g: list(e) for g, e in self.closed.items()}
+        seen = dict(self.closed)
         for i in timed:
             add_evidence(seen, self.task_group[i], self.task_evidence(i, now, reach[i]))
-        pooled = [sum(e[k] for e in seen.values()) for k in range(4)]
+        pooled = sum(seen.values(), Evidence())
 
         def share(group: tuple) -> float:
             e = seen.get(group, pooled)
-            e = e if e[0] else pooled
-            return e[1] / e[0] if e[0] else 1.0
+            e = e if e.weighed else pooled
+            return e.alive / e.weighed if e.weighed else 1.0
 
         def rate(group: tuple) -> float:
             e = seen.get(group, pooled)
-            e = e if e[3] else pooled
-            return e[2] / e[3] if e[3] else float("nan")
+            e = e if e.computed else pooled
+            return e.seconds / e.computed if e.computed else float("nan")
 
         free = []  # when each worker is free: after the rest of its running task
         for i in running:
