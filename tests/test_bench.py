@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 import yaml
 
 from nnscratch.data import prepare
@@ -50,7 +51,9 @@ def test_eta_accuracy_compares_each_estimate_with_the_time_actually_left():
 
 def test_product_speed_times_the_first_layer_product_by_rows():
     rows = bench.product_speed([2, 8], samples=500, repeat=1)
-    assert [r["rows"] for r in rows] == [2, 8] and all(r["gflops"] > 0 and r["ms"] > 0 for r in rows)
+    assert [r["rows"] for r in rows] == [2, 8] and all(r["ms"] > 0 for r in rows)
+    for r in rows:  # the rate is the product's FLOPs (rows x 784 x samples, twice) over its time
+        assert r["gflops"] == pytest.approx(2 * r["rows"] * 784 * 500 / (r["ms"] / 1e3) / 1e9)
 
 
 def test_live_floor_over_the_inputs_used_counts_only_pixels_lit_on_some_training_image():
