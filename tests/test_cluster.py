@@ -20,6 +20,8 @@ from nnscratch import results
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import sweep
 
+pytestmark = pytest.mark.slow  # end to end: the entry points in subprocesses
+
 distributed = pytest.importorskip("distributed", reason="the dask extra is installed by .ci/run")
 
 ROOT = CONF_DIR.parent

@@ -10,12 +10,15 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 import yaml
 
 from nnscratch import results
 from nnscratch.paths import CONF_DIR
 from nnscratch.perf import scale
 from nnscratch.run import sweep
+
+pytestmark = pytest.mark.slow  # end to end: the entry points in subprocesses
 
 ROOT = CONF_DIR.parent
 

@@ -10,6 +10,8 @@ import pytest
 
 from nnscratch.paths import CONF_DIR
 
+pytestmark = pytest.mark.slow  # end to end: the entry points in subprocesses
+
 
 def train_cli(*args, cwd=CONF_DIR.parent):
     return subprocess.run(
