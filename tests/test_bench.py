@@ -69,3 +69,23 @@ def test_live_floor_over_the_inputs_used_counts_only_pixels_lit_on_some_training
     )
     assert bench.grid_flops(specs, live, used) == int(expected)
     assert bench.grid_flops(specs, live) == int(sum(bench.step_flops(10, n) * 5 * 0.5 for n in (300, 1000)))
+
+
+def test_the_roofline_floor_is_the_larger_of_arithmetic_and_reading_x_per_pass():
+    grid = {"name": "g", "axes": {"data": {"subset": [1000]}, "train": {"iterations": [10]}, "seed": [0, 1]}}
+    _, specs = sweep.plan(grid, [])
+    task = [specs]  # one task of two 10-unit runs, stacked
+    inputs = {prepared.data_key(specs[0]["config"]): 700}
+    live = {s["run_id"]: 1.0 for s in specs}
+    n, rows = 1000, 20  # both runs' 20 live rows fit one pass: 10 passes, one per iteration
+    flops, nbytes = 2 * n * (2 * 700 * rows + 3 * rows * 10), 4 * n * (2 * 700 + 3 * rows)
+    assert bench.roofline_floor(task, live, inputs, 1e9, 1e15, 256) == pytest.approx(10 * flops / 1e9)  # compute-bound
+    assert bench.roofline_floor(task, live, inputs, 1e15, 1e9, 256) == pytest.approx(10 * nbytes / 1e9)  # memory-bound
+    dead = {s["run_id"]: 0.1 for s in specs}  # 2 live rows a pass: reading X dominates at a realistic ratio
+    assert bench.roofline_floor(task, dead, inputs, 100e9, 10e9, 256) == pytest.approx(10 * 4 * n * (1400 + 6) / 10e9)
+    thin = bench.roofline_floor(task, live, inputs, 1e9, 1e15, 5)  # 5 rows a pass: 40 passes, same FLOPs
+    assert thin == pytest.approx(10 * flops / 1e9)
+    assert bench.roofline_floor(task, live, inputs, 1e15, 1e9, 5) > 3.9 * bench.roofline_floor(
+        task, live, inputs, 1e15, 1e9, 256
+    )
+    assert bench.memory_bandwidth(samples=2000, repeat=2) > 1e8  # bytes/s: a read of 6 MB takes well under 60 ms

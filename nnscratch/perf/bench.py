@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from nnscratch.data import N_CLASSES, N_INPUTS, Prepared, load, prepare
 from nnscratch.environment import environment
+from nnscratch.run.plan import tasks
 from nnscratch.run.prepared import data_key, prepared_by_key
 from nnscratch.run.progress import Progress
 from nnscratch.train.skip import used_inputs
@@ -310,6 +311,35 @@ def product_speed(rows: list[int], samples: int = 60_000, repeat: int = 5) -> li
     return out
 
 
+def memory_bandwidth(samples: int = 60_000, repeat: int = 5) -> float:
+    """Bytes per second one thread reads: X.sum() over a (784, samples) float32 array (188 MB at
+    60,000), the best of `repeat` (a peak, as peak_sgemm)."""
+    X = np.random.default_rng(0).random((N_INPUTS, samples), dtype=np.float32)
+    return X.nbytes / best_time(lambda: X.sum(), repeat)
+
+
+def roofline_floor(
+    tasks: list[list[dict]], live: dict[str, float], inputs: dict[str, int], flops: float, bandwidth: float, rows: int
+) -> float:
+    """Seconds the grid's first-layer products need at best on one core, summed over its tasks
+    (nnscratch.run.plan.tasks): each stacked pass reads X twice (Z1 = W1 @ X, dW1 = dZ1 @ X.T) and
+    writes and reads its (live rows, N) arrays three times, and takes the larger of its FLOPs at
+    `flops` (FLOP/s) and its bytes at `bandwidth` (bytes/s). A task's live rows are its runs'
+    widths x iterations x live_fraction (`live`), in passes of at most `rows` rows and at least one
+    per iteration. `inputs`: {data key: inputs used}."""
+    total = 0.0
+    for task in tasks:
+        c = task[0]["config"]
+        n, used, iterations = c["data"]["subset"] or 60_000, inputs[data_key(c)], c["train"]["iterations"]
+        unit_iterations = sum(s["config"]["model"]["hidden"][0] * iterations * live[s["run_id"]] for s in task)
+        passes = max(iterations, unit_iterations / rows)
+        per_pass = unit_iterations / passes  # live rows of an average pass
+        pass_flops = 2 * n * (2 * used * per_pass + 3 * per_pass * N_CLASSES)
+        pass_bytes = 4 * n * (2 * used + 3 * per_pass)
+        total += passes * max(pass_flops / flops, pass_bytes / bandwidth)
+    return total
+
+
 def write_outputs(out: Path, tables: dict[str, list[dict]], summary: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for name, rows in tables.items():
@@ -392,7 +422,15 @@ def grid_benchmark(
         "inputs": sorted(set(used.values())),
         "runs": len(specs),
         "eta": eta,
+        "tasks": tasks(specs, stack_rows, stack_tasks),  # the stacked run's, as nnscratch.run.plan makes them
+        "live": live,
+        "used": used,
     }
+
+
+def cores_of(grid: list[dict]) -> int:
+    """The most workers any variant of the grid benchmark used."""
+    return max(row["workers"] for row in grid)
 
 
 def summary(
@@ -439,6 +477,10 @@ def summary(
         f"({' or '.join(map(str, info['inputs']))} of 784 used): over the inputs used the live floor is "
         f"{info['used_flops'] / 1e12:.2f} TFLOP = {used_s:.1f} s, and the grid takes "
         f"{stacked['wall_s'] / used_s:.2f} x that.",
+        f"- Roofline floor of the stacked run's first-layer products (each pass: the larger of its FLOPs at "
+        f"{info['peak_1'] / 1e9:.0f} GFLOP/s and its bytes at {info['bandwidth'] / 1e9:.1f} GB/s, one core's peak "
+        f"SGEMM and read bandwidth measured in this run; {cores_of(grid)} cores): {info['roofline_s']:.1f} s; "
+        f"the grid takes {stacked['wall_s'] / info['roofline_s']:.2f} x it (target 1.2 x).",
         f"- One run per worker (skip on): {many['wall_s']:.1f} s = {many['wall_s'] / live_s:.2f} x the live floor.",
         f"- Peak memory (PSS, all processes): {one['peak_pss_mib']:.0f} MiB with 1 worker, "
         f"{many['peak_pss_mib']:.0f} MiB with {many['workers']}, {stacked['peak_pss_mib']:.0f} MiB stacked.",
@@ -479,5 +521,8 @@ def run_benchmark(cfg: dict, repo: Path) -> str:
         "products": products,
         "eta": info["eta"],
     }
+    bandwidth = memory_bandwidth()
+    roofline = roofline_floor(info["tasks"], info["live"], info["used"], peak[1], bandwidth, cfg["stack_rows"])
+    info |= {"bandwidth": bandwidth, "roofline_s": roofline / cores, "peak_1": peak[1]}
     text = summary(steps, grid, info, peak[cores], environment(repo), minibatch, products)
     return write_outputs(out, tables, text)
