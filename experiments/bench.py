@@ -8,8 +8,8 @@ import hydra
 import joblib
 from omegaconf import DictConfig, OmegaConf
 
-from nnscratch import bench
-from nnscratch.data import DataError, load, prepare
+from nnscratch import bench, datasets
+from nnscratch.data import DataError, prepare
 from nnscratch.environment import environment
 
 
@@ -18,14 +18,14 @@ def main(cfg: DictConfig) -> None:
     out = Path(cfg.out_root) / time.strftime("%Y-%m-%d_%H-%M-%S")
     cores = joblib.cpu_count()
     try:
-        ds = load(cfg.data.name, cfg.data.dir)
+        ds = datasets.load(OmegaConf.to_container(cfg.data, resolve=True))
     except DataError as err:
         sys.exit(f"error: {err}")
     data = {n: prepare(ds, n, "unit") for n in cfg.samples}
     peak = {t: bench.peak_sgemm(t) for t in sorted({1, cores})}
     steps = [row for t in sorted({1, cores}) for row in bench.step_benchmark(data, list(cfg.hiddens), t, cfg.repeat)]
     minibatch = bench.minibatch_benchmark(prepare(ds, None, "unit"))
-    products = bench.product_speed(list(cfg.product_rows))
+    products = bench.product_speed(list(cfg.product_rows), ds.n_inputs)
     grid, info = bench.grid_benchmark(
         OmegaConf.to_container(cfg.sweep), cfg.grid_iterations, out, cores, cfg.stack_rows, cfg.stack_tasks
     )

@@ -23,7 +23,7 @@ and on its outgoing weights (its activation is 0); plain gradient descent then l
 and so its pre-activations on the fixed training set, exactly as they are: it is dead for good. Its
 row leaves the stacked products, and its fixed contribution to the test set's second-layer input is
 computed once. A model with no live unit left is a constant function of its input: the rest of its
-run is one column weighted by the class frequencies, with no product over the 784 inputs.
+run is one column weighted by the class frequencies, with no product over the inputs (MNIST: 784).
 Never skipped: units of deeper layers (their inputs keep changing, so they can revive), and units
 of a mini-batch run found dead on one batch only (a batch is not the training set: only an
 evaluation pass over the whole set can tell).
@@ -45,7 +45,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from nnscratch import diagnostics as dg
-from nnscratch.config import N_CLASSES, N_INPUTS, layer_inits
+from nnscratch.config import layer_inits
 from nnscratch.data import Prepared
 from nnscratch.network import Activation, Params, backward, cross_entropy, forward, init_params, log_softmax, one_hot
 from nnscratch.optimizers import make_optimizer
@@ -62,12 +62,13 @@ class RunResult:
     metrics: dict
 
 
-def build_params(cfg: dict) -> Params:
-    """Initial parameters for a run config."""
+def build_params(cfg: dict, n_inputs: int, n_classes: int) -> Params:
+    """Initial parameters for a run config on data of `n_inputs` inputs and `n_classes` classes
+    (the loaded dataset's: Prepared.n_inputs, Prepared.n_classes)."""
     hidden = list(cfg["model"]["hidden"])
     n_layers = len(hidden) + 1
     return init_params(
-        [N_INPUTS, *hidden, N_CLASSES],
+        [n_inputs, *hidden, n_classes],
         layer_inits(cfg["weights"], n_layers),
         layer_inits(cfg["biases"], n_layers),
         cfg["seed"],
@@ -167,7 +168,7 @@ def constant_pass(model: Model, y: np.ndarray, act: Activation) -> Pass:
     """Every first-layer unit dead: each sample reaches layer 2 as the same zero vector, so the mean
     over samples of the softmax gradient is (p - class frequencies) of one column."""
     dt = model.trained["W"][0].dtype
-    share = np.bincount(y, minlength=N_CLASSES) / len(y)
+    share = np.bincount(y, minlength=model.params["W"][-1].shape[0]) / len(y)  # one entry per class
     freq = share.astype(dt)[:, None]
     top = upper(model.trained)
     Zs, As = forward(top, np.zeros((0, 1), dt), act=act)
@@ -202,10 +203,10 @@ class Stack:
         inputs = used_inputs(self.X) if skip_dead else None
         if inputs is not None:
             self.X = self.X[inputs]
-        self.models = [new_model(c, inputs) for c in cfgs]
+        self.models = [new_model(c, data.n_inputs, data.n_classes, inputs) for c in cfgs]
         dt = self.models[0].params["W"][0].dtype
         self.lr = dt.type(tc["lr"])
-        self.Y = one_hot(self.y, N_CLASSES, dt)
+        self.Y = one_hot(self.y, data.n_classes, dt)
         self.full_batch = tc.get("batch_size") is None or tc["batch_size"] >= len(self.y)
         if not self.full_batch and len(cfgs) > 1:
             raise ValueError("mini-batch runs draw their own batches: they train alone, not stacked")
@@ -261,7 +262,7 @@ class Stack:
         return tuple(np.empty((units, n), self.W1.dtype) for _ in range(3))
 
     def passes(self, X: np.ndarray, y: np.ndarray, Y: np.ndarray, detect: bool) -> tuple[dict[int, Pass], np.ndarray]:
-        """Forward and backward of every model still training on X (784, N); and, if `detect`, which
+        """Forward and backward of every model still training on X (inputs, N); and, if `detect`, which
         stacked rows are dead on all of X."""
         Z1, A1, dZ1 = self.arrays(X.shape[1])
         np.matmul(self.W1, X, out=Z1)
@@ -286,7 +287,7 @@ class Stack:
 
     def batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         y = self.y[idx]
-        return self.X_rows[idx].T, y, one_hot(y, N_CLASSES, self.W1.dtype)
+        return self.X_rows[idx].T, y, one_hot(y, self.data.n_classes, self.W1.dtype)
 
     def test_hidden(self, evaluating: list[int]) -> np.ndarray | None:
         """First-layer activations of every live row on the test set, one product for all models, when
@@ -402,14 +403,14 @@ class Stack:
 
 
 def used_inputs(X: np.ndarray) -> np.ndarray | None:
-    """Indices of the inputs (rows of X: (784, N)) that are nonzero on some sample; None if all are."""
+    """Indices of the inputs (rows of X: (n_inputs, N)) that are nonzero on some sample; None if all are."""
     used = X.any(axis=1)
     return None if used.all() else np.flatnonzero(used)
 
 
-def new_model(cfg: dict, inputs: np.ndarray | None = None) -> Model:
-    """A model to train on the given inputs (None: all)."""
-    params = build_params(cfg)
+def new_model(cfg: dict, n_inputs: int, n_classes: int, inputs: np.ndarray | None = None) -> Model:
+    """A model of a dataset's `n_inputs` and `n_classes` to train on the given inputs (None: all)."""
+    params = build_params(cfg, n_inputs, n_classes)
     trained = {g: list(ps) for g, ps in params.items()}
     W1 = params["W"][0]
     # C order, as every other array of the step: a[:, idx] comes out in Fortran order, and a stack of

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nnscratch import data
+from nnscratch import data, datasets
 from nnscratch.compose import compose_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +18,7 @@ if not os.environ.get("NNSCRATCH_DATA_DIR") and (ROOT.parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def mnist() -> data.Dataset:
-    return data.load("mnist", allow_download=False)
+    return datasets.load(datasets.data_config("mnist"), allow_download=False)
 
 
 @pytest.fixture

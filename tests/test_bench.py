@@ -16,8 +16,8 @@ def test_floor_computes_the_same_five_products_as_the_trainer(mnist):
     rows = bench.step_benchmark({300: data}, [10], threads=1, repeat=1)
     assert rows[0]["nnscratch_s"] > 0 and rows[0]["floor_s"] > 0
     assert math.isnan(rows[0]["pytorch_s"]) or rows[0]["pytorch_s"] > 0
-    assert bench.step_flops(10, 300) == 2 * 300 * (2 * 784 * 10 + 3 * 10 * 10)
-    assert bench.step_flops(10, 300, inputs=700) == 2 * 300 * (2 * 700 * 10 + 3 * 10 * 10)
+    assert bench.step_flops(10, 300, 784, 10) == 2 * 300 * (2 * 784 * 10 + 3 * 10 * 10)
+    assert bench.step_flops(10, 300, inputs=700, classes=10) == 2 * 300 * (2 * 700 * 10 + 3 * 10 * 10)
     stack = Stack([bench.reference_config(10, 1)], data)
     before = stack.models[0].trained["W"][0].copy()
     bench.nnscratch_step(stack)()
@@ -48,19 +48,23 @@ def test_eta_accuracy_compares_each_estimate_with_the_time_actually_left():
 
 
 def test_product_speed_times_the_first_layer_product_by_rows():
-    rows = bench.product_speed([2, 8], samples=500, repeat=1)
+    rows = bench.product_speed([2, 8], 784, samples=500, repeat=1)
     assert [r["rows"] for r in rows] == [2, 8] and all(r["gflops"] > 0 and r["ms"] > 0 for r in rows)
 
 
 def test_live_floor_over_the_inputs_used_counts_only_pixels_lit_on_some_training_image():
     grid = {"name": "g", "axes": {"data": {"subset": [300, 1000]}, "train": {"iterations": [5]}}}
     _, specs = sweep.plan(grid, [])
+    sizes = bench.data_sizes(specs)
     used = bench.inputs_used(specs)
     assert len(used) == 2 and all(500 < n < 784 for n in used.values())
+    assert all(s["inputs"] == 784 and s["classes"] == 10 for s in sizes.values())
     assert used[runner.data_key(specs[0]["config"])] < used[runner.data_key(specs[1]["config"])]  # more images
     live = {s["run_id"]: 0.5 for s in specs}
     expected = sum(
-        bench.step_flops(10, s["config"]["data"]["subset"], used[runner.data_key(s["config"])]) * 5 * 0.5 for s in specs
+        bench.step_flops(10, s["config"]["data"]["subset"], used[runner.data_key(s["config"])], 10) * 5 * 0.5
+        for s in specs
     )
-    assert bench.grid_flops(specs, live, used) == int(expected)
-    assert bench.grid_flops(specs, live) == int(sum(bench.step_flops(10, n) * 5 * 0.5 for n in (300, 1000)))
+    assert bench.grid_flops(specs, sizes, live, over_used=True) == int(expected)
+    dense = sum(bench.step_flops(10, n, 784, 10) * 5 * 0.5 for n in (300, 1000))
+    assert bench.grid_flops(specs, sizes, live) == int(dense)
