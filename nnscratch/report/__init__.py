@@ -19,6 +19,7 @@ from nnscratch.claims import (
     claims_for,
     confidence,
     evaluate,
+    for_dataset,
     load_claims,
     margin_text,
 )
@@ -197,7 +198,7 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
         runs, axes, f("collapse_heatmaps"), title=f"Collapse vs success on {s.dataset}: test accuracy per cell"
     )
     sections = [sweep_header(s)]
-    verdicts = evaluate(claims, runs, hist, axes)
+    verdicts = evaluate(for_dataset(claims, s.dataset), runs, hist, axes)
     intervals = figures.claim_intervals(verdicts, f("claim_intervals"))
     sections += claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
     if extra := rounds_section(s):
@@ -294,7 +295,7 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
 
 def comparison_sections(sweeps: list[Sweep], claims: dict, out: Path) -> list[Section]:
     """Each claim's verdict and numbers per dataset side by side, and the heatmaps on one colour scale."""
-    per = {s.dataset: evaluate(claims, s.runs, s.histories, s.axes) for s in sweeps}
+    per = {s.dataset: evaluate(for_dataset(claims, s.dataset), s.runs, s.histories, s.axes) for s in sweeps}
     rows = []
     for i, claim in enumerate(next(iter(per.values()))):
         row = {"claim": claim.title}
