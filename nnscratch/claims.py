@@ -117,6 +117,26 @@ def select(runs: pd.DataFrame, where: dict) -> pd.DataFrame | None:
     return runs[mask]
 
 
+def for_dataset(claims: dict, dataset: str) -> dict:
+    """The claims with the log's subsets in their selections (data.subset: 60000, 5000) replaced by their
+    equivalents on `dataset`, as the file's `subsets:` declares ({dataset: {log's subset: its own}}), so
+    that one file judges every grid; unchanged when it declares none for the dataset."""
+    mapping = (claims.get("subsets") or {}).get(dataset)
+    if not mapping:
+        return claims
+
+    def swap(where: dict) -> dict:
+        if "data.subset" not in where:
+            return where
+        values = [mapping.get(v, v) for v in as_list(where["data.subset"])]
+        return where | {"data.subset": values if isinstance(where["data.subset"], list) else values[0]}
+
+    def check(c: dict) -> dict:
+        return c | {k: swap(c[k]) for k in ("select", "a", "b") if k in c}
+
+    return claims | {"claims": [c | {"checks": [check(x) for x in c["checks"]]} for c in claims["claims"]]}
+
+
 def at_iteration(runs: pd.DataFrame, histories: pd.DataFrame, iteration: int) -> pd.DataFrame:
     """The runs' axes joined with their history row at `iteration` (runs that never got there drop out)."""
     rows = histories[histories["iteration"] == iteration]

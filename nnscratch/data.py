@@ -1,4 +1,7 @@
-"""MNIST-format datasets: find the IDX files, verify them, read them, preprocess them.
+"""Dataset files and arrays: find the IDX files, verify them, read them, preprocess them.
+
+What a dataset is (its files and sums, mirrors, folders, sizes, classes, format) is not here: it is
+its conf/data/<name>.yaml, read by nnscratch.datasets, which calls these readers.
 
 The IDX format (LeCun et al.) is a big-endian header followed by raw uint8 data:
 
@@ -7,11 +10,11 @@ The IDX format (LeCun et al.) is a big-endian header followed by raw uint8 data:
 
 Arrays come back in the learning log's layout, one column per sample:
 
-    X: (784, N) float32    y: (N,) int64
+    X: (n_inputs, N) float32    y: (N,) int64          (MNIST: n_inputs = 28 * 28 = 784)
 
 Where the files come from, in order: a directory given in config; ``$NNSCRATCH_DATA_DIR/<name>/``;
-the per-user cache; for Fashion-MNIST Debian's ``dataset-fashion-mnist`` folder; else a download
-from the public mirrors into the cache. Each file is checked against the SHA-256 of its
+the per-user cache; the dataset's system folders (Fashion-MNIST: Debian's ``dataset-fashion-mnist``);
+else a download from its mirrors into the cache. Each file is checked against the SHA-256 of its
 *decompressed* bytes, which is the same for every mirror.
 """
 
@@ -32,79 +35,31 @@ SPLITS = ("train_images", "train_labels", "test_images", "test_labels")
 SCALINGS = ("none", "unit", "standardize")
 SUBSET_METHODS = ("first", "stratified")
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
-N_INPUTS, N_CLASSES = 784, 10  # 28 x 28 pixels, 10 classes: both datasets
-
-DATASETS: dict[str, dict] = {
-    "mnist": {
-        "files": {
-            "train_images": (
-                "train-images-idx3-ubyte",
-                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-            ),
-            "train_labels": (
-                "train-labels-idx1-ubyte",
-                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-            ),
-            "test_images": (
-                "t10k-images-idx3-ubyte",
-                "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-            ),
-            "test_labels": (
-                "t10k-labels-idx1-ubyte",
-                "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-            ),
-        },
-        "mirrors": [
-            "https://ossci-datasets.s3.amazonaws.com/mnist/",
-            "https://storage.googleapis.com/cvdf-datasets/mnist/",
-        ],
-        "system_dirs": [],
-        "n_train": 60_000,
-        "n_test": 10_000,
-    },
-    "fashion_mnist": {
-        "files": {
-            "train_images": (
-                "train-images-idx3-ubyte",
-                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-            ),
-            "train_labels": (
-                "train-labels-idx1-ubyte",
-                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-            ),
-            "test_images": (
-                "t10k-images-idx3-ubyte",
-                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-            ),
-            "test_labels": (
-                "t10k-labels-idx1-ubyte",
-                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-            ),
-        },
-        "mirrors": [
-            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-            "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
-        ],
-        "system_dirs": ["/usr/share/datasets/fashion-mnist"],
-        "n_train": 60_000,
-        "n_test": 10_000,
-    },
-}
 
 
 class DataError(Exception):
     """A dataset file is missing, corrupt or inconsistent; the message says which and what to do."""
 
 
+Files = dict[str, tuple[str, str | None]]  # {split: (file name, SHA-256 of its decompressed bytes)}
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """Raw dataset as stored: X_* (784, N) uint8, y_* (N,) int64."""
+    """Raw dataset as stored: X_* (n_inputs, N) uint8, y_* (N,) int64 in range(len(classes));
+    `max_value`: the largest value a pixel can take (what scaling=unit divides by)."""
 
     name: str
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    classes: tuple[str, ...]
+    max_value: int
+
+    @property
+    def n_inputs(self) -> int:
+        return self.X_train.shape[0]
 
 
 # ---------------------------------------------------------------- reading and checking one file
@@ -212,13 +167,13 @@ def resolve_dir(folder: str) -> Path:
     return path if path.is_absolute() else (launch_dir() / path).resolve()
 
 
-def candidate_dirs(name: str, data_dir: str | None = None) -> list[Path]:
+def candidate_dirs(name: str, data_dir: str | None = None, system_dirs: tuple[str, ...] = ()) -> list[Path]:
     """Every folder searched for dataset `name`, in order."""
     dirs = [resolve_dir(data_dir)] if data_dir else []
     if os.environ.get(DATA_ENV):
         dirs.append(resolve_dir(os.environ[DATA_ENV]) / name)
     dirs.append(cache_dir() / name)
-    dirs += [Path(d) for d in DATASETS[name]["system_dirs"]]
+    dirs += [Path(d) for d in system_dirs]
     return dirs
 
 
@@ -240,26 +195,24 @@ def find_file(folder: Path, filename: str) -> Path | None:
     return None
 
 
-def locate(name: str, data_dir: str | None = None) -> dict[str, Path] | None:
+def locate(name: str, files: Files, data_dir: str | None = None, system_dirs: tuple[str, ...] = ()) -> dict | None:
     """Paths of the four files in the first folder that holds all of them, or None."""
-    files = DATASETS[name]["files"]
-    for folder in candidate_dirs(name, data_dir):
+    for folder in candidate_dirs(name, data_dir, system_dirs):
         found = {split: find_file(folder, fname) for split, (fname, _) in files.items()}
         if all(found.values()):
             return found
     return None
 
 
-def download(name: str, mirrors: list[str] | None = None, data_dir: str | None = None) -> dict[str, Path]:
+def download(name: str, files: Files, mirrors: list[str], data_dir: str | None = None, system_dirs=()) -> dict:
     """Download the four files into the cache from the first mirror that serves a verified copy.
 
     pooch writes each file atomically (temporary file, then rename) and shows a progress bar.
     """
-    spec = DATASETS[name]
     target = cache_dir() / name
     paths, problems = {}, []
-    for split, (fname, sha) in spec["files"].items():
-        for mirror in mirrors or spec["mirrors"]:
+    for split, (fname, sha) in files.items():
+        for mirror in mirrors:
             try:
                 path = Path(
                     pooch.retrieve(
@@ -278,14 +231,16 @@ def download(name: str, mirrors: list[str] | None = None, data_dir: str | None =
             paths[split] = path
             break
         else:
-            raise missing_error(name, problems, data_dir)
+            raise missing_error(name, files, problems, data_dir, system_dirs)
     return paths
 
 
-def missing_error(name: str, problems: list[str], data_dir: str | None = None) -> DataError:
+def missing_error(
+    name: str, files: Files, problems: list[str], data_dir: str | None = None, system_dirs=()
+) -> DataError:
     """One error naming the files, every place looked, what went wrong and how to fix it."""
-    names = ", ".join(f"{f}[.gz]" for f, _ in DATASETS[name]["files"].values())
-    looked = "\n".join(f"  - {describe_dir(d, name, data_dir)}" for d in candidate_dirs(name, data_dir))
+    names = ", ".join(f"{f}[.gz]" for f, _ in files.values())
+    looked = "\n".join(f"  - {describe_dir(d, name, data_dir)}" for d in candidate_dirs(name, data_dir, system_dirs))
     tried = "\n".join(f"  - {p}" for p in problems[-8:])
     return DataError(
         f"dataset '{name}' not found: need {names}.\nLooked in:\n{looked}\nDownload failed:\n{tried}\n"
@@ -294,18 +249,21 @@ def missing_error(name: str, problems: list[str], data_dir: str | None = None) -
     )
 
 
-def load(
-    name: str, data_dir: str | None = None, mirrors: list[str] | None = None, allow_download: bool = True
-) -> Dataset:
-    """Load dataset `name` as uint8 arrays in (784, N) layout, verified against pinned hashes."""
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset '{name}'; choose one of {sorted(DATASETS)}.")
-    paths = locate(name, data_dir)
+def load_idx(
+    name: str,
+    files: Files,
+    data_dir: str | None = None,
+    mirrors: list[str] = (),
+    system_dirs: tuple[str, ...] = (),
+    allow_download: bool = True,
+) -> dict[str, np.ndarray]:
+    """The four IDX files of dataset `name`, found (or downloaded) and verified against `files`' sums:
+    {"train_images": (N, rows*cols) uint8, "train_labels": (N,) uint8, "test_images", "test_labels"}."""
+    paths = locate(name, files, data_dir, system_dirs)
     if paths is None:
         if not allow_download:
-            raise missing_error(name, ["download disabled"], data_dir)
-        paths = download(name, mirrors, data_dir)
-    files = DATASETS[name]["files"]
+            raise missing_error(name, files, ["download disabled"], data_dir, system_dirs)
+        paths = download(name, files, list(mirrors), data_dir, system_dirs)
     arrays = {
         split: read_idx(paths[split], IMAGE_MAGIC if split.endswith("images") else LABEL_MAGIC, files[split][1])
         for split in SPLITS
@@ -317,13 +275,7 @@ def load(
                 f"{paths[f'{part}_images']} has {n_images} images but {paths[f'{part}_labels']} "
                 f"has {n_labels} labels: the files do not belong together."
             )
-    return Dataset(
-        name,
-        arrays["train_images"].T,
-        arrays["train_labels"].astype(np.int64),
-        arrays["test_images"].T,
-        arrays["test_labels"].astype(np.int64),
-    )
+    return arrays
 
 
 # ---------------------------------------------------------------- preprocessing
@@ -343,14 +295,16 @@ def subset_indices(y: np.ndarray, n: int, method: str = "first", seed: int = 0) 
     return np.sort(np.concatenate(picks))
 
 
-def scale(X: np.ndarray, method: str, reference: np.ndarray | None = None, dtype=np.float32) -> np.ndarray:
-    """Pixels (784, N) uint8 -> `dtype`: 'none' keeps 0-255, 'unit' divides by 255,
-    'standardize' subtracts the mean and divides by the std of `reference` (the training pixels)."""
+def scale(
+    X: np.ndarray, method: str, reference: np.ndarray | None = None, dtype=np.float32, max_value: int = 255
+) -> np.ndarray:
+    """Pixels (n_inputs, N) uint8 -> `dtype`: 'none' keeps 0-max_value (MNIST: 0-255), 'unit' divides
+    by max_value, 'standardize' subtracts the mean and divides by the std of `reference` (the training pixels)."""
     X = X.astype(dtype)
     if method == "none":
         return X
     if method == "unit":
-        return X / dtype(255)
+        return X / dtype(max_value)
     if method == "standardize":
         ref = X if reference is None else reference.astype(dtype)
         mean, std = ref.mean(dtype=np.float64), ref.std(dtype=np.float64)
@@ -360,12 +314,17 @@ def scale(X: np.ndarray, method: str, reference: np.ndarray | None = None, dtype
 
 @dataclass(frozen=True)
 class Prepared:
-    """Training-ready arrays: X_* (784, N) float, y_* (N,) int64."""
+    """Training-ready arrays: X_* (n_inputs, N) float, y_* (N,) int64 in range(n_classes)."""
 
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    n_classes: int
+
+    @property
+    def n_inputs(self) -> int:
+        return self.X_train.shape[0]
 
 
 def prepare(
@@ -380,6 +339,7 @@ def prepare(
     idx = subset_indices(ds.y_train, subset or len(ds.y_train), subset_method, subset_seed)
     X_raw = np.ascontiguousarray(ds.X_train[:, idx])
     dt = np.dtype(dtype).type
-    X_train = scale(X_raw, scaling, dtype=dt)
-    X_test = scale(ds.X_test, scaling, reference=X_raw, dtype=dt)
-    return Prepared(np.ascontiguousarray(X_train), ds.y_train[idx], np.ascontiguousarray(X_test), ds.y_test)
+    X_train = scale(X_raw, scaling, dtype=dt, max_value=ds.max_value)
+    X_test = scale(ds.X_test, scaling, reference=X_raw, dtype=dt, max_value=ds.max_value)
+    X_train, X_test = np.ascontiguousarray(X_train), np.ascontiguousarray(X_test)
+    return Prepared(X_train, ds.y_train[idx], X_test, ds.y_test, len(ds.classes))

@@ -188,7 +188,7 @@ def backward(
     return grads
 
 
-def one_hot(y: np.ndarray, n_classes: int = 10, dtype: str = "float32") -> np.ndarray:
+def one_hot(y: np.ndarray, n_classes: int, dtype: str = "float32") -> np.ndarray:
     """Labels (N,) -> one-hot (n_classes, N)."""
     Y = np.zeros((n_classes, len(y)), dtype)
     Y[y, np.arange(len(y))] = 1

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nnscratch import data
+from nnscratch import data, datasets
 from nnscratch.config.compose import compose_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +21,7 @@ data.pin_paths()
 
 @pytest.fixture(scope="session")
 def mnist() -> data.Dataset:
-    return data.load("mnist", allow_download=False)
+    return datasets.load(datasets.data_config("mnist"), allow_download=False)
 
 
 @pytest.fixture

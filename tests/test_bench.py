@@ -18,8 +18,8 @@ def test_floor_computes_the_same_five_products_as_the_trainer(mnist):
     rows = bench.step_benchmark({300: data}, [10], threads=1, repeat=1)
     assert rows[0]["nnscratch_s"] > 0 and rows[0]["floor_s"] > 0
     assert math.isnan(rows[0]["pytorch_s"]) or rows[0]["pytorch_s"] > 0
-    assert bench.step_flops(10, 300) == 2 * 300 * (2 * 784 * 10 + 3 * 10 * 10)
-    assert bench.step_flops(10, 300, inputs=700) == 2 * 300 * (2 * 700 * 10 + 3 * 10 * 10)
+    assert bench.step_flops(10, 300, 784, 10) == 2 * 300 * (2 * 784 * 10 + 3 * 10 * 10)
+    assert bench.step_flops(10, 300, inputs=700, classes=10) == 2 * 300 * (2 * 700 * 10 + 3 * 10 * 10)
     stack = Stack([bench.reference_config(10, 1)], data)
     before = stack.models[0].trained["W"][0].copy()
     bench.nnscratch_step(stack)()
@@ -50,7 +50,7 @@ def test_eta_accuracy_compares_each_estimate_with_the_time_actually_left():
 
 
 def test_product_speed_times_the_first_layer_product_by_rows():
-    rows = bench.product_speed([2, 8], samples=500, repeat=1)
+    rows = bench.product_speed([2, 8], 784, samples=500, repeat=1)
     assert [r["rows"] for r in rows] == [2, 8] and all(r["ms"] > 0 for r in rows)
     for r in rows:  # the rate is the product's FLOPs (rows x 784 x samples, twice) over its time
         assert r["gflops"] == pytest.approx(2 * r["rows"] * 784 * 500 / (r["ms"] / 1e3) / 1e9)
@@ -59,23 +59,26 @@ def test_product_speed_times_the_first_layer_product_by_rows():
 def test_live_floor_over_the_inputs_used_counts_only_pixels_lit_on_some_training_image():
     grid = {"name": "g", "axes": {"data": {"subset": [300, 1000]}, "train": {"iterations": [5]}}}
     _, specs = sweep.plan(grid, [])
+    sizes = bench.data_sizes(specs)
     used = bench.inputs_used(specs)
     assert len(used) == 2 and all(500 < n < 784 for n in used.values())
+    assert all(s["inputs"] == 784 and s["classes"] == 10 for s in sizes.values())
     assert used[prepared.data_key(specs[0]["config"])] < used[prepared.data_key(specs[1]["config"])]  # more images
     live = {s["run_id"]: 0.5 for s in specs}
     expected = sum(
-        bench.step_flops(10, s["config"]["data"]["subset"], used[prepared.data_key(s["config"])]) * 5 * 0.5
+        bench.step_flops(10, s["config"]["data"]["subset"], used[prepared.data_key(s["config"])], 10) * 5 * 0.5
         for s in specs
     )
-    assert bench.grid_flops(specs, live, used) == int(expected)
-    assert bench.grid_flops(specs, live) == int(sum(bench.step_flops(10, n) * 5 * 0.5 for n in (300, 1000)))
+    assert bench.grid_flops(specs, sizes, live, over_used=True) == int(expected)
+    dense = sum(bench.step_flops(10, n, 784, 10) * 5 * 0.5 for n in (300, 1000))
+    assert bench.grid_flops(specs, sizes, live) == int(dense)
 
 
 def test_the_roofline_floor_is_the_larger_of_arithmetic_and_reading_x_per_pass():
     grid = {"name": "g", "axes": {"data": {"subset": [1000]}, "train": {"iterations": [10]}, "seed": [0, 1]}}
     _, specs = sweep.plan(grid, [])
     task = [specs]  # one task of two 10-unit runs, stacked
-    inputs = {prepared.data_key(specs[0]["config"]): 700}
+    inputs = {prepared.data_key(specs[0]["config"]): {"inputs": 784, "used": 700, "classes": 10}}
     live = {s["run_id"]: 1.0 for s in specs}
     n, rows = 1000, 20  # both runs' 20 live rows fit one pass: 10 passes, one per iteration
     flops, nbytes = 2 * n * (2 * 700 * rows + 3 * rows * 10), 4 * n * (2 * 700 + 3 * rows)
@@ -87,4 +90,4 @@ def test_the_roofline_floor_is_the_larger_of_arithmetic_and_reading_x_per_pass()
     assert thin == pytest.approx(10 * flops / 1e9)
     # ... but each of the 40 passes reads X twice: four times the bytes of X
     assert bench.roofline_floor(task, live, inputs, 1e15, 1e9, 5) == pytest.approx(40 * 4 * n * (1400 + 15) / 1e9)
-    assert bench.memory_bandwidth(samples=2000, repeat=2) > 1e8  # bytes/s: a read of 6 MB takes well under 60 ms
+    assert bench.memory_bandwidth(megabytes=8, repeat=2) > 1e8  # bytes/s: a read of 8 MB takes well under 80 ms

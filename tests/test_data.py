@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnscratch import data
-from nnscratch.data import DATASETS, DataError
+from nnscratch import data, datasets
+from nnscratch.data import DataError
 
 SHARED_MNIST = Path(data.candidate_dirs("mnist")[0])
 
@@ -39,28 +39,31 @@ def tiny(tmp_path, monkeypatch):
         "test_labels": idx_labels(np.array([2, 1, 0, 1])),
     }
     names = {"train_images": "tr-img", "train_labels": "tr-lab", "test_images": "te-img", "test_labels": "te-lab"}
-    spec = {
-        "files": {k: (names[k], hashlib.sha256(v).hexdigest()) for k, v in contents.items()},
-        "mirrors": [],
-        "system_dirs": [],
-        "n_train": 6,
-        "n_test": 4,
-    }
-    monkeypatch.setitem(DATASETS, "tiny", spec)
     folder = tmp_path / "tiny"
     folder.mkdir()
     for split, content in contents.items():
         (folder / names[split]).write_bytes(content)
-    return folder, names, contents
+    return folder, names, contents, tiny_config(folder, names, contents)
+
+
+def tiny_config(folder: Path, names: dict, contents: dict) -> dict:
+    """The data block of a run on the 'tiny' files: its catalogue pins their sums."""
+    files = {k: {"file": names[k], "sha256": hashlib.sha256(v).hexdigest()} for k, v in contents.items()}
+    catalogue = {"format": "idx", "n_train": 6, "n_test": 4, "max_value": 255, "classes": ["a", "b", "c"]}
+    return {"name": "tiny", "dir": str(folder), "catalogue": catalogue | {"files": files}}
+
+
+def load_mnist(**data_keys) -> data.Dataset:
+    return datasets.load(datasets.data_config("mnist") | data_keys)
 
 
 def test_reads_raw_and_gz_in_the_logs_layout(tiny):
-    folder, names, contents = tiny
-    raw = data.load("tiny", str(folder), allow_download=False)
+    folder, names, contents, cfg = tiny
+    raw = datasets.load(cfg, allow_download=False)
     gz_name = folder / f"{names['train_images']}.gz"
     gz_name.write_bytes(gzip.compress(contents["train_images"]))
     (folder / names["train_images"]).unlink()
-    from_gz = data.load("tiny", str(folder), allow_download=False)
+    from_gz = datasets.load(cfg, allow_download=False)
     assert raw.X_train.shape == (784, 6) and raw.y_train.shape == (6,) and raw.X_test.shape == (784, 4)
     assert np.array_equal(raw.X_train, from_gz.X_train)
     first = np.frombuffer(contents["train_images"], np.uint8, offset=16)[:784]
@@ -77,11 +80,11 @@ def test_reads_raw_and_gz_in_the_logs_layout(tiny):
     ],
 )
 def test_bad_raw_file_names_file_and_problem(tiny, damage, message):
-    folder, names, contents = tiny
+    folder, names, contents, cfg = tiny
     path = folder / names["train_images"]
     path.write_bytes(damage(contents["train_images"]))
     with pytest.raises(DataError, match=message) as err:
-        data.load("tiny", str(folder), allow_download=False)
+        datasets.load(cfg, allow_download=False)
     assert str(path) in str(err.value)
 
 
@@ -98,30 +101,29 @@ def test_truncated_idx_and_wrong_magic_are_caught_without_checksum(tmp_path):
 
 @pytest.mark.parametrize("damage", [lambda gz: gz[: len(gz) // 2], lambda gz: gz[:20] + b"\x00" * 40 + gz[60:]])
 def test_truncated_or_corrupt_gzip_names_file(tiny, damage):
-    folder, names, contents = tiny
+    folder, names, contents, cfg = tiny
     (folder / names["test_labels"]).unlink()
     path = folder / f"{names['test_labels']}.gz"
     path.write_bytes(damage(gzip.compress(contents["test_labels"] * 50)))
     with pytest.raises(DataError, match="corrupt gzip|checksum mismatch") as err:
-        data.load("tiny", str(folder), allow_download=False)
+        datasets.load(cfg, allow_download=False)
     assert str(path) in str(err.value)
 
 
-def test_image_label_count_mismatch(tiny, monkeypatch):
-    folder, names, contents = tiny
+def test_image_label_count_mismatch(tiny):
+    folder, names, contents, _ = tiny
     labels = idx_labels(np.array([0, 1, 2, 0, 1]))
     (folder / names["train_labels"]).write_bytes(labels)
-    spec = dict(DATASETS["tiny"])
-    spec["files"] = dict(spec["files"], train_labels=(names["train_labels"], hashlib.sha256(labels).hexdigest()))
-    monkeypatch.setitem(DATASETS, "tiny", spec)
+    cfg = tiny_config(folder, names, contents | {"train_labels": labels})
     with pytest.raises(DataError, match="6 images but .* has 5 labels"):
-        data.load("tiny", str(folder), allow_download=False)
+        datasets.load(cfg, allow_download=False)
 
 
 def test_missing_files_list_every_place_and_the_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("NNSCRATCH_DATA_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(DataError) as err:
-        data.load("fashion_mnist", str(tmp_path / "given"), mirrors=["http://127.0.0.1:9/"])
+        cfg = datasets.data_config("fashion_mnist") | {"dir": str(tmp_path / "given")}
+        datasets.load(cfg | {"mirrors": ["http://127.0.0.1:9/"]})
     text = str(err.value)
     for place in [tmp_path / "given", tmp_path / "nowhere" / "fashion_mnist", "/usr/share/datasets/fashion-mnist"]:
         assert str(place) in text
@@ -153,18 +155,19 @@ def mirror(tmp_path):
 
 def test_download_verifies_and_falls_back_to_the_next_mirror(mirror, tmp_path, monkeypatch):
     monkeypatch.setenv("NNSCRATCH_DATA_DIR", str(tmp_path / "empty"))
-    ds = data.load("mnist", mirrors=[f"{mirror}/bad/", f"{mirror}/good/"])
+    ds = load_mnist(mirrors=[f"{mirror}/bad/", f"{mirror}/good/"])
     assert ds.X_train.shape == (784, 60000) and ds.y_test.shape == (10000,)
     cached = sorted(p.name for p in (data.cache_dir() / "mnist").iterdir())
-    assert cached == sorted(f"{f}.gz" for f, _ in DATASETS["mnist"]["files"].values())
+    files = datasets.catalogue_of(datasets.data_config("mnist")).files
+    assert cached == sorted(f"{f}.gz" for f, _ in files.values())
     # a second load finds the cache and downloads nothing
-    assert data.locate("mnist") is not None
+    assert data.locate("mnist", files) is not None
 
 
 def test_download_from_only_a_corrupt_mirror_names_the_file(mirror, tmp_path, monkeypatch):
     monkeypatch.setenv("NNSCRATCH_DATA_DIR", str(tmp_path / "empty"))
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: checksum mismatch"):
-        data.load("mnist", mirrors=[f"{mirror}/bad/"])
+        load_mnist(mirrors=[f"{mirror}/bad/"])
     assert not (data.cache_dir() / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
 
 
@@ -205,7 +208,8 @@ def test_a_relative_data_dir_means_relative_to_where_it_was_typed(tmp_path, monk
     data.pin_paths()
     assert os.environ["NNSCRATCH_DATA_DIR"] == str(shared.resolve())
     monkeypatch.chdir(tmp_path)  # a process started elsewhere still finds it
-    assert data.locate("mnist") is not None
+    files = datasets.catalogue_of(datasets.data_config("mnist")).files
+    assert data.locate("mnist", files) is not None
     assert data.candidate_dirs("mnist", "given")[0] == launch / "given"  # data.dir=given, typed in launch/
 
 
@@ -215,7 +219,7 @@ def test_a_missing_relative_folder_is_named_as_given_and_as_resolved(tmp_path, m
     monkeypatch.setenv("NNSCRATCH_DATA_DIR", "../nowhere")
     data.pin_paths()
     with pytest.raises(DataError) as err:
-        data.load("mnist", "here", mirrors=["http://127.0.0.1:9/"])
+        datasets.load(datasets.data_config("mnist") | {"dir": "here", "mirrors": ["http://127.0.0.1:9/"]})
     text = str(err.value)
     assert f"{tmp_path / 'here'} (from data.dir=here, relative to {tmp_path}): no such folder" in text
     resolved = tmp_path.parent / "nowhere" / "mnist"

@@ -115,5 +115,5 @@ def test_default_dtype_is_float32_through_forward_and_backward():
     X = np.random.default_rng(0).random((784, 50), dtype=np.float32)
     y = np.arange(50) % 10
     Zs, As = forward(params, X)
-    grads = backward(params, Zs, As, log_softmax(Zs[-1]), one_hot(y))
+    grads = backward(params, Zs, As, log_softmax(Zs[-1]), one_hot(y, 10))
     assert {a.dtype for a in [*Zs, *As, *grads["W"], *grads["b"]]} == {np.dtype(np.float32)}

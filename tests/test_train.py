@@ -87,7 +87,7 @@ def test_float32_end_to_end(small_config, scaled):
     from nnscratch.train.model import build_params
 
     assert scaled.X_train.dtype == np.float32
-    params = build_params(small_config)
+    params = build_params(small_config, scaled.n_inputs, scaled.n_classes)
     assert all(p.dtype == np.float32 for g in params.values() for p in g)
 
 
@@ -100,8 +100,8 @@ def test_relu_gd_is_the_plain_loop_of_the_log_bit_for_bit(small_config, scaled):
 
     cfg = with_changes(small_config, activation={"name": "relu"}, optimizer={"name": "gd"}, train__skip_dead=False)
     result = train(cfg, scaled)
-    params = build_params(cfg)
-    Y, lr = one_hot(scaled.y_train), np.float32(cfg["train"]["lr"])
+    params = build_params(cfg, scaled.n_inputs, scaled.n_classes)
+    Y, lr = one_hot(scaled.y_train, scaled.n_classes), np.float32(cfg["train"]["lr"])
     with threadpool_limits(1, user_api="blas"):  # as the run's train.blas_threads: OpenBLAS rounds by thread count
         for _ in range(cfg["train"]["iterations"]):
             Zs, As = forward(params, scaled.X_train)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nnscratch.data import DATASETS, SCALINGS, SUBSET_METHODS
+from nnscratch import datasets
+from nnscratch.data import SCALINGS, SUBSET_METHODS
 from nnscratch.network import ACTIVATIONS, BIAS_INITS, WEIGHT_INITS, layer_inits
 from nnscratch.optimizers import OPTIMIZERS
 
@@ -48,11 +49,13 @@ def is_int(value: Any) -> bool:
 
 
 def check_data(data: dict) -> list[str]:
-    problems = []
     name = data.get("name")
-    if name not in DATASETS:
-        return [f"data.name: unknown dataset '{name}' (allowed: {', '.join(DATASETS)})"]
-    n_train = DATASETS[name]["n_train"]
+    if not (isinstance(name, str) and name):
+        return [f"data.name: must name the dataset (a file of conf/data/), got {name!r}"]
+    problems = datasets.problems(data)
+    if problems:
+        return problems
+    n_train = data["catalogue"]["n_train"]
     subset = data.get("subset")
     if subset is not None and not (is_int(subset) and 1 <= subset <= n_train):
         problems.append(

@@ -163,10 +163,12 @@ def plain(cfg: DictConfig) -> dict:
 
 
 def run_id(config: dict) -> str:
-    """A stable id: hash of the resolved config, less where the data is read from."""
+    """A stable id: hash of the resolved config, less where the data is read from and the dataset's
+    catalogue (what the data is, which data.name names: nnscratch.datasets)."""
     identity = json.loads(json.dumps(config))
     identity["data"].pop("dir", None)
     identity["data"].pop("mirrors", None)
+    identity["data"].pop("catalogue", None)
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from nnscratch.data import N_CLASSES, N_INPUTS, Prepared, load, prepare
+from nnscratch import datasets
+from nnscratch.data import Prepared, prepare
+from nnscratch.datasets import n_train
 from nnscratch.environment import environment
 from nnscratch.run.plan import tasks
 from nnscratch.run.prepared import data_key, prepared_by_key
@@ -55,10 +57,10 @@ def peak_sgemm(threads: int, n: int = 4096, repeat: int = 7) -> float:
     return 2 * n**3 / min(seconds)
 
 
-def step_flops(hidden: int, n: int, inputs: int = N_INPUTS) -> int:
-    """Matrix-multiply FLOPs of one iteration of 784 -> hidden -> 10 on n samples (five matmuls), the
-    first layer's two over `inputs` of the 784 inputs."""
-    return 2 * n * (2 * inputs * hidden + 3 * hidden * N_CLASSES)
+def step_flops(hidden: int, n: int, inputs: int, classes: int) -> int:
+    """Matrix-multiply FLOPs of one iteration of inputs -> hidden -> classes on n samples (five matmuls;
+    MNIST: 784 -> hidden -> 10), the first layer's two over `inputs` (all, or those used)."""
+    return 2 * n * (2 * inputs * hidden + 3 * hidden * classes)
 
 
 def nnscratch_step(stack: Stack) -> Callable[[], None]:
@@ -143,7 +145,7 @@ def step_benchmark(data: dict[int, Prepared], hiddens: list[int], threads: int, 
             params = stack.models[0].params  # the same initial weights for the floor and PyTorch
             with threadpool_limits(threads, user_api="blas"):
                 floor = best_time(floor_step(stack), repeat)
-                step = torch_step(params, X, y, 0.1)  # all 784 inputs, as a PyTorch user would
+                step = torch_step(params, X, y, 0.1)  # all inputs, as a PyTorch user would
                 ours = best_time(nnscratch_step(stack), repeat)
                 theirs = best_time(step, repeat) if step else float("nan")
             rows.append(
@@ -156,7 +158,7 @@ def step_benchmark(data: dict[int, Prepared], hiddens: list[int], threads: int, 
                     "pytorch_s": theirs,
                     "nnscratch/floor": ours / floor,
                     "nnscratch/pytorch": ours / theirs,
-                    "nnscratch_gflops": step_flops(h, n) / ours / 1e9,
+                    "nnscratch_gflops": step_flops(h, n, prepared.n_inputs, prepared.n_classes) / ours / 1e9,
                 }
             )
     return rows
@@ -252,23 +254,35 @@ class MemorySampler:
         self._thread.join()
 
 
-def grid_flops(specs: list[dict], live: dict[str, float] | None = None, inputs: dict[str, int] | None = None) -> int:
-    """Matrix-multiply FLOPs of every run's training iterations (single-hidden-layer runs): dense, or
-    with `live` ({run_id: live_fraction}) only those of the first-layer units still alive, and with
-    `inputs` ({data key: inputs used}) over those inputs only."""
+def grid_flops(
+    specs: list[dict], sizes: dict[str, dict], live: dict[str, float] | None = None, over_used: bool = False
+) -> int:
+    """Matrix-multiply FLOPs of every run's training iterations (single-hidden-layer runs) on its data's
+    `sizes` (data_sizes): dense, or with `live` ({run_id: live_fraction}) only those of the first-layer
+    units still alive, and with `over_used` over the inputs used only."""
     total = 0
     for s in specs:
-        c = s["config"]
-        used = inputs[data_key(c)] if inputs is not None else N_INPUTS
-        dense = step_flops(sum(c["model"]["hidden"]), c["data"]["subset"] or 60_000, used) * c["train"]["iterations"]
-        total += dense * (live.get(s["run_id"], 1.0) if live is not None else 1.0)
+        c, size = s["config"], sizes[data_key(s["config"])]
+        inputs = size["used"] if over_used else size["inputs"]
+        dense = step_flops(sum(c["model"]["hidden"]), n_train(c["data"]), inputs, size["classes"])
+        total += dense * c["train"]["iterations"] * (live.get(s["run_id"], 1.0) if live is not None else 1.0)
     return int(total)
+
+
+def data_sizes(specs: list[dict]) -> dict[str, dict]:
+    """{data key: {"inputs": the dataset's, "used": how many are nonzero on some training sample (what
+    skipping leaves in the products), "classes": the dataset's}}, from the prepared data."""
+    sizes = {}
+    for key, prepared in prepared_by_key(specs):
+        idx = used_inputs(prepared.X_train)
+        used = prepared.n_inputs if idx is None else len(idx)
+        sizes[key] = {"inputs": prepared.n_inputs, "used": used, "classes": prepared.n_classes}
+    return sizes
 
 
 def inputs_used(specs: list[dict]) -> dict[str, int]:
     """{data key: how many inputs are nonzero on some training sample}: what skipping leaves in the products."""
-    used = {key: used_inputs(prepared.X_train) for key, prepared in prepared_by_key(specs)}
-    return {key: N_INPUTS if idx is None else len(idx) for key, idx in used.items()}
+    return {key: size["used"] for key, size in data_sizes(specs).items()}
 
 
 def eta_accuracy(trail: pd.DataFrame, after_s: float, min_left_s: float = Progress.TRAIL_EVERY) -> dict:
@@ -296,46 +310,46 @@ def eta_accuracy(trail: pd.DataFrame, after_s: float, min_left_s: float = Progre
     }
 
 
-def product_speed(rows: list[int], samples: int = 60_000, repeat: int = 5) -> list[dict]:
-    """GFLOP/s of the first layer's product W1 @ X (rows x 784 times 784 x samples, float32, 1 BLAS
-    thread) by the number of rows: a stack whose units mostly died is bound by reading X, not by
-    arithmetic, which a FLOP floor does not see."""
+def product_speed(rows: list[int], inputs: int, samples: int = 60_000, repeat: int = 5) -> list[dict]:
+    """GFLOP/s of the first layer's product W1 @ X (rows x inputs times inputs x samples, float32, 1 BLAS
+    thread; MNIST: 784 inputs) by the number of rows: a stack whose units mostly died is bound by reading
+    X, not by arithmetic, which a FLOP floor does not see."""
     rng = np.random.default_rng(0)
-    X = rng.random((N_INPUTS, samples), dtype=np.float32)
+    X = rng.random((inputs, samples), dtype=np.float32)
     out = []
     with threadpool_limits(1, user_api="blas"):
         for r in rows:
-            W, Z = rng.random((r, N_INPUTS), dtype=np.float32), np.empty((r, samples), np.float32)
+            W, Z = rng.random((r, inputs), dtype=np.float32), np.empty((r, samples), np.float32)
             seconds = best_time(lambda: np.matmul(W, X, out=Z), repeat)  # noqa: B023 (called right here)
-            out.append({"rows": r, "ms": 1e3 * seconds, "gflops": 2 * r * N_INPUTS * samples / seconds / 1e9})
+            out.append({"rows": r, "ms": 1e3 * seconds, "gflops": 2 * r * inputs * samples / seconds / 1e9})
     return out
 
 
-def memory_bandwidth(samples: int = 60_000, repeat: int = 5) -> float:
-    """Bytes per second one thread reads: X.sum() over a (784, samples) float32 array (188 MB at
-    60,000), the best of `repeat` (a peak, as peak_sgemm)."""
-    X = np.random.default_rng(0).random((N_INPUTS, samples), dtype=np.float32)
+def memory_bandwidth(megabytes: int = 188, repeat: int = 5) -> float:
+    """Bytes per second one thread reads: X.sum() over a float32 array of `megabytes` (188 MB: the
+    60,000 MNIST images), the best of `repeat` (a peak, as peak_sgemm)."""
+    X = np.random.default_rng(0).random(megabytes * 2**20 // 4, dtype=np.float32)
     return X.nbytes / best_time(lambda: X.sum(), repeat)
 
 
 def roofline_floor(
-    tasks: list[list[dict]], live: dict[str, float], inputs: dict[str, int], flops: float, bandwidth: float, rows: int
+    tasks: list[list[dict]], live: dict[str, float], sizes: dict[str, dict], flops: float, bandwidth: float, rows: int
 ) -> float:
     """Seconds the grid's first-layer products need at best on one core, summed over its tasks
     (nnscratch.run.plan.tasks): each stacked pass reads X twice (Z1 = W1 @ X, dW1 = dZ1 @ X.T) and
     writes and reads its (live rows, N) arrays three times, and takes the larger of its FLOPs at
     `flops` (FLOP/s) and its bytes at `bandwidth` (bytes/s). A task's live rows are its runs'
     widths x iterations x live_fraction (`live`), in passes of at most `rows` rows and at least one
-    per iteration. `inputs`: {data key: inputs used}."""
+    per iteration. `sizes`: data_sizes (inputs used, classes)."""
     total = 0.0
     for task in tasks:
         c = task[0]["config"]
-        n, used, iterations = c["data"]["subset"] or 60_000, inputs[data_key(c)], c["train"]["iterations"]
+        size, n, iterations = sizes[data_key(c)], n_train(c["data"]), c["train"]["iterations"]
         unit_iterations = sum(s["config"]["model"]["hidden"][0] * iterations * live[s["run_id"]] for s in task)
         passes = max(iterations, unit_iterations / rows)
         per_pass = unit_iterations / passes  # live rows of an average pass
-        pass_flops = 2 * n * (2 * used * per_pass + 3 * per_pass * N_CLASSES)
-        pass_bytes = 4 * n * (2 * used + 3 * per_pass)
+        pass_flops = 2 * n * (2 * size["used"] * per_pass + 3 * per_pass * size["classes"])
+        pass_bytes = 4 * n * (2 * size["used"] + 3 * per_pass)
         total += passes * max(pass_flops / flops, pass_bytes / bandwidth)
     return total
 
@@ -414,17 +428,18 @@ def grid_benchmark(
             }
         )
     # skip_dead=true is the default: the planned run ids are those of the skip-on runs
-    used = inputs_used(specs)
+    sizes = data_sizes(specs)
     return rows, {
-        "flops": grid_flops(specs),
-        "live_flops": grid_flops(specs, live),
-        "used_flops": grid_flops(specs, live, used),
-        "inputs": sorted(set(used.values())),
+        "flops": grid_flops(specs, sizes),
+        "live_flops": grid_flops(specs, sizes, live),
+        "used_flops": grid_flops(specs, sizes, live, over_used=True),
+        "inputs": sorted({s["used"] for s in sizes.values()}),
+        "n_inputs": max(s["inputs"] for s in sizes.values()),
         "runs": len(specs),
         "eta": eta,
         "tasks": tasks(specs, stack_rows, stack_tasks),  # the stacked run's, as nnscratch.run.plan makes them
         "live": live,
-        "used": used,
+        "sizes": sizes,
     }
 
 
@@ -473,8 +488,9 @@ def summary(
         f"{dense['wall_s'] / stacked['wall_s']:.2f} x faster. With skipping the grid takes "
         f"{stacked['wall_s'] / live_s:.2f} x its live floor; without, "
         f"{dense['wall_s'] / floor_s:.2f} x its dense floor.",
-        f"- The live floor counts all 784 inputs. The products leave out those 0 on every training image "
-        f"({' or '.join(map(str, info['inputs']))} of 784 used): over the inputs used the live floor is "
+        f"- The live floor counts all {info['n_inputs']} inputs. The products leave out those 0 on every training "
+        f"image ({' or '.join(map(str, info['inputs']))} of {info['n_inputs']} used): over the inputs used the "
+        f"live floor is "
         f"{info['used_flops'] / 1e12:.2f} TFLOP = {used_s:.1f} s, and the grid takes "
         f"{stacked['wall_s'] / used_s:.2f} x that.",
         f"- Roofline floor of the stacked run's first-layer products (each pass: the larger of its FLOPs at "
@@ -506,12 +522,12 @@ def run_benchmark(cfg: dict, repo: Path) -> str:
     <out_root>/<timestamp>/; the summary it prints. DataError if the dataset cannot be loaded."""
     out = Path(cfg["out_root"]) / time.strftime("%Y-%m-%d_%H-%M-%S")
     cores = joblib.cpu_count()
-    ds = load(cfg["data"]["name"], cfg["data"]["dir"])
+    ds = datasets.load(cfg["data"])
     data = {n: prepare(ds, n, "unit") for n in cfg["samples"]}
     peak = {t: peak_sgemm(t) for t in sorted({1, cores})}
     steps = [row for t in sorted({1, cores}) for row in step_benchmark(data, list(cfg["hiddens"]), t, cfg["repeat"])]
     minibatch = minibatch_benchmark(prepare(ds, None, "unit"))
-    products = product_speed(list(cfg["product_rows"]))
+    products = product_speed(list(cfg["product_rows"]), ds.n_inputs)
     grid, info = grid_benchmark(cfg["sweep"], cfg["grid_iterations"], out, cores, cfg["stack_rows"], cfg["stack_tasks"])
     tables = {
         "steps": steps,
@@ -522,7 +538,7 @@ def run_benchmark(cfg: dict, repo: Path) -> str:
         "eta": info["eta"],
     }
     bandwidth = memory_bandwidth()
-    roofline = roofline_floor(info["tasks"], info["live"], info["used"], peak[1], bandwidth, cfg["stack_rows"])
+    roofline = roofline_floor(info["tasks"], info["live"], info["sizes"], peak[1], bandwidth, cfg["stack_rows"])
     info |= {"bandwidth": bandwidth, "roofline_s": roofline / cores, "peak_1": peak[1]}
     text = summary(steps, grid, info, peak[cores], environment(repo), minibatch, products)
     return write_outputs(out, tables, text)

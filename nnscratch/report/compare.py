@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnscratch.claims import evaluate
+from nnscratch.claims import evaluate, for_dataset
 from nnscratch.report import figures
 from nnscratch.report.load import Sweep
 from nnscratch.report.render import Section
@@ -15,7 +15,7 @@ from nnscratch.report.verdicts import effect_text
 
 def comparison_sections(sweeps: list[Sweep], claims: dict, out: Path) -> list[Section]:
     """Each claim's verdict and numbers per dataset side by side, and the heatmaps on one colour scale."""
-    per = {s.dataset: evaluate(claims, s.runs, s.histories, s.axes) for s in sweeps}
+    per = {s.dataset: evaluate(for_dataset(claims, s.dataset), s.runs, s.histories, s.axes) for s in sweeps}
     rows = []
     for i, claim in enumerate(next(iter(per.values()))):
         row = {"claim": claim.title}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnscratch.claims import confidence, evaluate
+from nnscratch.claims import confidence, evaluate, for_dataset
 from nnscratch.report import figures, tables
 from nnscratch.report.load import Sweep
 from nnscratch.report.remedies import remedy_section
@@ -47,7 +47,7 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
         runs, axes, f("collapse_heatmaps"), title=f"Collapse vs success on {s.dataset}: test accuracy per cell"
     )
     sections = [sweep_header(s)]
-    verdicts = evaluate(claims, runs, hist, axes)
+    verdicts = evaluate(for_dataset(claims, s.dataset), runs, hist, axes)
     intervals = figures.claim_intervals(verdicts, f("claim_intervals"))
     sections += claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
     if extra := rounds_section(s):

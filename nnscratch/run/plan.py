@@ -9,6 +9,7 @@ import logging
 
 import joblib
 
+from nnscratch import datasets
 from nnscratch.run.prepared import data_key
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def schedule_key(config: dict) -> tuple:
 
 def samples_read(config: dict) -> float:
     """What a run reads through: samples x iterations."""
-    return (config["data"]["subset"] or 60_000) * config["train"]["iterations"]
+    return datasets.n_train(config["data"]) * config["train"]["iterations"]
 
 
 def cost(specs: list[dict]) -> float:

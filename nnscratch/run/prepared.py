@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from nnscratch import data as datamod
+from nnscratch import datasets
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def prepare_with(ds: datamod.Dataset, config: dict) -> datamod.Prepared:
 def prepare_for(config: dict) -> datamod.Prepared:
     """Load and preprocess the data of one run config."""
     d = config["data"]
-    return prepare_with(datamod.load(d["name"], d.get("dir"), d.get("mirrors")), config)
+    return prepare_with(datasets.load(d), config)
 
 
 def prepared_by_key(specs: list[dict]) -> Iterator[tuple[str, datamod.Prepared]]:
@@ -55,7 +56,7 @@ def prepared_by_key(specs: list[dict]) -> Iterator[tuple[str, datamod.Prepared]]
             continue
         seen.add(key)
         if d["name"] not in raw:
-            raw[d["name"]] = datamod.load(d["name"], d.get("dir"), d.get("mirrors"))
+            raw[d["name"]] = datasets.load(d)
         yield key, prepare_with(raw[d["name"]], spec["config"])
 
 
@@ -65,13 +66,12 @@ def save_prepared(specs: list[dict], folder: Path) -> dict[str, Path]:
     for key, prepared in prepared_by_key(specs):
         out[key] = folder / key
         out[key].mkdir(parents=True, exist_ok=True)
-        for field in ("X_train", "y_train", "X_test", "y_test"):
+        for field in ("X_train", "y_train", "X_test", "y_test", "n_classes"):
             np.save(out[key] / f"{field}.npy", getattr(prepared, field))
     return out
 
 
 def open_prepared(folder: Path) -> datamod.Prepared:
     """The prepared arrays of one data key, memory-mapped read-only."""
-    return datamod.Prepared(
-        *(np.load(Path(folder) / f"{f}.npy", mmap_mode="r") for f in ("X_train", "y_train", "X_test", "y_test"))
-    )
+    arrays = (np.load(Path(folder) / f"{f}.npy", mmap_mode="r") for f in ("X_train", "y_train", "X_test", "y_test"))
+    return datamod.Prepared(*arrays, int(np.load(Path(folder) / "n_classes.npy")))

@@ -17,7 +17,7 @@ import yaml
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from nnscratch import results
-from nnscratch.claims import claims_digest, claims_for, confidence, load_claims, undecided_runs
+from nnscratch.claims import claims_digest, claims_for, confidence, for_dataset, load_claims, undecided_runs
 from nnscratch.config.checks import ConfigError
 from nnscratch.config.grid import axis_names, expand, products
 from nnscratch.environment import environment
@@ -211,7 +211,7 @@ def run(
 def add_seeds(record: dict, specs: list[dict], sweep_dir: Path, execute, conf_dir: Path) -> Counter:
     """Rounds of extra seeds (nnscratch.run.adaptive), each recorded in sweep.json before it runs."""
     settings, rounds, counts = record["adaptive"], record["rounds"], Counter()
-    claims = load_claims(Path(settings["claims"]))
+    claims = for_dataset(load_claims(Path(settings["claims"])), results.dataset_of(sweep_dir))
     while True:
         runs, histories = results.read_results(sweep_dir), results.read_histories(sweep_dir)
         now, cells, new = plan_round(claims, runs, histories, record["axes"], specs, settings["max_seeds"], conf_dir)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnscratch.data import N_CLASSES, N_INPUTS
 from nnscratch.network import (
     Activation,
     Params,
@@ -22,12 +21,13 @@ from nnscratch.network import (
 from nnscratch.optimizers import make_optimizer
 
 
-def build_params(cfg: dict) -> Params:
-    """Initial parameters for a run config."""
+def build_params(cfg: dict, n_inputs: int, n_classes: int) -> Params:
+    """Initial parameters for a run config on data of `n_inputs` inputs and `n_classes` classes
+    (the loaded dataset's: Prepared.n_inputs, Prepared.n_classes)."""
     hidden = list(cfg["model"]["hidden"])
     n_layers = len(hidden) + 1
     return init_params(
-        [N_INPUTS, *hidden, N_CLASSES],
+        [n_inputs, *hidden, n_classes],
         layer_inits(cfg["weights"], n_layers),
         layer_inits(cfg["biases"], n_layers),
         cfg["seed"],
@@ -113,7 +113,7 @@ def constant_pass(model: Model, y: np.ndarray, act: Activation) -> Pass:
     """Every first-layer unit dead: each sample reaches layer 2 as the same zero vector, so the mean
     over samples of the softmax gradient is (p - class frequencies) of one column."""
     dt = model.trained["W"][0].dtype
-    share = np.bincount(y, minlength=N_CLASSES) / len(y)
+    share = np.bincount(y, minlength=model.params["W"][-1].shape[0]) / len(y)  # one entry per class
     freq = share.astype(dt)[:, None]
     top = upper(model.trained)
     Zs, As = forward(top, np.zeros((0, 1), dt), act=act)
@@ -122,9 +122,9 @@ def constant_pass(model: Model, y: np.ndarray, act: Activation) -> Pass:
     return Pass(float(-(freq * log_probs).sum()), grads, As, log_probs, share)
 
 
-def new_model(cfg: dict, inputs: np.ndarray | None = None) -> Model:
-    """A model to train on the given inputs (None: all)."""
-    params = build_params(cfg)
+def new_model(cfg: dict, n_inputs: int, n_classes: int, inputs: np.ndarray | None = None) -> Model:
+    """A model of a dataset's `n_inputs` and `n_classes` to train on the given inputs (None: all)."""
+    params = build_params(cfg, n_inputs, n_classes)
     trained = {g: list(ps) for g, ps in params.items()}
     W1 = params["W"][0]
     # C order, as every other array of the step: a[:, idx] comes out in Fortran order, and a stack of

@@ -10,7 +10,7 @@ from nnscratch.network import Activation, Params
 
 
 def used_inputs(X: np.ndarray) -> np.ndarray | None:
-    """Indices of the inputs (rows of X: (784, N)) that are nonzero on some sample; None if all are."""
+    """Indices of the inputs (rows of X: (n_inputs, N)) that are nonzero on some sample; None if all are."""
     used = X.any(axis=1)
     return None if used.all() else np.flatnonzero(used)
 

@@ -23,7 +23,7 @@ and on its outgoing weights (its activation is 0); plain gradient descent then l
 and so its pre-activations on the fixed training set, exactly as they are: it is dead for good. Its
 row leaves the stacked products, and its fixed contribution to the test set's second-layer input is
 computed once. A model with no live unit left is a constant function of its input: the rest of its
-run is one column weighted by the class frequencies, with no product over the 784 inputs.
+run is one column weighted by the class frequencies, with no product over the inputs (MNIST: 784).
 Never skipped: units of deeper layers (their inputs keep changing, so they can revive), and units
 of a mini-batch run found dead on one batch only (a batch is not the training set: only an
 evaluation pass over the whole set can tell).
@@ -45,7 +45,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from nnscratch import diagnostics as dg
-from nnscratch.data import N_CLASSES, Prepared
+from nnscratch.data import Prepared
 from nnscratch.network import (
     Activation,
     forward,
@@ -107,10 +107,10 @@ class Stack:
         inputs = used_inputs(self.X) if skip_dead else None
         if inputs is not None:
             self.X = self.X[inputs]
-        self.models = [new_model(c, inputs) for c in cfgs]
+        self.models = [new_model(c, data.n_inputs, data.n_classes, inputs) for c in cfgs]
         dt = self.models[0].params["W"][0].dtype
         self.lr = dt.type(tc["lr"])
-        self.Y = one_hot(self.y, N_CLASSES, dt)
+        self.Y = one_hot(self.y, data.n_classes, dt)
         self.full_batch = tc.get("batch_size") is None or tc["batch_size"] >= len(self.y)
         if not self.full_batch and len(cfgs) > 1:
             raise ValueError("mini-batch runs draw their own batches: they train alone, not stacked")
@@ -165,7 +165,7 @@ class Stack:
         return tuple(np.empty((units, n), self.W1.dtype) for _ in range(3))
 
     def passes(self, X: np.ndarray, y: np.ndarray, Y: np.ndarray, detect: bool) -> tuple[dict[int, Pass], np.ndarray]:
-        """Forward and backward of every model still training on X (784, N); and, if `detect`, which
+        """Forward and backward of every model still training on X (inputs, N); and, if `detect`, which
         stacked rows are dead on all of X."""
         Z1, A1, dZ1 = self.arrays(X.shape[1])
         np.matmul(self.W1, X, out=Z1)
@@ -190,7 +190,7 @@ class Stack:
 
     def batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         y = self.y[idx]
-        return self.X_rows[idx].T, y, one_hot(y, N_CLASSES, self.W1.dtype)
+        return self.X_rows[idx].T, y, one_hot(y, self.data.n_classes, self.W1.dtype)
 
     def test_hidden(self, evaluating: list[int]) -> np.ndarray | None:
         """First-layer activations of every live row on the test set, one product for all models, when
