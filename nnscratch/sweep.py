@@ -17,7 +17,7 @@ import yaml
 
 from nnscratch import results
 from nnscratch.adaptive import plan_round, recorded_specs, verdicts
-from nnscratch.claims import claims_digest, claims_for, confidence, load_claims, undecided_runs
+from nnscratch.claims import claims_digest, claims_for, design, load_claims, undecided_runs
 from nnscratch.compose import CONF_DIR
 from nnscratch.config import ConfigError
 from nnscratch.environment import environment
@@ -116,13 +116,20 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
             "adaptive.enabled: the grid has no seed axis to add seeds to (add e.g. seed: [0, 1, 2] to its axes)"
         )
     path = Path(adaptive["claims"]) if adaptive.get("claims") else claims_for(record, conf_dir)
+    boundary = None
     try:
-        confidence(load_claims(path))
+        boundary = design(load_claims(path))
     except (OSError, ValueError, yaml.YAMLError) as err:
         problems.append(f"adaptive.claims: cannot use {path}: {err}")
+    if boundary and isinstance(max_seeds, int) and max_seeds > boundary.last:
+        problems.append(
+            f"adaptive.max_seeds: {max_seeds} is beyond the sequential design of {path} (max_seeds "
+            f"{boundary.last}); lower adaptive.max_seeds or raise sequential.max_seeds in the claims file"
+        )
     if problems:
         raise ConfigError("invalid adaptive settings, nothing was run:\n  " + "\n  ".join(problems))
-    return {"enabled": True, "max_seeds": max_seeds, "claims": str(path), "claims_sha256": claims_digest(path)}
+    settings = {"enabled": True, "max_seeds": max_seeds, "claims": str(path), "claims_sha256": claims_digest(path)}
+    return settings | {"design": boundary.record()}
 
 
 def check_same_claims(sweep_dir: Path, on_disk: dict, settings: dict | None) -> None:

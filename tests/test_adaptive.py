@@ -24,8 +24,10 @@ GRID = {
 
 
 def claims_file(path, value: float):
-    """One check over both cells: the uniform cell sits on the threshold, the zeros cell far below it."""
+    """One check over both cells: the uniform cell sits on the threshold, the zeros cell far below it (and
+    the file declares it seed-independent, so its equal seeds decide it)."""
     check = {"what": "test accuracy reaches the value", "kind": "threshold", "select": {}, "measure": "test_acc"}
+    check |= {"seed_independent": {"weights": "zeros"}}  # zero weights, zero biases: declared, then confirmed
     claim = {"id": "noisy", "title": "A noisy claim", "checks": [check | {"value": value}]}
     path.write_text(yaml.safe_dump({"confidence": 0.95, "claims": [claim]}))
     return path
