@@ -2,21 +2,24 @@
 
 A check selects runs, computes a measure per run (or per pair of twin runs), and compares it with a
 threshold fixed in the claims file. A run's *margin* is its measure minus the threshold, signed so
-that a positive margin passes. Runs are grouped into cells (every axis but the seed); a cell's
-estimate is its mean margin over seeds, with a Student-t confidence interval at the file's
-`confidence` level (scipy.stats.t with n - 1 degrees of freedom). A contrast's margin is the paired
-difference of twin runs (same seed, same other axes) minus the threshold, so its interval is the
-paired t interval. A cell
+that a positive margin passes. Runs are grouped into cells (every axis but the seed); a contrast's
+margin is the paired difference of twin runs (same seed, same other axes) minus the threshold. A cell
 
-    holds       its interval lies entirely on the passing side of the threshold
-    fails       entirely on the failing side
-    undecided   the interval straddles the threshold, or the cell has a single seed
+    holds       some prefix of its seeds (seeds in order) crossed the sequential t boundary of the
+                claims file's design (nnscratch.stats) on the passing side
+    fails       ... on the failing side
+    split       its seeds' run outcomes differ (some collapsed, some not): never decided by the mean
+    undecided   otherwise: no crossing yet, fewer seeds than the first look, or seeds with no spread
 
-A cell whose seeds all give the same margin (e.g. every seed collapses to 0.1135) is decided by that
-value. The claim's verdict comes from its first check: supported (every cell holds), refuted (every
-cell fails), conditional (some hold, some fail, none undecided: named by the axis that separates
-them), inconclusive (no runs, or a cell undecided; it names those cells and about how many seeds
-would decide each at the spread observed).
+A cell whose seeds all give the same value is decided by that value only where the claims file declares
+the measure seed-independent (`seed_independent:`) and every seed confirms it. A check with `rate: r`
+is a claim about seeds ("at least r of seeds pass"), decided by Clopper–Pearson bounds. Every cell
+reports how many seeds failed and the exact bound on the failure rate. When the cells of a check do
+not all agree, only decisions Holm's step-down keeps across the cells are counted (the conditional
+split, "k of n cells hold"). The claim's verdict comes from its first check: supported (every cell
+holds), refuted (every cell fails), conditional (some hold, some fail, none open: named by the axis that
+separates them), inconclusive (no runs, or a cell undecided or split; it names those cells and about
+how many seeds would decide each at the spread observed).
 
 Nothing here trains or plots: the report and the sweep's adaptive seeds both read it.
 """
@@ -35,7 +38,16 @@ import yaml
 from scipy import stats
 
 from nnscratch.compose import CONF_DIR
-from nnscratch.stats import Boundary, clopper_pearson, crossing, holm, rate_level, seeds_to_cross, t_boundary
+from nnscratch.stats import (
+    Boundary,
+    clopper_pearson,
+    crossing,
+    holm,
+    no_spread,
+    rate_level,
+    seeds_to_cross,
+    t_boundary,
+)
 
 OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 STRICT = {"<", ">"}
@@ -240,7 +252,7 @@ def interval(margins: np.ndarray, boundary: Boundary) -> tuple[float, float]:
     """The design's interval of the mean margin at this look: mean ± critical t · sd / sqrt(n); unbounded
     before the first look or when the seeds have no spread (t undefined)."""
     n, mean = len(margins), float(np.mean(margins))
-    if n < boundary.first or np.ptp(margins) == 0:
+    if n < boundary.first or no_spread(margins):
         return -math.inf, math.inf
     half = float(boundary.critical_at(n)) * float(np.std(margins, ddof=1)) / math.sqrt(n)
     return mean - half, mean + half
@@ -294,20 +306,28 @@ def rate_decision(passed: int, n: int, rate: float, boundary: Boundary) -> tuple
     return (HOLDS if low >= rate else FAILS if high < rate else UNDECIDED), p
 
 
+def cell_codes(direction: np.ndarray, split: np.ndarray) -> np.ndarray:
+    """Decision codes of cells judged by their mean (any shape): split wherever the seeds' outcomes differ,
+    whatever the mean says; else the boundary's direction (HOLDS, FAILS, or UNDECIDED = 0)."""
+    return np.where(split, SPLIT, direction)
+
+
 def alone(margins: np.ndarray, outcomes: pd.Series, check: dict, independent: bool, boundary, strict):
     """(decision code, p-value, basis) of one cell before Holm."""
     n = len(margins)
     if check.get("rate") is not None:
         passed = int((margins > 0).sum() if strict else (margins >= 0).sum())
         return (*rate_decision(passed, n, float(check["rate"]), boundary), "rate of passing seeds")
-    if independent and n >= 2 and np.ptp(margins) == 0:
+    if independent and no_spread(margins):
         code = {"holds": HOLDS, "fails": FAILS, "undecided": UNDECIDED}[decide(margins[0], margins[0], strict)]
         return code, 0.0 if code else 1.0, "seed-independent (declared; every seed gave the same value)"
-    if outcomes.nunique() > 1:
+    direction, p = mean_decision(margins, boundary)
+    code = int(cell_codes(direction, outcomes.nunique() > 1))
+    if code == SPLIT:
         return SPLIT, 1.0, "seeds split between outcomes"
-    if np.ptp(margins) == 0 and n >= 2:
+    if no_spread(margins):
         return UNDECIDED, 1.0, "no spread (every seed gave the same value; not declared seed-independent)"
-    return (*mean_decision(margins, boundary), "sequential t boundary")
+    return code, p, "sequential t boundary"
 
 
 def cell_row(group: pd.DataFrame, check: dict, boundary: Boundary, strict: bool) -> dict:

@@ -1,0 +1,27 @@
+"""Calibration of the verdicts: python -m experiments.calibrate [replications=N] [max_seeds=[6,20]]"""
+
+import time
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from nnscratch.calibration import Case, calibrate
+from nnscratch.claims import design, load_claims
+from nnscratch.compose import CONF_DIR
+
+
+@hydra.main(config_path="../conf", config_name="calibrate", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    started = time.time()
+    boundary = design(load_claims(CONF_DIR / cfg.claims))
+    cases = [Case(**c) for c in OmegaConf.to_container(cfg.cases)]
+    table = calibrate(cases, boundary, list(cfg.max_seeds), int(cfg.replications), int(cfg.seed), int(cfg.first))
+    print(f"{cfg.replications:,} replications per case, seed {cfg.seed}; design: {boundary.record()['kind']}")
+    for cap, rows in table.groupby("max_seeds"):
+        print(f"\nmax_seeds = {cap}")
+        print(rows.drop(columns="max_seeds").to_string(index=False, float_format=lambda x: f"{x:.4f}", na_rep="—"))
+    print(f"\n{time.time() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
