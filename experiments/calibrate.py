@@ -1,11 +1,12 @@
-"""Calibration of the verdicts: python -m experiments.calibrate [replications=N] [max_seeds=[6,20]]"""
+"""Calibration of the verdicts: python -m experiments.calibrate [replications=N] [real_check=outputs/real_check/<ts>]"""
 
 import time
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nnscratch.calibration import Case, calibrate
+from nnscratch import results
+from nnscratch.calibration import Case, calibrate, real_cases
 from nnscratch.claims import design, load_claims
 from nnscratch.compose import CONF_DIR
 
@@ -15,6 +16,9 @@ def main(cfg: DictConfig) -> None:
     started = time.time()
     boundary = design(load_claims(CONF_DIR / cfg.claims))
     cases = [Case(**c) for c in OmegaConf.to_container(cfg.cases)]
+    if cfg.real_check:
+        runs = results.read_results(cfg.real_check)
+        cases += real_cases(runs.loc[runs["status"] == "finished", "test_acc"].to_numpy(float), "test_acc")
     table = calibrate(cases, boundary, list(cfg.max_seeds), int(cfg.replications), int(cfg.seed), int(cfg.first))
     print(f"{cfg.replications:,} replications per case, seed {cfg.seed}; design: {boundary.record()['kind']}")
     for cap, rows in table.groupby("max_seeds"):

@@ -153,6 +153,17 @@ def summary(case: Case, codes: np.ndarray, seeds: np.ndarray, collapsed: np.ndar
     return row
 
 
+def real_cases(values: np.ndarray, measure: str) -> list[Case]:
+    """Cases whose seeds are resampled from one real cell's `values` (n,): the threshold at their mean
+    (no decision is right) and 1.4 of their sd below it (holds is right)."""
+    sd = float(np.std(values, ddof=1))
+    name = f"real: {measure} of {len(values)} seeds (mean {np.mean(values):.4f}, sd {sd:.4f})"
+    return [
+        Case(f"{name}, threshold at the mean", law="empirical", values=tuple(values)),
+        Case(f"{name}, threshold 1.4 sd below", law="empirical", values=tuple(values), mu=1.4 * sd),
+    ]
+
+
 def calibrate(
     cases: list[Case], boundary: Boundary, max_seeds: list[int], reps: int, seed: int, first: int
 ) -> pd.DataFrame:
