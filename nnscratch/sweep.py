@@ -107,14 +107,13 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
     """The adaptive-seed settings as recorded in sweep.json, or None when off; ConfigError if unusable."""
     if not adaptive or not adaptive.get("enabled"):
         return None
+    if "seed" not in record["axes"]:  # adaptive seeds are on by default: a grid without seeds has nothing to add
+        log.warning("adaptive seeds skipped: the grid has no seed axis (add e.g. seed: [0, 1, 2] to its axes)")
+        return None
     problems = []
     max_seeds = adaptive.get("max_seeds")
     if not (isinstance(max_seeds, int) and not isinstance(max_seeds, bool) and max_seeds >= 2):
         problems.append(f"adaptive.max_seeds: must be a whole number >= 2, got {max_seeds!r}")
-    if "seed" not in record["axes"]:
-        problems.append(
-            "adaptive.enabled: the grid has no seed axis to add seeds to (add e.g. seed: [0, 1, 2] to its axes)"
-        )
     path = Path(adaptive["claims"]) if adaptive.get("claims") else claims_for(record, conf_dir)
     boundary = None
     try:

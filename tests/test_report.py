@@ -208,6 +208,7 @@ def test_real_two_dataset_smoke_report(tmp_path):
                 "-m",
                 "experiments.sweep",
                 "sweep=smoke",
+                "adaptive.enabled=false",
                 f"data={dataset}",
                 f"out_root={tmp_path / dataset}",
                 "sweep.axes.train.iterations=[30]",
