@@ -62,8 +62,9 @@ CELL_STATS = (
 METHOD = (
     "The guarantee: for a cell whose true mean margin is exactly on the threshold, the chance that it is ever "
     "called 'holds' or 'fails' is at most {alpha:.0%}, however many rounds of seeds are added and whenever the sweep "
-    "is resumed, up to {last} seeds per cell (no cell may go beyond), assuming the seeds' margins are normal; "
-    "a cell's true failure rate lies in the stated seed-failure range at {level:.0%}. "
+    "is resumed, up to {last} seeds per cell (no cell may go beyond), assuming the seeds' margins are normal. "
+    "Each cell's seed-failure range is the exact {level:.0%} Clopper–Pearson range at its final seed count (after "
+    "adaptive rounds its coverage is measured by experiments.calibrate, not guaranteed). "
     "How: a run's margin is its measure minus the check's threshold, signed so that positive passes (a contrast: "
     "the paired difference of twin runs on the same seed). A cell's seeds, in seed order, are tested at every seed "
     "count from {first} to {last} against a sequential t boundary (the same per-look level {per_look:.4f} at each "
