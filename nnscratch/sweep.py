@@ -142,6 +142,12 @@ def check_same_claims(sweep_dir: Path, on_disk: dict, settings: dict | None) -> 
             f"resume={sweep_dir}: refusing, the claims file {path} changed since this sweep's adaptive "
             "rounds chose their seeds. Restore it, or start a new sweep."
         )
+    recorded = (on_disk.get("adaptive") or {}).get("design")
+    if recorded and settings.get("design") and recorded != settings["design"]:
+        raise ConfigError(
+            f"resume={sweep_dir}: refusing, the sequential design recorded in sweep.json differs from the one "
+            "this code computes (nnscratch/stats.py changed). Resume with the code that started it, or start anew."
+        )
 
 
 def run(
