@@ -3,9 +3,9 @@
 A round evaluates the claims file (nnscratch.claims) on the results so far. Every cell of every
 check that is undecided (or split between outcomes) names the runs it was computed from (for a
 contrast, both sides); each of those runs' cells (its axes but the seed) gets the next seed numbers,
-up to `max_seeds` seeds in the
-cell. How many at once: the engine's estimate of the seeds that would decide it, at most twice the
-seeds it has, at least one more. A new run is the cell's own overrides with another `seed=`, composed
+up to `max_seeds` seeds in the cell. How many at once: the engine's estimate of the seeds that would
+decide it under the claims file's sequential boundary, at most twice the seeds it has, at least one
+more (`round_target`). A new run is the cell's own overrides with another `seed=`, composed
 and recorded like any run of the grid. Rounds go on until every check is decided or every undecided
 cell has `max_seeds` seeds.
 """
