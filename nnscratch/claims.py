@@ -2,21 +2,24 @@
 
 A check selects runs, computes a measure per run (or per pair of twin runs), and compares it with a
 threshold fixed in the claims file. A run's *margin* is its measure minus the threshold, signed so
-that a positive margin passes. Runs are grouped into cells (every axis but the seed); a cell's
-estimate is its mean margin over seeds, with a Student-t confidence interval at the file's
-`confidence` level (scipy.stats.t with n - 1 degrees of freedom). A contrast's margin is the paired
-difference of twin runs (same seed, same other axes) minus the threshold, so its interval is the
-paired t interval. A cell
+that a positive margin passes. Runs are grouped into cells (every axis but the seed); a contrast's
+margin is the paired difference of twin runs (same seed, same other axes) minus the threshold. A cell
 
-    holds       its interval lies entirely on the passing side of the threshold
-    fails       entirely on the failing side
-    undecided   the interval straddles the threshold, or the cell has a single seed
+    holds       some prefix of its seeds (seeds in order) crossed the sequential t boundary of the
+                claims file's design (nnscratch.stats) on the passing side
+    fails       ... on the failing side
+    split       its seeds' run outcomes differ (some collapsed, some not): never decided by the mean
+    undecided   otherwise: no crossing yet, fewer seeds than the first look, or seeds with no spread
 
-A cell whose seeds all give the same margin (e.g. every seed collapses to 0.1135) is decided by that
-value. The claim's verdict comes from its first check: supported (every cell holds), refuted (every
-cell fails), conditional (some hold, some fail, none undecided: named by the axis that separates
-them), inconclusive (no runs, or a cell undecided; it names those cells and about how many seeds
-would decide each at the spread observed).
+A cell whose seeds all give the same value is decided by that value only where the claims file declares
+the measure seed-independent (`seed_independent:`) and every seed confirms it. A check with `rate: r`
+is a claim about seeds ("at least r of seeds pass"), decided by Clopper–Pearson bounds. Every cell
+reports how many seeds failed and the exact bound on the failure rate. When the cells of a check do
+not all agree, only decisions Holm's step-down keeps across the cells are counted (the conditional
+split, "k of n cells hold"). The claim's verdict comes from its first check: supported (every cell
+holds), refuted (every cell fails), conditional (some hold, some fail, none open: named by the axis that
+separates them), inconclusive (no runs, or a cell undecided or split; it names those cells and about
+how many seeds would decide each at the spread observed).
 
 Nothing here trains or plots: the report and the sweep's adaptive seeds both read it.
 """
@@ -35,26 +38,58 @@ import yaml
 from scipy import stats
 
 from nnscratch.paths import CONF_DIR
+from nnscratch.stats import (
+    Boundary,
+    clopper_pearson,
+    crossing,
+    holm,
+    no_spread,
+    rate_level,
+    seeds_to_cross,
+    t_boundary,
+)
 
 OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 STRICT = {"<", ">"}
 SEED = "seed"
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_CLAIMS = CONF_DIR / "claims.yaml"
-CELL_STATS = ("mean", "margin", "low", "high", "sd", "seeds", "decision", "seeds_needed", "best", "margins", "run_ids")
+CELL_STATS = (
+    "mean", "margin", "low", "high", "sd", "seeds", "failed", "fail_rate_low", "fail_rate_high", "outcomes",
+    "alone", "p", "decision", "basis", "seeds_needed", "best", "margins", "run_ids",
+)  # fmt: skip
 
 METHOD = (
-    "A run's margin is its measure minus the check's threshold, signed so that a positive margin passes; "
-    "for a contrast it is the paired difference of twin runs (same seed, same other axes) minus the threshold. "
-    "Per cell (one combination of every axis but the seed) the estimate is the mean margin over seeds and its "
-    "{level:.0%} confidence interval is Student's t with n − 1 degrees of freedom (scipy.stats.t): exact for "
-    "normally distributed margins, and honest at 3 seeds because it is wide there (t = 4.30 at 95 %). A cell holds "
-    "when the whole interval passes, fails when the whole interval fails, and is undecided when it straddles the "
-    "threshold or has one seed; a cell whose seeds all give the same margin is decided by that value. For a 'reach' "
-    "check the measure is the highest value reached within the iteration budget, so a run that never reaches the "
-    "target has a negative margin. 'Seeds needed' is the smallest n at which the interval half-width, at the observed "
-    "mean and standard deviation, would fall below the mean's distance from the threshold — a guide, not a promise."
+    "The guarantee: for a cell whose true mean margin is exactly on the threshold, the chance that it is ever "
+    "called 'holds' or 'fails' is at most {alpha:.0%}, however many rounds of seeds are added and whenever the sweep "
+    "is resumed, up to {last} seeds per cell (no cell may go beyond), assuming the seeds' margins are normal. "
+    "Each cell's seed-failure range is the exact {level:.0%} Clopper–Pearson range at its final seed count (after "
+    "adaptive rounds its coverage is measured by experiments.calibrate, not guaranteed). "
+    "How: a run's margin is its measure minus the check's threshold, signed so that positive passes (a contrast: "
+    "the paired difference of twin runs on the same seed). A cell's seeds, in seed order, are tested at every seed "
+    "count from {first} to {last} against a sequential t boundary (the same per-look level {per_look:.4f} at each "
+    "look, found once by a seeded simulation of the pivotal null t statistic): the cell holds or fails when some "
+    "prefix of its seeds crossed it (|t| ≥ {c_first:.1f} at {first} seeds, {c_last:.2f} at {last}). The interval "
+    "shown is this look's: mean ± critical t · sd / √n. A cell whose seeds' run outcomes differ (some collapse, "
+    "some do not) is split: never decided by its mean, it gets more seeds, and its failure rate is stated "
+    "(exact Clopper–Pearson). Seeds that all give the same value decide nothing unless the claims file declares "
+    "the measure seed-independent. Counts of cells and conditional splits keep only the decisions that Holm's "
+    "step-down keeps across the check's cells; supported and refuted need every cell on its own. 'Seeds needed' "
+    "is a guide, not a promise."
 )
+
+
+def method_text(boundary: Boundary) -> str:
+    """METHOD filled in with the design's numbers."""
+    return METHOD.format(
+        alpha=1 - boundary.level,
+        level=boundary.level,
+        first=boundary.first,
+        last=boundary.last,
+        per_look=boundary.per_look,
+        c_first=boundary.critical[0],
+        c_last=boundary.critical[-1],
+    )
 
 
 @dataclass
@@ -70,7 +105,7 @@ class CheckResult:
 
     def counts(self) -> dict[str, int]:
         found = self.cells["decision"].value_counts() if not self.cells.empty else {}
-        return {d: int(found.get(d, 0)) for d in ("holds", "fails", "undecided")}
+        return {d: int(found.get(d, 0)) for d in ("holds", "fails", "undecided", "split")}
 
 
 @dataclass
@@ -214,20 +249,34 @@ def reach(check: dict, runs: pd.DataFrame, histories: pd.DataFrame) -> pd.DataFr
     )
 
 
-# ---------------------------------------------------------------- cells and their intervals
+# ---------------------------------------------------------------- cells: boundary, outcomes, decisions
+
+HOLDS, FAILS, UNDECIDED, SPLIT = 1, -1, 0, 2
+DECISIONS = {HOLDS: "holds", FAILS: "fails", UNDECIDED: "undecided", SPLIT: "split"}
+OPEN = ("undecided", "split")  # decisions that more seeds may change: adaptive rounds feed these cells
+DEFAULT_DESIGN = {"first_look": 3, "max_seeds": 20}
 
 
-def interval(margins: np.ndarray, level: float) -> tuple[float, float]:
-    """Student-t confidence interval of the mean margin; a point where every seed agrees; unbounded
-    with a single seed."""
+def design(claims: dict) -> Boundary:
+    """The claims file's sequential design (`sequential: {first_look, max_seeds}`) at its confidence."""
+    given = DEFAULT_DESIGN | (claims.get("sequential") or {})
+    first, last = given["first_look"], given["max_seeds"]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (first, last)) or not 2 <= first <= last:
+        raise ValueError(
+            f"claims file: sequential needs whole numbers 2 <= first_look <= max_seeds, got {first!r}, {last!r}"
+            " (e.g. sequential: {first_look: 3, max_seeds: 20})"
+        )
+    return t_boundary(confidence(claims), first, last)
+
+
+def interval(margins: np.ndarray, boundary: Boundary) -> tuple[float, float]:
+    """The design's interval of the mean margin at this look: mean ± critical t · sd / sqrt(n); unbounded
+    before the first look or when the seeds have no spread (t undefined)."""
     n, mean = len(margins), float(np.mean(margins))
-    if n < 2:
+    if n < boundary.first or no_spread(margins):
         return -math.inf, math.inf
-    sd = float(np.std(margins, ddof=1))
-    if sd == 0:
-        return mean, mean
-    low, high = stats.t.interval(level, n - 1, loc=mean, scale=sd / math.sqrt(n))
-    return float(low), float(high)
+    half = float(boundary.critical_at(n)) * float(np.std(margins, ddof=1)) / math.sqrt(n)
+    return mean - half, mean + half
 
 
 def decide(low: float, high: float, strict: bool) -> str:
@@ -238,49 +287,130 @@ def decide(low: float, high: float, strict: bool) -> str:
     return "undecided"
 
 
-def seeds_needed(mean: float, sd: float, level: float, limit: int = 10_000) -> int | None:
-    """Smallest n whose t interval at this mean and sd would exclude the threshold; None if none would."""
-    if mean == 0 or not np.isfinite(sd):
-        return None
-    if sd == 0:
-        return 2
-    q = (1 + level) / 2
-    for n in range(2, limit + 1):
-        if stats.t.ppf(q, n - 1) * sd / math.sqrt(n) < abs(mean):
-            return n
-    return None
+def seeds_needed(mean: float, sd: float, boundary: Boundary, n: int) -> int | None:
+    """Smallest seed count (> n, within the design) whose critical t this mean and sd would reach."""
+    found = seeds_to_cross(np.array([mean]), np.array([sd]), np.array([n]), boundary)[0]
+    return None if np.isnan(found) else int(found)
 
 
-def cell_row(group: pd.DataFrame, level: float, strict: bool) -> dict:
+def seed_outcomes(group: pd.DataFrame) -> pd.Series:
+    """Each seed's run outcome (ok / collapsed / diverged); for a contrast both sides', 'a / b'."""
+    if "outcome" not in group.columns:
+        return pd.Series("ok", index=group.index)
+    out = group["outcome"].astype(str)
+    return out + " / " + group["b_outcome"].astype(str) if "b_outcome" in group.columns else out
+
+
+def declared_independent(check: dict, group: pd.DataFrame) -> bool:
+    """The claims file declares this cell's measure seed-independent (`seed_independent: true`, or a
+    selection {axis: value(s)} its runs all match)."""
+    where = check.get("seed_independent")
+    if where is None or where is False:
+        return False
+    if where is True:
+        return True
+    chosen = select(group, where)
+    return chosen is not None and len(chosen) == len(group)
+
+
+def mean_decision(margins: np.ndarray, boundary: Boundary) -> tuple[int, float]:
+    """(direction crossed by some prefix: +1 / -1 / 0, sequential p-value) of one cell's seeds in order."""
+    cross = crossing(margins[None, :], boundary)
+    return int(cross.direction[0, -1]), float(cross.p[0, -1])
+
+
+def rate_decision(passed: int, n: int, rate: float, boundary: Boundary) -> tuple[int, float]:
+    """(+1 / -1 / 0, p-value) for 'at least `rate` of seeds pass', by Clopper–Pearson at stats.rate_level."""
+    low, high = clopper_pearson(passed, n, rate_level(boundary))
+    looks = boundary.last - boundary.first + 1
+    p = min(1.0, stats.binomtest(passed, n, rate).pvalue * looks)
+    return (HOLDS if low >= rate else FAILS if high < rate else UNDECIDED), p
+
+
+def cell_codes(direction: np.ndarray, split: np.ndarray) -> np.ndarray:
+    """Decision codes of cells judged by their mean (any shape): split wherever the seeds' outcomes differ,
+    whatever the mean says; else the boundary's direction (HOLDS, FAILS, or UNDECIDED = 0)."""
+    return np.where(split, SPLIT, direction)
+
+
+def alone(margins: np.ndarray, outcomes: pd.Series, check: dict, independent: bool, boundary, strict):
+    """(decision code, p-value, basis) of one cell before Holm."""
+    n = len(margins)
+    if check.get("rate") is not None:
+        passed = int((margins > 0).sum() if strict else (margins >= 0).sum())
+        return (*rate_decision(passed, n, float(check["rate"]), boundary), "rate of passing seeds")
+    if independent and no_spread(margins):
+        code = {"holds": HOLDS, "fails": FAILS, "undecided": UNDECIDED}[decide(margins[0], margins[0], strict)]
+        return code, 0.0 if code else 1.0, "seed-independent (declared; every seed gave the same value)"
+    direction, p = mean_decision(margins, boundary)
+    code = int(cell_codes(direction, outcomes.nunique() > 1))
+    if code == SPLIT:
+        return SPLIT, 1.0, "seeds split between outcomes"
+    if no_spread(margins):
+        return UNDECIDED, 1.0, "no spread (every seed gave the same value; not declared seed-independent)"
+    return code, p, "sequential t boundary"
+
+
+def cell_row(group: pd.DataFrame, check: dict, boundary: Boundary, strict: bool) -> dict:
+    group = group.sort_values(SEED) if SEED in group.columns else group
     margins = group["margin"].to_numpy(float)
-    low, high = interval(margins, level)
-    sd = float(np.std(margins, ddof=1)) if len(margins) > 1 else float("nan")
-    decision = decide(low, high, strict)
+    n, outcomes = len(margins), seed_outcomes(group)
+    low, high = interval(margins, boundary)
+    sd = float(np.std(margins, ddof=1)) if n > 1 else float("nan")
+    code, p, basis = alone(margins, outcomes, check, declared_independent(check, group), boundary, strict)
+    failed = int((margins <= 0).sum() if strict else (margins < 0).sum())
+    fail_low, fail_high = clopper_pearson(failed, n, boundary.level)
     return {
         "mean": float(group["measure"].mean()),
         "margin": float(margins.mean()),
         "low": low,
         "high": high,
         "sd": sd,
-        "seeds": len(margins),
-        "decision": decision,
-        "seeds_needed": seeds_needed(float(margins.mean()), sd, level) if decision == "undecided" else None,
+        "seeds": n,
+        "failed": failed,
+        "fail_rate_low": float(fail_low),
+        "fail_rate_high": float(fail_high),
+        "outcomes": ", ".join(f"{k} {v}" for k, v in outcomes.value_counts().items()),
+        "alone": DECISIONS[code],
+        "p": p,
+        "decision": DECISIONS[code],
+        "basis": basis,
+        "seeds_needed": seeds_needed(float(margins.mean()), sd, boundary, n) if code in (UNDECIDED, SPLIT) else None,
         "best": float(group["measure"].max()),
         "margins": [float(x) for x in margins],
         "run_ids": sorted({r for ids in group["run_ids"] for r in ids}),
     }
 
 
-def cell_table(frame: pd.DataFrame, axes: list[str], level: float, strict: bool) -> pd.DataFrame:
+def check_decisions(codes: np.ndarray, p: np.ndarray, level: float) -> np.ndarray:
+    """(R, m) decisions of a check's m cells alone -> as reported. When every cell alone holds (or every
+    cell fails) each cell was tested at `level` and all must pass: kept. Otherwise the cells are counted
+    and split one by one, so a decision stands only if Holm's step-down rejects it at the family level."""
+    codes = np.atleast_2d(codes)
+    unanimous = (codes == codes[:, :1]).all(axis=1) & np.isin(codes[:, 0], (HOLDS, FAILS))
+    decided = np.isin(codes, (HOLDS, FAILS))
+    kept = holm(np.where(decided, p, 1.0), level) & decided
+    adjusted = np.where(decided & ~kept, UNDECIDED, codes)
+    return np.where(unanimous[:, None], codes, adjusted)
+
+
+def cell_table(frame: pd.DataFrame, axes: list[str], check: dict, boundary: Boundary, strict: bool) -> pd.DataFrame:
     """One row per cell (the axes that vary within the check's runs, seed excluded) with CELL_STATS."""
     keys = [a for a in axes if a != SEED and a in frame.columns and frame[a].nunique(dropna=False) > 1]
-    if not keys:
-        return pd.DataFrame([cell_row(frame, level, strict)])
-    rows = [
-        dict(zip(keys, key if isinstance(key, tuple) else (key,))) | cell_row(group, level, strict)
-        for key, group in frame.groupby(keys, dropna=False)
-    ]
-    return pd.DataFrame(rows)
+    groups = [((), frame)] if not keys else list(frame.groupby(keys, dropna=False))
+    rows = []
+    for key, group in groups:
+        where = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        if len(group) > boundary.last:
+            raise ValueError(
+                f"claims: check '{check['what']}', cell {where or 'the only cell'} has {len(group)} seeds, more than "
+                f"the sequential design's max_seeds = {boundary.last}; raise sequential.max_seeds in the claims file"
+            )
+        rows.append(where | cell_row(group, check, boundary, strict))
+    cells = pd.DataFrame(rows)
+    codes = cells["alone"].map({v: k for k, v in DECISIONS.items()}).to_numpy()
+    final = check_decisions(codes[None, :], cells["p"].to_numpy(float)[None, :], boundary.level)[0]
+    return cells.assign(decision=[DECISIONS[c] for c in final])
 
 
 def cell_name(cells: pd.DataFrame, i: int) -> str:
@@ -304,20 +434,32 @@ def separating_axis(cells: pd.DataFrame, holds: pd.Series) -> str | None:
 
 def margin_text(cells: pd.DataFrame, i: int) -> str:
     low, high = cells.at[i, "low"], cells.at[i, "high"]
-    span = "no interval (one seed)" if not np.isfinite(low) else f"[{low:+.3g}, {high:+.3g}]"
-    return f"margin {cells.at[i, 'margin']:+.3g} {span}"
+    span = "no interval" if not np.isfinite(low) else f"[{low:+.3g}, {high:+.3g}]"
+    return f"margin {cells.at[i, 'margin']:+.3g} {span}; {outcome_text(cells, i)}"
+
+
+def outcome_text(cells: pd.DataFrame, i: int) -> str:
+    """What the seeds rule out, e.g. '0 of 3 seeds failed (failure rate <= 0.71); outcomes: collapsed 3'."""
+    k, n = int(cells.at[i, "failed"]), int(cells.at[i, "seeds"])
+    low, high = cells.at[i, "fail_rate_low"], cells.at[i, "fail_rate_high"]
+    bound = f"failure rate ≤ {high:.2f}" if k == 0 else f"failure rate {low:.2f}–{high:.2f}"
+    return f"{k} of {n} seeds failed ({bound}); outcomes: {cells.at[i, 'outcomes']}"
 
 
 def undecided_text(cells: pd.DataFrame) -> str:
     parts = []
-    for i in cells.index[cells["decision"] == "undecided"]:
+    for i in cells.index[cells["decision"].isin(OPEN)]:
         needed = cells.at[i, "seeds_needed"]
         guess = (
-            "more seeds would not decide it at this mean (it sits on the threshold)"
+            "within the design's seeds the mean would not clear the boundary at this spread"
             if needed is None or pd.isna(needed)
             else f"≈ {int(needed)} seeds would decide it at the observed spread"
         )
-        parts.append(f"{cell_name(cells, i)} ({margin_text(cells, i)}, {cells.at[i, 'seeds']} seeds; {guess})")
+        why = cells.at[i, "basis"] if cells.at[i, "alone"] in OPEN else "not kept by Holm across the cells"
+        parts.append(
+            f"{cell_name(cells, i)} ({cells.at[i, 'decision']}: {why}; {margin_text(cells, i)}; "
+            f"{cells.at[i, 'seeds']} seeds; {guess})"
+        )
     return "; ".join(parts)
 
 
@@ -325,8 +467,8 @@ def verdict(cells: pd.DataFrame) -> tuple[str, str]:
     """(verdict, reason) from the cell table."""
     d = cells["decision"]
     n = len(cells)
-    if (d == "undecided").any():
-        return "inconclusive", f"{(d == 'undecided').sum()} of {n} cells undecided: {undecided_text(cells)}"
+    if d.isin(OPEN).any():
+        return "inconclusive", f"{d.isin(OPEN).sum()} of {n} cells undecided or split: {undecided_text(cells)}"
     weakest = cells["margin"].idxmin() if (d == "holds").all() else cells["margin"].idxmax()
     if (d == "holds").all():
         return (
@@ -341,14 +483,14 @@ def verdict(cells: pd.DataFrame) -> tuple[str, str]:
 
 
 def run_check(
-    check: dict, runs: pd.DataFrame, histories: pd.DataFrame, named: dict, axes: list[str], level: float
+    check: dict, runs: pd.DataFrame, histories: pd.DataFrame, named: dict, axes: list[str], boundary: Boundary
 ) -> CheckResult:
     frame = per_run(check, runs, histories, named, axes)
     if frame is None or frame["margin"].isna().all():
         return CheckResult(check["what"], "inconclusive", "the sweep has no runs for this check")
     frame = frame[frame["margin"].notna()]
     strict = check.get("op", ">=") in STRICT and check["kind"] != "reach"
-    cells = cell_table(frame, [a for a in axes if a in frame.columns], level, strict)
+    cells = cell_table(frame, [a for a in axes if a in frame.columns], check, boundary, strict)
     label = check["measure"] + (f" at iteration {check['at']}" if "at" in check else "")
     if check["kind"] == "reach":
         label = f"highest {check['measure']} within {check['within']} iterations (target {check['value']})"
@@ -371,14 +513,14 @@ def confidence(claims: dict) -> float:
 def evaluate(claims: dict, runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str]) -> list[ClaimResult]:
     """Every claim of the claims file against one sweep's runs (results.csv) and histories."""
     runs = runs[runs["status"] == "finished"]
-    level = confidence(claims)
+    boundary = design(claims)
     named = {k: v for k, v in claims.items() if isinstance(v, str)}  # named expressions, e.g. collapse
     return [
         ClaimResult(
             c["id"],
             c["title"],
             c.get("log", ""),
-            [run_check(ch, runs, histories, named, axes, level) for ch in c["checks"]],
+            [run_check(ch, runs, histories, named, axes, boundary) for ch in c["checks"]],
         )
         for c in claims["claims"]
     ]
@@ -386,13 +528,13 @@ def evaluate(claims: dict, runs: pd.DataFrame, histories: pd.DataFrame, axes: li
 
 def undecided_runs(results_: list[ClaimResult]) -> list[tuple[str, str, list[str], int | None]]:
     """(claim id, the check and cell in words, run ids feeding it, seeds estimated to decide it) of every
-    undecided cell of every check."""
+    undecided or split cell of every check."""
     out = []
     for claim in results_:
         for check in claim.checks:
             if check.cells.empty:
                 continue
-            for i in check.cells.index[check.cells["decision"] == "undecided"]:
+            for i in check.cells.index[check.cells["decision"].isin(OPEN)]:
                 needed = check.cells.at[i, "seeds_needed"]
                 needed = None if needed is None or pd.isna(needed) else int(needed)
                 out.append(

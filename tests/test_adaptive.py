@@ -25,8 +25,10 @@ GRID = {
 
 
 def claims_file(path, value: float):
-    """One check over both cells: the uniform cell sits on the threshold, the zeros cell far below it."""
+    """One check over both cells: the uniform cell sits on the threshold, the zeros cell far below it (and
+    the file declares it seed-independent, so its equal seeds decide it)."""
     check = {"what": "test accuracy reaches the value", "kind": "threshold", "select": {}, "measure": "test_acc"}
+    check |= {"seed_independent": {"weights": "zeros"}}  # zero weights, zero biases: declared, then confirmed
     claim = {"id": "noisy", "title": "A noisy claim", "checks": [check | {"value": value}]}
     path.write_text(yaml.safe_dump({"confidence": 0.95, "claims": [claim]}))
     return path
@@ -57,6 +59,8 @@ def test_seeds_are_added_only_to_the_undecided_cell_and_stop_at_max_seeds(tmp_pa
     assert first["verdicts_before"] == {"noisy": "inconclusive"} and first["cells"][0]["seeds"] == [3, 4]
     assert first["cells"][0]["cell"]["weights"] == "uniform" and "undecided" in first["cells"][0]["reason"]
     assert len(record["rounds"]) == 1 and "max_seeds = 5" in record["adaptive"]["stopped"]
+    looks = record["adaptive"]["design"]["critical_t"]  # the boundary, recorded before the first seed ran
+    assert list(looks) == [str(n) for n in range(3, 21)] and looks["3"] > 11 > looks["5"] > looks["20"]
     added = {r["run_id"] for r in first["cells"][0]["runs"]}
     assert added == set(runs.loc[runs["seed"] >= 3, "run_id"])
     assert all(c.startswith("python -m experiments.train") for c in runs["command"])  # reproducible alone
@@ -90,6 +94,8 @@ def test_resume_refuses_a_changed_claims_file_and_bad_settings_are_named(tmp_pat
         sweep_with(tmp_path, [0, 1, 2], None, resume=sweep_dir)
     with pytest.raises(ConfigError, match="adaptive.max_seeds"):
         sweep_with(tmp_path, [0, 1, 2], adaptive | {"max_seeds": 1})
+    with pytest.raises(ConfigError, match="adaptive.max_seeds: 21 is beyond the sequential design"):
+        sweep_with(tmp_path, [0, 1, 2], adaptive | {"max_seeds": 21})  # so a resume cannot add looks either
     with pytest.raises(ConfigError, match="adaptive.claims"):
         sweep_with(tmp_path, [0, 1, 2], adaptive | {"claims": str(tmp_path / "none.yaml")})
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nnscratch"
-BASE = {"paths", "data", "datasets", "network", "optimizers", "diagnostics", "environment"}
+BASE = {"paths", "data", "datasets", "network", "optimizers", "diagnostics", "environment", "stats"}
 # what each room may import (rooms: a top-level module, or a subpackage)
 ALLOWED = {
     "paths": set(),
@@ -16,17 +16,18 @@ ALLOWED = {
     "network": set(),
     "optimizers": {"network"},
     "diagnostics": set(),
+    "stats": set(),
     "environment": set(),
     "train": BASE | {"train"},
     "config": BASE | {"config"},
     "results": {"paths", "diagnostics"},
-    "claims": {"paths", "diagnostics", "results"},
-    "report": {"paths", "diagnostics", "results", "claims", "report"},
+    "claims": {"paths", "diagnostics", "results", "stats"},
+    "report": {"paths", "diagnostics", "results", "claims", "stats", "report"},
     "run": BASE | {"train", "config", "results", "claims", "run"},
     "perf": BASE | {"train", "config", "results", "claims", "run", "report", "perf"},
 }
 RUN_ORDER = ["prepared", "task", "plan", "progress", "loky", "dask", "adaptive", "sweep"]  # each imports only earlier
-NO_HYDRA = {"results", "claims", "report", "train", "data", "datasets", "network", "optimizers", "diagnostics"}
+NO_HYDRA = {"results", "claims", "report", "train", "data", "datasets", "network", "optimizers", "diagnostics", "stats"}
 
 
 def module_name(path: Path) -> str:

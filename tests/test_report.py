@@ -40,6 +40,7 @@ def make_sweep(root, axes: dict, accuracy=healthy, dataset="mnist", name="fixtur
     for i, combo in enumerate(itertools.product(*axes.values())):
         cell = dict(zip(axes, combo))
         acc = accuracy(cell) + rng.normal(0, 0.002)
+        jitter = 1 + rng.normal(0, 0.01)  # real runs' activations differ by seed: equal floats decide nothing
         learned = acc > 0.3
         train_acc = acc + (0.08 if cell.get("data.subset") == 5000 else 0.01) * learned
         history = [
@@ -49,8 +50,8 @@ def make_sweep(root, axes: dict, accuracy=healthy, dataset="mnist", name="fixtur
                 "train_acc": train_acc * min(1, 0.2 + it / 400),
                 "test_acc": acc * min(1, 0.2 + it / 400),
                 "dead_l1": 0.5 if cell.get("biases") == "normal" else 0.0,
-                "act_mean_l1": 300.0 if cell.get("data.scaling") == "none" else 1.0,
-                "grad_norm_l1": 500.0 if cell.get("data.scaling") == "none" else 1.0,
+                "act_mean_l1": (300.0 if cell.get("data.scaling") == "none" else 1.0) * jitter,
+                "grad_norm_l1": (500.0 if cell.get("data.scaling") == "none" else 1.0) * jitter,
                 "distinct_l1": 10 if learned else 1,
             }
             for it in range(0, 501, 100)
@@ -145,7 +146,7 @@ def test_verdicts_follow_the_data(tmp_path):
 def test_the_logs_mechanisms_are_checked_with_numbers(tmp_path):
     claim = verdicts(make_sweep(tmp_path, LOG_AXES))["unscaled"]
     mechanism = claim.checks[1]
-    assert mechanism.verdict == "supported" and mechanism.cells["mean"].min() == pytest.approx(300)
+    assert mechanism.verdict == "supported" and mechanism.cells["mean"].min() == pytest.approx(300, rel=0.1)
 
 
 def test_seeds_that_disagree_make_a_claim_inconclusive(tmp_path):
@@ -210,6 +211,7 @@ def test_real_two_dataset_smoke_report(tmp_path):
                 "-m",
                 "experiments.sweep",
                 "sweep=smoke",
+                "adaptive.enabled=false",
                 f"data={dataset}",
                 f"out_root={tmp_path / dataset}",
                 "sweep.axes.train.iterations=[30]",

@@ -97,6 +97,7 @@ def test_cli_smoke_sweep_writes_expected_rows_and_run_folders(tmp_path):
     proc = subprocess.run(
         sweep_argv(
             "sweep=smoke",
+            "adaptive.enabled=false",
             f"out_root={out}",
             "sweep.axes.train.iterations=[20]",
             "sweep.axes.model.hidden=[[10]]",
@@ -207,6 +208,7 @@ def test_cli_bad_grid_exits_nonzero_and_writes_nothing(tmp_path):
     proc = subprocess.run(
         sweep_argv(
             "sweep=smoke",
+            "adaptive.enabled=false",
             f"out_root={tmp_path / 'o'}",
             "sweep.axes.train.lr=[0]",
         ),
@@ -245,6 +247,7 @@ def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path):
     proc = subprocess.Popen(
         sweep_argv(
             "sweep=smoke",
+            "adaptive.enabled=false",
             f"out_root={out}",
             "sweep.axes.train.iterations=[400]",
             "sweep.axes.data.subset=[5000]",

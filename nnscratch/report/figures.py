@@ -311,7 +311,7 @@ def overfitting(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
     return save(fig, path)
 
 
-DECISION_COLORS = {"holds": "#2a9d8f", "fails": "#e76f51", "undecided": "#f4a261"}
+DECISION_COLORS = {"holds": "#2a9d8f", "fails": "#e76f51", "undecided": "#f4a261", "split": "#9b5de5"}
 
 
 def claim_intervals(claims: list, path: Path) -> Path:

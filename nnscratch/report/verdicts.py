@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnscratch.claims import METHOD, CheckResult, ClaimResult, margin_text
+from nnscratch.claims import CheckResult, ClaimResult, design, margin_text, method_text
 from nnscratch.report.render import Section, slug
 
 
@@ -26,7 +26,15 @@ def cells_text(check: CheckResult) -> str:
     if check.cells.empty:
         return "—"
     n = check.counts()
-    return f"{n['holds']} hold / {n['fails']} fail / {n['undecided']} undecided"
+    return f"{n['holds']} hold / {n['fails']} fail / {n['undecided']} undecided / {n['split']} split"
+
+
+def seeds_range(check: CheckResult) -> str:
+    """How many seeds the check's cells took, e.g. '3–6'."""
+    if check.cells.empty:
+        return "—"
+    lo, hi = int(check.cells["seeds"].min()), int(check.cells["seeds"].max())
+    return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
 def claims_table(results_: list[ClaimResult], links: dict[str, str] | None = None) -> pd.DataFrame:
@@ -40,6 +48,7 @@ def claims_table(results_: list[ClaimResult], links: dict[str, str] | None = Non
                 "verdict": c.verdict.upper(),
                 "effect [interval]": effect_text(main),
                 "seeds": int(main.cells["seeds"].sum()) if not main.cells.empty else 0,
+                "seeds per cell": seeds_range(main),
                 "cells": cells_text(main),
                 "why": main.reason,
                 "mechanism / further checks": "; ".join(f"{ch.verdict}: {ch.what}" for ch in c.checks[1:]) or "—",
@@ -67,7 +76,7 @@ def claim_sections(
                 f"{claims.get('file', 'the claims file')} "
                 "before any run. Margins are in the units of the measure (accuracy: 0.01 = 1 point). "
                 "Each claim links to its section.",
-                "How sure: " + METHOD.format(level=level),
+                "How sure: " + method_text(design(claims)),
             ],
             tables=[(claims.get("title", "Claims"), claims_table(claim_results, links))],
             figures=[("Each claim's cells: mean margin, interval and seeds", figure)] if figure else [],

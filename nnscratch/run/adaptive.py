@@ -1,10 +1,11 @@
 """Adaptive seeds: after a sweep's runs, more seeds only for the cells that feed an undecided check.
 
 A round evaluates the claims file (nnscratch.claims) on the results so far. Every cell of every
-check that is undecided names the runs it was computed from (for a contrast, both sides); each of
-those runs' cells (its axes but the seed) gets the next seed numbers, up to `max_seeds` seeds in the
-cell. How many at once: the engine's estimate of the seeds that would decide it, at most twice the
-seeds it has, at least one more. A new run is the cell's own overrides with another `seed=`, composed
+check that is undecided (or split between outcomes) names the runs it was computed from (for a
+contrast, both sides); each of those runs' cells (its axes but the seed) gets the next seed numbers,
+up to `max_seeds` seeds in the cell. How many at once: the engine's estimate of the seeds that would
+decide it under the claims file's sequential boundary, at most twice the seeds it has, at least one
+more (`round_target`). A new run is the cell's own overrides with another `seed=`, composed
 and recorded like any run of the grid. Rounds go on until every check is decided or every undecided
 cell has `max_seeds` seeds.
 """
@@ -15,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from nnscratch.claims import ClaimResult, evaluate, undecided_runs
@@ -55,11 +57,18 @@ def wanted_cells(results_: list[ClaimResult], specs: list[dict], max_seeds: int)
     for claim_id, where, run_ids, needed in undecided_runs(results_):
         for key in {cell_key(by_id[r]) for r in run_ids if r in by_id}:
             cell = wanted.setdefault(key, Cell(by_cell[key]))
-            n = len(cell.seeds)
-            goal = max_seeds if needed is None else needed
-            cell.target = max(cell.target, min(max_seeds, max(n + 1, min(goal, 2 * n))))
+            goal = round_target(len(cell.seeds), np.nan if needed is None else needed, max_seeds)
+            cell.target = max(cell.target, int(goal))
             cell.reasons.append(f"{claim_id} — {where}")
     return {k: c for k, c in wanted.items() if len(c.seeds) < c.target}
+
+
+def round_target(n, needed, max_seeds: int):
+    """Seeds a cell should reach this round (arrays or scalars): the estimate that would decide it (NaN:
+    none, go to max_seeds), at most twice what it has, at least one more, never beyond max_seeds. The
+    sequential boundary holds at every seed count, so the step size is a matter of cost, not of error."""
+    goal = np.where(np.isnan(needed), max_seeds, needed)
+    return np.minimum(max_seeds, np.maximum(np.asarray(n) + 1, np.minimum(goal, 2 * np.asarray(n))))
 
 
 def new_seeds(cell: Cell) -> list[int]:

@@ -17,7 +17,7 @@ import yaml
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from nnscratch import results
-from nnscratch.claims import claims_digest, claims_for, confidence, for_dataset, load_claims, undecided_runs
+from nnscratch.claims import claims_digest, claims_for, design, for_dataset, load_claims, undecided_runs
 from nnscratch.config.checks import ConfigError
 from nnscratch.config.grid import axis_names, expand, products
 from nnscratch.environment import environment
@@ -111,22 +111,28 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
     """The adaptive-seed settings as recorded in sweep.json, or None when off; ConfigError if unusable."""
     if not adaptive or not adaptive.get("enabled"):
         return None
+    if "seed" not in record["axes"]:  # adaptive seeds are on by default: a grid without seeds has nothing to add
+        log.warning("adaptive seeds skipped: the grid has no seed axis (add e.g. seed: [0, 1, 2] to its axes)")
+        return None
     problems = []
     max_seeds = adaptive.get("max_seeds")
     if not (isinstance(max_seeds, int) and not isinstance(max_seeds, bool) and max_seeds >= 2):
         problems.append(f"adaptive.max_seeds: must be a whole number >= 2, got {max_seeds!r}")
-    if "seed" not in record["axes"]:
-        problems.append(
-            "adaptive.enabled: the grid has no seed axis to add seeds to (add e.g. seed: [0, 1, 2] to its axes)"
-        )
     path = Path(adaptive["claims"]) if adaptive.get("claims") else claims_for(record, conf_dir)
+    boundary = None
     try:
-        confidence(load_claims(path))
+        boundary = design(load_claims(path))
     except (OSError, ValueError, yaml.YAMLError) as err:
         problems.append(f"adaptive.claims: cannot use {path}: {err}")
+    if boundary and isinstance(max_seeds, int) and max_seeds > boundary.last:
+        problems.append(
+            f"adaptive.max_seeds: {max_seeds} is beyond the sequential design of {path} (max_seeds "
+            f"{boundary.last}); lower adaptive.max_seeds or raise sequential.max_seeds in the claims file"
+        )
     if problems:
         raise ConfigError("invalid adaptive settings, nothing was run:\n  " + "\n  ".join(problems))
-    return {"enabled": True, "max_seeds": max_seeds, "claims": str(path), "claims_sha256": claims_digest(path)}
+    settings = {"enabled": True, "max_seeds": max_seeds, "claims": str(path), "claims_sha256": claims_digest(path)}
+    return settings | {"design": boundary.record()}
 
 
 def check_same_claims(sweep_dir: Path, on_disk: dict, settings: dict | None) -> None:
@@ -139,6 +145,12 @@ def check_same_claims(sweep_dir: Path, on_disk: dict, settings: dict | None) -> 
         raise ConfigError(
             f"resume={sweep_dir}: refusing, the claims file {path} changed since this sweep's adaptive "
             "rounds chose their seeds. Restore it, or start a new sweep."
+        )
+    recorded = (on_disk.get("adaptive") or {}).get("design")
+    if recorded and settings.get("design") and recorded != settings["design"]:
+        raise ConfigError(
+            f"resume={sweep_dir}: refusing, the sequential design recorded in sweep.json differs from the one "
+            "this code computes (nnscratch/stats.py changed). Resume with the code that started it, or start anew."
         )
 
 
