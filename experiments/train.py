@@ -10,11 +10,12 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from nnscratch.compose import command, plain, run_id
 from nnscratch.config import ConfigError
 from nnscratch.data import DataError
+from nnscratch.loggers import make_logger
 from nnscratch.runner import run_single
 
 
@@ -43,6 +44,7 @@ def main(cfg: DictConfig) -> None:
         "config": config,
     }
     try:
+        tracker = make_logger(OmegaConf.to_container(cfg.logger, resolve=True))
         m = run_single(spec, out_dir)
     except (ConfigError, DataError) as err:
         drop_if_unused(out_dir)
@@ -53,6 +55,7 @@ def main(cfg: DictConfig) -> None:
         f"train_acc {m['train_acc']:.4f}  test_acc {m['test_acc']:.4f}  outcome {m['outcome']}  "
         f"iterations {m['iteration']}  {m['seconds']:.1f} s  -> {out_dir}"
     )
+    tracker.log_runs(out_dir.parent, [out_dir.name])  # a multirun's job: its folder's; a single run: the day's
 
 
 if __name__ == "__main__":

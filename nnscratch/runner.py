@@ -319,6 +319,7 @@ def run_sweep(
     scheduler: str | None = None,
     stack_rows: int = 0,
     stack_tasks: int = 1,
+    on_record: Callable[[str], None] | None = None,
 ) -> Counter:
     """Run every spec of `batches` (a grid, then each adaptive round) not yet finished in `sweep_dir`;
     returns counts by status/outcome.
@@ -328,6 +329,7 @@ def run_sweep(
     On loky, workers read the prepared data memory-mapped from the sweep folder and write their own
     records; on Dask (nnscratch.cluster) the data is shipped to the workers and the records come
     back to this process, so the workers need no shared disk.
+    `on_record(run_id)` is called in this process once for each record written (e.g. to log it).
     """
     since = time.time()
     runs_root = results.runs_dir(sweep_dir)
@@ -337,7 +339,9 @@ def run_sweep(
     planned = plan_tasks(batches, stack_rows, stack_tasks, done)
     todo = [s for t in planned for s in t]
     counts = Counter()
-    bar = Progress(specs, done, progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv")
+    bar = Progress(
+        specs, done, progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv", on_record=on_record
+    )
     log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), backend)
     try:
         with logging_redirect_tqdm():
@@ -497,6 +501,7 @@ class Progress:
         desc: str,
         record: Path | None = None,
         clock: Callable[[], float] = time.time,
+        on_record: Callable[[str], None] | None = None,
     ):
         self.work = {s["run_id"]: cost([s]) for s in specs}
         self.configs = {s["run_id"]: s["config"] for s in specs}
@@ -507,7 +512,7 @@ class Progress:
         self.ended_runs: dict[str, tuple[float, float | None]] = {}  # run: (share of work done, live at end)
         self.plan([], 1)  # the backend plans its tasks (`plan`) before any runs
         self.failed, self.record, self.trail, self.clock, self.shown = 0, record, [], clock, None
-        self.started, self.lock = clock(), threading.Lock()
+        self.started, self.lock, self.on_record = clock(), threading.Lock(), on_record
         self.bar = tqdm(
             total=None,
             disable=not enabled,
@@ -534,7 +539,8 @@ class Progress:
         `live_at_end` of its units alive (None: unknown, e.g. it failed)."""
         with self.lock:
             self.failed = failed
-            if run_id in self.work and run_id not in self.seen:
+            new = run_id in self.work and run_id not in self.seen
+            if new:
                 self.seen.add(run_id)
                 self.running.pop(run_id, None)
                 self.ended_runs[run_id] = (live_fraction, live_at_end)
@@ -546,6 +552,8 @@ class Progress:
                     if not self.runs_left[task] and task in self.task_start:
                         add_evidence(self.closed, self.task_group[task], self.task_evidence(task, self.clock()))
             self.show()
+        if new and self.on_record:  # outside the lock: it may take a while
+            self.on_record(run_id)
 
     def moving(self, running: dict[str, Done]) -> None:
         """Runs still training: {run_id: (planned, actual, live)} as nnscratch.train.Stack.progress."""

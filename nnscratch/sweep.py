@@ -22,6 +22,8 @@ from nnscratch.compose import CONF_DIR
 from nnscratch.config import ConfigError
 from nnscratch.environment import environment
 from nnscratch.grid import axis_names, expand, products
+from nnscratch.loggers import Logger, NoLogger
+from nnscratch.loggers.background import Background
 from nnscratch.runner import run_sweep
 
 log = logging.getLogger(__name__)
@@ -147,9 +149,11 @@ def run(
     conf_dir: Path = CONF_DIR,
     progress: bool = True,
     adaptive: dict | None = None,
+    logger: Logger | None = None,
 ) -> tuple[Path, Counter]:
     """Validate, then run every missing or failed run of the grid, then (adaptive) the rounds of extra
-    seeds; (sweep dir, counts)."""
+    seeds; (sweep dir, counts). Each record written is given to `logger` (nnscratch.loggers), and at
+    the end every run of the folder it has not logged yet."""
     check_parallel(parallel)
     planning = time.time()
     record, specs = plan(grid, cli_overrides, conf_dir)
@@ -172,6 +176,7 @@ def run(
     env_name = "environment.json" if not resume else f"environment-resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
     results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
     started = time.time()
+    queued = Background(logger or NoLogger())  # the sweep never waits on a tracker
 
     def execute(batches: list[list[dict]]) -> Counter:
         return run_sweep(
@@ -183,6 +188,7 @@ def run(
             parallel.get("scheduler"),
             parallel.get("stack_rows", 0),
             parallel.get("stack_tasks", 1),
+            on_record=lambda run_id: queued.log_runs(sweep_dir, [run_id]),
         )
 
     try:
@@ -191,6 +197,8 @@ def run(
         specs += [s for batch in added for s in batch]
         if settings and settings.get("enabled"):
             counts += add_seeds(record, specs, sweep_dir, execute, conf_dir)
+        queued.log_runs(sweep_dir)  # any record written unannounced (a dead pool's), or by an earlier session
+        queued.drain()
     finally:  # wall time of this session, kept across resumes
         record["sessions"].append(
             {
