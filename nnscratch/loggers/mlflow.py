@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 SCHEMES = ("sqlite:///", "http://", "https://", "file:", "postgresql", "mysql")
 REPORT_FILES = ("report.md", "report.html", "figures", "tables", "sweep.json", "results.csv")
 PAGE = 10_000  # runs per search request
+# The UI shows a "model training" experiment's runs table and charts (not its GenAI traces page)
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 MAX_TAG = 5000  # characters of a tag value kept (MLflow refuses more than 8,000)
 
 
@@ -268,7 +270,7 @@ class MlflowLogger:
         if exp is None:
             try:
                 where = f"{self.root}/{name}" if self.root else None
-                return self.client.create_experiment(name, artifact_location=where)
+                return self.client.create_experiment(name, artifact_location=where, tags=EXPERIMENT_TAGS)
             except MlflowException:  # made meanwhile by another process (a multirun's job)
                 exp = self.client.get_experiment_by_name(name)
                 if exp is None:
