@@ -19,7 +19,7 @@ def main(cfg: DictConfig) -> None:
     if cfg.repeats:
         table = logbench.sweep_overhead(cfg.grid, out, uri, cfg.repeats, list(cfg.sweep_overrides))
         table.to_csv(out / "overhead.csv", index=False)
-        print(table.groupby("logger")[["process_s", "sweep_s"]].median().to_string(float_format="%.1f"))
+        print(table.groupby("logger")[["process_s", "cpu_s", "sweep_s"]].median().to_string(float_format="%.1f"))
     if cfg.trivial_runs:
         parallel = OmegaConf.to_container(cfg.parallel, resolve=True)
         row = logbench.relog_trivial(cfg.trivial_runs, out / "trivial", uri, parallel)

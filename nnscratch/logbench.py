@@ -11,6 +11,7 @@ logged again (idempotent: nothing new).
 from __future__ import annotations
 
 import logging
+import resource
 import subprocess
 import sys
 import time
@@ -42,23 +43,33 @@ CHUNK = 1000  # runs logged between two progress lines
 
 
 def timed_sweep(grid: str, logger: list[str], out_root: Path, extra: list[str]) -> dict:
-    """One `python -m experiments.sweep` process: its wall time and the sweep's session time."""
+    """One `python -m experiments.sweep` process: its wall time, its CPU time and its workers' (which a
+    loaded machine changes less), and the sweep's session time."""
     argv = [sys.executable, "-m", "experiments.sweep", f"sweep={grid}", f"out_root={out_root}", "report=false"]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_of_children()
     subprocess.run([*argv, *logger, *extra], cwd=ROOT, check=True, capture_output=True)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, cpu_of_children() - cpu
     sweep_dir = max((out_root / grid).iterdir(), key=lambda p: p.stat().st_mtime)
     session = results.read_sweep(sweep_dir)["sessions"][-1]["wall_seconds"]
     name = logger[0].split("=")[1]
-    return {"grid": grid, "logger": name, "process_s": wall, "sweep_s": session, "sweep_dir": str(sweep_dir)}
+    return {"grid": grid, "logger": name, "process_s": wall, "cpu_s": cpu, "sweep_s": session, "sweep_dir": sweep_dir}
+
+
+def cpu_of_children() -> float:
+    """User + system seconds of the ended child processes (and theirs: a sweep's workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sweep_overhead(grid: str, out_root: Path, uri: str, repeats: int, extra: list[str]) -> pd.DataFrame:
     """`repeats` sweeps of `grid` with each logger, taking turns (so that a change of load hits both)."""
     loggers = [["logger=none"], ["logger=mlflow", f"logger.tracking_uri={uri}"]]
-    rows = [timed_sweep(grid, lg, out_root, extra) for _ in range(repeats) for lg in loggers]
-    for row in rows:
-        print(pd.DataFrame([row]).drop(columns="sweep_dir").to_string(index=False, float_format="%.1f"), flush=True)
+    rows = []
+    for _ in range(repeats):
+        for lg in loggers:
+            rows.append(timed_sweep(grid, lg, out_root, extra))
+            shown = pd.DataFrame(rows[-1:]).drop(columns="sweep_dir")
+            print(shown.to_string(index=False, float_format="%.1f"), flush=True)
     return pd.DataFrame(rows)
 
 
