@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nnscratch.config.checks import ConfigError
 from nnscratch.data import DataError
+from nnscratch.loggers import make_logger
 from nnscratch.run import sweep
 
 log = logging.getLogger("experiments.sweep")
@@ -19,6 +20,7 @@ log = logging.getLogger("experiments.sweep")
 def main(cfg: DictConfig) -> None:
     settings = OmegaConf.to_container(cfg, resolve=True)
     try:
+        tracker = make_logger(settings["logger"])
         sweep_dir, counts = sweep.run(
             settings["sweep"],
             settings["parallel"],
@@ -26,6 +28,7 @@ def main(cfg: DictConfig) -> None:
             Path(cfg.out_root),
             cfg.resume,
             adaptive=settings["adaptive"],
+            logger=tracker,
         )
     except (ConfigError, DataError) as err:
         sys.exit(f"error: {err}")
@@ -35,7 +38,9 @@ def main(cfg: DictConfig) -> None:
     if cfg.report:
         from nnscratch.report import write_report
 
-        log.info("report: %s", write_report([sweep_dir]))
+        report = write_report([sweep_dir])
+        log.info("report: %s", report)
+        tracker.log_report(sweep_dir, report.parent)
     if counts["failed"]:
         sys.exit(f"{counts['failed']} run(s) failed: see {sweep_dir}/results.csv, then resume={sweep_dir}")
 

@@ -8,20 +8,23 @@ import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from nnscratch.config.checks import ConfigError
 from nnscratch.config.grid import job_spec
 from nnscratch.data import DataError
-from nnscratch.run.task import run_single
+from nnscratch.loggers import make_logger
+from nnscratch.run.task import drop_if_unused, run_single
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     spec, out_dir = job_spec(cfg, HydraConfig.get())
     try:
+        tracker = make_logger(OmegaConf.to_container(cfg.logger, resolve=True))
         m = run_single(spec, out_dir)
     except (ConfigError, DataError) as err:
+        drop_if_unused(out_dir)
         sys.exit(f"error: {err}")
     if m["status"] == "failed":
         sys.exit(f"error: the run failed: {m['error']}")
@@ -29,6 +32,7 @@ def main(cfg: DictConfig) -> None:
         f"train_acc {m['train_acc']:.4f}  test_acc {m['test_acc']:.4f}  outcome {m['outcome']}  "
         f"iterations {m['iteration']}  {m['seconds']:.1f} s  -> {out_dir}"
     )
+    tracker.log_runs(out_dir.parent, [out_dir.name])  # a multirun's job: its folder's; a single run: the day's
 
 
 if __name__ == "__main__":

@@ -263,8 +263,42 @@ def write_results(sweep_dir: Path, entries: dict[str, dict] | None = None) -> in
     journaled lines sorted by run folder, with no table built in between; the number of runs."""
     entries = read_journal(sweep_dir) if entries is None else entries
     lines = [entries[rid]["line"] for rid in sorted(entries)]
-    atomic_write_text(Path(sweep_dir) / "results.csv", csv_line(result_columns(sweep_dir)) + "".join(lines))
+    tracked = tracked_ids(sweep_dir)
+    if tracked:  # one more column per tracker the runs were logged to
+        lines = [
+            line[:-1] + "," + csv_line([ids.get(rid) for ids in tracked.values()])
+            for rid, line in zip(sorted(entries), lines)
+        ]
+    header = csv_line([*result_columns(sweep_dir), *tracked])
+    atomic_write_text(Path(sweep_dir) / "results.csv", header + "".join(lines))
     return len(lines)
+
+
+TRACKED = "tracked"  # <sweep>/tracked/<tracker>.jsonl: {"dir": run folder, "id": the tracker's run id} a line
+
+
+def tracked_ids(sweep_dir: Path) -> dict[str, dict[str, str]]:
+    """{"<tracker>_run_id": {run folder: the tracker's id of it}} of each tracker (nnscratch.loggers)
+    the sweep's runs were logged to; the latest line of a folder wins."""
+    out = {}
+    for path in sorted((Path(sweep_dir) / TRACKED).glob("*.jsonl")):
+        ids = {}
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+                ids[entry["dir"]] = entry["id"]
+            except (ValueError, KeyError, TypeError):  # a line its writer died writing
+                continue
+        out[f"{path.stem}_run_id"] = ids
+    return out
+
+
+def append_tracked(sweep_dir: Path, tracker: str, ids: dict[str, str]) -> None:
+    """Record the tracker's run id of each run folder logged (read back by tracked_ids)."""
+    folder = Path(sweep_dir) / TRACKED
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{tracker}.jsonl", "a") as f:
+        f.write("".join(json.dumps({"dir": d, "id": i}) + "\n" for d, i in ids.items()))
 
 
 def read_results(sweep_dir: Path) -> pd.DataFrame:

@@ -23,8 +23,9 @@ ALLOWED = {
     "results": {"paths", "diagnostics"},
     "claims": {"paths", "diagnostics", "results", "stats"},
     "report": {"paths", "diagnostics", "results", "claims", "stats", "report"},
-    "run": BASE | {"train", "config", "results", "claims", "run"},
-    "perf": BASE | {"train", "config", "results", "claims", "run", "report", "perf"},
+    "loggers": {"paths", "results", "config", "loggers"},
+    "run": BASE | {"train", "config", "results", "claims", "loggers", "run"},
+    "perf": BASE | {"train", "config", "results", "claims", "loggers", "run", "report", "perf"},
 }
 RUN_ORDER = ["prepared", "task", "plan", "progress", "loky", "dask", "adaptive", "sweep"]  # each imports only earlier
 NO_HYDRA = {"results", "claims", "report", "train", "data", "datasets", "network", "optimizers", "diagnostics", "stats"}

@@ -46,7 +46,7 @@ def groups_help(config_name: str) -> str:
 
 
 OmegaConf.register_new_resolver("nnscratch.groups", groups_help, replace=True)
-NOT_IDENTITY = ("out_dir",)  # keys of train.yaml that say where to write, not what to run
+NOT_IDENTITY = ("out_dir", "logger")  # keys of train.yaml that say where to write, not what to run
 
 
 @contextmanager

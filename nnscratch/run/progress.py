@@ -94,6 +94,7 @@ class Progress:
         record: Path | None = None,
         clock: Callable[[], float] = time.time,
         tty: bool | None = None,
+        on_record: Callable[[str], None] | None = None,
     ):
         self.work = {s["run_id"]: cost([s]) for s in specs}
         self.configs = {s["run_id"]: s["config"] for s in specs}
@@ -104,7 +105,7 @@ class Progress:
         self.ended_runs: dict[str, tuple[float, float | None]] = {}  # run: (share of work done, live at end)
         self.plan([], 1)  # the backend plans its tasks (`plan`) before any runs
         self.failed, self.record, self.trail, self.clock, self.shown = 0, record, [], clock, None
-        self.started, self.lock = clock(), threading.Lock()
+        self.started, self.lock, self.on_record = clock(), threading.Lock(), on_record
         # a log that is no terminal (CI, nohup, a file) gets a plain line every PLAIN_EVERY seconds
         # instead of the bar's carriage-return redraws
         self.plain = enabled and not (sys.stderr.isatty() if tty is None else tty)
@@ -135,7 +136,8 @@ class Progress:
         `live_at_end` of its units alive (None: unknown, e.g. it failed)."""
         with self.lock:
             self.failed = failed
-            if run_id in self.work and run_id not in self.seen:
+            new = run_id in self.work and run_id not in self.seen
+            if new:
                 self.seen.add(run_id)
                 self.running.pop(run_id, None)
                 self.ended_runs[run_id] = (live_fraction, live_at_end)
@@ -147,6 +149,8 @@ class Progress:
                     if not self.runs_left[task] and task in self.task_start:
                         add_evidence(self.closed, self.task_group[task], self.task_evidence(task, self.clock()))
             self.show()
+        if new and self.on_record:  # outside the lock: it may take a while
+            self.on_record(run_id)
 
     def moving(self, running: dict[str, RunProgress]) -> None:
         """Runs still training: {run_id: (planned, actual, live)} as nnscratch.train.stack.Stack.progress."""

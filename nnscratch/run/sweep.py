@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -21,6 +22,8 @@ from nnscratch.claims import claims_digest, claims_for, design, for_dataset, loa
 from nnscratch.config.checks import ConfigError
 from nnscratch.config.grid import axis_names, expand, products
 from nnscratch.environment import environment
+from nnscratch.loggers import Logger, NoLogger
+from nnscratch.loggers.background import Background
 from nnscratch.paths import CONF_DIR
 from nnscratch.run.adaptive import plan_round, recorded_specs, verdicts
 from nnscratch.run.dask import run_on_dask
@@ -163,9 +166,11 @@ def run(
     conf_dir: Path = CONF_DIR,
     progress: bool = True,
     adaptive: dict | None = None,
+    logger: Logger | None = None,
 ) -> tuple[Path, Counter]:
     """Validate, then run every missing or failed run of the grid, then (adaptive) the rounds of extra
-    seeds; (sweep dir, counts)."""
+    seeds; (sweep dir, counts). Each record written is given to `logger` (nnscratch.loggers), and at
+    the end every run of the folder it has not logged yet."""
     check_parallel(parallel)
     planning = time.time()
     record, specs = plan(grid, cli_overrides, conf_dir)
@@ -188,6 +193,7 @@ def run(
     env_name = "environment.json" if not resume else f"environment-resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
     results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
     started = time.time()
+    queued = Background(logger or NoLogger())  # the sweep never waits on a tracker
 
     def execute(batches: list[list[dict]]) -> Counter:
         return run_sweep(
@@ -199,6 +205,7 @@ def run(
             parallel.get("scheduler"),
             parallel.get("stack_rows", 0),
             parallel.get("stack_tasks", 1),
+            on_record=lambda run_id: queued.log_runs(sweep_dir, [run_id]),
         )
 
     try:
@@ -207,6 +214,8 @@ def run(
         specs += [s for batch in added for s in batch]
         if settings and settings.get("enabled"):
             counts += add_seeds(record, specs, sweep_dir, execute, conf_dir)
+        queued.log_runs(sweep_dir)  # any record written unannounced (a dead pool's), or by an earlier session
+        queued.drain()
     finally:  # wall time of this session, kept across resumes
         record["sessions"].append(
             {
@@ -254,6 +263,7 @@ def run_sweep(
     scheduler: str | None = None,
     stack_rows: int = 0,
     stack_tasks: int = 1,
+    on_record: Callable[[str], None] | None = None,
 ) -> Counter:
     """Run every spec of `batches` (a grid, then each adaptive round) not yet finished in `sweep_dir`;
     returns counts by status/outcome.
@@ -263,6 +273,7 @@ def run_sweep(
     On loky, workers read the prepared data memory-mapped from the sweep folder and write their own
     records; on Dask (nnscratch.run.dask) the data is shipped to the workers and the records come
     back to this process, so the workers need no shared disk.
+    `on_record(run_id)` is called in this process once for each record written (e.g. to log it).
     """
     since = time.time()
     runs_root = results.runs_dir(sweep_dir)
@@ -272,7 +283,9 @@ def run_sweep(
     planned = plan_tasks(batches, stack_rows, stack_tasks, done)
     todo = [s for t in planned for s in t]
     counts = Counter()
-    bar = Progress(specs, done, progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv")
+    bar = Progress(
+        specs, done, progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv", on_record=on_record
+    )
     log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), backend)
     try:
         with logging_redirect_tqdm():

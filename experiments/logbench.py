@@ -1,0 +1,32 @@
+"""Logging overhead: python -m experiments.logbench [repeats=2] [trivial_runs=10000]  (nnscratch/perf/logbench.py)"""
+
+import time
+from pathlib import Path
+
+import hydra
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from nnscratch.perf import logbench
+
+
+@hydra.main(config_path="../conf", config_name="logbench", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    out = (Path(cfg.out_root) / time.strftime("%Y-%m-%d_%H-%M-%S")).resolve()
+    uri = f"sqlite:///{out / 'mlflow.db'}"
+    out.mkdir(parents=True)
+    print(f"store ready in {logbench.warm_store(uri):.1f} s (a new SQLite store: its migrations)", flush=True)
+    if cfg.repeats:
+        table = logbench.sweep_overhead(cfg.grid, out, uri, cfg.repeats, list(cfg.sweep_overrides))
+        table.to_csv(out / "overhead.csv", index=False)
+        print(table.groupby("logger")[["process_s", "cpu_s", "sweep_s"]].median().to_string(float_format="%.1f"))
+    if cfg.trivial_runs:
+        parallel = OmegaConf.to_container(cfg.parallel, resolve=True)
+        row = logbench.relog_trivial(cfg.trivial_runs, out / "trivial", uri, parallel)
+        pd.DataFrame([row]).to_csv(out / "relog.csv", index=False)
+        print(pd.DataFrame([row]).drop(columns="sweep_dir").to_string(index=False, float_format="%.2f"))
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+"""logger=mlflow: each run of a sweep as an MLflow run, in an experiment named after the grid.
+
+An MLflow run of a nnscratch run holds
+    tags       sweep (<grid>/<timestamp>), sweep_dir (the folder, absolute), run_dir (its run folder),
+               nnscratch_run_id, cell (the axis values but the seed), seed, status, outcome,
+               diagnosis (when the record has one), error, command, worker, nnscratch_written
+    params     the resolved config flattened as results.csv names its axes (model.hidden = [10]),
+               and each axis that is a group choice (weights = zeros)
+    metrics    the history at every evaluation (step = iteration), then the final metrics the
+               history has not (seconds, best_test_acc, ...) at the last iteration
+    artifacts  the run folder: config.json, metrics.json, history.csv
+The sweep's report folder goes into one more run, tagged kind = report. A run is looked up by its
+sweep_dir and run_dir tags; it is logged again only when its record changed (nnscratch_written,
+e.g. a failed run redone by a resume) or its logging did not end (an MLflow run left RUNNING).
+results.csv gets the MLflow run id as a column (nnscratch.results.tracked_ids).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunStatus
+from mlflow.exceptions import MlflowException
+
+from nnscratch import results
+from nnscratch.config.checks import ConfigError
+
+log = logging.getLogger(__name__)
+SCHEMES = ("sqlite:///", "http://", "https://", "file:", "postgresql", "mysql")
+REPORT_FILES = ("report.md", "report.html", "figures", "tables", "sweep.json", "results.csv")
+PAGE = 10_000  # runs per search request
+# The UI shows a "model training" experiment's runs table and charts (not its GenAI traces page)
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+MAX_TAG = 5000  # characters of a tag value kept (MLflow refuses more than 8,000)
+
+
+def check_settings(settings: dict) -> None:
+    """ConfigError naming the bad key and the fix, before any work."""
+    uri = settings.get("tracking_uri")
+    if not isinstance(uri, str) or not uri.startswith(SCHEMES):
+        raise ConfigError(
+            f"logger.tracking_uri: {uri!r} is not a tracking store; give sqlite:///<file>.db or http://host:port"
+        )
+    for key in ("timeout", "retries"):
+        value = settings.get(key)
+        least = int(key == "timeout")
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
+            raise ConfigError(f"logger.{key}: must be a whole number >= {least}, got {value!r}")
+
+
+def artifact_root(uri: str) -> str | None:
+    """Where a SQLite store's artifacts go (beside the database: mlartifacts/); None: the server's own."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)  # SQLite makes the file, not its folder
+    return (db.parent.resolve() / "mlartifacts").as_uri()
+
+
+def experiment_name(sweep_dir: Path) -> str:
+    """The grid's name; a Hydra multirun of experiments.train: train-multirun; single runs: train."""
+    if (sweep_dir / "sweep.json").is_file():
+        return results.read_sweep(sweep_dir)["name"]
+    return "train-multirun" if results.is_multirun(sweep_dir) else "train"
+
+
+def runs_root(sweep_dir: Path) -> Path:
+    """The folder that holds the run folders: runs/ of a sweep, else the folder itself (a multirun's jobs,
+    or the day folder of single runs)."""
+    return sweep_dir / "runs" if (sweep_dir / "sweep.json").is_file() else sweep_dir
+
+
+def has_results(sweep_dir: Path) -> bool:
+    """A sweep or a multirun (which has a results.csv, or will), not the day folder of single runs."""
+    return (sweep_dir / "sweep.json").is_file() or results.is_multirun(sweep_dir)
+
+
+def run_folders(sweep_dir: Path) -> list[str]:
+    """Names of the complete run folders of a sweep."""
+    root = runs_root(sweep_dir)
+    return sorted(d.name for d in root.iterdir() if not d.name.startswith(".") and (d / "metrics.json").is_file())
+
+
+def text(value) -> str:
+    """A param or tag value as results.csv writes an axis: lists as [64,32], None as null."""
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(text(v) for v in value) + "]"
+    return "null" if value is None else str(value)
+
+
+def flatten(config: dict, prefix: str = "") -> dict:
+    """{"model.hidden": [10], "data.subset": 1000, ...}: nested keys joined by dots, as results.csv's axes."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out |= flatten(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def run_axes(sweep_dir: Path, run: dict) -> dict:
+    """The run's axis values, as its config.json records them (a multirun job: the keys it swept)."""
+    return run.get("axes") or {}
+
+
+def params_of(run: dict, axes: dict) -> list[Param]:
+    """The flattened resolved config, and the axes that are group choices (weights = zeros)."""
+    flat = flatten(run["config"])
+    return [Param(k, text(v)) for k, v in (flat | {a: v for a, v in axes.items() if a not in flat}).items()]
+
+
+def tags_of(sweep_dir: Path, folder: str, run: dict, metrics: dict, axes: dict, written: str) -> dict:
+    """The tags that find a run and say what it is and how it ended (module docstring)."""
+    cell = " ".join(f"{a}={text(v)}" for a, v in axes.items() if a != "seed")
+    tags = {
+        "sweep": f"{sweep_dir.parent.name}/{sweep_dir.name}",
+        "sweep_dir": str(sweep_dir),
+        "run_dir": folder,
+        "nnscratch_run_id": run["run_id"],
+        "cell": cell,
+        "seed": text(run["config"].get("seed")),
+        "command": run.get("command"),
+        "nnscratch_written": written,
+    } | {k: metrics.get(k) for k in ("status", "outcome", "diagnosis", "error", "worker")}
+    return {k: str(v)[:MAX_TAG] for k, v in tags.items() if v is not None}
+
+
+def number(value) -> bool:
+    """A value MLflow can plot: a number, not a bool, not NaN (NaN: not measured, e.g. dead units of tanh)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def metrics_of(metrics: dict, history: list[dict], when_ms: int) -> list[Metric]:
+    """The history as step metrics (step = iteration), then the final metrics the history lacks."""
+    out = [
+        Metric(k, float(v), when_ms, int(row["iteration"]))
+        for row in history
+        for k, v in row.items()
+        if k != "iteration" and number(v)
+    ]
+    logged = {k for row in history for k in row}
+    last = int(metrics.get("iteration") or 0)
+    return out + [Metric(k, float(v), when_ms, last) for k, v in metrics.items() if k not in logged and number(v)]
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    """history.csv of a run folder as rows (a failed run's is empty)."""
+    path = run_dir / "history.csv"
+    return pd.read_csv(path).to_dict("records") if path.is_file() and path.stat().st_size > 1 else []
+
+
+def written_stamp(run_dir: Path) -> str:
+    """When the record was written (metrics.json's mtime, ns): a record rewritten gets a new one."""
+    return str((run_dir / "metrics.json").stat().st_mtime_ns)
+
+
+class MlflowLogger:
+    """Logs runs and reports to one MLflow tracking store (conf/logger/mlflow.yaml)."""
+
+    def __init__(self, settings: dict):
+        check_settings(settings)
+        self.uri, self.experiment = settings["tracking_uri"], settings.get("experiment")
+        # Short HTTP timeouts, few retries: a tracker that is down must not hold a sweep up (MLflow's
+        # defaults are 120 s and 7 retries with backoff, minutes per call).
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(settings["timeout"])
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(settings["retries"])
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        self.root = settings.get("artifact_root") or artifact_root(self.uri)
+        self._client: MlflowClient | None = None
+        self.problem: str | None = None  # why logging stopped, once it did
+        self.known: dict[Path, dict[str, tuple[str, str | None]]] = {}  # sweep: {run folder: (MLflow id, written)}
+        self.experiments: dict[str, str] = {}
+
+    @property
+    def client(self) -> MlflowClient:
+        """The client, made on first use (a new SQLite store is made then: seconds of migrations)."""
+        if self._client is None:
+            self._client = MlflowClient(self.uri)
+        return self._client
+
+    def log_runs(self, sweep_dir: Path, folders: Iterable[str] | None = None) -> int:
+        """Log these run folders (None: all) not in MLflow yet or changed since; how many were logged.
+        Never raises: the first failure is reported once and stops logging for this process."""
+        sweep_dir = Path(sweep_dir).resolve()
+        logged = 0 if self.problem else self.log_new(sweep_dir, run_folders(sweep_dir) if folders is None else folders)
+        if folders is None and (sweep_dir / "results.csv").is_file():
+            results.write_results(sweep_dir)  # every id logged so far into results.csv (some came after the sweep's)
+        return logged
+
+    def log_new(self, sweep_dir: Path, folders: Iterable[str]) -> int:
+        """Log the folders not in MLflow yet, or changed since (their old entry deleted); how many."""
+        logged = 0
+        try:
+            known = self.known_runs(sweep_dir)
+            for folder in folders:
+                run_dir = runs_root(sweep_dir) / folder
+                written = written_stamp(run_dir)
+                if known.get(folder, (None, None))[1] == written:
+                    continue
+                if folder in known:
+                    self.client.delete_run(known[folder][0])
+                known[folder] = (self.log_run(sweep_dir, run_dir, written), written)
+                if has_results(sweep_dir):  # the id for results.csv's column
+                    results.append_tracked(sweep_dir, "mlflow", {folder: known[folder][0]})
+                logged += 1
+        except Exception as err:  # noqa: BLE001 - whatever the tracker raises, the sweep goes on
+            self.give_up(sweep_dir, err)
+        return logged
+
+    def log_run(self, sweep_dir: Path, run_dir: Path, written: str) -> str:
+        """One run folder as a new MLflow run; its id. Left RUNNING until its last call succeeded."""
+        record = results.read_run(run_dir)
+        run, metrics = record["run"], record["metrics"]
+        axes = run_axes(sweep_dir, run)
+        end = (run_dir / "metrics.json").stat().st_mtime_ns // 1_000_000
+        start = end - int(1000 * (metrics.get("seconds") or 0))
+        tags = tags_of(sweep_dir, run_dir.name, run, metrics, axes, written)
+        name = f"{tags['cell']} seed={tags['seed']}".strip() if axes else run["run_id"]
+        created = self.client.create_run(self.experiment_id(sweep_dir), start_time=start, tags=tags, run_name=name)
+        rid = created.info.run_id
+        self.client.log_batch(rid, metrics=metrics_of(metrics, read_history(run_dir), end), params=params_of(run, axes))
+        self.client.log_artifacts(rid, str(run_dir))
+        self.client.set_terminated(rid, "FINISHED" if metrics.get("status") == "finished" else "FAILED", end_time=end)
+        return rid
+
+    def known_runs(self, sweep_dir: Path) -> dict[str, tuple[str, str | None]]:
+        """{run folder: (MLflow run id, its nnscratch_written)} of the sweep's runs already in MLflow,
+        searched once per process; a run whose logging did not end counts as not written."""
+        if sweep_dir in self.known:
+            return self.known[sweep_dir]
+        found, token = {}, None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id(sweep_dir)], f"tags.sweep_dir = '{sweep_dir}'", max_results=PAGE, page_token=token
+            )
+            for r in page:
+                folder = r.data.tags.get("run_dir")
+                if folder is None:  # the report's run
+                    continue
+                if folder in found:  # a duplicate left by a crash between create and record: drop it
+                    self.client.delete_run(r.info.run_id)
+                    continue
+                complete = r.info.status != RunStatus.to_string(RunStatus.RUNNING)
+                found[folder] = (r.info.run_id, r.data.tags.get("nnscratch_written") if complete else None)
+            token = page.token
+            if not token:
+                break
+        self.known[sweep_dir] = found
+        return found
+
+    def experiment_id(self, sweep_dir: Path) -> str:
+        """The id of the sweep's experiment (cached)."""
+        name = self.experiment or experiment_name(sweep_dir)
+        if name not in self.experiments:
+            self.experiments[name] = self.find_or_create(name)
+        return self.experiments[name]
+
+    def find_or_create(self, name: str) -> str:
+        """The id of experiment `name`, made if missing, restored if deleted."""
+        exp = self.client.get_experiment_by_name(name)
+        if exp is None:
+            try:
+                where = f"{self.root}/{name}" if self.root else None
+                return self.client.create_experiment(name, artifact_location=where, tags=EXPERIMENT_TAGS)
+            except MlflowException:  # made meanwhile by another process (a multirun's job)
+                exp = self.client.get_experiment_by_name(name)
+                if exp is None:
+                    raise
+        if exp.lifecycle_stage == "deleted":
+            self.client.restore_experiment(exp.experiment_id)
+        return exp.experiment_id
+
+    def log_report(self, sweep_dir: Path, report_dir: Path) -> None:
+        """The report folder (and sweep.json, results.csv) as the artifacts of the sweep's report run."""
+        if self.problem:
+            return
+        sweep_dir = Path(sweep_dir).resolve()
+        try:
+            exp = self.experiment_id(sweep_dir)
+            query = f"tags.sweep_dir = '{sweep_dir}' and tags.kind = 'report'"
+            found = self.client.search_runs([exp], query, max_results=1)
+            tags = {"kind": "report", "sweep": f"{sweep_dir.parent.name}/{sweep_dir.name}", "sweep_dir": str(sweep_dir)}
+            made = None if found else self.client.create_run(exp, tags=tags, run_name="report")
+            rid = found[0].info.run_id if found else made.info.run_id
+            for name in REPORT_FILES:
+                path = Path(report_dir) / name
+                if path.is_dir():
+                    self.client.log_artifacts(rid, str(path), name)
+                elif path.is_file():
+                    self.client.log_artifact(rid, str(path))
+            self.client.set_terminated(rid, "FINISHED")
+        except Exception as err:  # noqa: BLE001 - as in log_runs
+            self.give_up(sweep_dir, err)
+
+    def give_up(self, sweep_dir: Path, err: Exception) -> None:
+        """Report the failure once; log nothing more in this process."""
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        self.problem = f"{type(err).__name__}: {first[:300]}"
+        log.warning(
+            "mlflow: cannot log to %s (%s); going on without it. Log the folder later: "
+            "python -m experiments.log sweep_dir=%s logger.tracking_uri=%s",
+            self.uri,
+            self.problem,
+            sweep_dir,
+            self.uri,
+        )
