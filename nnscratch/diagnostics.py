@@ -21,6 +21,22 @@ def zero_ratio(A: np.ndarray) -> float:
     return float((A == 0).mean())
 
 
+SATURATED_GRAD = 0.01  # a tanh or sigmoid activation whose derivative is below this sits on a flat end
+
+
+def saturated_fraction(A: np.ndarray, activation: str, skipped: int = 0) -> float:
+    """Fraction of a tanh or sigmoid layer's activations (units, N) whose derivative (1 - A^2, or
+    A(1 - A)) is below SATURATED_GRAD; `skipped` more units output 0 (counted unsaturated). NaN for
+    ReLU and leaky ReLU, which have no flat end that a unit can sit on but 0 (see dead_fraction)."""
+    if activation == "tanh":
+        grad = 1 - A * A
+    elif activation == "sigmoid":
+        grad = A * (1 - A)
+    else:
+        return float("nan")
+    return float(np.count_nonzero(grad < SATURATED_GRAD) / ((A.shape[0] + skipped) * A.shape[1]))
+
+
 def distinct_units(W: np.ndarray, b: np.ndarray) -> int:
     """Number of units whose incoming weights and bias (a row of [W | b]) differ from every other's.
 

@@ -149,6 +149,7 @@ class Pass:
     As: list[np.ndarray]
     log_probs: np.ndarray
     weights: np.ndarray | None = None
+    Z1: np.ndarray | None = None  # the first layer's pre-activations of the live units (a view of the stack's)
 
 
 def live_pass(
@@ -160,7 +161,7 @@ def live_pass(
     log_probs = log_softmax(Zs[-1])
     grads = backward(top, Zs, As, log_probs, Y, input_grad=True, act=act)
     np.multiply(grads.pop("dX")[0], act.grad(Z1, A1), out=dZ1)
-    return Pass(cross_entropy(log_probs, y), grads, As, log_probs)
+    return Pass(cross_entropy(log_probs, y), grads, As, log_probs, Z1=Z1)
 
 
 def constant_pass(model: Model, y: np.ndarray, act: Activation) -> Pass:
@@ -314,7 +315,11 @@ class Stack:
     # ------------------------------------------------------------ the loop
 
     def evaluating(self, m: Model) -> bool:
-        return m.iteration % self.eval_period == 0 or m.iteration == self.tc["iterations"]
+        """Every eval_period iterations and after the last; before the first period also at iterations
+        1, 2, 4, 8, ..., where units die (nnscratch.diagnose reads when). Evaluations never change training."""
+        i = m.iteration
+        early = 0 < i < self.eval_period and i & (i - 1) == 0
+        return i % self.eval_period == 0 or i == self.tc["iterations"] or early
 
     def progress(self) -> list[Done]:
         """Each model's (planned, actual, live): work done as fractions of its planned work (every
@@ -357,7 +362,8 @@ class Stack:
             if not np.isfinite(s.loss) or m.iteration == self.tc["iterations"]:
                 m.sync()
                 diverged = not np.isfinite(s.loss) or not all_finite(m.params)
-                m.final = final_metrics(self.test_predictions(m), self.data, m.history, diverged, self.tc, t0)
+                regular = [h for h in m.history if h["iteration"] % self.eval_period == 0 or h is m.history[-1]]
+                m.final = final_metrics(self.test_predictions(m), self.data, m.history, diverged, self.tc, t0, regular)
                 changed = True
             else:
                 m.optimizer.step(m.trained, s.grads, self.lr)
@@ -397,6 +403,9 @@ class Stack:
         skipped = [m.width - len(m.live)] + [0] * (len(s.As) - 1)
         for l, (A, n_skipped) in enumerate(zip(s.As, skipped), start=1):
             row |= layer_row(l, A, n_skipped, m.params, s.grads, self.act.can_die)
+            row[f"saturated_l{l}"] = dg.saturated_fraction(A, self.act.name, n_skipped)
+        # mean |Z1| of the units computed (skipped dead ones left out): the input's scale as layer 1 sees it
+        row["pre_abs_l1"] = float(np.abs(s.Z1).mean(dtype=np.float64)) if s.Z1 is not None and s.Z1.size else float("nan")
         row["grad_norm_out"] = float(np.linalg.norm(s.grads["W"][-1]))
         return row
 
@@ -436,15 +445,22 @@ def layer_row(l: int, A: np.ndarray, skipped: int, params: Params, grads: Params
 
 
 def final_metrics(
-    test_pred: np.ndarray, data: Prepared, history: list[dict], diverged: bool, tc: dict, t0: float
+    test_pred: np.ndarray,
+    data: Prepared,
+    history: list[dict],
+    diverged: bool,
+    tc: dict,
+    t0: float,
+    regular: list[dict] | None = None,
 ) -> dict:
     """The run's final numbers: the last history row, with outcome and test accuracy of the final
-    parameters (for a diverged run, the last evaluation's test accuracy stands)."""
+    parameters (for a diverged run, the last evaluation's test accuracy stands). best_test_acc is the
+    best of the `regular` rows (default: all), i.e. without the early ones at iterations 1, 2, 4, ..."""
     last = history[-1] if history else {}
     metrics = dict(last)
     metrics |= {
         "outcome": dg.outcome(test_pred, data.y_test, diverged, tc["collapse_margin"]),
-        "best_test_acc": max((h["test_acc"] for h in history), default=float("nan")),
+        "best_test_acc": max((h["test_acc"] for h in (history if regular is None else regular)), default=float("nan")),
         "majority_rate": dg.majority_rate(data.y_test),
         "seconds": time.perf_counter() - t0,
     }
