@@ -405,7 +405,8 @@ class Stack:
             row |= layer_row(l, A, n_skipped, m.params, s.grads, self.act.can_die)
             row[f"saturated_l{l}"] = dg.saturated_fraction(A, self.act.name, n_skipped)
         # mean |Z1| of the units computed (skipped dead ones left out): the input's scale as layer 1 sees it
-        row["pre_abs_l1"] = float(np.abs(s.Z1).mean(dtype=np.float64)) if s.Z1 is not None and s.Z1.size else float("nan")
+        computed = s.Z1 is not None and s.Z1.size
+        row["pre_abs_l1"] = float(np.abs(s.Z1).mean(dtype=np.float64)) if computed else float("nan")
         row["grad_norm_out"] = float(np.linalg.norm(s.grads["W"][-1]))
         return row
 
