@@ -37,6 +37,17 @@ def saturated_fraction(A: np.ndarray, activation: str, skipped: int = 0) -> floa
     return float(np.count_nonzero(grad < SATURATED_GRAD) / ((A.shape[0] + skipped) * A.shape[1]))
 
 
+RANK_TOL = 0.01  # singular values below this share of the largest count as copies, not directions
+
+
+def effective_rank(W: np.ndarray) -> int:
+    """Number of singular values of a layer's incoming weights W (units, inputs) at least RANK_TOL of
+    the largest (0 for W = 0): how many units are not scaled copies of the others. Zero weights with
+    random biases keep the units distinct (distinct_units) but their weight rows proportional."""
+    s = np.linalg.svd(W.astype(np.float64, copy=False), compute_uv=False)
+    return int((s >= RANK_TOL * s[0]).sum()) if s.size and s[0] > 0 else 0
+
+
 def distinct_units(W: np.ndarray, b: np.ndarray) -> int:
     """Number of units whose incoming weights and bias (a row of [W | b]) differ from every other's.
 

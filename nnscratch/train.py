@@ -404,6 +404,7 @@ class Stack:
         for l, (A, n_skipped) in enumerate(zip(s.As, skipped), start=1):
             row |= layer_row(l, A, n_skipped, m.params, s.grads, self.act.can_die)
             row[f"saturated_l{l}"] = dg.saturated_fraction(A, self.act.name, n_skipped)
+            row[f"rank_l{l}"] = dg.effective_rank(m.params["W"][l - 1])
         # mean |Z1| of the units computed (skipped dead ones left out): the input's scale as layer 1 sees it
         computed = s.Z1 is not None and s.Z1.size
         row["pre_abs_l1"] = float(np.abs(s.Z1).mean(dtype=np.float64)) if computed else float("nan")
