@@ -12,6 +12,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from nnscratch import diagnose
 from nnscratch.compose import command, plain, run_id
 from nnscratch.config import ConfigError
 from nnscratch.data import DataError
@@ -53,6 +54,7 @@ def main(cfg: DictConfig) -> None:
         f"train_acc {m['train_acc']:.4f}  test_acc {m['test_acc']:.4f}  outcome {m['outcome']}  "
         f"iterations {m['iteration']}  {m['seconds']:.1f} s  -> {out_dir}"
     )
+    print("\n".join(diagnose.lines(diagnose.diagnose_folder(out_dir))))
 
 
 if __name__ == "__main__":

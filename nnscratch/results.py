@@ -53,6 +53,10 @@ RESULT_COLUMNS = [
     "seconds",
     "live_fraction",
     "stacked_with",
+    "diagnosis",
+    "diagnoses",
+    "diagnosis_evidence",
+    "diagnosis_fix",
     "error",
     "command",
 ]
