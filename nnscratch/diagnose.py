@@ -122,6 +122,8 @@ def features(history: list[dict] | pd.DataFrame, metrics: dict, config: dict | N
         "distinct_share": share(last[layer_columns(h, "distinct_l")], widths),
         "saturated_final": worst(last, layer_columns(h, "saturated_l")),
     }
+    if f["diverged"]:  # the last rows' weights may be inf/NaN already: their rank and copies mean nothing
+        f |= {"rank": math.nan, "rank_share": math.nan, "distinct": math.nan, "distinct_share": math.nan}
     f["test_climb_pts"], f["climb_from"] = climb(h, "test_acc")
     f["train_climb_pts"], _ = climb(h, "train_acc")
     f["iterations"] = float(last["iteration"])

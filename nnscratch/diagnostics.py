@@ -40,12 +40,15 @@ def saturated_fraction(A: np.ndarray, activation: str, skipped: int = 0) -> floa
 RANK_TOL = 0.01  # singular values below this share of the largest count as copies, not directions
 
 
-def effective_rank(W: np.ndarray) -> int:
+def effective_rank(W: np.ndarray) -> float:
     """Number of singular values of a layer's incoming weights W (units, inputs) at least RANK_TOL of
-    the largest (0 for W = 0): how many units are not scaled copies of the others. Zero weights with
-    random biases keep the units distinct (distinct_units) but their weight rows proportional."""
+    the largest (0 for W = 0; NaN if W is not finite): how many units are not scaled copies of the
+    others. Zero weights with random biases keep the units distinct (distinct_units) but their weight
+    rows proportional."""
+    if not np.isfinite(W).all():
+        return float("nan")
     s = np.linalg.svd(W.astype(np.float64, copy=False), compute_uv=False)
-    return int((s >= RANK_TOL * s[0]).sum()) if s.size and s[0] > 0 else 0
+    return float((s >= RANK_TOL * s[0]).sum()) if s.size and s[0] > 0 else 0.0
 
 
 def distinct_units(W: np.ndarray, b: np.ndarray) -> int:

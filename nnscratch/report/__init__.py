@@ -22,7 +22,7 @@ from nnscratch.claims import (
     load_claims,
     margin_text,
 )
-from nnscratch.report import figures, tables
+from nnscratch.report import diagnoses, figures, tables
 from nnscratch.report.remedies import remedy_section
 from nnscratch.report.render import Section, slug, write_html, write_markdown
 
@@ -199,11 +199,15 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     sections = [sweep_header(s)]
     verdicts = evaluate(claims, runs, hist, axes)
     intervals = figures.claim_intervals(verdicts, f("claim_intervals"))
-    sections += claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
+    per_claim = claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
+    diag = diagnoses.diagnose_sweep(s.path, runs, hist)
+    diagnoses.cite_in_claims(per_claim[1:], verdicts, diag)
+    sections += per_claim
     if extra := rounds_section(s):
         sections.append(extra)
     if fixes := remedy_section(claims, verdicts, runs, hist, fig_dir):
         sections.append(fixes)
+    sections.append(diagnoses.diagnosis_section(s, diag, claims, verdicts, out, tag))
     sections.append(
         Section(
             "Collapse vs success",
@@ -280,7 +284,7 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
                 ("Interactions", tables.interactions(runs, axes)),
                 ("Outcome counts by factor", tables.outcome_counts(runs, axes)),
                 ("Test accuracy per cell (mean, std over seeds)", tables.pivot(runs, axes)),
-                ("All runs", tables.all_runs(runs, axes)),
+                ("All runs", tables.all_runs(diagnoses.with_diagnosis(runs, diag), axes)),
             ],
             level=2,
             sortable=("All runs",),
