@@ -86,7 +86,8 @@ def climb(history: pd.DataFrame, column: str) -> tuple[float, float]:
     """(points gained by `column` over the last fifth of the iterations, the iteration it starts at)."""
     last = history.iloc[-1]
     start = history[history["iteration"] >= (1 - LAST_SHARE) * last["iteration"]].iloc[0]
-    return 100 * float(last[column] - start[column]), float(start["iteration"])
+    gained = float(last[column] - start[column]) if column in history else math.nan
+    return 100 * gained, float(start["iteration"])
 
 
 def share(values: pd.Series, widths: list[int]) -> float:
@@ -104,7 +105,7 @@ def features(history: list[dict] | pd.DataFrame, metrics: dict, config: dict | N
     config = config or {}
     widths = list(config.get("model", {}).get("hidden", []))
     f = base_features(metrics, config, widths)
-    if h.empty:
+    if h.empty or "iteration" not in h:
         return f
     first, last = h.iloc[0], h.iloc[-1]
     dead, early = layer_columns(h, "dead_l"), h[h["iteration"] <= EARLY].iloc[-1]
