@@ -125,3 +125,15 @@ def test_a_sweep_folder_is_diagnosed_again_exactly_as_its_runs_were(tmp_path):
     for d in results.run_dirs(sweep_dir):
         metrics = json.loads((d / "metrics.json").read_text())
         assert diagnose.summary(diagnose.diagnose_folder(d)) == {c: metrics[c] for c in cols}
+
+
+def test_each_grid_run_gets_the_first_cause_its_config_matches():
+    from nnscratch.diagnosis_causes import CAUSES, cause_of
+
+    causes = yaml.safe_load(CAUSES.read_text())["causes"]
+    base, _ = compose_run([])
+    zeros, _ = compose_run(["weights=zeros", "data.scaling=none"])
+    full, _ = compose_run(["data.subset=60000"])
+    assert cause_of(base, causes)["expected"] == ["healthy"]
+    assert cause_of(zeros, causes)["cause"] == "zero weights, zero biases"  # before "unscaled pixels"
+    assert cause_of(full, causes)["expected"] == ["undertrained"]
