@@ -117,7 +117,8 @@ def fix_text(mode: dict, override: str | None, quoted: list[str]) -> str:
 def curves_figure(hist: pd.DataFrame, diag: pd.DataFrame, path: Path) -> Path | None:
     """For each failing headline diagnosis, the test accuracy and dead-unit share of its first run
     against iteration, beside the first healthy run's (log-scaled iterations: the early ones show)."""
-    failing = [d for d in dict.fromkeys(diag["diagnosis"].dropna()) if d != HEALTHY]
+    shown = set(diag["diagnosis"].dropna())
+    failing = [m["name"] for m in diagnose.load_modes() if m["name"] in shown and m["name"] != HEALTHY]
     healthy = diag.loc[diag["diagnosis"] == HEALTHY, "run_id"]
     if not failing or hist.empty:
         return None
@@ -132,6 +133,7 @@ def curves_figure(hist: pd.DataFrame, diag: pd.DataFrame, path: Path) -> Path | 
                 axs[1, j].plot(h["iteration"] + 1, h["dead_l1"], color=color)
         axs[0, j].set_title(name, fontsize=9)
         axs[0, j].legend(fontsize=6)
+        axs[1, j].set_ylim(-0.03, 1.03)
         axs[1, j].set_xscale("log")
         axs[1, j].set_xlabel("iteration + 1")
     axs[0, 0].set_ylabel("test accuracy")
