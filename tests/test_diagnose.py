@@ -11,6 +11,7 @@ import yaml
 from nnscratch import diagnose, results, sweep
 from nnscratch.compose import CONF_DIR, compose_run
 from nnscratch.data import load
+from nnscratch.report import write_report
 from nnscratch.runner import prepare_with
 from nnscratch.train import train
 
@@ -125,6 +126,9 @@ def test_a_sweep_folder_is_diagnosed_again_exactly_as_its_runs_were(tmp_path):
     for d in results.run_dirs(sweep_dir):
         metrics = json.loads((d / "metrics.json").read_text())
         assert diagnose.summary(diagnose.diagnose_folder(d)) == {c: metrics[c] for c in cols}
+    report = write_report([sweep_dir]).with_suffix(".md").read_text()
+    section = report[report.index("## Why runs failed") :]
+    assert "| input scale " in section and "(runs/" in section  # the diagnosis row links its runs' folders
 
 
 def test_each_grid_run_gets_the_first_cause_its_config_matches():

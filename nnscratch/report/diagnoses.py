@@ -44,7 +44,7 @@ def cell_names(runs: pd.DataFrame, axes: list[str]) -> pd.Series:
 
 def cell_table(runs: pd.DataFrame, diag: pd.DataFrame, axes: list[str], order: list[str]) -> pd.DataFrame:
     """Runs per cell (rows) and headline diagnosis (columns, in the modes' order)."""
-    joined = runs.merge(diag[["run_id", "diagnosis"]], on="run_id")
+    joined = with_diagnosis(runs, diag)
     table = pd.crosstab(cell_names(joined, axes), joined["diagnosis"].fillna("not run"))
     return table[[d for d in order if d in table.columns] + [c for c in table.columns if c not in order]]
 
