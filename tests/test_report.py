@@ -93,6 +93,8 @@ def test_report_has_every_figure_and_table_and_is_self_contained(tmp_path):
         "learning_curves.png",
         "unit_diagnostics.png",
         "overfitting.png",
+        "diagnosis_cells.png",
+        "diagnosis_curves.png",
     }
     csvs = " ".join(p.name for p in (sweep_dir / "tables").iterdir())
     for table in (
