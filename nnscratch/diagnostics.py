@@ -21,6 +21,7 @@ def zero_ratio(A: np.ndarray) -> float:
     return float((A == 0).mean())
 
 
+NAN = float("nan")  # one object: history rows holding it compare equal (==) between identical runs
 SATURATED_GRAD = 0.01  # a tanh or sigmoid activation whose derivative is below this sits on a flat end
 
 
@@ -33,7 +34,7 @@ def saturated_fraction(A: np.ndarray, activation: str, skipped: int = 0) -> floa
     elif activation == "sigmoid":
         grad = A * (1 - A)
     else:
-        return float("nan")
+        return NAN
     return float(np.count_nonzero(grad < SATURATED_GRAD) / ((A.shape[0] + skipped) * A.shape[1]))
 
 
@@ -46,7 +47,7 @@ def effective_rank(W: np.ndarray) -> float:
     others. Zero weights with random biases keep the units distinct (distinct_units) but their weight
     rows proportional."""
     if not np.isfinite(W).all():
-        return float("nan")
+        return NAN
     s = np.linalg.svd(W.astype(np.float64, copy=False), compute_uv=False)
     return float((s >= RANK_TOL * s[0]).sum()) if s.size and s[0] > 0 else 0.0
 

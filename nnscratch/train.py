@@ -407,7 +407,7 @@ class Stack:
             row[f"rank_l{l}"] = dg.effective_rank(m.params["W"][l - 1])
         # mean |Z1| of the units computed (skipped dead ones left out): the input's scale as layer 1 sees it
         computed = s.Z1 is not None and s.Z1.size
-        row["pre_abs_l1"] = float(np.abs(s.Z1).mean(dtype=np.float64)) if computed else float("nan")
+        row["pre_abs_l1"] = float(np.abs(s.Z1).mean(dtype=np.float64)) if computed else dg.NAN
         row["grad_norm_out"] = float(np.linalg.norm(s.grads["W"][-1]))
         return row
 
