@@ -176,7 +176,7 @@ def test_a_sweep_with_an_extra_and_a_missing_axis_still_gets_its_report(tmp_path
     html = write_report([sweep_dir]).read_text()
     assert "train.lr" in html
     assert verdicts(sweep_dir)["random_biases"].verdict == "inconclusive"  # no biases axis
-    assert len(list((sweep_dir / "figures").iterdir())) == 7
+    assert len(list((sweep_dir / "figures").iterdir())) == 9  # with the two of "Why runs failed"
 
 
 def test_two_datasets_side_by_side_say_which_claim_changes(tmp_path):
