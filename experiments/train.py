@@ -10,6 +10,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from nnscratch import diagnose
 from nnscratch.config.checks import ConfigError
 from nnscratch.config.grid import job_spec
 from nnscratch.data import DataError
@@ -32,6 +33,7 @@ def main(cfg: DictConfig) -> None:
         f"train_acc {m['train_acc']:.4f}  test_acc {m['test_acc']:.4f}  outcome {m['outcome']}  "
         f"iterations {m['iteration']}  {m['seconds']:.1f} s  -> {out_dir}"
     )
+    print("\n".join(diagnose.lines(diagnose.diagnose_folder(out_dir))))
     tracker.log_runs(out_dir.parent, [out_dir.name])  # a multirun's job: its folder's; a single run: the day's
 
 

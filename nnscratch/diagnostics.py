@@ -27,6 +27,37 @@ def zero_ratio(A: np.ndarray) -> float:
     return float((A == 0).mean())
 
 
+NAN = float("nan")  # one object: history rows holding it compare equal (==) between identical runs
+SATURATED_GRAD = 0.01  # a tanh or sigmoid activation whose derivative is below this sits on a flat end
+
+
+def saturated_fraction(A: np.ndarray, activation: str, skipped: int = 0) -> float:
+    """Fraction of a tanh or sigmoid layer's activations (units, N) whose derivative (1 - A^2, or
+    A(1 - A)) is below SATURATED_GRAD; `skipped` more units output 0 (counted unsaturated). NaN for
+    ReLU and leaky ReLU, which have no flat end that a unit can sit on but 0 (see dead_fraction)."""
+    if activation == "tanh":
+        grad = 1 - A * A
+    elif activation == "sigmoid":
+        grad = A * (1 - A)
+    else:
+        return NAN
+    return float(np.count_nonzero(grad < SATURATED_GRAD) / ((A.shape[0] + skipped) * A.shape[1]))
+
+
+RANK_TOL = 0.01  # singular values below this share of the largest count as copies, not directions
+
+
+def effective_rank(W: np.ndarray) -> float:
+    """Number of singular values of a layer's incoming weights W (units, inputs) at least RANK_TOL of
+    the largest (0 for W = 0; NaN if W is not finite): how many units are not scaled copies of the
+    others. Zero weights with random biases keep the units distinct (distinct_units) but their weight
+    rows proportional."""
+    if not np.isfinite(W).all():
+        return NAN
+    s = np.linalg.svd(W.astype(np.float64, copy=False), compute_uv=False)
+    return float((s >= RANK_TOL * s[0]).sum()) if s.size and s[0] > 0 else 0.0
+
+
 def distinct_units(W: np.ndarray, b: np.ndarray) -> int:
     """Number of units whose incoming weights and bias (a row of [W | b]) differ from every other's.
 

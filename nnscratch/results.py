@@ -52,6 +52,10 @@ RESULT_COLUMNS = [
     "seconds",
     "live_fraction",
     "stacked_with",
+    "diagnosis",
+    "diagnoses",
+    "diagnosis_evidence",
+    "diagnosis_fix",
     "error",
     "command",
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nnscratch"
-BASE = {"paths", "data", "datasets", "network", "optimizers", "diagnostics", "environment", "stats"}
+BASE = {"paths", "data", "datasets", "network", "optimizers", "diagnostics", "environment", "stats", "diagnose"}
 # what each room may import (rooms: a top-level module, or a subpackage)
 ALLOWED = {
     "paths": set(),
@@ -17,12 +17,13 @@ ALLOWED = {
     "optimizers": {"network"},
     "diagnostics": set(),
     "stats": set(),
+    "diagnose": {"paths"},
     "environment": set(),
     "train": BASE | {"train"},
     "config": BASE | {"config"},
     "results": {"paths", "diagnostics"},
     "claims": {"paths", "diagnostics", "results", "stats"},
-    "report": {"paths", "diagnostics", "results", "claims", "stats", "report"},
+    "report": {"paths", "diagnostics", "diagnose", "results", "claims", "stats", "report"},
     "loggers": {"paths", "results", "config", "loggers"},
     "run": BASE | {"train", "config", "results", "claims", "loggers", "run"},
     "perf": BASE | {"train", "config", "results", "claims", "loggers", "run", "report", "perf"},

@@ -95,6 +95,8 @@ def test_report_has_every_figure_and_table_and_is_self_contained(tmp_path):
         "learning_curves.png",
         "unit_diagnostics.png",
         "overfitting.png",
+        "diagnosis_cells.png",
+        "diagnosis_curves.png",
     }
     csvs = " ".join(p.name for p in (sweep_dir / "tables").iterdir())
     for table in (
@@ -178,7 +180,7 @@ def test_a_sweep_with_an_extra_and_a_missing_axis_still_gets_its_report(tmp_path
     effects = next(p for p in (sweep_dir / "tables").iterdir() if "main_effects" in p.name).read_text()
     assert "train.lr" in effects  # the extra axis has its own main effect
     assert verdicts(sweep_dir)["random_biases"].verdict == "inconclusive"  # no biases axis
-    assert len(list((sweep_dir / "figures").iterdir())) == 7
+    assert len(list((sweep_dir / "figures").iterdir())) == 9  # with the two of "Why runs failed"
 
 
 def test_two_datasets_side_by_side_say_which_claim_changes(tmp_path):

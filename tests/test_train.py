@@ -30,7 +30,7 @@ def test_scaled_uniform_run_learns(small_config, scaled):
     result = train(small_config, scaled)
     assert result.metrics["test_acc"] >= 0.5
     assert result.metrics["outcome"] == "ok"
-    assert [h["iteration"] for h in result.history] == [0, 20, 40, 60, 80, 100]
+    assert [h["iteration"] for h in result.history] == [0, 1, 2, 4, 8, 16, 20, 40, 60, 80, 100]
 
 
 def test_unscaled_run_does_not_learn(small_config, mnist):

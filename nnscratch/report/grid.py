@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from nnscratch.claims import confidence, evaluate, for_dataset
-from nnscratch.report import figures, tables
+from nnscratch.report import diagnoses, figures, tables
 from nnscratch.report.load import Sweep
 from nnscratch.report.remedies import remedy_section
 from nnscratch.report.render import Section
@@ -49,14 +49,21 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     sections = [sweep_header(s)]
     verdicts = evaluate(for_dataset(claims, s.dataset), runs, hist, axes)
     intervals = figures.claim_intervals(verdicts, f("claim_intervals"))
-    sections += claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
+    per_claim = claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
+    diag = diagnoses.diagnose_sweep(s.path, runs, hist)
+    diagnoses.cite_in_claims(per_claim[1:], verdicts, diag)
+    sections += per_claim
     if extra := rounds_section(s):
         sections.append(extra)
     if fixes := remedy_section(claims, verdicts, runs, hist, fig_dir):
         sections.append(fixes)
+    sections.append(diagnoses.diagnosis_section(s, diag, claims, verdicts, out, tag))
     sections += [collapse_section(heat), every_run_section(runs, axes, f)]
     sections += unit_sections(runs, hist, axes, f) if not hist.empty else []
-    return sections + [overfitting_section(runs, axes, f), tables_section(runs, axes)]
+    return sections + [
+        overfitting_section(runs, axes, f),
+        tables_section(runs, axes, diagnoses.with_diagnosis(runs, diag)),
+    ]
 
 
 def collapse_section(heat: Path) -> Section:
@@ -96,7 +103,8 @@ def overfitting_section(runs: pd.DataFrame, axes: list[str], f: Callable[[str], 
     return Section("Overfitting", [], figures=[(caption, gap)], level=2)
 
 
-def tables_section(runs: pd.DataFrame, axes: list[str]) -> Section:
+def tables_section(runs: pd.DataFrame, axes: list[str], every_run: pd.DataFrame) -> Section:
+    """The factor tables of `runs`, and `every_run` (the runs with their diagnoses) sortable."""
     return Section(
         "Tables",
         [
@@ -109,7 +117,7 @@ def tables_section(runs: pd.DataFrame, axes: list[str]) -> Section:
             ("Interactions", tables.interactions(runs, axes)),
             ("Outcome counts by factor", tables.outcome_counts(runs, axes)),
             ("Test accuracy per cell (mean, std over seeds)", tables.pivot(runs, axes)),
-            ("All runs", tables.all_runs(runs, axes)),
+            ("All runs", tables.all_runs(every_run, axes)),
         ],
         level=2,
         sortable=("All runs",),

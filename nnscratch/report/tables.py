@@ -102,4 +102,5 @@ def all_runs(runs: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     """One row per run: the parameters that vary, outcome, final and best test accuracy, seconds, command."""
     keep = [*factors(runs, axes), SEED] if SEED in runs.columns else factors(runs, axes)
     cols = [*keep, "outcome", "test_acc", "best_test_acc", "train_acc", "seconds", "command"]
+    cols[len(keep) + 1 : len(keep) + 1] = [c for c in ("diagnosis", "diagnoses") if c in runs.columns]
     return with_outcome(runs)[cols].sort_values(keep).reset_index(drop=True)

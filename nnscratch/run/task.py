@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nnscratch import data as datamod
-from nnscratch import results
+from nnscratch import diagnose, results
 from nnscratch.config.checks import ConfigError, check
 from nnscratch.run.prepared import open_prepared, prepare_for
 from nnscratch.train.stack import RunProgress, train_stack
@@ -43,11 +43,16 @@ def execute(
             os.kill(os.getpid(), signal.SIGKILL)
         done = train_stack([s["config"] for s in specs], data, max_rows, by_run if report else None)
         ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
-        return [(ran | r.metrics, r.history) for r in done]
+        return [(with_diagnosis(ran | r.metrics, r.history, s["config"]), r.history) for s, r in zip(specs, done)]
     except Exception as err:  # a run's failure is a result of the sweep, not the end of it
         return [
             ({"status": "failed", "error": f"{type(err).__name__}: {err}", "worker": worker_name()}, []) for _ in specs
         ]
+
+
+def with_diagnosis(metrics: dict, history: list[dict], config: dict) -> dict:
+    """The metrics with the run's diagnosis columns (nnscratch.diagnose, conf/diagnoses.yaml)."""
+    return metrics | diagnose.summary(diagnose.diagnose(history, metrics, config))
 
 
 def worker_name() -> str:

@@ -39,6 +39,11 @@ def history_row(m: Model, s: Pass, test_pred: np.ndarray, y: np.ndarray, y_test:
     skipped = [m.width - len(m.live)] + [0] * (len(s.As) - 1)
     for l, (A, n_skipped) in enumerate(zip(s.As, skipped), start=1):
         row |= layer_row(l, A, n_skipped, m.params, s.grads, act.can_die)
+        row[f"saturated_l{l}"] = dg.saturated_fraction(A, act.name, n_skipped)
+        row[f"rank_l{l}"] = dg.effective_rank(m.params["W"][l - 1])
+    # mean |Z1| of the units computed (skipped dead ones left out): the input's scale as layer 1 sees it
+    computed = s.Z1 is not None and s.Z1.size
+    row["pre_abs_l1"] = float(np.abs(s.Z1).mean(dtype=np.float64)) if computed else dg.NAN
     row["grad_norm_out"] = float(np.linalg.norm(s.grads["W"][-1]))
     return row
 
@@ -59,15 +64,23 @@ def layer_row(l: int, A: np.ndarray, skipped: int, params: Params, grads: Params
 
 
 def final_metrics(
-    test_pred: np.ndarray, data: Prepared, history: list[dict], diverged: bool, tc: dict, t0: float
+    test_pred: np.ndarray,
+    data: Prepared,
+    history: list[dict],
+    diverged: bool,
+    tc: dict,
+    t0: float,
+    regular: list[dict] | None = None,
 ) -> dict:
     """The run's final numbers: the last history row, with outcome and test accuracy of the final
-    parameters (for a diverged run, the last evaluation's test accuracy stands)."""
+    parameters (for a diverged run, the last evaluation's test accuracy stands). best_test_acc is the
+    best of the `regular` rows (default: all), i.e. without the early ones at iterations 1, 2, 4, ...
+    test_pred: (N_test,) predicted classes."""
     last = history[-1] if history else {}
     metrics = dict(last)
     metrics |= {
         "outcome": dg.outcome(test_pred, data.y_test, diverged, tc["collapse_margin"]),
-        "best_test_acc": max((h["test_acc"] for h in history), default=float("nan")),
+        "best_test_acc": max((h["test_acc"] for h in (history if regular is None else regular)), default=float("nan")),
         "majority_rate": dg.majority_rate(data.y_test),
         "seconds": time.perf_counter() - t0,
     }

@@ -95,6 +95,7 @@ class Pass:
     As: list[np.ndarray]
     log_probs: np.ndarray
     weights: np.ndarray | None = None
+    Z1: np.ndarray | None = None  # the first layer's pre-activations of the live units (a view of the stack's)
 
 
 def live_pass(
@@ -106,7 +107,7 @@ def live_pass(
     log_probs = log_softmax(Zs[-1])
     grads = backward(top, Zs, As, log_probs, Y, input_grad=True, act=act)
     np.multiply(grads.pop("dX")[0], act.grad(Z1, A1), out=dZ1)
-    return Pass(cross_entropy(log_probs, y), grads, As, log_probs)
+    return Pass(cross_entropy(log_probs, y), grads, As, log_probs, Z1=Z1)
 
 
 def constant_pass(model: Model, y: np.ndarray, act: Activation) -> Pass:

@@ -218,7 +218,11 @@ class Stack:
     # ------------------------------------------------------------ the loop
 
     def evaluating(self, m: Model) -> bool:
-        return m.iteration % self.eval_period == 0 or m.iteration == self.tc["iterations"]
+        """Every eval_period iterations and after the last; before the first period also at iterations
+        1, 2, 4, 8, ..., where units die (nnscratch.diagnose reads when). Evaluations never change training."""
+        i = m.iteration
+        early = 0 < i < self.eval_period and i & (i - 1) == 0
+        return i % self.eval_period == 0 or i == self.tc["iterations"] or early
 
     def progress(self) -> list[RunProgress]:
         """Each model's (planned, actual, live): work done as fractions of its planned work (every
@@ -261,7 +265,8 @@ class Stack:
             if not np.isfinite(s.loss) or m.iteration == self.tc["iterations"]:
                 m.sync()
                 diverged = not np.isfinite(s.loss) or not all_finite(m.params)
-                m.final = final_metrics(self.test_predictions(m), self.data, m.history, diverged, self.tc, t0)
+                regular = [h for h in m.history if h["iteration"] % self.eval_period == 0 or h is m.history[-1]]
+                m.final = final_metrics(self.test_predictions(m), self.data, m.history, diverged, self.tc, t0, regular)
                 changed = True
             else:
                 m.optimizer.step(m.trained, s.grads, self.lr)
