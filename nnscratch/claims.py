@@ -38,6 +38,7 @@ import yaml
 from scipy import stats
 
 from nnscratch.paths import CONF_DIR
+from nnscratch.results import SEED
 from nnscratch.stats import (
     Boundary,
     clopper_pearson,
@@ -51,7 +52,6 @@ from nnscratch.stats import (
 
 OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 STRICT = {"<", ">"}
-SEED = "seed"
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_CLAIMS = CONF_DIR / "claims.yaml"
 CELL_STATS = (

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
+SEED = "seed"  # the axis that tells a cell's repeats apart: tables, claims and adaptive rounds group by the rest
 RESULT_COLUMNS = [
     "status",
     "outcome",

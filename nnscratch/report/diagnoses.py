@@ -18,7 +18,8 @@ from nnscratch.claims import ClaimResult
 from nnscratch.report.figures import save
 from nnscratch.report.remedies import remedy_table
 from nnscratch.report.render import Section
-from nnscratch.report.tables import SEED, factors
+from nnscratch.report.tables import factors
+from nnscratch.results import SEED
 
 HEALTHY = "healthy"
 EXAMPLES = 3  # runs linked per diagnosis

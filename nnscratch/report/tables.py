@@ -7,8 +7,7 @@ import itertools
 import pandas as pd
 
 from nnscratch.diagnostics import OUTCOMES
-
-SEED = "seed"
+from nnscratch.results import SEED
 
 
 def factors(runs: pd.DataFrame, axes: list[str]) -> list[str]:

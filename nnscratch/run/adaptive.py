@@ -22,8 +22,7 @@ import pandas as pd
 from nnscratch.claims import ClaimResult, evaluate, undecided_runs
 from nnscratch.config.grid import make_spec
 from nnscratch.paths import CONF_DIR
-
-SEED = "seed"
+from nnscratch.results import SEED
 
 
 @dataclass
