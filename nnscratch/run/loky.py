@@ -24,13 +24,28 @@ from nnscratch.run.task import run_task
 log = logging.getLogger(__name__)
 
 
+def collect_ended(folder: Path, counts: Counter, bar: Progress) -> None:
+    """Count the runs whose workers wrote their records since the last look (runs/.ended/<run_id>.json,
+    written by nnscratch.run.task.run_task as each run stops), and forget them."""
+    for path in folder.glob("*.json") if folder.is_dir() else []:
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        tally(counts, summary, bar)
+        path.unlink(missing_ok=True)
+
+
 @contextmanager
-def watch_progress(folder: Path, bar: Progress, every: float = 1.0) -> Iterator[None]:
-    """Feed `bar` the work done inside running tasks, read from the workers' progress files."""
+def watch_progress(folder: Path, bar: Progress, every: float = 1.0, counts: Counter | None = None) -> Iterator[None]:
+    """Feed `bar` the work done inside running tasks, read from the workers' progress files, and
+    (with `counts`) the runs that stopped inside them (collect_ended, from the folder beside it)."""
     stop = threading.Event()
 
     def poll() -> None:
         while not stop.wait(every):
+            if counts is not None:
+                collect_ended(folder.parent / ".ended", counts, bar)
             moving = {}
             for path in folder.glob("*.json") if folder.is_dir() else []:
                 try:
@@ -62,6 +77,7 @@ def in_flight(runs_root: Path) -> list[str]:
     for rid in ids:
         (folder / rid).unlink(missing_ok=True)
     shutil.rmtree(runs_root / ".progress", ignore_errors=True)  # what the dead pool's tasks had done
+    shutil.rmtree(runs_root / ".ended", ignore_errors=True)  # their records are in the journal
     return ids
 
 
@@ -124,7 +140,7 @@ def run_on_loky(
     log.info("loky: %d workers", workers)
     try:
         paths = save_prepared([s for t in planned for s in t], prep_dir)
-        with watch_progress(runs_root / ".progress", bar):
+        with watch_progress(runs_root / ".progress", bar, counts=counts):
             while planned:
                 try:
                     bar.plan([[s["run_id"] for s in t] for t in planned], workers)

@@ -17,6 +17,7 @@ from nnscratch import data as datamod
 from nnscratch import results
 from nnscratch.config.checks import ConfigError, check
 from nnscratch.run.prepared import open_prepared, prepare_for
+from nnscratch.train.history import RunResult
 from nnscratch.train.stack import RunProgress, train_stack
 
 log = logging.getLogger(__name__)
@@ -27,13 +28,23 @@ def execute(
     data: datamod.Prepared,
     max_rows: int | None = None,
     report: Callable[[dict[str, RunProgress]], None] | None = None,
+    on_stop: Callable[[dict, dict, list[dict]], None] | None = None,
 ) -> list[tuple[dict, list[dict]]]:
     """Train one spec, or several stacked: (metrics with status, history) each. Errors become
-    failed records, not a raise. `report` gets {run_id: its progress} about every second while
-    they train (nnscratch.train.stack.Stack.progress)."""
+    failed records, not a raise (a run that had stopped before the error keeps its record).
+    `report` gets {run_id: its progress} about every second while they train
+    (nnscratch.train.stack.Stack.progress); `on_stop(spec, metrics, history)` each run's record
+    the moment its model stops, the same record this returns for it."""
+    stopped: dict[int, tuple[dict, list[dict]]] = {}
 
     def by_run(done: list[RunProgress]) -> None:
         report({s["run_id"]: d for s, d in zip(specs, done)})
+
+    def stop(i: int, result: RunResult) -> None:
+        ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
+        stopped[i] = (ran | result.metrics, result.history)
+        if on_stop:
+            on_stop(specs[i], *stopped[i])
 
     try:
         fault = specs[0]["config"].get("fault")
@@ -41,13 +52,18 @@ def execute(
             raise RuntimeError("fault injected by config (fault=raise)")
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        done = train_stack([s["config"] for s in specs], data, max_rows, by_run if report else None)
-        ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
-        return [(ran | r.metrics, r.history) for r in done]
+        train_stack([s["config"] for s in specs], data, max_rows, by_run if report else None, stop)
+        return [stopped[i] for i in range(len(specs))]
     except Exception as err:  # a run's failure is a result of the sweep, not the end of it
-        return [
-            ({"status": "failed", "error": f"{type(err).__name__}: {err}", "worker": worker_name()}, []) for _ in specs
-        ]
+        failed = {"status": "failed", "error": f"{type(err).__name__}: {err}", "worker": worker_name()}
+        return [stopped.get(i) or fail(spec, failed, on_stop) for i, spec in enumerate(specs)]
+
+
+def fail(spec: dict, metrics: dict, on_stop: Callable[[dict, dict, list[dict]], None] | None) -> tuple[dict, list]:
+    """A failed run's record, passed to `on_stop` as a stopped one's is."""
+    if on_stop:
+        on_stop(spec, metrics, [])
+    return metrics, []
 
 
 def worker_name() -> str:
@@ -87,26 +103,46 @@ def drop_if_unused(folder: Path) -> None:
 
 
 def run_task(specs: list[dict], data_dir: Path, runs_root: Path, max_rows: int | None = None) -> list[dict]:
-    """Worker entry: mark started, train (stacked if several), write each record; one summary per run.
-    While it trains, the work done so far is in runs/.progress/<worker>.json (see watch_progress)."""
-    started = [runs_root / ".started" / s["run_id"] for s in specs]
-    started[0].parent.mkdir(parents=True, exist_ok=True)
-    for path in started:
-        path.touch()
+    """Worker entry: mark started, train (stacked if several), write each record the moment its run
+    stops (its folder and journal line, and its summary in runs/.ended/ for the progress bar); one
+    summary per run. While it trains, the work done so far is in runs/.progress/<worker>.json (see
+    nnscratch.run.loky.watch_progress)."""
+    kept = {s["run_id"] for s in specs if is_finished(runs_root / s["run_id"])}  # a resumed task's, recorded
+    started = {s["run_id"]: runs_root / ".started" / s["run_id"] for s in specs}
+    for folder in (".started", ".ended"):
+        (runs_root / folder).mkdir(parents=True, exist_ok=True)
+    for rid, path in started.items():
+        if rid not in kept:
+            path.touch()
     progress = runs_root / ".progress" / f"{worker_name()}.json"
+    summaries: dict[str, dict] = {}
 
     def report(done: dict[str, RunProgress]) -> None:
         results.atomic_write_text(progress, json.dumps(done))
 
-    summaries = []
+    def record(spec: dict, metrics: dict, history: list[dict]) -> None:
+        rid = spec["run_id"]
+        if rid in kept:
+            rec = results.read_run(runs_root / rid)
+            summaries[rid] = results.result_row(rec["run"], rec["metrics"])
+        else:
+            summaries[rid] = results.record_run(runs_root.parent, spec, metrics, history)
+            results.atomic_write_text(runs_root / ".ended" / f"{rid}.json", json.dumps(summaries[rid], default=str))
+        started[rid].unlink(missing_ok=True)
+
     try:
-        trained = execute(specs, open_prepared(data_dir), max_rows, report)
-        for spec, (metrics, history), path in zip(specs, trained, started):
-            summaries.append(results.record_run(runs_root.parent, spec, metrics, history))
-            path.unlink(missing_ok=True)
+        execute(specs, open_prepared(data_dir), max_rows, report, record)
     finally:
         progress.unlink(missing_ok=True)
-    return summaries
+    return [summaries[s["run_id"]] for s in specs]
+
+
+def is_finished(run_dir: Path) -> bool:
+    """Whether a run folder holds a finished record."""
+    try:
+        return results.read_json(run_dir / "metrics.json").get("status") == "finished"
+    except (OSError, ValueError):
+        return False
 
 
 # ---------------------------------------------------------------- a sweep

@@ -99,9 +99,11 @@ class Stack:
         data: Prepared,
         max_rows: int | None = None,
         report: Callable[[list[RunProgress]], None] | None = None,
+        on_stop: Callable[[int, RunResult], None] | None = None,
     ):
         tc = cfgs[0]["train"]
         self.data, self.tc, self.max_rows, self.report = data, tc, max_rows, report
+        self.on_stop = on_stop
         self.X, self.y = data.X_train, data.y_train
         skip_dead = bool(tc.get("skip_dead", True))
         inputs = used_inputs(self.X) if skip_dead else None
@@ -263,6 +265,8 @@ class Stack:
                 diverged = not np.isfinite(s.loss) or not all_finite(m.params)
                 m.final = final_metrics(self.test_predictions(m), self.data, m.history, diverged, self.tc, t0)
                 changed = True
+                if self.on_stop:
+                    self.on_stop(i, self.stopped(m, t0))
             else:
                 m.optimizer.step(m.trained, s.grads, self.lr)
                 m.iteration += 1
@@ -272,6 +276,14 @@ class Stack:
                 changed = True
         if changed:
             self.restack()
+
+    def stopped(self, m: Model, t0: float) -> RunResult:
+        """A model's record the moment it stops: its share of the stack's time so far, split by the
+        work done as share_time splits the whole at the end, and its share of dense work done."""
+        work = sum(x.unit_passes + x.passes for x in self.models)
+        seconds = (time.perf_counter() - t0) * (m.unit_passes + m.passes) / max(1, work)
+        done = {"seconds": seconds, "live_fraction": m.unit_passes / max(1, m.width * m.passes)}
+        return RunResult(list(m.history), m.final | done)
 
     def drop(self, m: Model, dead: np.ndarray) -> None:
         """Take a model's dead units out of training; add their fixed output to its test Z2."""
@@ -294,11 +306,14 @@ def train_stack(
     data: Prepared,
     max_rows: int | None = None,
     report: Callable[[list[RunProgress]], None] | None = None,
+    on_stop: Callable[[int, RunResult], None] | None = None,
 ) -> list[RunResult]:
     """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
     once (None: all of them); one RunResult per config, in order. `report`, if given, is called about
-    every REPORT_EVERY seconds with each run's progress so far (Stack.progress)."""
-    return Stack(cfgs, data, max_rows, report).train()
+    every REPORT_EVERY seconds with each run's progress so far (Stack.progress); `on_stop`, if
+    given, with (index of the config, its RunResult: Stack.stopped) the moment each run finishes
+    or diverges, so that its record can be written before the stack ends."""
+    return Stack(cfgs, data, max_rows, report, on_stop).train()
 
 
 def train(cfg: dict, data: Prepared) -> RunResult:
