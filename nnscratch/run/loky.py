@@ -61,6 +61,8 @@ def watch_progress(folder: Path, bar: Progress, every: float = 1.0, counts: Coun
     finally:
         stop.set()
         thread.join()
+        if counts is not None:  # the runs that stopped since its last look (an interrupt comes any time)
+            collect_ended(folder.parent / ".ended", counts, bar)
 
 
 DEATHS = ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import yaml
@@ -22,6 +23,7 @@ from nnscratch.config.checks import ConfigError
 from nnscratch.config.grid import axis_names, expand, products
 from nnscratch.environment import environment
 from nnscratch.paths import CONF_DIR
+from nnscratch.run import stopping
 from nnscratch.run.adaptive import plan_round, recorded_specs, verdicts
 from nnscratch.run.dask import run_on_dask
 from nnscratch.run.loky import in_flight, run_on_loky
@@ -171,10 +173,9 @@ def run(
         sweep_dir = new_sweep_dir(out_root, grid["name"])
         record["sessions"] = []
     record["adaptive"] = settings
-    log.info("sweep '%s': %d runs -> %s", grid["name"], len(specs), sweep_dir)
-    results.write_json(sweep_dir / "sweep.json", record)
-    env_name = "environment.json" if not resume else f"environment-resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
-    results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
+    guard = ExitStack()  # the sweep folder's lock and the signal handlers, until this session ends
+    guard.enter_context(stopping.sweep_lock(sweep_dir))
+    guard.enter_context(stopping.stop_on_signals())
     started = time.time()
 
     def execute(batches: list[list[dict]]) -> Counter:
@@ -190,11 +191,19 @@ def run(
         )
 
     try:
+        log.info("sweep '%s': %d runs -> %s", grid["name"], len(specs), sweep_dir)
+        results.write_json(sweep_dir / "sweep.json", record)
+        stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+        env_name = "environment.json" if not resume else f"environment-resumed-{stamp}.json"
+        results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
         added = [recorded_specs([r], record["axes"], conf_dir) for r in record["rounds"]]  # of an interrupted sweep
         counts = execute([specs, *added])
         specs += [s for batch in added for s in batch]
         if settings and settings.get("enabled"):
             counts += add_seeds(record, specs, sweep_dir, execute, conf_dir)
+    except KeyboardInterrupt as err:  # any stop signal (nnscratch.run.stopping): its workers are stopped
+        stopping.end_children()
+        raise stopping.interrupted(err, sweep_dir) from None
     finally:  # wall time of this session, kept across resumes
         record["sessions"].append(
             {
@@ -205,6 +214,7 @@ def run(
             }
         )
         results.write_json(sweep_dir / "sweep.json", record)
+        guard.close()
     return sweep_dir, counts
 
 

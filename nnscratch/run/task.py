@@ -17,6 +17,7 @@ from nnscratch import data as datamod
 from nnscratch import results
 from nnscratch.config.checks import ConfigError, check
 from nnscratch.run.prepared import open_prepared, prepare_for
+from nnscratch.run.stopping import watch_parent
 from nnscratch.train.history import RunResult
 from nnscratch.train.stack import RunProgress, train_stack
 
@@ -106,7 +107,8 @@ def run_task(specs: list[dict], data_dir: Path, runs_root: Path, max_rows: int |
     """Worker entry: mark started, train (stacked if several), write each record the moment its run
     stops (its folder and journal line, and its summary in runs/.ended/ for the progress bar); one
     summary per run. While it trains, the work done so far is in runs/.progress/<worker>.json (see
-    nnscratch.run.loky.watch_progress)."""
+    nnscratch.run.loky.watch_progress). The worker exits if the sweep's process dies (stopping.watch_parent)."""
+    watch_parent()
     kept = {s["run_id"] for s in specs if is_finished(runs_root / s["run_id"])}  # a resumed task's, recorded
     started = {s["run_id"]: runs_root / ".started" / s["run_id"] for s in specs}
     for folder in (".started", ".ended"):
