@@ -1,14 +1,26 @@
 """Nothing finished is lost: each run's record is written the moment its model stops, a sweep stops
 cleanly on every signal, and no worker outlives it (real processes, real MNIST at small size)."""
 
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
+import yaml
 
 from nnscratch import results
-from nnscratch.run import sweep
+from nnscratch.config.checks import ConfigError
+from nnscratch.paths import CONF_DIR
+from nnscratch.run import stopping, sweep
+
+ROOT = CONF_DIR.parent
 
 # two runs in one task, admitted one after the other (64 rows each, at most 64 at a time): the first
 # stops while the task still trains the second
@@ -62,3 +74,124 @@ def test_a_record_is_written_while_its_task_still_trains_the_next_run(tmp_path, 
     assert df["stacked_with"].eq(2).all()  # both ran in the one task
     stamps = sorted(p.stat().st_mtime for p in records_on_disk(out))
     assert stamps[1] - stamps[0] > 0.2  # written as each stopped, not together at the task's end
+
+
+# ---------------------------------------------------------------- every way a sweep is stopped
+
+# 4 runs in 2 tasks of 2, each task training its runs one after the other: when the first record is
+# on disk, both tasks are still training
+DURABLE = {**QUEUED, "name": "durable", "axes": {**QUEUED["axes"], "seed": [0, 1, 2, 3]}}
+STACKED = ["parallel.n_jobs=2", "parallel.stack_rows=64", "parallel.stack_tasks=2", "report=false"]
+
+
+@pytest.fixture
+def conf(tmp_path) -> Path:
+    """A copy of conf/ with the DURABLE grid as conf/sweep/durable.yaml."""
+    folder = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, folder)
+    (folder / "sweep" / "durable.yaml").write_text(yaml.safe_dump(DURABLE, sort_keys=False))
+    return folder
+
+
+def start_sweep(conf: Path, out: Path, *extra: str, inherit_sigint_ignored: bool = True) -> subprocess.Popen:
+    """`python -m experiments.sweep sweep=durable` in its own process group. As a shell's background
+    job it inherits SIGINT ignored (what made `kill -INT` do nothing before)."""
+    argv = [sys.executable, "-m", "experiments.sweep", "sweep=durable", f"out_root={out}", *STACKED, *extra]
+    return subprocess.Popen(
+        [*argv, f"--config-dir={conf}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if inherit_sigint_ignored else None,
+    )
+
+
+def alive(pids: list[int]) -> list[int]:
+    def running(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    return [p for p in pids if running(p)]
+
+
+def interrupt_at_first_record(proc: subprocess.Popen, out: Path, how: str, sig: int) -> tuple[list[int], float]:
+    """Wait for the sweep's first record, then send `sig` to the client (`how`: client) or its process
+    group (group); (the client's child processes at that moment, when the signal went)."""
+    wait_for(lambda: list(out.glob("durable/*/runs/*/metrics.json")), 240, "the first record")
+    workers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    assert workers, "the sweep had no worker processes"
+    (os.killpg if how == "group" else os.kill)(proc.pid, sig)
+    return workers, time.monotonic()
+
+
+@pytest.mark.parametrize(
+    "how,sig",
+    [("group", signal.SIGINT), ("client", signal.SIGINT), ("client", signal.SIGTERM), ("client", signal.SIGHUP)],
+)
+def test_a_stop_signal_ends_the_sweep_and_its_workers_keeping_every_stopped_run(conf, tmp_path, how, sig):
+    out = tmp_path / "out"
+    proc = start_sweep(conf, out)
+    workers, sent = interrupt_at_first_record(proc, out, how, sig)
+    _, stderr = proc.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert took < 20, f"the sweep took {took:.1f} s to stop"
+    assert proc.returncode == 128 + sig, stderr[-2000:]
+    wait_for(lambda: not alive(workers), 10, "every worker to end with the client")
+    (sweep_dir,) = (out / "durable").iterdir()
+    on_disk = sorted(d.name for d in results.run_dirs(sweep_dir))
+    assert 1 <= len(on_disk) < 4
+    assert sorted(results.read_results(sweep_dir)["run_id"]) == on_disk  # results.csv has every stopped run
+    assert f"interrupted by {signal.Signals(sig).name}" in stderr and f"resume={sweep_dir}" in stderr
+    assert not (sweep_dir / "sweep.lock").exists()
+    time.sleep(1)
+    assert sorted(d.name for d in results.run_dirs(sweep_dir)) == on_disk  # nobody writes after the end
+
+
+def test_a_sigkilled_client_takes_its_workers_with_it_and_resume_equals_a_straight_sweep(conf, tmp_path):
+    out = tmp_path / "out"
+    proc = start_sweep(conf, out)
+    workers, _ = interrupt_at_first_record(proc, out, "client", signal.SIGKILL)
+    proc.communicate(timeout=30)
+    wait_for(lambda: not alive(workers), 10, "the orphaned workers to notice and exit")
+    (sweep_dir,) = (out / "durable").iterdir()
+    kept = {d.name: (d / "metrics.json").stat().st_mtime_ns for d in results.run_dirs(sweep_dir)}
+    assert 1 <= len(kept) < 4
+    assert (sweep_dir / "sweep.lock").exists()  # left by the killed client: a dead holder's, ignored
+    resumed = start_sweep(conf, out, f"resume={sweep_dir}")
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr[-2000:]
+    straight = start_sweep(conf, tmp_path / "straight")
+    _, stderr = straight.communicate(timeout=300)
+    assert straight.returncode == 0, stderr[-2000:]
+    (straight_dir,) = (tmp_path / "straight" / "durable").iterdir()
+    assert {rid: (sweep_dir / "runs" / rid / "metrics.json").stat().st_mtime_ns for rid in kept} == kept
+    assert every_number(sweep_dir) == every_number(straight_dir)  # bit for bit, each run of the 4
+
+
+def every_number(sweep_dir: Path) -> dict:
+    """Each run's metrics (less wall time and worker) and its whole history, as written."""
+    return {
+        d.name: (
+            {k: v for k, v in results.read_run(d)["metrics"].items() if k not in ("seconds", "worker")},
+            (d / "history.csv").read_text(),
+        )
+        for d in results.run_dirs(sweep_dir)
+    }
+
+
+def test_a_second_writer_is_refused_while_the_first_lives_and_a_dead_ones_lock_is_ignored(tmp_path):
+    with stopping.sweep_lock(tmp_path) as lock:
+        assert lock.read_text().startswith(f"{socket.gethostname()}:{os.getpid()}:")
+        with pytest.raises(ConfigError, match="still writing this sweep"):
+            with stopping.sweep_lock(tmp_path):
+                pass
+    assert not lock.exists()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock.write_text(f"{socket.gethostname()}:{gone.pid}:0.00\n")  # a holder that died
+    with stopping.sweep_lock(tmp_path):
+        assert f":{os.getpid()}:" in lock.read_text()
