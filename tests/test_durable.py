@@ -195,3 +195,35 @@ def test_a_second_writer_is_refused_while_the_first_lives_and_a_dead_ones_lock_i
     lock.write_text(f"{socket.gethostname()}:{gone.pid}:0.00\n")  # a holder that died
     with stopping.sweep_lock(tmp_path):
         assert f":{os.getpid()}:" in lock.read_text()
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def numbers(result) -> tuple[dict, list[dict]]:
+    return {k: v for k, v in result.metrics.items() if k != "seconds"}, result.history
+
+
+@pytest.mark.parametrize(
+    "overrides,max_rows",
+    [
+        (["model.hidden=[16]", "weights=normal", "biases=normal"], 24),  # stacked, admitted as rows free up
+        (["optimizer=adam", "train.lr=0.001", "train.batch_size=100", "train.eval_every=1"], None),  # mini-batch
+    ],
+)
+def test_a_stack_continued_from_its_state_equals_one_that_never_stopped(mnist, overrides, max_rows):
+    from nnscratch.config.compose import compose_run
+    from nnscratch.run.prepared import prepare_with
+    from nnscratch.train import train_stack
+
+    cfg, _ = compose_run(["data.subset=1000", "train.iterations=30", "train.eval_every=5", *overrides])
+    cfgs = [cfg | {"seed": s} for s in range(3 if max_rows else 1)]
+    data = prepare_with(mnist, cfg)
+    states = []
+    straight = train_stack(cfgs, data, max_rows, checkpoint=(0.0, states.append))  # a state every iteration
+    assert len(states) > 10
+    for k in (3, len(states) // 2, len(states) - 2):
+        rest = []
+        resumed = train_stack(cfgs, data, max_rows, checkpoint=(0.0, rest.append), state=states[k])
+        assert len(rest) == len(states) - k - 1  # it went on from there, not from the start
+        assert [numbers(r) for r in resumed] == [numbers(r) for r in straight]
