@@ -84,10 +84,10 @@ DURABLE = {**QUEUED, "name": "durable", "axes": {**QUEUED["axes"], "seed": [0, 1
 STACKED = ["parallel.n_jobs=2", "parallel.stack_rows=64", "parallel.stack_tasks=2", "report=false"]
 
 
-@pytest.fixture
-def conf(tmp_path) -> Path:
+@pytest.fixture(scope="module")
+def conf(tmp_path_factory) -> Path:
     """A copy of conf/ with the DURABLE grid as conf/sweep/durable.yaml."""
-    folder = tmp_path / "conf"
+    folder = tmp_path_factory.mktemp("durable") / "conf"
     shutil.copytree(CONF_DIR, folder)
     (folder / "sweep" / "durable.yaml").write_text(yaml.safe_dump(DURABLE, sort_keys=False))
     return folder
@@ -151,7 +151,7 @@ def test_a_stop_signal_ends_the_sweep_and_its_workers_keeping_every_stopped_run(
     assert sorted(d.name for d in results.run_dirs(sweep_dir)) == on_disk  # nobody writes after the end
 
 
-def test_a_sigkilled_client_takes_its_workers_with_it_and_resume_equals_a_straight_sweep(conf, tmp_path):
+def test_a_sigkilled_client_takes_its_workers_with_it_and_resume_equals_a_straight_sweep(conf, tmp_path, straight):
     out = tmp_path / "out"
     proc = start_sweep(conf, out)
     workers, _ = interrupt_at_first_record(proc, out, "client", signal.SIGKILL)
@@ -164,12 +164,19 @@ def test_a_sigkilled_client_takes_its_workers_with_it_and_resume_equals_a_straig
     resumed = start_sweep(conf, out, f"resume={sweep_dir}")
     _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr[-2000:]
-    straight = start_sweep(conf, tmp_path / "straight")
-    _, stderr = straight.communicate(timeout=300)
-    assert straight.returncode == 0, stderr[-2000:]
-    (straight_dir,) = (tmp_path / "straight" / "durable").iterdir()
     assert {rid: (sweep_dir / "runs" / rid / "metrics.json").stat().st_mtime_ns for rid in kept} == kept
-    assert every_number(sweep_dir) == every_number(straight_dir)  # bit for bit, each run of the 4
+    assert every_number(sweep_dir) == straight  # bit for bit, each run of the 4
+
+
+@pytest.fixture(scope="module")
+def straight(conf) -> dict:
+    """every_number of the DURABLE sweep run straight through."""
+    out = conf.parent / "straight"
+    proc = start_sweep(conf, out)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-2000:]
+    (sweep_dir,) = (out / "durable").iterdir()
+    return every_number(sweep_dir)
 
 
 def every_number(sweep_dir: Path) -> dict:
@@ -227,3 +234,44 @@ def test_a_stack_continued_from_its_state_equals_one_that_never_stopped(mnist, o
         resumed = train_stack(cfgs, data, max_rows, checkpoint=(0.0, rest.append), state=states[k])
         assert len(rest) == len(states) - k - 1  # it went on from there, not from the start
         assert [numbers(r) for r in resumed] == [numbers(r) for r in straight]
+
+
+CHECKPOINTS = "parallel.checkpoint_every=0.3"
+
+
+def first_checkpoint(out: Path) -> Path:
+    return wait_for(lambda: next(iter(out.glob("durable/*/checkpoints/*.ckpt")), None), 240, "a first checkpoint")
+
+
+def test_a_task_whose_worker_is_killed_continues_from_its_checkpoint(conf, tmp_path, straight):
+    out = tmp_path / "out"
+    proc = start_sweep(conf, out, CHECKPOINTS)
+    first_checkpoint(out)
+    progress = wait_for(lambda: list(out.glob("durable/*/runs/.progress/*.json")), 60, "a running task")
+    os.kill(int(progress[0].stem.rsplit(":", 1)[1]), signal.SIGKILL)  # <host>:<pid>.json: its worker
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "continues from its checkpoint" in stderr
+    (sweep_dir,) = (out / "durable").iterdir()
+    assert every_number(sweep_dir) == straight
+    assert not list(sweep_dir.glob("checkpoints/*.ckpt"))  # removed as their tasks ended
+
+
+def test_a_corrupt_checkpoint_is_said_and_its_task_restarts(conf, tmp_path, straight):
+    out = tmp_path / "out"
+    proc = start_sweep(conf, out, CHECKPOINTS)
+    first_checkpoint(out)
+    workers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    proc.kill()
+    proc.communicate(timeout=30)
+    wait_for(lambda: not alive(workers), 10, "the orphaned workers to exit")
+    (sweep_dir,) = (out / "durable").iterdir()
+    saved = list(sweep_dir.glob("checkpoints/*.ckpt"))
+    assert saved
+    for path in saved:
+        path.write_bytes(path.read_bytes()[:-100])  # truncated
+    resumed = start_sweep(conf, out, CHECKPOINTS, f"resume={sweep_dir}")
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr[-2000:]
+    assert "truncated or corrupt" in stderr
+    assert every_number(sweep_dir) == straight

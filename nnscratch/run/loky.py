@@ -83,11 +83,14 @@ def in_flight(runs_root: Path) -> list[str]:
     return ids
 
 
-def stream(todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, max_rows: int = 0):
-    """Yield run summaries as their tasks finish (any order); joblib dispatches them a few at a time."""
+def stream(
+    todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, max_rows: int = 0, every: float = 0
+):
+    """Yield run summaries as their tasks finish (any order); joblib dispatches them a few at a time.
+    Each task checkpoints about `every` seconds (0: never)."""
     with parallel_config(backend="loky", n_jobs=n_jobs):
         for summaries in Parallel(return_as="generator_unordered")(
-            delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root, max_rows or None) for t in todo
+            delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root, max_rows or None, every) for t in todo
         ):
             yield from summaries
 
@@ -105,10 +108,25 @@ def retry_after_death(
     counts: Counter,
     bar: Progress,
     since: float,
+    pool: tuple[int, int, float] = (2, 0, 0),
 ) -> list[list[dict]]:
-    """Rerun alone each run that was in flight when a worker died; return the tasks still to do."""
+    """After a worker died: with checkpoints (pool: workers, stack_rows, checkpoint_every > 0), run
+    the tasks in flight again whole, each from its checkpoint; if a worker dies again (or without
+    checkpoints), rerun alone each run still in flight. The tasks still to do."""
     by_id = {s["run_id"]: s for t in planned for s in t}
-    suspects = [by_id[r] for r in in_flight(runs_root) if r in by_id]
+    lost = in_flight(runs_root)
+    again = [t for t in planned if any(s["run_id"] in lost for s in t)] if pool[2] else []
+    if again:
+        log.warning("a worker died; its %d task(s) run again whole, from their checkpoints", len(again))
+        try:
+            for summary in stream(again, paths, runs_root, *pool):
+                tally(counts, summary, bar)
+            lost = []
+        except Exception as err:
+            if not is_worker_death(err):
+                raise
+            lost = in_flight(runs_root)
+    suspects = [by_id[r] for r in lost if r in by_id]
     log.warning("a worker died; retrying alone the %d run(s) it may have been running", len(suspects))
     for spec in suspects:
         strikes[spec["run_id"]] += 1
@@ -134,10 +152,12 @@ def run_on_loky(
     counts: Counter,
     bar: Progress,
     since: float,
+    checkpoint_every: float = 0,
 ) -> None:
-    """Tasks on joblib's process pool. A worker that dies (SIGKILL, out of memory) aborts joblib's
-    whole call: the runs it had in flight are retried alone, one at a time, and only a run that kills
-    its worker again is recorded as failed; every other run goes on."""
+    """Tasks on joblib's process pool, each checkpointed about every `checkpoint_every` seconds. A
+    worker that dies (SIGKILL, out of memory) aborts joblib's whole call: the runs it had in flight
+    are retried alone, one at a time, and only a run that kills its worker again is recorded as
+    failed; every other run goes on."""
     prep_dir, strikes = runs_root.parent / ".prepared", Counter()
     log.info("loky: %d workers", workers)
     try:
@@ -146,12 +166,13 @@ def run_on_loky(
             while planned:
                 try:
                     bar.plan([[s["run_id"] for s in t] for t in planned], workers)
-                    for summary in stream(planned, paths, runs_root, workers, stack_rows):
+                    for summary in stream(planned, paths, runs_root, workers, stack_rows, checkpoint_every):
                         tally(counts, summary, bar)
                     planned = []
                 except Exception as err:
                     if not is_worker_death(err):
                         raise
-                    planned = retry_after_death(planned, runs_root, strikes, paths, counts, bar, since)
+                    pool = (workers, stack_rows, checkpoint_every)
+                    planned = retry_after_death(planned, runs_root, strikes, paths, counts, bar, since, pool)
     finally:
         shutil.rmtree(prep_dir, ignore_errors=True)

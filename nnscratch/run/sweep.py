@@ -97,6 +97,9 @@ def check_parallel(parallel: dict) -> None:
     split = parallel.get("stack_tasks", 1)
     if not (isinstance(split, int) and split >= 1):
         problems.append(f"parallel.stack_tasks: must be a whole number >= 1, got {split!r}")
+    every = parallel.get("checkpoint_every", 0)
+    if not (isinstance(every, (int, float)) and not isinstance(every, bool) and every >= 0):
+        problems.append(f"parallel.checkpoint_every: must be seconds >= 0 (0 = no checkpoints), got {every!r}")
     if problems:
         raise ConfigError("invalid parallel settings, nothing was run:\n  " + "\n  ".join(problems))
 
@@ -188,6 +191,7 @@ def run(
             parallel.get("scheduler"),
             parallel.get("stack_rows", 0),
             parallel.get("stack_tasks", 1),
+            parallel.get("checkpoint_every", 0),
         )
 
     try:
@@ -252,6 +256,7 @@ def run_sweep(
     scheduler: str | None = None,
     stack_rows: int = 0,
     stack_tasks: int = 1,
+    checkpoint_every: float = 0,
 ) -> Counter:
     """Run every spec of `batches` (a grid, then each adaptive round) not yet finished in `sweep_dir`;
     returns counts by status/outcome.
@@ -277,7 +282,8 @@ def run_sweep(
             if backend == "dask":
                 run_on_dask(planned, runs_root, n_jobs, scheduler, stack_rows, counts, bar)
             else:
-                run_on_loky(planned, runs_root, worker_count(n_jobs, todo), stack_rows, counts, bar, since)
+                workers = worker_count(n_jobs, todo)
+                run_on_loky(planned, runs_root, workers, stack_rows, counts, bar, since, checkpoint_every)
     finally:
         bar.close()
         entries = results.read_journal(sweep_dir)
