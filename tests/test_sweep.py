@@ -290,6 +290,7 @@ def test_stacked_sweep_matches_the_unstacked_one_within_float32_rounding(conf, t
         ({"n_jobs": 0}, "parallel.n_jobs"),
         ({"stack_rows": -1}, "parallel.stack_rows"),
         ({"stack_tasks": 0}, "parallel.stack_tasks"),
+        ({"checkpoint_every": -1}, "parallel.checkpoint_every"),
     ],
 )
 def test_bad_parallel_settings_are_refused_before_anything_is_written(conf, tmp_path, parallel, key):
