@@ -81,7 +81,8 @@ def test_a_record_is_written_while_its_task_still_trains_the_next_run(tmp_path, 
 # 4 runs in 2 tasks of 2, each task training its runs one after the other: when the first record is
 # on disk, both tasks are still training
 DURABLE = {**QUEUED, "name": "durable", "axes": {**QUEUED["axes"], "seed": [0, 1, 2, 3]}}
-STACKED = ["parallel.n_jobs=2", "parallel.stack_rows=64", "parallel.stack_tasks=2", "report=false"]
+STACKED = ["parallel.n_jobs=2", "parallel.stack_rows=64", "parallel.stack_tasks=2"]
+STACKED += ["report=false", "adaptive.enabled=false"]
 
 
 @pytest.fixture(scope="module")
@@ -261,10 +262,14 @@ def test_a_corrupt_checkpoint_is_said_and_its_task_restarts(conf, tmp_path, stra
     out = tmp_path / "out"
     proc = start_sweep(conf, out, CHECKPOINTS)
     first_checkpoint(out)
-    workers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    for w in workers:  # frozen first, so that no task ends (and removes its checkpoint) meanwhile
+        w.suspend()
     proc.kill()
+    for w in workers:  # (they hold the client's pipes open)
+        w.kill()
     proc.communicate(timeout=30)
-    wait_for(lambda: not alive(workers), 10, "the orphaned workers to exit")
+    wait_for(lambda: not alive([w.pid for w in workers]), 10, "the workers to end")
     (sweep_dir,) = (out / "durable").iterdir()
     saved = list(sweep_dir.glob("checkpoints/*.ckpt"))
     assert saved

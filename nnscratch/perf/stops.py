@@ -28,6 +28,7 @@ from nnscratch.paths import CONF_DIR
 
 def start(out: Path, backend: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", "experiments.sweep", "sweep=smoke", f"out_root={out}", "report=false"]
+    argv += ["adaptive.enabled=false"]
     argv += ["sweep.axes.train.iterations=[300]", "sweep.axes.data.subset=[3000]", f"parallel={backend}"]
     return subprocess.Popen(
         argv,
