@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from nnscratch.config.checks import ConfigError
 from nnscratch.data import DataError
 from nnscratch.loggers import make_logger
-from nnscratch.run import sweep
+from nnscratch.run import stopping, sweep
 
 log = logging.getLogger("experiments.sweep")
 
@@ -32,8 +32,11 @@ def main(cfg: DictConfig) -> None:
         )
     except (ConfigError, DataError) as err:
         sys.exit(f"error: {err}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted: finished runs are kept; resume with resume=<sweep folder> (see the log above)")
+    except stopping.Interrupted as stop:
+        print(stopping.resume_hint(stop, list(HydraConfig.get().overrides.task)), file=sys.stderr)
+        sys.exit(stop.exit_code)
+    except KeyboardInterrupt:  # before the sweep had a folder
+        sys.exit("interrupted before any run started")
     log.info("done: %s -> %s/results.csv", dict(counts), sweep_dir)
     if cfg.report:
         from nnscratch.report import write_report

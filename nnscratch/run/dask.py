@@ -24,6 +24,7 @@ import collections
 import functools
 import itertools
 import logging
+import threading
 import uuid
 import warnings
 from collections import Counter
@@ -109,6 +110,13 @@ def report_progress(topic: str, done: dict[str, RunProgress]) -> None:
     get_worker().log_event(topic, done)
 
 
+def send_record(topic: str, spec: dict, metrics: dict, history: list[dict]) -> None:
+    """On a worker: send a run's record to the client the moment its model stops, as a Dask event."""
+    from distributed import get_worker
+
+    get_worker().log_event(topic, {"run_id": spec["run_id"], "metrics": metrics, "history": history})
+
+
 def run_tasks(
     client,
     tasks: Iterable[list[dict]],
@@ -118,8 +126,9 @@ def run_tasks(
     max_rows: int | None = None,
     moving: Callable[[dict[str, RunProgress]], None] | None = None,
 ) -> None:
-    """Run every task on the cluster, `write(spec, metrics, history)` each run's record as its task
-    ends, and pass `moving` the work running tasks report (about every second, as Dask events).
+    """Run every task on the cluster, `write(spec, metrics, history)` each run's record the moment its
+    model stops (a Dask event from the worker; again with its task's result: `write` keeps the
+    first), and pass `moving` the work running tasks report (about every second, as Dask events).
     On any exception (Ctrl-C included) cancel what is pending and re-raise: every record already
     written stays."""
     from distributed import as_completed
@@ -133,14 +142,24 @@ def run_tasks(
     report = functools.partial(report_progress, topic) if moving else None
     if moving:
         client.subscribe_topic(topic, lambda event: moving(event[1]))
+    by_id: dict[str, dict] = {}  # the specs submitted, for the records their workers send as they stop
+    stopped = f"nnscratch-record-{uuid.uuid4().hex[:8]}"
+    on_stop = functools.partial(send_record, stopped)
+
+    def record_sent(event: tuple) -> None:
+        sent = event[1]
+        write(by_id[sent["run_id"]], sent["metrics"], sent["history"])
+
+    client.subscribe_topic(stopped, record_sent)
 
     suspects, on_trial = collections.deque(), set()  # runs a worker died running; their retries in flight
 
     def submit(specs: list[dict], trial: bool = False) -> None:
         key = f"nnscratch-{specs[0]['run_id']}-{uuid.uuid4().hex[:8]}"
         data = shipped[data_key(specs[0]["config"])]
-        future = client.submit(execute, specs, data, max_rows, report, key=key)
+        future = client.submit(execute, specs, data, max_rows, report, on_stop, key=key)
         running[future] = specs
+        by_id.update((s["run_id"], s) for s in specs)
         done.add(future)
         if trial:
             on_trial.add(future)
@@ -182,6 +201,7 @@ def run_tasks(
     finally:
         if moving:
             client.unsubscribe_topic(topic)
+        client.unsubscribe_topic(stopped)
 
 
 def run_on_dask(
@@ -195,8 +215,14 @@ def run_on_dask(
 ) -> None:
     """Tasks on a Dask cluster; this process writes every record."""
 
+    written, lock = set(bar.seen), threading.Lock()  # finished before (a resumed task's) or already written
+
     def write(spec: dict, metrics: dict, history: list[dict]) -> None:
-        tally(counts, results.record_run(runs_root.parent, spec, metrics, history), bar)
+        with lock:
+            if spec["run_id"] in written:
+                return
+            written.add(spec["run_id"])
+            tally(counts, results.record_run(runs_root.parent, spec, metrics, history), bar)
 
     todo = [s for t in planned for s in t]
     if not todo:

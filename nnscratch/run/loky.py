@@ -24,13 +24,28 @@ from nnscratch.run.task import run_task
 log = logging.getLogger(__name__)
 
 
+def collect_ended(folder: Path, counts: Counter, bar: Progress) -> None:
+    """Count the runs whose workers wrote their records since the last look (runs/.ended/<run_id>.json,
+    written by nnscratch.run.task.run_task as each run stops), and forget them."""
+    for path in folder.glob("*.json") if folder.is_dir() else []:
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        tally(counts, summary, bar)
+        path.unlink(missing_ok=True)
+
+
 @contextmanager
-def watch_progress(folder: Path, bar: Progress, every: float = 1.0) -> Iterator[None]:
-    """Feed `bar` the work done inside running tasks, read from the workers' progress files."""
+def watch_progress(folder: Path, bar: Progress, every: float = 1.0, counts: Counter | None = None) -> Iterator[None]:
+    """Feed `bar` the work done inside running tasks, read from the workers' progress files, and
+    (with `counts`) the runs that stopped inside them (collect_ended, from the folder beside it)."""
     stop = threading.Event()
 
     def poll() -> None:
         while not stop.wait(every):
+            if counts is not None:
+                collect_ended(folder.parent / ".ended", counts, bar)
             moving = {}
             for path in folder.glob("*.json") if folder.is_dir() else []:
                 try:
@@ -46,6 +61,8 @@ def watch_progress(folder: Path, bar: Progress, every: float = 1.0) -> Iterator[
     finally:
         stop.set()
         thread.join()
+        if counts is not None:  # the runs that stopped since its last look (an interrupt comes any time)
+            collect_ended(folder.parent / ".ended", counts, bar)
 
 
 DEATHS = ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")
@@ -62,14 +79,18 @@ def in_flight(runs_root: Path) -> list[str]:
     for rid in ids:
         (folder / rid).unlink(missing_ok=True)
     shutil.rmtree(runs_root / ".progress", ignore_errors=True)  # what the dead pool's tasks had done
+    shutil.rmtree(runs_root / ".ended", ignore_errors=True)  # their records are in the journal
     return ids
 
 
-def stream(todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, max_rows: int = 0):
-    """Yield run summaries as their tasks finish (any order); joblib dispatches them a few at a time."""
+def stream(
+    todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, max_rows: int = 0, every: float = 0
+):
+    """Yield run summaries as their tasks finish (any order); joblib dispatches them a few at a time.
+    Each task checkpoints about `every` seconds (0: never)."""
     with parallel_config(backend="loky", n_jobs=n_jobs):
         for summaries in Parallel(return_as="generator_unordered")(
-            delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root, max_rows or None) for t in todo
+            delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root, max_rows or None, every) for t in todo
         ):
             yield from summaries
 
@@ -87,10 +108,25 @@ def retry_after_death(
     counts: Counter,
     bar: Progress,
     since: float,
+    pool: tuple[int, int, float] = (2, 0, 0),
 ) -> list[list[dict]]:
-    """Rerun alone each run that was in flight when a worker died; return the tasks still to do."""
+    """After a worker died: with checkpoints (pool: workers, stack_rows, checkpoint_every > 0), run
+    the tasks in flight again whole, each from its checkpoint; if a worker dies again (or without
+    checkpoints), rerun alone each run still in flight. The tasks still to do."""
     by_id = {s["run_id"]: s for t in planned for s in t}
-    suspects = [by_id[r] for r in in_flight(runs_root) if r in by_id]
+    lost = in_flight(runs_root)
+    again = [t for t in planned if any(s["run_id"] in lost for s in t)] if pool[2] else []
+    if again:
+        log.warning("a worker died; its %d task(s) run again whole, from their checkpoints", len(again))
+        try:
+            for summary in stream(again, paths, runs_root, *pool):
+                tally(counts, summary, bar)
+            lost = []
+        except Exception as err:
+            if not is_worker_death(err):
+                raise
+            lost = in_flight(runs_root)
+    suspects = [by_id[r] for r in lost if r in by_id]
     log.warning("a worker died; retrying alone the %d run(s) it may have been running", len(suspects))
     for spec in suspects:
         strikes[spec["run_id"]] += 1
@@ -116,24 +152,27 @@ def run_on_loky(
     counts: Counter,
     bar: Progress,
     since: float,
+    checkpoint_every: float = 0,
 ) -> None:
-    """Tasks on joblib's process pool. A worker that dies (SIGKILL, out of memory) aborts joblib's
-    whole call: the runs it had in flight are retried alone, one at a time, and only a run that kills
-    its worker again is recorded as failed; every other run goes on."""
+    """Tasks on joblib's process pool, each checkpointed about every `checkpoint_every` seconds. A
+    worker that dies (SIGKILL, out of memory) aborts joblib's whole call: the runs it had in flight
+    are retried alone, one at a time, and only a run that kills its worker again is recorded as
+    failed; every other run goes on."""
     prep_dir, strikes = runs_root.parent / ".prepared", Counter()
     log.info("loky: %d workers", workers)
     try:
         paths = save_prepared([s for t in planned for s in t], prep_dir)
-        with watch_progress(runs_root / ".progress", bar):
+        with watch_progress(runs_root / ".progress", bar, counts=counts):
             while planned:
                 try:
                     bar.plan([[s["run_id"] for s in t] for t in planned], workers)
-                    for summary in stream(planned, paths, runs_root, workers, stack_rows):
+                    for summary in stream(planned, paths, runs_root, workers, stack_rows, checkpoint_every):
                         tally(counts, summary, bar)
                     planned = []
                 except Exception as err:
                     if not is_worker_death(err):
                         raise
-                    planned = retry_after_death(planned, runs_root, strikes, paths, counts, bar, since)
+                    pool = (workers, stack_rows, checkpoint_every)
+                    planned = retry_after_death(planned, runs_root, strikes, paths, counts, bar, since, pool)
     finally:
         shutil.rmtree(prep_dir, ignore_errors=True)

@@ -77,7 +77,15 @@ def plan_tasks(batches: list[list[dict]], stack_rows: int, split: int, done: set
     is planned apart and from all its runs, finished or not, so that a run's stack, and with it its
     last bits (see tasks), is the same whether its sweep ran straight through or was resumed."""
     planned = [t for batch in batches for t in tasks(batch, stack_rows, split)]
-    return sorted(pending(planned, done), key=lambda t: -cost(t))  # stable: a batch keeps its order
+    return sorted(unfinished(planned, done), key=lambda t: -cost(t))  # stable: a batch keeps its order
+
+
+def unfinished(planned: list[list[dict]], done: set[str]) -> list[list[dict]]:
+    """The planned tasks that have a run not `done`, whole: a task interrupted after some of its runs
+    stopped trains again with the same stack-mates (from its checkpoint, or from the start), so the
+    rest get the last bits of a straight sweep; its finished runs are not recorded again
+    (nnscratch.run.task.run_task, nnscratch.run.dask.run_on_dask)."""
+    return [t for t in planned if any(s["run_id"] not in done for s in t)]
 
 
 def pending(planned: list[list[dict]], done: set[str]) -> list[list[dict]]:

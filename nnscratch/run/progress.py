@@ -274,8 +274,19 @@ class Progress:
         rows.to_csv(self.record, mode="a", header=not self.record.exists(), index=False)
 
 
+TALLY = threading.Lock()  # a run's summary may come twice (as it stops, and with its task's end), from two threads
+
+
 def tally(counts: Counter, summary: dict, bar: Progress) -> None:
-    """Count a finished or failed run by status and outcome, and advance the progress bar."""
+    """Count a finished or failed run by status and outcome, and advance the progress bar; a run
+    the bar has already seen end is not counted again."""
+    with TALLY:
+        if summary["run_id"] in bar.seen:
+            return
+        count(counts, summary, bar)
+
+
+def count(counts: Counter, summary: dict, bar: Progress) -> None:
     counts[summary["status"]] += 1
     if summary["status"] == "finished":
         counts[summary["outcome"]] += 1

@@ -12,6 +12,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import yaml
@@ -25,6 +26,7 @@ from nnscratch.environment import environment
 from nnscratch.loggers import Logger, NoLogger
 from nnscratch.loggers.background import Background
 from nnscratch.paths import CONF_DIR
+from nnscratch.run import stopping
 from nnscratch.run.adaptive import plan_round, recorded_specs, verdicts
 from nnscratch.run.dask import run_on_dask
 from nnscratch.run.loky import in_flight, run_on_loky
@@ -98,6 +100,9 @@ def check_parallel(parallel: dict) -> None:
     split = parallel.get("stack_tasks", 1)
     if not (isinstance(split, int) and split >= 1):
         problems.append(f"parallel.stack_tasks: must be a whole number >= 1, got {split!r}")
+    every = parallel.get("checkpoint_every", 0)
+    if not (isinstance(every, (int, float)) and not isinstance(every, bool) and every >= 0):
+        problems.append(f"parallel.checkpoint_every: must be seconds >= 0 (0 = no checkpoints), got {every!r}")
     if problems:
         raise ConfigError("invalid parallel settings, nothing was run:\n  " + "\n  ".join(problems))
 
@@ -188,10 +193,9 @@ def run(
         sweep_dir = new_sweep_dir(out_root, grid["name"])
         record["sessions"] = []
     record["adaptive"] = settings
-    log.info("sweep '%s': %d runs -> %s", grid["name"], len(specs), sweep_dir)
-    results.write_json(sweep_dir / "sweep.json", record)
-    env_name = "environment.json" if not resume else f"environment-resumed-{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
-    results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
+    guard = ExitStack()  # the sweep folder's lock and the signal handlers, until this session ends
+    guard.enter_context(stopping.sweep_lock(sweep_dir))
+    guard.enter_context(stopping.stop_on_signals())
     started = time.time()
     queued = Background(logger or NoLogger())  # the sweep never waits on a tracker
 
@@ -205,10 +209,16 @@ def run(
             parallel.get("scheduler"),
             parallel.get("stack_rows", 0),
             parallel.get("stack_tasks", 1),
+            parallel.get("checkpoint_every", 0),
             on_record=lambda run_id: queued.log_runs(sweep_dir, [run_id]),
         )
 
     try:
+        log.info("sweep '%s': %d runs -> %s", grid["name"], len(specs), sweep_dir)
+        results.write_json(sweep_dir / "sweep.json", record)
+        stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+        env_name = "environment.json" if not resume else f"environment-resumed-{stamp}.json"
+        results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
         added = [recorded_specs([r], record["axes"], conf_dir) for r in record["rounds"]]  # of an interrupted sweep
         counts = execute([specs, *added])
         specs += [s for batch in added for s in batch]
@@ -216,6 +226,9 @@ def run(
             counts += add_seeds(record, specs, sweep_dir, execute, conf_dir)
         queued.log_runs(sweep_dir)  # any record written unannounced (a dead pool's), or by an earlier session
         queued.drain()
+    except KeyboardInterrupt as err:  # any stop signal (nnscratch.run.stopping): its workers are stopped
+        stopping.end_children()
+        raise stopping.interrupted(err, sweep_dir) from None
     finally:  # wall time of this session, kept across resumes
         record["sessions"].append(
             {
@@ -226,6 +239,7 @@ def run(
             }
         )
         results.write_json(sweep_dir / "sweep.json", record)
+        guard.close()
     return sweep_dir, counts
 
 
@@ -263,6 +277,7 @@ def run_sweep(
     scheduler: str | None = None,
     stack_rows: int = 0,
     stack_tasks: int = 1,
+    checkpoint_every: float = 0,
     on_record: Callable[[str], None] | None = None,
 ) -> Counter:
     """Run every spec of `batches` (a grid, then each adaptive round) not yet finished in `sweep_dir`;
@@ -292,7 +307,8 @@ def run_sweep(
             if backend == "dask":
                 run_on_dask(planned, runs_root, n_jobs, scheduler, stack_rows, counts, bar)
             else:
-                run_on_loky(planned, runs_root, worker_count(n_jobs, todo), stack_rows, counts, bar, since)
+                workers = worker_count(n_jobs, todo)
+                run_on_loky(planned, runs_root, workers, stack_rows, counts, bar, since, checkpoint_every)
     finally:
         bar.close()
         entries = results.read_journal(sweep_dir)

@@ -16,7 +16,10 @@ from pathlib import Path
 from nnscratch import data as datamod
 from nnscratch import diagnose, results
 from nnscratch.config.checks import ConfigError, check
+from nnscratch.run import checkpoint
 from nnscratch.run.prepared import open_prepared, prepare_for
+from nnscratch.run.stopping import watch_parent
+from nnscratch.train.history import RunResult
 from nnscratch.train.stack import RunProgress, train_stack
 
 log = logging.getLogger(__name__)
@@ -27,13 +30,27 @@ def execute(
     data: datamod.Prepared,
     max_rows: int | None = None,
     report: Callable[[dict[str, RunProgress]], None] | None = None,
+    on_stop: Callable[[dict, dict, list[dict]], None] | None = None,
+    checkpoint: tuple[float, Callable[[bytes], None]] | None = None,
+    state: bytes | None = None,
 ) -> list[tuple[dict, list[dict]]]:
     """Train one spec, or several stacked: (metrics with status, history) each. Errors become
-    failed records, not a raise. `report` gets {run_id: its progress} about every second while
-    they train (nnscratch.train.stack.Stack.progress)."""
+    failed records, not a raise (a run that had stopped before the error keeps its record).
+    `report` gets {run_id: its progress} about every second while they train
+    (nnscratch.train.stack.Stack.progress); `on_stop(spec, metrics, history)` each run's record
+    the moment its model stops, the same record this returns for it. `checkpoint` and `state`: see
+    nnscratch.train.stack.train_stack (a run that had stopped before `state` was saved is not
+    passed to `on_stop` again)."""
+    stopped: dict[int, tuple[dict, list[dict]]] = {}
 
     def by_run(done: list[RunProgress]) -> None:
         report({s["run_id"]: d for s, d in zip(specs, done)})
+
+    def stop(i: int, result: RunResult) -> None:
+        ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
+        stopped[i] = (with_diagnosis(ran | result.metrics, result.history, specs[i]["config"]), result.history)
+        if on_stop:
+            on_stop(specs[i], *stopped[i])
 
     try:
         fault = specs[0]["config"].get("fault")
@@ -41,13 +58,24 @@ def execute(
             raise RuntimeError("fault injected by config (fault=raise)")
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        done = train_stack([s["config"] for s in specs], data, max_rows, by_run if report else None)
+        done = train_stack(
+            [s["config"] for s in specs], data, max_rows, by_run if report else None, stop, checkpoint, state
+        )
         ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
-        return [(with_diagnosis(ran | r.metrics, r.history, s["config"]), r.history) for s, r in zip(specs, done)]
-    except Exception as err:  # a run's failure is a result of the sweep, not the end of it
         return [
-            ({"status": "failed", "error": f"{type(err).__name__}: {err}", "worker": worker_name()}, []) for _ in specs
+            stopped.get(i) or (with_diagnosis(ran | r.metrics, r.history, specs[i]["config"]), r.history)
+            for i, r in enumerate(done)
         ]
+    except Exception as err:  # a run's failure is a result of the sweep, not the end of it
+        failed = {"status": "failed", "error": f"{type(err).__name__}: {err}", "worker": worker_name()}
+        return [stopped.get(i) or fail(spec, failed, on_stop) for i, spec in enumerate(specs)]
+
+
+def fail(spec: dict, metrics: dict, on_stop: Callable[[dict, dict, list[dict]], None] | None) -> tuple[dict, list]:
+    """A failed run's record, passed to `on_stop` as a stopped one's is."""
+    if on_stop:
+        on_stop(spec, metrics, [])
+    return metrics, []
 
 
 def with_diagnosis(metrics: dict, history: list[dict], config: dict) -> dict:
@@ -91,27 +119,58 @@ def drop_if_unused(folder: Path) -> None:
             parent.rmdir()
 
 
-def run_task(specs: list[dict], data_dir: Path, runs_root: Path, max_rows: int | None = None) -> list[dict]:
-    """Worker entry: mark started, train (stacked if several), write each record; one summary per run.
-    While it trains, the work done so far is in runs/.progress/<worker>.json (see watch_progress)."""
-    started = [runs_root / ".started" / s["run_id"] for s in specs]
-    started[0].parent.mkdir(parents=True, exist_ok=True)
-    for path in started:
-        path.touch()
+def run_task(
+    specs: list[dict], data_dir: Path, runs_root: Path, max_rows: int | None = None, checkpoint_every: float = 0
+) -> list[dict]:
+    """Worker entry: mark started, train (stacked if several), write each record the moment its run
+    stops (its folder and journal line, and its summary in runs/.ended/ for the progress bar); one
+    summary per run. While it trains, the work done so far is in runs/.progress/<worker>.json (see
+    nnscratch.run.loky.watch_progress). The worker exits if the sweep's process dies (stopping.watch_parent).
+    With checkpoint_every > 0 the task saves its state about that often (seconds) into the sweep's
+    checkpoints/, continues from a checkpoint found there, and removes it when it ends."""
+    watch_parent()
+    kept = {s["run_id"] for s in specs if is_finished(runs_root / s["run_id"])}  # a resumed task's, recorded
+    started = {s["run_id"]: runs_root / ".started" / s["run_id"] for s in specs}
+    for folder in (".started", ".ended"):
+        (runs_root / folder).mkdir(parents=True, exist_ok=True)
+    for rid, path in started.items():
+        if rid not in kept:
+            path.touch()
     progress = runs_root / ".progress" / f"{worker_name()}.json"
+    summaries: dict[str, dict] = {}
 
     def report(done: dict[str, RunProgress]) -> None:
         results.atomic_write_text(progress, json.dumps(done))
 
-    summaries = []
+    def record(spec: dict, metrics: dict, history: list[dict]) -> None:
+        rid = spec["run_id"]
+        if rid in kept:
+            rec = results.read_run(runs_root / rid)
+            summaries[rid] = results.result_row(rec["run"], rec["metrics"])
+        else:
+            summaries[rid] = results.record_run(runs_root.parent, spec, metrics, history)
+            results.atomic_write_text(runs_root / ".ended" / f"{rid}.json", json.dumps(summaries[rid], default=str))
+        started[rid].unlink(missing_ok=True)
+
+    saves = runs_root.parent / "checkpoints"
+    state = checkpoint.load(saves, specs) if checkpoint_every else None
+    if state is not None:
+        log.warning("a task of %d run(s) continues from its checkpoint", len(specs))
+    every = (checkpoint_every, lambda b: checkpoint.save(saves, specs, b)) if checkpoint_every else None
     try:
-        trained = execute(specs, open_prepared(data_dir), max_rows, report)
-        for spec, (metrics, history), path in zip(specs, trained, started):
-            summaries.append(results.record_run(runs_root.parent, spec, metrics, history))
-            path.unlink(missing_ok=True)
+        execute(specs, open_prepared(data_dir), max_rows, report, record, every, state)
+        checkpoint.remove(saves, specs)  # its last record is written
     finally:
         progress.unlink(missing_ok=True)
-    return summaries
+    return [summaries[s["run_id"]] for s in specs]
+
+
+def is_finished(run_dir: Path) -> bool:
+    """Whether a run folder holds a finished record."""
+    try:
+        return results.read_json(run_dir / "metrics.json").get("status") == "finished"
+    except (OSError, ValueError):
+        return False
 
 
 # ---------------------------------------------------------------- a sweep

@@ -37,6 +37,7 @@ through every weight.
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -67,15 +68,30 @@ class RunProgress(NamedTuple):
     live: float
 
 
-def batches(n: int, batch_size: int | None, rng: np.random.Generator):
-    """Yield index arrays forever: everything (full batch) or shuffled mini-batches, epoch by epoch."""
-    while True:
-        if batch_size is None or batch_size >= n:
-            yield None
-            continue
-        order = rng.permutation(n)
-        for start in range(0, n - batch_size + 1, batch_size):
-            yield order[start : start + batch_size]
+class Batches:
+    """Index arrays forever: everything (None, full batch) or shuffled mini-batches, epoch by epoch
+    (a fresh permutation each). An object, not a generator, so that a checkpoint can pickle where
+    it is (its RNG, this epoch's order and the next batch's start)."""
+
+    def __init__(self, n: int, batch_size: int | None, rng: np.random.Generator):
+        self.n, self.size, self.rng = n, batch_size, rng
+        self.order, self.start = None, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> np.ndarray | None:
+        if self.size is None or self.size >= self.n:
+            return None
+        if self.order is None or self.start + self.size > self.n:
+            self.order, self.start = self.rng.permutation(self.n), 0
+        self.start += self.size
+        return self.order[self.start - self.size : self.start]
+
+
+def batches(n: int, batch_size: int | None, rng: np.random.Generator) -> Batches:
+    """Index arrays forever: everything (full batch) or shuffled mini-batches, epoch by epoch."""
+    return Batches(n, batch_size, rng)
 
 
 # ---------------------------------------------------------------- one model inside a stack
@@ -99,9 +115,12 @@ class Stack:
         data: Prepared,
         max_rows: int | None = None,
         report: Callable[[list[RunProgress]], None] | None = None,
+        on_stop: Callable[[int, RunResult], None] | None = None,
+        checkpoint: tuple[float, Callable[[bytes], None]] | None = None,
     ):
         tc = cfgs[0]["train"]
         self.data, self.tc, self.max_rows, self.report = data, tc, max_rows, report
+        self.on_stop, self.checkpoint = on_stop, checkpoint
         self.X, self.y = data.X_train, data.y_train
         skip_dead = bool(tc.get("skip_dead", True))
         inputs = used_inputs(self.X) if skip_dead else None
@@ -235,8 +254,21 @@ class Stack:
             for f, m in zip(done, self.models)
         ]
 
+    def state(self) -> bytes:
+        """Everything the rest of the training depends on, pickled between two iterations: every
+        model (parameters, what the iterations update, optimizer state, iteration, history, live
+        units, admitted or not, final metrics) and where the batches are. The stacked W1 and b1 are
+        the models' rows: restore stacks them again, with the same values in the same order."""
+        return pickle.dumps({"models": self.models, "next_batch": self.next_batch}, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, state: bytes) -> None:
+        """Continue from `state` (Stack.state of a stack of the same configs and data)."""
+        saved = pickle.loads(state)
+        self.models, self.next_batch = saved["models"], saved["next_batch"]
+        self.restack()
+
     def train(self) -> list[RunResult]:
-        t0 = reported = time.perf_counter()
+        t0 = reported = saved = time.perf_counter()
         threads = threadpool_limits(limits=self.tc["blas_threads"], user_api="blas")
         # overflow is how divergence shows; it is detected below and reported, so numpy need not warn
         with threads, np.errstate(over="ignore", invalid="ignore"):
@@ -255,6 +287,9 @@ class Stack:
                 if self.report and time.perf_counter() - reported >= REPORT_EVERY:
                     self.report(self.progress())
                     reported = time.perf_counter()
+                if self.checkpoint and time.perf_counter() - saved >= self.checkpoint[0]:
+                    self.checkpoint[1](self.state())
+                    saved = time.perf_counter()
         return share_time(self.models, time.perf_counter() - t0)
 
     def advance(self, steps: dict[int, Pass], dead: np.ndarray, t0: float) -> None:
@@ -268,6 +303,8 @@ class Stack:
                 regular = [h for h in m.history if h["iteration"] % self.eval_period == 0 or h is m.history[-1]]
                 m.final = final_metrics(self.test_predictions(m), self.data, m.history, diverged, self.tc, t0, regular)
                 changed = True
+                if self.on_stop:
+                    self.on_stop(i, self.stopped(m, t0))
             else:
                 m.optimizer.step(m.trained, s.grads, self.lr)
                 m.iteration += 1
@@ -277,6 +314,14 @@ class Stack:
                 changed = True
         if changed:
             self.restack()
+
+    def stopped(self, m: Model, t0: float) -> RunResult:
+        """A model's record the moment it stops: its share of the stack's time so far, split by the
+        work done as share_time splits the whole at the end, and its share of dense work done."""
+        work = sum(x.unit_passes + x.passes for x in self.models)
+        seconds = (time.perf_counter() - t0) * (m.unit_passes + m.passes) / max(1, work)
+        done = {"seconds": seconds, "live_fraction": m.unit_passes / max(1, m.width * m.passes)}
+        return RunResult(list(m.history), m.final | done)
 
     def drop(self, m: Model, dead: np.ndarray) -> None:
         """Take a model's dead units out of training; add their fixed output to its test Z2."""
@@ -299,11 +344,22 @@ def train_stack(
     data: Prepared,
     max_rows: int | None = None,
     report: Callable[[list[RunProgress]], None] | None = None,
+    on_stop: Callable[[int, RunResult], None] | None = None,
+    checkpoint: tuple[float, Callable[[bytes], None]] | None = None,
+    state: bytes | None = None,
 ) -> list[RunResult]:
     """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
     once (None: all of them); one RunResult per config, in order. `report`, if given, is called about
-    every REPORT_EVERY seconds with each run's progress so far (Stack.progress)."""
-    return Stack(cfgs, data, max_rows, report).train()
+    every REPORT_EVERY seconds with each run's progress so far (Stack.progress); `on_stop`, if
+    given, with (index of the config, its RunResult: Stack.stopped) the moment each run finishes
+    or diverges, so that its record can be written before the stack ends. `checkpoint`, if given,
+    is (every, save): save(Stack.state()) about every `every` seconds; `state` (such bytes) is where
+    to continue from: the rest of the training is the same computation, so bit for bit the same
+    numbers as a stack that never stopped."""
+    stack = Stack(cfgs, data, max_rows, report, on_stop, checkpoint)
+    if state is not None:
+        stack.restore(state)
+    return stack.train()
 
 
 def train(cfg: dict, data: Prepared) -> RunResult:

@@ -1,0 +1,182 @@
+"""How a sweep stops: every signal that asks it to (SIGINT to its group or to it alone, SIGTERM,
+SIGHUP, a second Ctrl-C) ends it the same clean way, no worker outlives it, and no two processes
+write one sweep folder.
+
+- `stop_on_signals`: SIGINT, SIGTERM and SIGHUP raise `Interrupted` in the main thread, once, whatever
+  handler the process inherited (a shell that starts a job in the background leaves SIGINT ignored,
+  and `kill -INT` then did nothing). The sweep then stops its workers, writes results.csv and says how
+  to resume. A second signal while it does so ends the process FORCE_AFTER seconds later at the
+  latest, its child processes killed. SIGHUP inherited as ignored (`nohup`) stays ignored.
+- `watch_parent`: a worker process exits when the process that started it is gone (the client
+  SIGKILLed or out of memory), instead of training on and writing into a folder nobody owns.
+- `sweep_lock`: `<sweep dir>/sweep.lock` holds host:pid:start of the process writing the sweep; a
+  second process (a `resume=` started too early) is refused while that process lives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+from nnscratch.config.checks import ConfigError
+
+log = logging.getLogger(__name__)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+FORCE_AFTER = 5.0  # seconds between a second signal and the hard end of the process
+PARENT_EVERY = 0.5  # seconds between a worker's looks at its parent
+
+
+class Interrupted(KeyboardInterrupt):
+    """A sweep stopped by a signal: which one, and (once known) the folder to resume."""
+
+    def __init__(self, signum: int = signal.SIGINT, sweep_dir: Path | None = None):
+        super().__init__(signal.Signals(signum).name)
+        self.signum, self.sweep_dir = signum, sweep_dir
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a process a signal ended."""
+        return 128 + self.signum
+
+
+def interrupted(err: KeyboardInterrupt, sweep_dir: Path) -> Interrupted:
+    """The interrupt `err` (a plain KeyboardInterrupt: SIGINT) with the sweep folder it stopped."""
+    return Interrupted(getattr(err, "signum", signal.SIGINT), Path(sweep_dir))
+
+
+def resume_hint(stop: Interrupted, overrides: list[str]) -> str:
+    """What an interrupted sweep tells its user: what stopped it, what is kept, how to go on."""
+    kept = [o for o in overrides if not o.startswith("resume=")]
+    command = " ".join(["python -m experiments.sweep", *(shlex.quote(o) for o in kept), f"resume={stop.sweep_dir}"])
+    return (
+        f"interrupted by {stop.name}: every run that had stopped is recorded in {stop.sweep_dir}/results.csv; "
+        f"resume with:\n  {command}"
+    )
+
+
+def end_children(grace: float = 3.0) -> list[int]:
+    """Terminate every process this one started (and theirs), kill those still alive after `grace`
+    seconds; their pids."""
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(children, timeout=grace)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            continue
+    return [c.pid for c in children]
+
+
+def force_exit(signum: int) -> None:
+    """End this process now, its children first: the clean stop took too long."""
+    log.error("still stopping %.0f s after the second signal: ending the sweep and its workers now", FORCE_AFTER)
+    end_children(grace=1.0)
+    os._exit(128 + signum)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP raise Interrupted in the main thread (once; see the module doc).
+    Outside the main thread, where Python cannot take signals, it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    first: list[int] = []
+
+    def handle(signum: int, frame) -> None:
+        if not first:
+            first.append(signum)
+            raise Interrupted(signum)
+        log.warning("%s again: the sweep is stopping; it ends within %.0f s", signal.Signals(signum).name, FORCE_AFTER)
+        timer = threading.Timer(FORCE_AFTER, force_exit, args=(first[0],))
+        timer.daemon = True
+        timer.start()
+
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    for s in STOP_SIGNALS:
+        if not (s == signal.SIGHUP and previous[s] == signal.SIG_IGN):  # nohup asked to outlive the terminal
+            signal.signal(s, handle)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+_watching: set[int] = set()  # the processes whose parent a watchdog already watches
+
+
+def watch_parent(every: float = PARENT_EVERY) -> None:
+    """In a worker process: exit as soon as the process that started it is gone. Once per process."""
+    if os.getpid() in _watching:
+        return
+    _watching.add(os.getpid())
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)  # orphaned (its parent was killed): nobody would read or own what it writes
+
+    threading.Thread(target=watch, name="nnscratch-parent-watch", daemon=True).start()
+
+
+def holder_text() -> str:
+    """host:pid:start of this process, as the lock file holds it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{psutil.Process().create_time():.2f}"
+
+
+def holder_alive(text: str) -> bool:
+    """Whether the process a lock file names still runs (on another host: assumed, it cannot be seen)."""
+    host, pid, start = (text.strip().split(":") + ["", "", ""])[:3]
+    if host != socket.gethostname():
+        return True
+    try:
+        return f"{psutil.Process(int(pid)).create_time():.2f}" == start  # a reused pid is another process
+    except (psutil.NoSuchProcess, ValueError):
+        return False
+
+
+@contextmanager
+def sweep_lock(sweep_dir: Path) -> Iterator[Path]:
+    """Hold `<sweep_dir>/sweep.lock` while the block runs; ConfigError if a live process holds it."""
+    path = Path(sweep_dir) / "sweep.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            held = path.read_text() if path.exists() else ""
+            just_made = not held and time.time() - path.stat().st_mtime < 10  # its holder is writing it now
+            if just_made or (held and holder_alive(held)):
+                raise ConfigError(
+                    f"{sweep_dir}: refusing, process {held.strip()} (host:pid:start) is still writing this sweep. "
+                    f"Wait for it to end or stop it (kill -INT <pid>); if it is gone for good, delete {path}."
+                ) from None
+            path.unlink(missing_ok=True)  # its holder is dead: the lock is stale
+    with os.fdopen(fd, "w") as f:
+        f.write(holder_text() + "\n")
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)

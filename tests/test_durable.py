@@ -1,0 +1,286 @@
+"""Nothing finished is lost: each run's record is written the moment its model stops, a sweep stops
+cleanly on every signal, and no worker outlives it (real processes, real MNIST at small size)."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from nnscratch import results
+from nnscratch.config.checks import ConfigError
+from nnscratch.paths import CONF_DIR
+from nnscratch.run import stopping, sweep
+
+ROOT = CONF_DIR.parent
+
+# two runs in one task, admitted one after the other (64 rows each, at most 64 at a time): the first
+# stops while the task still trains the second
+QUEUED = {
+    "name": "queued",
+    "axes": {
+        "model": {"hidden": [[64]]},
+        "data": {"subset": [3000]},
+        "train": {"iterations": [60], "eval_every": [20]},
+        "seed": [0, 1],
+    },
+}
+ONE_TASK = {"n_jobs": 1, "scheduler": None, "stack_rows": 64, "stack_tasks": 1}
+
+
+def wait_for(condition, seconds: float, what: str):
+    """Poll `condition` until it returns something true; fail when `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if found := condition():
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"waited {seconds} s for {what}")
+
+
+def records_on_disk(out: Path) -> list[Path]:
+    return sorted(out.glob("queued/*/runs/*/metrics.json"))
+
+
+def sweep_in_thread(parallel: dict, out: Path) -> threading.Thread:
+    thread = threading.Thread(target=sweep.run, args=(QUEUED, parallel, [], out), kwargs={"progress": False})
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("backend", ["loky", "dask"])
+def test_a_record_is_written_while_its_task_still_trains_the_next_run(tmp_path, backend):
+    if backend == "dask":
+        pytest.importorskip("distributed", reason="the dask extra is installed by .ci/run")
+    out = tmp_path / "out"
+    thread = sweep_in_thread({"backend": backend, **ONE_TASK}, out)
+    try:
+        first = wait_for(lambda: records_on_disk(out), 240, "the first record")
+        assert len(first) == 1, "both runs stopped before the test could look"
+        assert thread.is_alive()  # the task is still training the second run
+    finally:
+        thread.join(timeout=300)
+    (sweep_dir,) = (out / "queued").iterdir()
+    df = results.read_results(sweep_dir)
+    assert len(df) == 2 and df["status"].eq("finished").all()
+    assert df["stacked_with"].eq(2).all()  # both ran in the one task
+    stamps = sorted(p.stat().st_mtime for p in records_on_disk(out))
+    assert stamps[1] - stamps[0] > 0.2  # written as each stopped, not together at the task's end
+
+
+# ---------------------------------------------------------------- every way a sweep is stopped
+
+# 4 runs in 2 tasks of 2, each task training its runs one after the other: when the first record is
+# on disk, both tasks are still training
+DURABLE = {**QUEUED, "name": "durable", "axes": {**QUEUED["axes"], "seed": [0, 1, 2, 3]}}
+STACKED = ["parallel.n_jobs=2", "parallel.stack_rows=64", "parallel.stack_tasks=2"]
+STACKED += ["report=false", "adaptive.enabled=false"]
+
+
+@pytest.fixture(scope="module")
+def conf(tmp_path_factory) -> Path:
+    """A copy of conf/ with the DURABLE grid as conf/sweep/durable.yaml."""
+    folder = tmp_path_factory.mktemp("durable") / "conf"
+    shutil.copytree(CONF_DIR, folder)
+    (folder / "sweep" / "durable.yaml").write_text(yaml.safe_dump(DURABLE, sort_keys=False))
+    return folder
+
+
+def start_sweep(conf: Path, out: Path, *extra: str, inherit_sigint_ignored: bool = True) -> subprocess.Popen:
+    """`python -m experiments.sweep sweep=durable` in its own process group. As a shell's background
+    job it inherits SIGINT ignored (what made `kill -INT` do nothing before)."""
+    argv = [sys.executable, "-m", "experiments.sweep", "sweep=durable", f"out_root={out}", *STACKED, *extra]
+    return subprocess.Popen(
+        [*argv, f"--config-dir={conf}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if inherit_sigint_ignored else None,
+    )
+
+
+def alive(pids: list[int]) -> list[int]:
+    def running(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    return [p for p in pids if running(p)]
+
+
+def interrupt_at_first_record(proc: subprocess.Popen, out: Path, how: str, sig: int) -> tuple[list[int], float]:
+    """Wait for the sweep's first record, then send `sig` to the client (`how`: client) or its process
+    group (group); (the client's child processes at that moment, when the signal went)."""
+    wait_for(lambda: list(out.glob("durable/*/runs/*/metrics.json")), 240, "the first record")
+    workers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    assert workers, "the sweep had no worker processes"
+    (os.killpg if how == "group" else os.kill)(proc.pid, sig)
+    return workers, time.monotonic()
+
+
+@pytest.mark.parametrize(
+    "how,sig",
+    [("group", signal.SIGINT), ("client", signal.SIGINT), ("client", signal.SIGTERM), ("client", signal.SIGHUP)],
+)
+def test_a_stop_signal_ends_the_sweep_and_its_workers_keeping_every_stopped_run(conf, tmp_path, how, sig):
+    out = tmp_path / "out"
+    proc = start_sweep(conf, out)
+    workers, sent = interrupt_at_first_record(proc, out, how, sig)
+    _, stderr = proc.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert took < 20, f"the sweep took {took:.1f} s to stop"
+    assert proc.returncode == 128 + sig, stderr[-2000:]
+    wait_for(lambda: not alive(workers), 10, "every worker to end with the client")
+    (sweep_dir,) = (out / "durable").iterdir()
+    on_disk = sorted(d.name for d in results.run_dirs(sweep_dir))
+    assert 1 <= len(on_disk) < 4
+    assert sorted(results.read_results(sweep_dir)["run_id"]) == on_disk  # results.csv has every stopped run
+    assert f"interrupted by {signal.Signals(sig).name}" in stderr and f"resume={sweep_dir}" in stderr
+    assert not (sweep_dir / "sweep.lock").exists()
+    time.sleep(1)
+    assert sorted(d.name for d in results.run_dirs(sweep_dir)) == on_disk  # nobody writes after the end
+
+
+def test_a_sigkilled_client_takes_its_workers_with_it_and_resume_equals_a_straight_sweep(conf, tmp_path, straight):
+    out = tmp_path / "out"
+    proc = start_sweep(conf, out)
+    workers, _ = interrupt_at_first_record(proc, out, "client", signal.SIGKILL)
+    proc.communicate(timeout=30)
+    wait_for(lambda: not alive(workers), 10, "the orphaned workers to notice and exit")
+    (sweep_dir,) = (out / "durable").iterdir()
+    kept = {d.name: (d / "metrics.json").stat().st_mtime_ns for d in results.run_dirs(sweep_dir)}
+    assert 1 <= len(kept) < 4
+    assert (sweep_dir / "sweep.lock").exists()  # left by the killed client: a dead holder's, ignored
+    resumed = start_sweep(conf, out, f"resume={sweep_dir}")
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr[-2000:]
+    assert {rid: (sweep_dir / "runs" / rid / "metrics.json").stat().st_mtime_ns for rid in kept} == kept
+    assert every_number(sweep_dir) == straight  # bit for bit, each run of the 4
+
+
+@pytest.fixture(scope="module")
+def straight(conf) -> dict:
+    """every_number of the DURABLE sweep run straight through."""
+    out = conf.parent / "straight"
+    proc = start_sweep(conf, out)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-2000:]
+    (sweep_dir,) = (out / "durable").iterdir()
+    return every_number(sweep_dir)
+
+
+def every_number(sweep_dir: Path) -> dict:
+    """Each run's metrics (less wall time and worker) and its whole history, as written."""
+    return {
+        d.name: (
+            {k: v for k, v in results.read_run(d)["metrics"].items() if k not in ("seconds", "worker")},
+            (d / "history.csv").read_text(),
+        )
+        for d in results.run_dirs(sweep_dir)
+    }
+
+
+def test_a_second_writer_is_refused_while_the_first_lives_and_a_dead_ones_lock_is_ignored(tmp_path):
+    with stopping.sweep_lock(tmp_path) as lock:
+        assert lock.read_text().startswith(f"{socket.gethostname()}:{os.getpid()}:")
+        with pytest.raises(ConfigError, match="still writing this sweep"):
+            with stopping.sweep_lock(tmp_path):
+                pass
+    assert not lock.exists()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock.write_text(f"{socket.gethostname()}:{gone.pid}:0.00\n")  # a holder that died
+    with stopping.sweep_lock(tmp_path):
+        assert f":{os.getpid()}:" in lock.read_text()
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def numbers(result) -> str:
+    """A run's metrics (less its time) and history as exact text: floats by repr, which round-trips every
+    bit, and NaN as NaN (NaN != NaN, and a pickled NaN is no longer the object the history shared)."""
+    metrics = {k: v for k, v in result.metrics.items() if k != "seconds"}
+    return json.dumps([metrics, result.history], sort_keys=True)
+
+
+@pytest.mark.parametrize(
+    "overrides,max_rows",
+    [
+        (["model.hidden=[16]", "weights=normal", "biases=normal"], 24),  # stacked, admitted as rows free up
+        (["optimizer=adam", "train.lr=0.001", "train.batch_size=100", "train.eval_every=1"], None),  # mini-batch
+    ],
+)
+def test_a_stack_continued_from_its_state_equals_one_that_never_stopped(mnist, overrides, max_rows):
+    from nnscratch.config.compose import compose_run
+    from nnscratch.run.prepared import prepare_with
+    from nnscratch.train import train_stack
+
+    cfg, _ = compose_run(["data.subset=1000", "train.iterations=30", "train.eval_every=5", *overrides])
+    cfgs = [cfg | {"seed": s} for s in range(3 if max_rows else 1)]
+    data = prepare_with(mnist, cfg)
+    states = []
+    straight = train_stack(cfgs, data, max_rows, checkpoint=(0.0, states.append))  # a state every iteration
+    assert len(states) > 10
+    for k in (3, len(states) // 2, len(states) - 2):
+        rest = []
+        resumed = train_stack(cfgs, data, max_rows, checkpoint=(0.0, rest.append), state=states[k])
+        assert len(rest) == len(states) - k - 1  # it went on from there, not from the start
+        assert [numbers(r) for r in resumed] == [numbers(r) for r in straight]
+
+
+CHECKPOINTS = "parallel.checkpoint_every=0.3"
+
+
+def first_checkpoint(out: Path) -> Path:
+    return wait_for(lambda: next(iter(out.glob("durable/*/checkpoints/*.ckpt")), None), 240, "a first checkpoint")
+
+
+def test_a_task_whose_worker_is_killed_continues_from_its_checkpoint(conf, tmp_path, straight):
+    out = tmp_path / "out"
+    proc = start_sweep(conf, out, CHECKPOINTS)
+    first_checkpoint(out)
+    progress = wait_for(lambda: list(out.glob("durable/*/runs/.progress/*.json")), 60, "a running task")
+    os.kill(int(progress[0].stem.rsplit(":", 1)[1]), signal.SIGKILL)  # <host>:<pid>.json: its worker
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "continues from its checkpoint" in stderr
+    (sweep_dir,) = (out / "durable").iterdir()
+    assert every_number(sweep_dir) == straight
+    assert not list(sweep_dir.glob("checkpoints/*.ckpt"))  # removed as their tasks ended
+
+
+def test_a_corrupt_checkpoint_is_said_and_its_task_restarts(conf, tmp_path, straight):
+    out = tmp_path / "out"
+    proc = start_sweep(conf, out, CHECKPOINTS)
+    first_checkpoint(out)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    for w in workers:  # frozen first, so that no task ends (and removes its checkpoint) meanwhile
+        w.suspend()
+    proc.kill()
+    for w in workers:  # (they hold the client's pipes open)
+        w.kill()
+    proc.communicate(timeout=30)
+    wait_for(lambda: not alive([w.pid for w in workers]), 10, "the workers to end")
+    (sweep_dir,) = (out / "durable").iterdir()
+    saved = list(sweep_dir.glob("checkpoints/*.ckpt"))
+    assert saved
+    for path in saved:
+        path.write_bytes(path.read_bytes()[:-100])  # truncated
+    resumed = start_sweep(conf, out, CHECKPOINTS, f"resume={sweep_dir}")
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr[-2000:]
+    assert "truncated or corrupt" in stderr
+    assert every_number(sweep_dir) == straight
