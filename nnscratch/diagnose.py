@@ -2,7 +2,7 @@
 
 The modes are data (name, condition, evidence sentence, remedy); this module computes each run's
 features from what it recorded (history.csv, metrics.json, and the widths and learning rate of its
-config.json) and applies them. Pure: no Hydra, no runner, no training, so it diagnoses any finished
+config.json) and applies them. Pure: no Hydra, no nnscratch.run, no training, so it diagnoses any finished
 run folder or sweep folder the same way as the run that wrote it.
 
     features(history, metrics, config) -> {"pre_abs_0": 544.5, "dead_by_8": 0.9, ...}

@@ -1,7 +1,7 @@
 """What logging to MLflow costs: the smoke grid with logger=none and logger=mlflow (SQLite) in one run,
 each sweep a fresh `python -m experiments.sweep` process (its wall time whole, imports and all, and
 the sweep's own session time from sweep.json), the two loggers taking turns; then a finished sweep of
-trivial runs (nnscratch.scale's grid) logged afterwards, as `python -m experiments.log` does, and
+trivial runs (nnscratch.perf.scale's grid) logged afterwards, as `python -m experiments.log` does, and
 logged again (idempotent: nothing new).
 
     python -m experiments.logbench                         smoke x 2 each, then 10,000 trivial runs
@@ -21,10 +21,11 @@ import pandas as pd
 
 from nnscratch import results
 from nnscratch.loggers.mlflow import MlflowLogger
+from nnscratch.paths import CONF_DIR
+from nnscratch.perf.scale import stop_pool, trivial_grid
 from nnscratch.run import sweep
-from nnscratch.scale import stop_pool, trivial_grid
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = CONF_DIR.parent  # the checkout: where `python -m experiments.sweep` runs
 
 
 def mlflow_settings(uri: str) -> dict:
@@ -47,6 +48,7 @@ def timed_sweep(grid: str, logger: list[str], out_root: Path, extra: list[str]) 
     """One `python -m experiments.sweep` process: its wall time, its CPU time and its workers' (which a
     loaded machine changes less), and the sweep's session time."""
     argv = [sys.executable, "-m", "experiments.sweep", f"sweep={grid}", f"out_root={out_root}", "report=false"]
+    argv.append("adaptive.enabled=false")  # the grid as it is: no extra seeds
     started, cpu = time.perf_counter(), cpu_of_children()
     subprocess.run([*argv, *logger, *extra], cwd=ROOT, check=True, capture_output=True)
     wall, cpu = time.perf_counter() - started, cpu_of_children() - cpu
