@@ -106,8 +106,15 @@ def start_sweep(conf: Path, out: Path, *extra: str, inherit_sigint_ignored: bool
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if inherit_sigint_ignored else None,
+        preexec_fn=lambda: inherited_signals(inherit_sigint_ignored),
     )
+
+
+def inherited_signals(sigint_ignored: bool) -> None:
+    """In the sweep's process before it starts: SIGHUP as a terminal leaves it (a suite run under
+    nohup would pass it on ignored, and nohup's sweep rightly outlives a hangup), SIGINT ignored or not."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN if sigint_ignored else signal.SIG_DFL)
 
 
 def alive(pids: list[int]) -> list[int]:
