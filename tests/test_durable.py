@@ -259,8 +259,14 @@ def test_a_task_whose_worker_is_killed_continues_from_its_checkpoint(conf, tmp_p
     out = tmp_path / "out"
     proc = start_sweep(conf, out, CHECKPOINTS)
     first_checkpoint(out)
-    progress = wait_for(lambda: list(out.glob("durable/*/runs/.progress/*.json")), 60, "a running task")
-    os.kill(int(progress[0].stem.rsplit(":", 1)[1]), signal.SIGKILL)  # <host>:<pid>.json: its worker
+    # every worker frozen, then killed: no task can end (and remove its checkpoint) in between, and
+    # the one whose checkpoint was saved is surely among those that die mid-task
+    workers = [w for w in psutil.Process(proc.pid).children(recursive=True) if "popen_loky" in " ".join(w.cmdline())]
+    for w in workers:
+        w.suspend()
+    assert workers and list(out.glob("durable/*/checkpoints/*.ckpt"))
+    for w in workers:
+        w.kill()
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr[-2000:]
     assert "continues from its checkpoint" in stderr
