@@ -91,3 +91,19 @@ def test_the_roofline_floor_is_the_larger_of_arithmetic_and_reading_x_per_pass()
     # ... but each of the 40 passes reads X twice: four times the bytes of X
     assert bench.roofline_floor(task, live, inputs, 1e15, 1e9, 5) == pytest.approx(40 * 4 * n * (1400 + 15) / 1e9)
     assert bench.memory_bandwidth(megabytes=8, repeat=2) > 1e8  # bytes/s: a read of 8 MB takes well under 80 ms
+
+
+def test_the_summary_states_each_ratio_from_the_figures_it_was_given():
+    def row(workers, rows, skip, wall):
+        return {"workers": workers, "stack_rows": rows, "skip_dead": skip, "wall_s": wall, "peak_pss_mib": 100.0}
+
+    grid = [row(1, 0, True, 40.0), row(2, 0, True, 25.0), row(2, 256, True, 10.0), row(2, 256, False, 30.0)]
+    info = {"flops": 4e12, "live_flops": 1e12, "used_flops": 8e11, "inputs": [717], "n_inputs": 784}
+    info |= {"peak_1": 5e10, "bandwidth": 1e10, "roofline_s": 8.0, "eta": [{"from_s": 60, "worst": 1.2}]}
+    env = {"cpu": "cpu", "cores": 2, "blas": [], "packages": {"numpy": "2"}, "env": {}}
+    minibatch = {"nnscratch_s": 2.0, "nnscratch_test_acc": 0.97, "sklearn_s": 4.0, "sklearn_test_acc": 0.96}
+    text = bench.summary([{"shape": "s", "s": 1.0}], grid, info, 1e11, env, minibatch | {"nnscratch/sklearn": 0.5}, [])
+    assert "Parallel efficiency with 2 workers: 80.0%" in text  # 40 / (2 x 25)
+    assert "30.0 s without: 3.00 x faster" in text and "1.00 x its live floor" in text  # live floor 1e12 / 1e11 = 10 s
+    assert "the grid takes 1.25 x it (target 1.2 x)" in text  # roofline: 10 s / 8 s
+    assert "ratio 0.50" in text and "0.97" in text

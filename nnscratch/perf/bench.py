@@ -69,7 +69,7 @@ def nnscratch_step(stack: Stack) -> Callable[[], None]:
     stack.admit()
 
     def step():
-        steps, _ = stack.passes(stack.X, stack.y, stack.Y, detect=stack.skip)
+        steps, _ = stack.forward_backward(stack.X, stack.y, stack.Y, detect=stack.skip)
         stack.advance(steps, np.zeros(len(stack.W1), bool), t0=0.0)
 
     return step
@@ -177,21 +177,33 @@ def minibatch_benchmark(data: Prepared, repeat: int = 3) -> dict:
     """Mini-batch SGD (batch 100, lr 0.1, 10 epochs of 60,000 images, 1 BLAS thread): nnscratch's
     `python -m experiments.train` + MINIBATCH against scikit-learn's MLPClassifier doing the same
     algorithm (sgd, no momentum, no L2, constant rate), median seconds of `repeat` fits each."""
-    import warnings
+    ours = nnscratch_minibatch(data, repeat)
+    theirs = sklearn_minibatch(data, repeat)
+    return ours | theirs | {"nnscratch/sklearn": ours["nnscratch_s"] / theirs["sklearn_s"]}
 
+
+def nnscratch_minibatch(data: Prepared, repeat: int) -> dict:
+    """Median seconds and test accuracy of `repeat` runs of `python -m experiments.train` + MINIBATCH."""
     from nnscratch.config.compose import compose_run
     from nnscratch.train.stack import train
 
     config = compose_run(MINIBATCH)[0]
     ours = [train(config, data) for _ in range(repeat)]
-    row = {
+    return {
         "nnscratch_s": statistics.median(r.metrics["seconds"] for r in ours),
         "nnscratch_test_acc": ours[0].metrics["test_acc"],
     }
+
+
+def sklearn_minibatch(data: Prepared, repeat: int) -> dict:
+    """Median seconds and test accuracy of `repeat` MLPClassifier fits of MINIBATCH's algorithm (NaN
+    without scikit-learn)."""
+    import warnings
+
     try:
         from sklearn.neural_network import MLPClassifier
     except ImportError:
-        return row | {"sklearn_s": float("nan"), "sklearn_test_acc": float("nan"), "nnscratch/sklearn": float("nan")}
+        return {"sklearn_s": float("nan"), "sklearn_test_acc": float("nan")}
     X, X_test = np.ascontiguousarray(data.X_train.T), np.ascontiguousarray(data.X_test.T)
     times, score = [], float("nan")
     for seed in range(repeat):
@@ -214,11 +226,7 @@ def minibatch_benchmark(data: Prepared, repeat: int = 3) -> dict:
             clf.fit(X, data.y_train)
             times.append(time.perf_counter() - t)
         score = clf.score(X_test, data.y_test)
-    return row | {
-        "sklearn_s": statistics.median(times),
-        "sklearn_test_acc": score,
-        "nnscratch/sklearn": row["nnscratch_s"] / statistics.median(times),
-    }
+    return {"sklearn_s": statistics.median(times), "sklearn_test_acc": score}
 
 
 class MemorySampler:
@@ -386,47 +394,23 @@ def grid_benchmark(
 ) -> tuple[list[dict], dict]:
     """Wall time, throughput and peak memory of the shrunk grid in each of GRID_VARIANTS; the dense
     FLOPs, and the live FLOPs of the stacked run with skipping (units still alive at each iteration)."""
-    from nnscratch import results
     from nnscratch.run import sweep
 
     grid = shrink_grid(grid, iterations)
     _, specs = sweep.plan(grid, [])
-    model_iterations = sum(s["config"]["train"]["iterations"] for s in specs)
     rows, live, eta = [], None, []
     for workers, stacked, skip in GRID_VARIANTS:
-        n = 1 if workers == "one" else cores
         parallel = {
             "backend": "loky",
-            "n_jobs": n,
+            "n_jobs": 1 if workers == "one" else cores,
             "scheduler": None,
             "stack_rows": stack_rows if stacked else 0,
             "stack_tasks": stack_tasks,
         }
-        name = f"grid_{n}w_stack{parallel['stack_rows']}_skip{'on' if skip else 'off'}"
-        with MemorySampler() as mem:
-            t = time.perf_counter()
-            sweep_dir, counts = sweep.run(
-                grid, parallel, [f"train.skip_dead={str(skip).lower()}"], out / name, progress=False
-            )
-            wall = time.perf_counter() - t
+        row, sweep_dir = grid_variant(grid, specs, parallel, skip, out, iterations)
+        rows.append(row)
         if stacked and skip:
-            table = results.read_results(sweep_dir)
-            live = dict(zip(table["run_id"], table["live_fraction"]))
-            trail = pd.read_csv(sweep_dir / "progress.csv")
-            eta = [eta_accuracy(trail, 60.0), eta_accuracy(trail, 0.1 * trail["elapsed_s"].iloc[-1])]
-        rows.append(
-            {
-                "workers": n,
-                "stack_rows": parallel["stack_rows"],
-                "skip_dead": skip,
-                "runs": len(specs),
-                "iterations_per_run": iterations,
-                "wall_s": wall,
-                "model_iterations_per_s": model_iterations / wall,
-                "peak_pss_mib": mem.peak / 2**20,
-                "finished": counts["finished"],
-            }
-        )
+            live, eta = live_fractions(sweep_dir), eta_of(sweep_dir)
     # skip_dead=true is the default: the planned run ids are those of the skip-on runs
     sizes = data_sizes(specs)
     return rows, {
@@ -443,6 +427,48 @@ def grid_benchmark(
     }
 
 
+def grid_variant(
+    grid: dict, specs: list[dict], parallel: dict, skip: bool, out: Path, iterations: int
+) -> tuple[dict, Path]:
+    """One variant of the grid benchmark: its row (wall time, throughput, peak memory) and its folder."""
+    from nnscratch.run import sweep
+
+    n, rows = parallel["n_jobs"], parallel["stack_rows"]
+    name = f"grid_{n}w_stack{rows}_skip{'on' if skip else 'off'}"
+    with MemorySampler() as mem:
+        t = time.perf_counter()
+        overrides = [f"train.skip_dead={str(skip).lower()}"]
+        sweep_dir, counts = sweep.run(grid, parallel, overrides, out / name, progress=False)
+        wall = time.perf_counter() - t
+    model_iterations = sum(s["config"]["train"]["iterations"] for s in specs)
+    row = {
+        "workers": n,
+        "stack_rows": rows,
+        "skip_dead": skip,
+        "runs": len(specs),
+        "iterations_per_run": iterations,
+        "wall_s": wall,
+        "model_iterations_per_s": model_iterations / wall,
+        "peak_pss_mib": mem.peak / 2**20,
+        "finished": counts["finished"],
+    }
+    return row, sweep_dir
+
+
+def live_fractions(sweep_dir: Path) -> dict[str, float]:
+    """Each run's share of first-layer unit-iterations still alive, from its results.csv."""
+    from nnscratch import results
+
+    table = results.read_results(sweep_dir)
+    return dict(zip(table["run_id"], table["live_fraction"]))
+
+
+def eta_of(sweep_dir: Path) -> list[dict]:
+    """The bar's ETA accuracy from 60 s, and from a tenth of the sweep, on, from its progress.csv."""
+    trail = pd.read_csv(sweep_dir / "progress.csv")
+    return [eta_accuracy(trail, 60.0), eta_accuracy(trail, 0.1 * trail["elapsed_s"].iloc[-1])]
+
+
 def cores_of(grid: list[dict]) -> int:
     """The most workers any variant of the grid benchmark used."""
     return max(row["workers"] for row in grid)
@@ -452,9 +478,6 @@ def summary(
     steps: list[dict], grid: list[dict], info: dict, peak_flops: float, env: dict, minibatch: dict, products: list[dict]
 ) -> str:
     """The benchmark's figures in Markdown: machine, step ratios, grid efficiency, FLOP floors, skipping."""
-    one, many, stacked, dense = grid
-    efficiency = one["wall_s"] / (many["wall_s"] * many["workers"])
-    floor_s, live_s, used_s = (info[k] / peak_flops for k in ("flops", "live_flops", "used_flops"))
     lines = [
         "# nnscratch benchmark",
         "",
@@ -478,6 +501,30 @@ def summary(
         "",
         pd.DataFrame(grid).to_markdown(index=False, floatfmt=".4g"),
         "",
+        *grid_floor_lines(grid, info, peak_flops),
+        "",
+        "## The progress bar's ETA against the time actually left (stacked grid, skip on)",
+        "",
+        "Worst of max(ETA / time left, time left / ETA) over the bar's samples (every 5 s) from the given time on,"
+        " until one sample before the end:",
+        "",
+        pd.DataFrame(info["eta"]).to_markdown(index=False, floatfmt=".3g"),
+        "",
+        "## The first layer's product by rows (W1 @ X on 60,000 samples, 1 BLAS thread)",
+        "",
+        "A stack whose units died reads all of X for a few rows: the FLOP floor counts its arithmetic only.",
+        "",
+        pd.DataFrame(products).to_markdown(index=False, floatfmt=".4g"),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def grid_floor_lines(grid: list[dict], info: dict, peak_flops: float) -> list[str]:
+    """The grid's efficiency and its ratios to the dense, live, used-input and roofline floors."""
+    one, many, stacked, dense = grid
+    efficiency = one["wall_s"] / (many["wall_s"] * many["workers"])
+    floor_s, live_s, used_s = (info[k] / peak_flops for k in ("flops", "live_flops", "used_flops"))
+    return [
         f"- Parallel efficiency with {many['workers']} workers: {efficiency:.1%} "
         f"(wall with 1 worker / ({many['workers']} x wall with {many['workers']})), one run per worker.",
         f"- Dense FLOP floor: {info['flops'] / 1e12:.2f} TFLOP of matmuls / {peak_flops / 1e9:.0f} GFLOP/s = "
@@ -500,21 +547,7 @@ def summary(
         f"- One run per worker (skip on): {many['wall_s']:.1f} s = {many['wall_s'] / live_s:.2f} x the live floor.",
         f"- Peak memory (PSS, all processes): {one['peak_pss_mib']:.0f} MiB with 1 worker, "
         f"{many['peak_pss_mib']:.0f} MiB with {many['workers']}, {stacked['peak_pss_mib']:.0f} MiB stacked.",
-        "",
-        "## The progress bar's ETA against the time actually left (stacked grid, skip on)",
-        "",
-        "Worst of max(ETA / time left, time left / ETA) over the bar's samples (every 5 s) from the given time on,"
-        " until one sample before the end:",
-        "",
-        pd.DataFrame(info["eta"]).to_markdown(index=False, floatfmt=".3g"),
-        "",
-        "## The first layer's product by rows (W1 @ X on 60,000 samples, 1 BLAS thread)",
-        "",
-        "A stack whose units died reads all of X for a few rows: the FLOP floor counts its arithmetic only.",
-        "",
-        pd.DataFrame(products).to_markdown(index=False, floatfmt=".4g"),
     ]
-    return "\n".join(lines) + "\n"
 
 
 def run_benchmark(cfg: dict, repo: Path) -> str:

@@ -92,30 +92,10 @@ def curves_figure(claims: dict, table: pd.DataFrame, runs: pd.DataFrame, hist: p
         if mine.empty:
             continue
         best = mine.loc[mine["mean"].idxmax()]
-        spec = specs[(failure, best["remedy"])]
-        first = spec["checks"][0]
+        first = specs[(failure, best["remedy"])]["checks"][0]
         column = "train_acc" if first["measure"] == "train_acc" else "test_acc"
-        lines = [("failing", spec["failing"], "#e76f51"), (f"best: {best['remedy']}", runs_of(first), "#2a9d8f")]
-        if first.get("b"):
-            lines.append(("reference", first["b"], "#6c757d"))
-        for label, where, color in lines:
-            chosen = select(runs, where)
-            ids = set(chosen["run_id"]) if chosen is not None else set()
-            h = hist[hist["run_id"].isin(ids)]
-            for _, one in h.groupby("run_id"):
-                ax.plot(one["iteration"], one[column], color=color, lw=0.6, alpha=0.35)
-            if not h.empty:
-                mean = h.groupby("iteration")[column].mean()
-                dashed = label == "failing"  # on top: a remedy that only adds iterations retraces it first
-                ax.plot(
-                    mean.index,
-                    mean.values,
-                    color=color,
-                    lw=2,
-                    label=label,
-                    ls="--" if dashed else "-",
-                    zorder=3 if dashed else 2,
-                )
+        for label, where, color in curve_groups(specs[(failure, best["remedy"])], best["remedy"]):
+            plot_runs(ax, hist, select(runs, where), column, label, color)
         ax.set_title(failure, fontsize=9)
         ax.set_xlabel("iteration")
         ax.set_ylabel(column.replace("_", " "))
@@ -124,6 +104,28 @@ def curves_figure(claims: dict, table: pd.DataFrame, runs: pd.DataFrame, hist: p
     fig.suptitle("Each failure with and without its best remedy (thin: one seed; thick: mean)")
     fig.tight_layout()
     return save(fig, path)
+
+
+def curve_groups(spec: dict, remedy: str) -> list[tuple[str, dict, str]]:
+    """(label, selection, colour) of the failing runs, the remedy's and, for a contrast, the reference."""
+    first = spec["checks"][0]
+    groups = [("failing", spec["failing"], "#e76f51"), (f"best: {remedy}", runs_of(first), "#2a9d8f")]
+    return groups + ([("reference", first["b"], "#6c757d")] if first.get("b") else [])
+
+
+def plot_runs(ax, hist: pd.DataFrame, chosen: pd.DataFrame | None, column: str, label: str, color: str) -> None:
+    """One thin line per run of `chosen` and their mean thick; the failing runs' mean dashed, on top
+    (a remedy that only adds iterations retraces it first)."""
+    ids = set(chosen["run_id"]) if chosen is not None else set()
+    h = hist[hist["run_id"].isin(ids)]
+    for _, one in h.groupby("run_id"):
+        ax.plot(one["iteration"], one[column], color=color, lw=0.6, alpha=0.35)
+    if h.empty:
+        return
+    mean = h.groupby("iteration")[column].mean()
+    dashed = label == "failing"
+    style = {"ls": "--", "zorder": 3} if dashed else {"ls": "-", "zorder": 2}
+    ax.plot(mean.index, mean.values, color=color, lw=2, label=label, **style)
 
 
 def remedy_section(claims: dict, results_: list[ClaimResult], runs, hist, fig_dir: Path) -> Section | None:

@@ -93,8 +93,8 @@ def final_metrics(
 def share_time(models: list[Model], seconds: float) -> list[RunResult]:
     """Split the stack's wall time between its runs by the first-layer work each did (units computed
     per pass, plus one per pass for the layers above), and record the share of its dense work it did."""
-    work = np.array([m.unit_passes + m.passes for m in models], float)
+    work = np.array([m.unit_passes + m.n_passes for m in models], float)
     for m, w in zip(models, work):
         m.final["seconds"] = seconds * w / work.sum()
-        m.final["live_fraction"] = m.unit_passes / max(1, m.width * m.passes)
+        m.final["live_fraction"] = m.unit_passes / max(1, m.width * m.n_passes)
     return [RunResult(m.history, m.final) for m in models]

@@ -65,7 +65,7 @@ class Model:
     history: list[dict] = field(default_factory=list)
     final: dict | None = None
     unit_passes: int = 0  # first-layer units computed, summed over passes: the work actually done
-    passes: int = 0
+    n_passes: int = 0  # passes over the data (iterations, or batches)
     iteration: int = 0  # each model counts its own: a stack admits a model when another leaves
     admitted: bool = False
     test_pred: tuple[int, np.ndarray] | None = None  # (iteration, predicted test classes)

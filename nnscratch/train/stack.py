@@ -183,9 +183,12 @@ class Stack:
             return tuple(b[:units] for b in self.buffers)
         return tuple(np.empty((units, n), self.W1.dtype) for _ in range(3))
 
-    def passes(self, X: np.ndarray, y: np.ndarray, Y: np.ndarray, detect: bool) -> tuple[dict[int, Pass], np.ndarray]:
-        """Forward and backward of every model still training on X (inputs, N); and, if `detect`, which
-        stacked rows are dead on all of X."""
+    def forward_backward(
+        self, X: np.ndarray, y: np.ndarray, Y: np.ndarray, detect: bool
+    ) -> tuple[dict[int, Pass], np.ndarray]:
+        """One pass (forward and backward) of every model still training, on X (inputs used, N), its
+        labels y (N,) and one-hot Y (classes, N): {model index: Pass}, and, if `detect`, which stacked
+        rows are dead on all of X ((rows,) bool; else all False)."""
         Z1, A1, dZ1 = self.arrays(X.shape[1])
         np.matmul(self.W1, X, out=Z1)
         Z1 += self.b1
@@ -197,7 +200,7 @@ class Stack:
             for i, m in self.training()
         }
         for _, m in self.training():
-            m.unit_passes, m.passes = m.unit_passes + len(m.live), m.passes + 1
+            m.unit_passes, m.n_passes = m.unit_passes + len(m.live), m.n_passes + 1
         dW1 = self.dW1[: len(self.W1)]
         np.matmul(dZ1, X.T, out=dW1)
         db1 = dZ1.sum(axis=1, keepdims=True)
@@ -250,7 +253,7 @@ class Stack:
         (a dead unit stays dead)."""
         done = [1.0 if m.final else m.iteration / self.tc["iterations"] for m in self.models]
         return [
-            (f, f * m.unit_passes / max(1, m.width * m.passes), len(m.live) / m.width)
+            (f, f * m.unit_passes / max(1, m.width * m.n_passes), len(m.live) / m.width)
             for f, m in zip(done, self.models)
         ]
 
@@ -276,13 +279,13 @@ class Stack:
                 evaluating = [i for i, m in self.training() if self.evaluating(m)]
                 dead = np.zeros(len(self.W1), bool)
                 if self.full_batch or evaluating:
-                    steps, dead = self.passes(self.X, self.y, self.Y, detect=self.skip)
+                    steps, dead = self.forward_backward(self.X, self.y, self.Y, detect=self.skip)
                     hidden = self.test_hidden(evaluating)
                     for i in evaluating:
                         m = self.models[i]
                         m.history.append(self.evaluate(m, steps[i], hidden))
                 if not self.full_batch and self.models[0].iteration < self.tc["iterations"]:
-                    steps, _ = self.passes(*self.batch(next(self.next_batch)), detect=False)
+                    steps, _ = self.forward_backward(*self.batch(next(self.next_batch)), detect=False)
                 self.advance(steps, dead, t0)
                 if self.report and time.perf_counter() - reported >= REPORT_EVERY:
                     self.report(self.progress())
@@ -318,9 +321,9 @@ class Stack:
     def stopped(self, m: Model, t0: float) -> RunResult:
         """A model's record the moment it stops: its share of the stack's time so far, split by the
         work done as share_time splits the whole at the end, and its share of dense work done."""
-        work = sum(x.unit_passes + x.passes for x in self.models)
-        seconds = (time.perf_counter() - t0) * (m.unit_passes + m.passes) / max(1, work)
-        done = {"seconds": seconds, "live_fraction": m.unit_passes / max(1, m.width * m.passes)}
+        work = sum(x.unit_passes + x.n_passes for x in self.models)
+        seconds = (time.perf_counter() - t0) * (m.unit_passes + m.n_passes) / max(1, work)
+        done = {"seconds": seconds, "live_fraction": m.unit_passes / max(1, m.width * m.n_passes)}
         return RunResult(list(m.history), m.final | done)
 
     def drop(self, m: Model, dead: np.ndarray) -> None:
