@@ -50,6 +50,24 @@ def clock_text(seconds: float) -> str:
     return tqdm.format_interval(max(0.0, seconds))
 
 
+class GroupRates:
+    """What the tasks timed so far say of each group: its share of units alive and its seconds per
+    unit of work; a group not seen (or without that evidence) gets all groups' pooled figure."""
+
+    def __init__(self, seen: dict[tuple, Evidence]):
+        self.seen, self.pooled = seen, sum(seen.values(), Evidence())
+
+    def share(self, group: tuple) -> float:
+        e = self.seen.get(group, self.pooled)
+        e = e if e.weighed else self.pooled
+        return e.alive / e.weighed if e.weighed else 1.0
+
+    def rate(self, group: tuple) -> float:
+        e = self.seen.get(group, self.pooled)
+        e = e if e.computed else self.pooled
+        return e.seconds / e.computed if e.computed else float("nan")
+
+
 class Progress:
     """A progress bar whose ETA is the time the tasks left will take, not a count of runs (the largest
     tasks go first, so a count of runs would promise hours for a job of minutes).
@@ -197,38 +215,30 @@ class Progress:
         seen = dict(self.closed)
         for i in timed:
             add_evidence(seen, self.task_group[i], self.task_evidence(i, now, reach[i]))
-        pooled = sum(seen.values(), Evidence())
-
-        def share(group: tuple) -> float:
-            e = seen.get(group, pooled)
-            e = e if e.weighed else pooled
-            return e.alive / e.weighed if e.weighed else 1.0
-
-        def rate(group: tuple) -> float:
-            e = seen.get(group, pooled)
-            e = e if e.computed else pooled
-            return e.seconds / e.computed if e.computed else float("nan")
-
-        free = []  # when each worker is free: after the rest of its running task
-        for i in running:
-            g, left = self.task_group[i], [r for r in self.tasks[i] if r not in self.seen]
-            work = sum(
-                self.work[r] * (1 - p) * (live if p >= self.STARTED else share(g))
-                for r in left
-                for p, _, live in [self.running.get(r, (0.0, 0.0, 1.0))]
-            )
-            computed = sum(self.work[r] * self.running[r][1] for r in left if r in self.running)
-            if computed and i in timed:
-                free.append(work * (now - self.task_start[i]) / computed)
-            else:
-                free.append((work + self.task_passes[i] * (1 - reach[i])) * rate(g))
-        free += [0.0] * max(0, self.workers - len(free))
+        groups = GroupRates(seen)
+        free = [self.time_left(i, now, reach[i], i in timed, groups) for i in running]
+        free += [0.0] * max(0, self.workers - len(free))  # when each worker is free
         heapq.heapify(free)
         for i, left in enumerate(self.task_left):  # each waiting task to the next free worker, in order
             if self.runs_left[i] and i not in self.task_start:
                 g = self.task_group[i]
-                heapq.heappush(free, heapq.heappop(free) + (left * share(g) + self.task_passes[i]) * rate(g))
+                cost = (left * groups.share(g) + self.task_passes[i]) * groups.rate(g)
+                heapq.heappush(free, heapq.heappop(free) + cost)
         return max(free, default=0.0)
+
+    def time_left(self, task: int, now: float, reach: float, timed: bool, groups: GroupRates) -> float:
+        """Seconds a running task still needs: its work left at its own rate once it is timed, else at
+        its group's; a run not yet started counts its group's share of units alive."""
+        g, left = self.task_group[task], [r for r in self.tasks[task] if r not in self.seen]
+        work = sum(
+            self.work[r] * (1 - p) * (live if p >= self.STARTED else groups.share(g))
+            for r in left
+            for p, _, live in [self.running.get(r, (0.0, 0.0, 1.0))]
+        )
+        computed = sum(self.work[r] * self.running[r][1] for r in left if r in self.running)
+        if computed and timed:
+            return work * (now - self.task_start[task]) / computed
+        return (work + self.task_passes[task] * (1 - reach)) * groups.rate(g)
 
     def planned_share(self) -> float:
         """Share of the planned work (units x samples x iterations) done, ended runs and running ones."""
