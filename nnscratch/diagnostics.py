@@ -68,11 +68,12 @@ def distinct_units(W: np.ndarray, b: np.ndarray) -> int:
 
 
 def accuracy(pred: np.ndarray, y: np.ndarray) -> float:
+    """Share of predicted classes pred (N,) equal to the labels y (N,)."""
     return float((pred == y).mean())
 
 
 def majority_rate(y: np.ndarray) -> float:
-    """Accuracy of always predicting the most common class of y."""
+    """Accuracy of always predicting the most common class of the labels y (N,)."""
     return float(np.bincount(y).max() / len(y))
 
 

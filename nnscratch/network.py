@@ -64,14 +64,17 @@ def init_params(sizes: list[int], weights: list[Init], biases: list[Init], seed:
 
 
 def relu(Z: np.ndarray) -> np.ndarray:
+    """max(Z, 0), elementwise: Z is (units, N), and so is the result."""
     return np.maximum(Z, 0)
 
 
 def leaky_relu(Z: np.ndarray, slope: float, out: np.ndarray | None = None) -> np.ndarray:
+    """Z where Z > 0, else slope * Z, elementwise: Z (units, N) -> (units, N), into `out` if given."""
     return np.multiply(Z, np.where(Z > 0, Z.dtype.type(1), Z.dtype.type(slope)), out=out)
 
 
 def sigmoid(Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """1 / (1 + exp(-Z)), elementwise: Z (units, N) -> (units, N), into `out` if given."""
     with np.errstate(over="ignore"):  # exp(-z) -> inf for very negative z gives 1 / inf = 0, as it should
         return np.divide(1, 1 + np.exp(-Z), out=out, dtype=Z.dtype)
 
@@ -100,10 +103,11 @@ class Activation:
     slope: float = 0.01
 
     def __call__(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """A = f(Z): Z (units, N) -> (units, N), into `out` if given."""
         return ACTIVATIONS[self.name](Z, self.slope, out=out)
 
     def grad(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-        """dA/dZ from the pre-activation Z and the activation A = f(Z)."""
+        """dA/dZ (units, N) from the pre-activation Z (units, N) and the activation A = f(Z)."""
         return DERIVATIVES[self.name](Z, A, self.slope)
 
     @property

@@ -211,6 +211,7 @@ class Stack:
         return steps, dead
 
     def batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The mini-batch of sample indices idx (B,): X (inputs used, B), y (B,), one-hot Y (classes, B)."""
         y = self.y[idx]
         return self.X_rows[idx].T, y, one_hot(y, self.data.n_classes, self.W1.dtype)
 
@@ -296,7 +297,8 @@ class Stack:
         return share_time(self.models, time.perf_counter() - t0)
 
     def advance(self, steps: dict[int, Pass], dead: np.ndarray, t0: float) -> None:
-        """Stop the models that diverged or are done, update the others, then drop dead rows."""
+        """Stop the models that diverged or are done, update the others with their pass's gradients
+        (`steps`: {model index: Pass}), then drop the stacked rows that `dead` ((rows,) bool) marks."""
         changed = False
         for i, s in steps.items():
             m = self.models[i]
@@ -327,7 +329,8 @@ class Stack:
         return RunResult(list(m.history), m.final | done)
 
     def drop(self, m: Model, dead: np.ndarray) -> None:
-        """Take a model's dead units out of training; add their fixed output to its test Z2."""
+        """Take a model's dead units (`dead`: (its live rows,) bool) out of training; add their fixed
+        output to its test Z2."""
         m.sync()
         gone, keep = m.live[dead], ~dead
         share = fixed_test_share(m.params, gone, self.data.X_test, self.act)
