@@ -8,21 +8,21 @@ import yaml
 
 from nnscratch.data import prepare
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf import bench
+from nnscratch.perf import bench, floors, steps
 from nnscratch.run import prepared, sweep
 from nnscratch.train import Stack
 
 
 def test_floor_computes_the_same_five_products_as_the_trainer(mnist):
     data = prepare(mnist, 300, "unit")
-    rows = bench.step_benchmark({300: data}, [10], threads=1, repeat=1)
+    rows = steps.step_benchmark({300: data}, [10], threads=1, repeat=1)
     assert rows[0]["nnscratch_s"] > 0 and rows[0]["floor_s"] > 0
     assert math.isnan(rows[0]["pytorch_s"]) or rows[0]["pytorch_s"] > 0
-    assert bench.step_flops(10, 300, 784, 10) == 2 * 300 * (2 * 784 * 10 + 3 * 10 * 10)
-    assert bench.step_flops(10, 300, inputs=700, classes=10) == 2 * 300 * (2 * 700 * 10 + 3 * 10 * 10)
-    stack = Stack([bench.reference_config(10, 1)], data)
+    assert floors.step_flops(10, 300, 784, 10) == 2 * 300 * (2 * 784 * 10 + 3 * 10 * 10)
+    assert floors.step_flops(10, 300, inputs=700, classes=10) == 2 * 300 * (2 * 700 * 10 + 3 * 10 * 10)
+    stack = Stack([steps.reference_config(10, 1)], data)
     before = stack.models[0].trained["W"][0].copy()
-    bench.nnscratch_step(stack)()
+    steps.nnscratch_step(stack)()
     assert not np.array_equal(before, stack.models[0].trained["W"][0])  # the timed step really trains
 
 
@@ -50,7 +50,7 @@ def test_eta_accuracy_compares_each_estimate_with_the_time_actually_left():
 
 
 def test_product_speed_times_the_first_layer_product_by_rows():
-    rows = bench.product_speed([2, 8], 784, samples=500, repeat=1)
+    rows = floors.product_speed([2, 8], 784, samples=500, repeat=1)
     assert [r["rows"] for r in rows] == [2, 8] and all(r["ms"] > 0 for r in rows)
     for r in rows:  # the rate is the product's FLOPs (rows x 784 x samples, twice) over its time
         assert r["gflops"] == pytest.approx(2 * r["rows"] * 784 * 500 / (r["ms"] / 1e3) / 1e9)
@@ -59,19 +59,19 @@ def test_product_speed_times_the_first_layer_product_by_rows():
 def test_live_floor_over_the_inputs_used_counts_only_pixels_lit_on_some_training_image():
     grid = {"name": "g", "axes": {"data": {"subset": [300, 1000]}, "train": {"iterations": [5]}}}
     _, specs = sweep.plan(grid, [])
-    sizes = bench.data_sizes(specs)
-    used = bench.inputs_used(specs)
+    sizes = floors.data_sizes(specs)
+    used = floors.inputs_used(specs)
     assert len(used) == 2 and all(500 < n < 784 for n in used.values())
     assert all(s["inputs"] == 784 and s["classes"] == 10 for s in sizes.values())
     assert used[prepared.data_key(specs[0]["config"])] < used[prepared.data_key(specs[1]["config"])]  # more images
     live = {s["run_id"]: 0.5 for s in specs}
     expected = sum(
-        bench.step_flops(10, s["config"]["data"]["subset"], used[prepared.data_key(s["config"])], 10) * 5 * 0.5
+        floors.step_flops(10, s["config"]["data"]["subset"], used[prepared.data_key(s["config"])], 10) * 5 * 0.5
         for s in specs
     )
-    assert bench.grid_flops(specs, sizes, live, over_used=True) == int(expected)
-    dense = sum(bench.step_flops(10, n, 784, 10) * 5 * 0.5 for n in (300, 1000))
-    assert bench.grid_flops(specs, sizes, live) == int(dense)
+    assert floors.grid_flops(specs, sizes, live, over_used=True) == int(expected)
+    dense = sum(floors.step_flops(10, n, 784, 10) * 5 * 0.5 for n in (300, 1000))
+    assert floors.grid_flops(specs, sizes, live) == int(dense)
 
 
 def test_the_roofline_floor_is_the_larger_of_arithmetic_and_reading_x_per_pass():
@@ -82,15 +82,15 @@ def test_the_roofline_floor_is_the_larger_of_arithmetic_and_reading_x_per_pass()
     live = {s["run_id"]: 1.0 for s in specs}
     n, rows = 1000, 20  # both runs' 20 live rows fit one pass: 10 passes, one per iteration
     flops, nbytes = 2 * n * (2 * 700 * rows + 3 * rows * 10), 4 * n * (2 * 700 + 3 * rows)
-    assert bench.roofline_floor(task, live, inputs, 1e9, 1e15, 256) == pytest.approx(10 * flops / 1e9)  # compute-bound
-    assert bench.roofline_floor(task, live, inputs, 1e15, 1e9, 256) == pytest.approx(10 * nbytes / 1e9)  # memory-bound
+    assert floors.roofline_floor(task, live, inputs, 1e9, 1e15, 256) == pytest.approx(10 * flops / 1e9)  # compute-bound
+    assert floors.roofline_floor(task, live, inputs, 1e15, 1e9, 256) == pytest.approx(10 * nbytes / 1e9)  # memory-bound
     dead = {s["run_id"]: 0.1 for s in specs}  # 2 live rows a pass: reading X dominates at a realistic ratio
-    assert bench.roofline_floor(task, dead, inputs, 100e9, 10e9, 256) == pytest.approx(10 * 4 * n * (1400 + 6) / 10e9)
-    thin = bench.roofline_floor(task, live, inputs, 1e9, 1e15, 5)  # 5 rows a pass: 40 passes, same FLOPs
+    assert floors.roofline_floor(task, dead, inputs, 100e9, 10e9, 256) == pytest.approx(10 * 4 * n * (1400 + 6) / 10e9)
+    thin = floors.roofline_floor(task, live, inputs, 1e9, 1e15, 5)  # 5 rows a pass: 40 passes, same FLOPs
     assert thin == pytest.approx(10 * flops / 1e9)
     # ... but each of the 40 passes reads X twice: four times the bytes of X
-    assert bench.roofline_floor(task, live, inputs, 1e15, 1e9, 5) == pytest.approx(40 * 4 * n * (1400 + 15) / 1e9)
-    assert bench.memory_bandwidth(megabytes=8, repeat=2) > 1e8  # bytes/s: a read of 8 MB takes well under 80 ms
+    assert floors.roofline_floor(task, live, inputs, 1e15, 1e9, 5) == pytest.approx(40 * 4 * n * (1400 + 15) / 1e9)
+    assert floors.memory_bandwidth(megabytes=8, repeat=2) > 1e8  # bytes/s: a read of 8 MB takes well under 80 ms
 
 
 def test_the_summary_states_each_ratio_from_the_figures_it_was_given():

@@ -21,7 +21,7 @@ from nnscratch.config.checks import ConfigError, check
 from nnscratch.config.compose import command, compose_run, run_id
 from nnscratch.data import DataError, prepare
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf import bench
+from nnscratch.perf import floors, steps
 from nnscratch.run import plan, prepared, sweep, task
 from nnscratch.train import train
 
@@ -136,13 +136,13 @@ def test_a_yaml_only_idx_dataset_sweeps_stacked_and_is_reported(tiny_conf, tmp_p
 def test_bench_counts_the_datasets_inputs_and_classes(tiny_conf):
     conf, _ = tiny_conf
     _, specs = sweep.plan({"name": "b", "axes": {"data": ["tiny5"], "train": {"iterations": [4]}}}, [], conf)
-    sizes = bench.data_sizes(specs)
+    sizes = floors.data_sizes(specs)
     assert list(sizes.values()) == [{"inputs": 25, "used": 9, "classes": 3}]  # the border pixels are always 0
-    assert bench.grid_flops(specs, sizes) == bench.step_flops(10, N_TRAIN, 25, 3) * 4
-    assert bench.grid_flops(specs, sizes, over_used=True) == bench.step_flops(10, N_TRAIN, 9, 3) * 4
-    rows = bench.step_benchmark({N_TRAIN: prepared.prepare_for(specs[0]["config"])}, [4], threads=1, repeat=1)
+    assert floors.grid_flops(specs, sizes) == floors.step_flops(10, N_TRAIN, 25, 3) * 4
+    assert floors.grid_flops(specs, sizes, over_used=True) == floors.step_flops(10, N_TRAIN, 9, 3) * 4
+    rows = steps.step_benchmark({N_TRAIN: prepared.prepare_for(specs[0]["config"])}, [4], threads=1, repeat=1)
     assert rows[0]["nnscratch_gflops"] > 0
-    assert bench.product_speed([2], 25, samples=50, repeat=1)[0]["gflops"] > 0
+    assert floors.product_speed([2], 25, samples=50, repeat=1)[0]["gflops"] > 0
 
 
 # ---------------------------------------------------------------- bad YAML: caught before any work

@@ -1,4 +1,6 @@
 """Measurement tools, run by their entry points and tests only (no library module imports them):
-bench.py (the trainer and the grid against their floors), scale.py (grids of 100,000 runs),
-calibration.py (the verdict rule on synthetic seeds), logbench.py (what MLflow logging costs),
-diagnosis_causes.py (diagnoses against the causes a grid built in), stops.py (every way a sweep is stopped)."""
+bench.py (the benchmark: the grid against its floors, and the summary), floors.py (what the hardware
+allows: peak SGEMM, bandwidth, FLOPs, the roofline), steps.py (one step and mini-batch training against
+PyTorch and scikit-learn), scale.py (grids of 100,000 runs), calibration.py (the verdict rule on
+synthetic seeds), logbench.py (what MLflow logging costs), diagnosis_causes.py (diagnoses against the
+causes a grid built in), stops.py (every way a sweep is stopped)."""

@@ -97,7 +97,7 @@ class Progress:
     SHOW_EVERY = 0.5  # seconds between redraws
     PLAIN_EVERY = 30.0  # seconds between the plain lines written instead of a bar when stderr is no terminal
     # A stack's pass costs as if it had this many more live units: OpenBLAS packs all of X for each
-    # product whatever its rows (14 rows' worth on the bench machine, bench.product_speed), and a pass
+    # product whatever its rows (14 rows' worth on the bench machine, perf.floors.product_speed), and a pass
     # has per-model work besides (a lone 10-unit run on 5,000 images took 3.9 ms per iteration there:
     # 32 units' worth at the cost per unit of 256-row products). Replaying the default sweep's recorded
     # progress, 24 and 32 put its end right, 8 and 16 too early, 48 too late (README, Performance).
