@@ -251,18 +251,21 @@ class MlflowLogger:
     def log_in_processes(self, sweep_dir: Path, todo: dict[str, str]) -> int:
         """Log `todo` ({run folder: written}) in chunks shared among bulk_workers processes; how many.
         Each chunk's ids are recorded as it ends, so a failure loses no logged run's id (and a run left
-        RUNNING by a killed worker is logged again next time)."""
-        from joblib import Parallel, delayed
+        RUNNING by a killed worker is logged again next time). A pool of its own, spawned: never the
+        sweep's loky workers, which may still be running tasks when the logging thread gets here."""
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing import get_context
 
         exp, items = self.experiment_id(sweep_dir), list(todo.items())
         chunks = [dict(items[i : i + BULK_CHUNK]) for i in range(0, len(items), BULK_CHUNK)]
         settings = self.settings | {"bulk_workers": 1}
-        jobs = (delayed(log_chunk)(settings, sweep_dir, exp, chunk) for chunk in chunks)
         logged, failure = 0, None
-        for ids, problem in Parallel(self.bulk_workers, return_as="generator_unordered")(jobs):
-            self.record_ids(sweep_dir, ids)
-            logged += len(ids)
-            failure = failure or problem
+        with ProcessPoolExecutor(self.bulk_workers, mp_context=get_context("spawn")) as pool:
+            for done in as_completed([pool.submit(log_chunk, settings, sweep_dir, exp, c) for c in chunks]):
+                ids, problem = done.result()
+                self.record_ids(sweep_dir, ids)
+                logged += len(ids)
+                failure = failure or problem
         if failure:
             raise RuntimeError(failure)
         return logged
