@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from nnscratch import results
 from nnscratch.config.checks import ConfigError
 from nnscratch.loggers import make_logger
+from nnscratch.loggers import mlflow as mlflow_logger
 from nnscratch.loggers.mlflow import MlflowLogger, flatten, text
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import sweep
@@ -245,6 +246,20 @@ def test_resume_logs_the_runs_it_adds_once(tmp_path):
     after = {f: r.info.run_id for f, r in logged_runs(uri, sweep_dir).items()}
     assert set(after) == set(before) and after[lost] != before[lost]  # the redone run replaced its old entry
     assert {f: i for f, i in after.items() if f != lost} == {f: i for f, i in before.items() if f != lost}
+
+
+def test_a_folder_logged_by_bulk_workers_has_every_run_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(mlflow_logger, "BULK_CHUNK", 2)  # 8 runs: 4 chunks for 2 worker processes
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    sweep_dir = run_grid(tmp_path, None)
+    tracker = MlflowLogger(settings(uri, bulk_workers=2))
+    assert tracker.log_runs(sweep_dir) == 8 and tracker.problem is None
+    table, found = results.read_results(sweep_dir), logged_runs(uri, sweep_dir)
+    assert set(found) == set(table["run_id"])
+    client = MlflowClient(uri)
+    for _, row in table.iterrows():
+        check_run_in_mlflow(client, found[row["run_id"]], sweep_dir, row)
+    assert MlflowLogger(settings(uri, bulk_workers=2)).log_runs(sweep_dir) == 0
 
 
 def test_a_multirun_of_train_logs_each_job(tmp_path):
