@@ -128,6 +128,9 @@ def settings(uri: str, **kw) -> dict:
     return {"name": "mlflow", "tracking_uri": uri, "experiment": None, "timeout": 5, "retries": 0} | kw
 
 
+SLOW_SERVER = 30  # s per HTTP request: on a loaded 2-core machine the server took more than 5 s to answer
+
+
 def logged_runs(uri: str, sweep_dir: Path, experiment: str = "logsmoke") -> dict:
     """{run folder: MLflow run} of a sweep's runs in the store (the report's run left out)."""
     client = MlflowClient(uri)
@@ -166,7 +169,7 @@ def check_run_in_mlflow(client: MlflowClient, run, sweep_dir: Path, row: pd.Seri
 
 
 def test_a_sweep_logs_every_run_with_params_history_and_artifacts(server, tmp_path):
-    tracker = MlflowLogger(settings(server.uri))
+    tracker = MlflowLogger(settings(server.uri, timeout=SLOW_SERVER))
     sweep_dir = run_grid(tmp_path, tracker)
     table = results.read_results(sweep_dir)
     found = logged_runs(server.uri, sweep_dir)
@@ -205,7 +208,7 @@ class KillAfterFirst(MlflowLogger):
 
 def test_a_tracker_lost_mid_sweep_loses_no_record_and_a_relog_fills_it_in(server, tmp_path, caplog):
     plug = Plug(server.port)
-    tracker = KillAfterFirst(settings(plug.uri), plug)
+    tracker = KillAfterFirst(settings(plug.uri, timeout=SLOW_SERVER), plug)  # a cut port refuses at once
     started = time.time()
     sweep_dir = run_grid(tmp_path, tracker)
     took = time.time() - started

@@ -218,9 +218,20 @@ class MlflowLogger:
         Never raises: the first failure is reported once and stops logging for this process."""
         sweep_dir = Path(sweep_dir).resolve()
         logged = 0 if self.problem else self.log_new(sweep_dir, run_folders(sweep_dir) if folders is None else folders)
+        if folders is None:
+            self.record_untracked(sweep_dir)
         if folders is None and (sweep_dir / "results.csv").is_file():
             results.write_results(sweep_dir)  # every id logged so far into results.csv (some came after the sweep's)
         return logged
+
+    def record_untracked(self, sweep_dir: Path) -> None:
+        """The ids of runs found complete in MLflow but missing from tracked/mlflow.jsonl (a logger killed
+        between a run's last call and its line, e.g. a bulk worker's chunk) written there, for results.csv."""
+        tracked = results.tracked_ids(sweep_dir).get("mlflow_run_id", {})
+        known = self.known.get(sweep_dir, {})
+        lost = {f: rid for f, (rid, written) in known.items() if written and tracked.get(f) != rid}
+        if lost and has_results(sweep_dir):
+            results.append_tracked(sweep_dir, "mlflow", lost)
 
     def log_new(self, sweep_dir: Path, folders: Iterable[str]) -> int:
         """Log the folders not in MLflow yet, or changed since (their old entry deleted); how many.
