@@ -1,4 +1,5 @@
-"""Logging overhead: python -m experiments.logbench [repeats=2] [trivial_runs=10000]  (nnscratch/perf/logbench.py)"""
+"""Logging overhead: python -m experiments.logbench [repeats=2] [trivial_runs=10000] [bulk_workers=2]
+(nnscratch/perf/logbench.py)"""
 
 import time
 from pathlib import Path
@@ -17,12 +18,15 @@ def main(cfg: DictConfig) -> None:
     out.mkdir(parents=True)
     print(f"store ready in {logbench.warm_store(uri):.1f} s (a new SQLite store: its migrations)", flush=True)
     if cfg.repeats:
-        table = logbench.sweep_overhead(cfg.grid, out, uri, cfg.repeats, list(cfg.sweep_overrides))
+        grids = {name: list(extra) for name, extra in cfg.grids.items()}
+        table = logbench.sweep_overhead(grids, out, uri, cfg.repeats)
         table.to_csv(out / "overhead.csv", index=False)
-        print(table.groupby("logger")[["process_s", "cpu_s", "sweep_s"]].median().to_string(float_format="%.1f"))
+        summary = logbench.overhead_summary(table)
+        summary.to_csv(out / "overhead_summary.csv", index=False)
+        print(summary.to_string(index=False, float_format="%.1f"))
     if cfg.trivial_runs:
         parallel = OmegaConf.to_container(cfg.parallel, resolve=True)
-        row = logbench.relog_trivial(cfg.trivial_runs, out / "trivial", uri, parallel)
+        row = logbench.relog_trivial(cfg.trivial_runs, out / "trivial", uri, parallel, cfg.bulk_workers)
         pd.DataFrame([row]).to_csv(out / "relog.csv", index=False)
         print(pd.DataFrame([row]).drop(columns="sweep_dir").to_string(index=False, float_format="%.2f"))
     print(f"-> {out}")

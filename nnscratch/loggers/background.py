@@ -1,7 +1,8 @@
 """A logger's calls made by a thread of their own, so that a sweep's client never waits on a tracker.
 
 The sweep's client hands each record to `log_runs` as it is written; the thread logs it (together
-with whatever else came meanwhile, in one call) while the runs go on. `drain` waits for the queue to
+with whatever else came meanwhile, in one call) while the runs go on; it also opens the tracker, so
+the sweep's first runs start without waiting for it. `drain` waits for the queue to
 empty at the end of the sweep, at most `timeout` seconds: what is left is logged later by
 `python -m experiments.log` (the records are on disk whatever happens here).
 """
@@ -39,7 +40,10 @@ class Background:
         return 0
 
     def work(self) -> None:
-        """Log what is queued, each sweep's waiting folders in one call, until told to stop (None)."""
+        """Open the tracker (a logger's `warm`, if it has one: MLflow's import and store, seconds of CPU)
+        while the first runs train; then log what is queued, each sweep's waiting folders in one call,
+        until told to stop (None)."""
+        getattr(self.logger, "warm", lambda: None)()
         while True:
             item = self.todo.get()
             batch = [item]

@@ -1,15 +1,18 @@
-"""What logging to MLflow costs: the smoke grid with logger=none and logger=mlflow (SQLite) in one run,
-each sweep a fresh `python -m experiments.sweep` process (its wall time whole, imports and all, and
-the sweep's own session time from sweep.json), the two loggers taking turns; then a finished sweep of
-trivial runs (nnscratch.perf.scale's grid) logged afterwards, as `python -m experiments.log` does, and
-logged again (idempotent: nothing new).
+"""What logging to MLflow costs: each grid of conf/logbench.yaml (the smoke grid, the default grid at one
+seed and 150 iterations) with logger=none and logger=mlflow (SQLite) in one run, paired and taking
+turns, each sweep a fresh `python -m experiments.sweep` process: its wall time whole (imports and
+all), the sweep's own session time (sweep.json), and CPU time, the client's and its workers' apart
+(the figure a loaded machine changes least); then a finished sweep of trivial runs
+(nnscratch.perf.scale's grid) logged afterwards, as `python -m experiments.log` does, and logged
+again (idempotent: nothing new).
 
-    python -m experiments.logbench                         smoke x 2 each, then 10,000 trivial runs
-    python -m experiments.logbench repeats=1 trivial_runs=1000
+    python -m experiments.logbench repeats=2 trivial_runs=0   both grids, 2 pairs each
+    python -m experiments.logbench repeats=0 trivial_runs=10000
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import subprocess
@@ -28,8 +31,10 @@ from nnscratch.run import sweep
 ROOT = CONF_DIR.parent  # the checkout: where `python -m experiments.sweep` runs
 
 
-def mlflow_settings(uri: str) -> dict:
-    return {"name": "mlflow", "tracking_uri": uri, "experiment": None, "timeout": 5, "retries": 0}
+def mlflow_settings(uri: str, bulk_workers: int = 1) -> dict:
+    return {"name": "mlflow", "tracking_uri": uri, "experiment": None, "timeout": 5, "retries": 0} | {
+        "bulk_workers": bulk_workers
+    }
 
 
 def warm_store(uri: str) -> float:
@@ -42,20 +47,43 @@ def warm_store(uri: str) -> float:
 
 
 CHUNK = 1000  # runs logged between two progress lines
+# Runs `python -m experiments.sweep ...` in this process and, at its exit, writes the process's own CPU
+# time (the client: planning, collecting, logging) and whether MLflow was imported to the file named first.
+SWEEP_WITH_RUSAGE = """import atexit, json, resource, runpy, sys
+out = sys.argv.pop(1)
+def record():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    with open(out, "w") as f:
+        json.dump({"client_cpu_s": u.ru_utime + u.ru_stime, "mlflow_imported": "mlflow" in sys.modules}, f)
+atexit.register(record)  # registered first, so run last: after loky's own exit handlers
+runpy.run_module("experiments.sweep", run_name="__main__", alter_sys=True)
+"""
 
 
 def timed_sweep(grid: str, logger: list[str], out_root: Path, extra: list[str]) -> dict:
     """One `python -m experiments.sweep` process: its wall time, its CPU time and its workers' (which a
-    loaded machine changes less), and the sweep's session time."""
-    argv = [sys.executable, "-m", "experiments.sweep", f"sweep={grid}", f"out_root={out_root}", "report=false"]
-    argv.append("adaptive.enabled=false")  # the grid as it is: no extra seeds
+    loaded machine changes less), whether it imported MLflow, and the sweep's session time."""
+    argv = [f"sweep={grid}", f"out_root={out_root}", "report=false", "adaptive.enabled=false", *logger, *extra]
+    usage = out_root / "rusage.json"
     started, cpu = time.perf_counter(), cpu_of_children()
-    subprocess.run([*argv, *logger, *extra], cwd=ROOT, check=True, capture_output=True)
+    command = [sys.executable, "-c", SWEEP_WITH_RUSAGE, str(usage), *argv]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
     wall, cpu = time.perf_counter() - started, cpu_of_children() - cpu
+    client = json.loads(usage.read_text())
     sweep_dir = max((out_root / grid).iterdir(), key=lambda p: p.stat().st_mtime)
     session = results.read_sweep(sweep_dir)["sessions"][-1]["wall_seconds"]
-    name = logger[0].split("=")[1]
-    return {"grid": grid, "logger": name, "process_s": wall, "cpu_s": cpu, "sweep_s": session, "sweep_dir": sweep_dir}
+    return {
+        "grid": grid,
+        "logger": logger[0].split("=")[1],
+        "runs": len(results.run_dirs(sweep_dir)),
+        "process_s": wall,
+        "cpu_s": cpu,
+        "client_cpu_s": client["client_cpu_s"],
+        "workers_cpu_s": cpu - client["client_cpu_s"],
+        "sweep_s": session,
+        "mlflow_imported": client["mlflow_imported"],
+        "sweep_dir": sweep_dir,
+    }
 
 
 def cpu_of_children() -> float:
@@ -64,27 +92,47 @@ def cpu_of_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def sweep_overhead(grid: str, out_root: Path, uri: str, repeats: int, extra: list[str]) -> pd.DataFrame:
-    """`repeats` sweeps of `grid` with each logger, taking turns (so that a change of load hits both)."""
+def sweep_overhead(grids: dict[str, list[str]], out_root: Path, uri: str, repeats: int) -> pd.DataFrame:
+    """`repeats` rounds; in each, every grid ({name: its overrides}) with logger=none and logger=mlflow
+    back to back (paired), the first of the two alternating between rounds (so a trend in the load
+    hits both alike)."""
     loggers = [["logger=none"], ["logger=mlflow", f"logger.tracking_uri={uri}"]]
     rows = []
-    for _ in range(repeats):
-        for lg in loggers:
-            rows.append(timed_sweep(grid, lg, out_root, extra))
-            shown = pd.DataFrame(rows[-1:]).drop(columns="sweep_dir")
-            print(shown.to_string(index=False, float_format="%.1f"), flush=True)
+    for r in range(repeats):
+        for grid, extra in grids.items():
+            for lg in loggers if r % 2 == 0 else loggers[::-1]:
+                rows.append(timed_sweep(grid, lg, out_root, extra) | {"round": r})
+                shown = pd.DataFrame(rows[-1:]).drop(columns="sweep_dir")
+                print(shown.to_string(index=False, float_format="%.1f"), flush=True)
     return pd.DataFrame(rows)
 
 
-def relog_trivial(n: int, out_root: Path, uri: str, parallel: dict) -> dict:
-    """Run n trivial runs (logger=none), then log the finished folder to `uri`, then log it again."""
+def overhead_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per grid: the median of each figure with either logger, and mlflow's paired excess in % (median over rounds)."""
+    figures = ["process_s", "sweep_s", "cpu_s", "client_cpu_s", "workers_cpu_s"]
+    wide = table.pivot_table(index=["grid", "round"], columns="logger", values=figures)
+    rows = []
+    for grid, pairs in wide.groupby(level="grid"):
+        for fig in figures:
+            none, mlflow = pairs[(fig, "none")], pairs[(fig, "mlflow")]
+            excess = 100 * (mlflow - none) / none
+            rows.append(
+                {"grid": grid, "figure": fig, "none": none.median(), "mlflow": mlflow.median()}
+                | {"excess_%": excess.median(), "excess_%_each": " ".join(f"{e:+.1f}" for e in excess)}
+            )
+    return pd.DataFrame(rows)
+
+
+def relog_trivial(n: int, out_root: Path, uri: str, parallel: dict, bulk_workers: int) -> dict:
+    """Run n trivial runs (logger=none), then log the finished folder to `uri` (as experiments.log does,
+    with `bulk_workers` processes), then log it again (a fresh logger: it finds them all, logs none)."""
     logging.getLogger("nnscratch").setLevel(logging.WARNING)
     started = time.perf_counter()
     sweep_dir, counts = sweep.run(trivial_grid(n), parallel, [], out_root, progress=False)
     run_s = time.perf_counter() - started
     stop_pool()
     store_s = warm_store(uri)
-    tracker, folders = MlflowLogger(mlflow_settings(uri)), [d.name for d in results.run_dirs(sweep_dir)]
+    tracker, folders = MlflowLogger(mlflow_settings(uri, bulk_workers)), [d.name for d in results.run_dirs(sweep_dir)]
     started, logged = time.perf_counter(), 0
     for i in range(0, len(folders), CHUNK):  # in chunks, to show the rate as it goes
         logged += tracker.log_runs(sweep_dir, folders[i : i + CHUNK])
@@ -96,6 +144,7 @@ def relog_trivial(n: int, out_root: Path, uri: str, parallel: dict) -> dict:
     relog_s = time.perf_counter() - started
     return {
         "runs": n,
+        "bulk_workers": bulk_workers,
         "finished": counts["finished"],
         "sweep_s": run_s,
         "store_init_s": store_s,
