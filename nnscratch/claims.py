@@ -447,7 +447,9 @@ def outcome_text(cells: pd.DataFrame, i: int) -> str:
 
 
 def undecided_text(cells: pd.DataFrame) -> str:
-    parts = []
+    """The check's undecided or split cells, grouped by why they are open: each reason is said once,
+    then its cells with their numbers (said once too when every cell of the reason has the same)."""
+    groups: dict[str, list[tuple[str, str]]] = {}
     for i in cells.index[cells["decision"].isin(OPEN)]:
         needed = cells.at[i, "seeds_needed"]
         guess = (
@@ -456,11 +458,16 @@ def undecided_text(cells: pd.DataFrame) -> str:
             else f"≈ {int(needed)} seeds would decide it at the observed spread"
         )
         why = cells.at[i, "basis"] if cells.at[i, "alone"] in OPEN else "not kept by Holm across the cells"
-        parts.append(
-            f"{cell_name(cells, i)} ({cells.at[i, 'decision']}: {why}; {margin_text(cells, i)}; "
-            f"{cells.at[i, 'seeds']} seeds; {guess})"
-        )
-    return "; ".join(parts)
+        numbers = f"{margin_text(cells, i)}; {cells.at[i, 'seeds']} seeds; {guess}"
+        groups.setdefault(f"{cells.at[i, 'decision']}: {why}", []).append((cell_name(cells, i), numbers))
+    return "; ".join(f"{why} — {cells_said(found)}" for why, found in groups.items())
+
+
+def cells_said(found: list[tuple[str, str]]) -> str:
+    """'a (numbers); b (numbers)', or 'n cells, each numbers: a · b' when their numbers are the same."""
+    if len(found) > 1 and len({numbers for _, numbers in found}) == 1:
+        return f"{len(found)} cells, each {found[0][1]}: " + " · ".join(name for name, _ in found)
+    return "; ".join(f"{name} ({numbers})" for name, numbers in found)
 
 
 def verdict(cells: pd.DataFrame) -> tuple[str, str]:

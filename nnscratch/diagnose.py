@@ -92,6 +92,26 @@ def climb(history: pd.DataFrame, column: str) -> tuple[float, float]:
     return 100 * gained, float(start["iteration"])
 
 
+def pre_abs_seen(history: pd.DataFrame) -> dict:
+    """pre_abs_seen: mean |Z1| at the first evaluation (up to iteration EARLY) whose W1 is not zero,
+    and pre_abs_iter: its iteration. With random weights that is iteration 0; zero initial weights
+    hide the input's scale there (Z1 = b1 whatever the pixels) until the first updates, which are
+    proportional to the pixels, make W1 non-zero. Without rank_l1 (older folders): iteration 0."""
+    rows = history[history["iteration"] <= EARLY]
+    if "pre_abs_l1" not in rows or rows.empty:
+        return {"pre_abs_seen": math.nan, "pre_abs_iter": math.nan}
+    if "rank_l1" in rows:
+        nonzero = rows[pd.to_numeric(rows["rank_l1"], errors="coerce") > 0]
+        rows = nonzero if len(nonzero) else rows.iloc[:0]
+    if rows.empty:
+        return {"pre_abs_seen": math.nan, "pre_abs_iter": math.nan}
+    first = rows.iloc[0]
+    return {
+        "pre_abs_seen": float(pd.to_numeric(first["pre_abs_l1"], errors="coerce")),
+        "pre_abs_iter": float(first["iteration"]),
+    }
+
+
 def share(values: pd.Series, widths: list[int]) -> float:
     """The smallest of a layer statistic divided by that layer's width."""
     ratios = [v / w for v, w in zip(values, widths) if w and pd.notna(v)]
@@ -113,6 +133,7 @@ def features(history: list[dict] | pd.DataFrame, metrics: dict, config: dict | N
     dead, early = layer_columns(h, "dead_l"), h[h["iteration"] <= EARLY].iloc[-1]
     f |= {
         "pre_abs_0": float(first.get("pre_abs_l1", math.nan)),
+        **pre_abs_seen(h),
         "dead_0": worst(first, dead),
         "dead_by_8": worst(early, dead),
         "dead_final": worst(last, dead),

@@ -182,3 +182,17 @@ def test_a_cell_beyond_the_designs_seeds_is_refused_with_the_fix():
         judge(table({"he": list(np.linspace(0.6, 0.7, 21))}))
     with pytest.raises(ValueError, match="first_look <= max_seeds"):
         design({"sequential": {"first_look": 5, "max_seeds": 4}})
+
+
+def test_an_explanation_shared_by_undecided_cells_is_said_once_with_their_names():
+    """Three cells with no spread and the same numbers: one reason, one set of numbers, three names; a
+    fourth cell undecided for another reason keeps its own."""
+    collapsed = {"what": "at or below collapse", "kind": "threshold", "select": {}, "measure": "test_acc"}
+    collapsed |= {"op": "<=", "value": 0.2135}
+    runs = table({"zeros": [0.1135] * 3, "ones": [0.1135] * 3, "twos": [0.1135] * 3, "he": [0.15, 0.21, 0.27]})
+    reason = judge(runs, collapsed).reason
+    assert reason.startswith("4 of 4 cells undecided or split: ")
+    assert reason.count("no spread") == 1 and reason.count("margin") == 2, reason
+    assert "3 cells, each margin" in reason
+    assert all(f"weights={w}" in reason for w in ("zeros", "ones", "twos", "he"))
+    assert "sequential t boundary" in reason

@@ -44,7 +44,7 @@ def test_unscaled_pixels_show_input_scale_and_units_dying_in_the_first_steps():
     found, f = diagnosed("data.scaling=none", "train.iterations=50")
     assert names(found)[0] == "input scale"
     assert f["pre_abs_0"] > 100 and f["dead_0"] < 0.5 <= f["dead_by_8"]
-    assert f"{f['pre_abs_0']:.0f}" in found[0].evidence and found[0].override == "data.scaling=unit"
+    assert f"iteration 0 is {f['pre_abs_seen']:.0f}" in found[0].evidence and found[0].override == "data.scaling=unit"
 
 
 def test_zero_weights_and_biases_show_no_signal():
@@ -142,3 +142,12 @@ def test_each_grid_run_gets_the_first_cause_its_config_matches():
     assert cause_of(base, causes)["expected"] == ["healthy"]
     assert cause_of(zeros, causes)["cause"] == "zero weights, zero biases"  # before "unscaled pixels"
     assert cause_of(full, causes)["expected"] == ["undertrained"]
+
+
+def test_zero_weights_hide_the_input_scale_at_iteration_0_but_not_in_the_first_steps():
+    """Z1 = b1 at iteration 0 whatever the pixels; the first updates (proportional to the pixels) show them."""
+    found, f = diagnosed("weights=zeros", "biases=normal", "data.scaling=none", "train.iterations=30")
+    assert f["pre_abs_0"] < 50 < f["pre_abs_seen"] and f["pre_abs_iter"] > 0
+    assert names(found)[:2] == ["input scale", "symmetry"]
+    scaled, g = diagnosed("weights=zeros", "biases=normal", "train.iterations=30")
+    assert g["pre_abs_seen"] < 50 and "input scale" not in names(scaled)

@@ -245,3 +245,16 @@ def test_real_two_dataset_smoke_report(tmp_path):
     assert proc.returncode == 0, proc.stderr
     html = (tmp_path / "cmp" / "report.html").read_text()
     assert "fashion_mnist verdict" in html and "mnist verdict" in html
+
+
+def test_a_null_axis_value_is_a_level_of_its_own_in_every_figure_and_table(tmp_path):
+    """A grid with `train.batch_size: [null, 100]` (null = full batch) crashed the report
+    (parallel_coordinates: KeyError 'nan'); its null level is drawn and counted as "null"."""
+    axes = {"train.batch_size": [None, 100], "biases": ["zeros", "normal"], "seed": [0, 1, 2]}
+    sweep_dir = make_sweep(tmp_path, axes)
+    assert load_sweep(sweep_dir).runs["train.batch_size"].isna().sum() == 6  # read back as NaN
+    write_report([sweep_dir])
+    assert (sweep_dir / "figures" / "parallel_coordinates.png").is_file()
+    md = (sweep_dir / "report.md").read_text()
+    counts = [line for line in md.splitlines() if line.startswith("| train.batch_size")]
+    assert any("| null " in line and "|    6 |" in line for line in counts), counts

@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from nnscratch import diagnose, results
 from nnscratch.claims import ClaimResult
@@ -51,14 +52,24 @@ def cell_table(runs: pd.DataFrame, diag: pd.DataFrame, axes: list[str], order: l
 
 
 def cell_figure(table: pd.DataFrame, path: Path) -> Path:
-    """The cell x diagnosis counts as a heatmap, counts written in."""
+    """The cell x diagnosis counts as a heatmap, counts written in (white on dark cells: seaborn picks
+    the text colour from each cell's shade), empty cells left blank."""
+    counts = table.to_numpy()
     fig, ax = plt.subplots(figsize=(1.1 * len(table.columns) + 5, 0.28 * len(table) + 1.6))
-    ax.imshow(table.to_numpy(), cmap="Reds", aspect="auto", vmin=0)
-    for (i, j), n in np.ndenumerate(table.to_numpy()):
-        if n:
-            ax.text(j, i, str(n), ha="center", va="center", fontsize=7)
-    ax.set_xticks(range(len(table.columns)), table.columns, rotation=30, ha="right", fontsize=8)
-    ax.set_yticks(range(len(table)), table.index, fontsize=6)
+    sns.heatmap(
+        counts,
+        annot=np.where(counts > 0, counts.astype(str), ""),
+        fmt="",
+        cmap="Reds",
+        vmin=0,
+        cbar=False,
+        linewidths=0.5,
+        linecolor="white",
+        annot_kws={"fontsize": 7},
+        ax=ax,
+    )
+    ax.set_xticks(np.arange(len(table.columns)) + 0.5, table.columns, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(np.arange(len(table)) + 0.5, table.index, fontsize=6, rotation=0)
     ax.set_title("Headline diagnosis of each run, per cell (number of runs)")
     return save(fig, path)
 

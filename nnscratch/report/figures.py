@@ -29,6 +29,16 @@ MAX_RUNS_DRAWN = 2000  # figures with a mark per run draw a fixed random sample 
 MAX_CURVES = 200  # more cells than this: learning curves by factor level, not by cell
 
 
+NULL = "null"  # how a missing axis value (YAML null, e.g. train.batch_size: null = full batch) is drawn
+
+
+def null_levels(runs: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
+    """The runs with every missing value of an axis written as the level "null", so that a grid with a
+    null on an axis draws it as a level of its own (results.csv reads it back as NaN)."""
+    cols = [a for a in axes if a in runs.columns and runs[a].isna().any()]
+    return runs.assign(**{a: runs[a].astype(object).where(runs[a].notna(), NULL) for a in cols})
+
+
 def drawn(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """(the runs a per-run figure draws, a note for its title): all, or a fixed sample of a large grid."""
     if len(runs) <= MAX_RUNS_DRAWN:
@@ -123,6 +133,7 @@ def collapse_heatmaps(
 ) -> Path:
     """Heatmaps of test accuracy (rows x cols), one panel per combination of the other axes;
     with a `facet` (e.g. dataset) its levels side by side in columns, one colour scale for all."""
+    runs = null_levels(runs, axes)
     runs = with_outcome(runs)
     rows, cols, panels = heat_axes(runs, axes)
     panels = [p for p in panels if p != facet]
@@ -157,6 +168,7 @@ def collapse_heatmaps(
 
 def strip_by_factor(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
     """Test accuracy of every run against each factor, coloured by outcome."""
+    runs = null_levels(runs, axes)
     runs, note = drawn(with_outcome(runs))
     fs = factors(runs, axes) or ["seed"]
     fig, grid = plt.subplots(1, len(fs), figsize=(3.2 * len(fs), 3.8), squeeze=False, sharey=True)
@@ -184,6 +196,7 @@ def strip_by_factor(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
 
 def parallel_coordinates(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
     """The whole grid as lines through each factor's levels to the final test accuracy, coloured by outcome."""
+    runs = null_levels(runs, axes)
     runs, note = drawn(with_outcome(runs))
     fs = factors(runs, axes)
     fig, ax = plt.subplots(figsize=(1.8 * (len(fs) + 1) + 2, 4.5))
@@ -226,6 +239,7 @@ def learning_curves(runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str]
     over seeds), coloured by the level of the panel's factor. Averaging whole levels would blend
     runs that collapse with runs that learn into a curve no run follows; a grid of more than
     MAX_CURVES cells is drawn so anyway (one line per level of the panel's factor), and says so."""
+    runs = null_levels(runs, axes)
     fs = [f for f in factors(runs, axes) if f != "train.iterations"] or ["seed"]
     cell = [f for f in factors(runs, axes) if f != "seed"]
     by_cell = not cell or len(runs.groupby(cell, dropna=False)) <= MAX_CURVES
@@ -264,6 +278,7 @@ def unit_diagnostics(runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str
     """Dead ReLU units (at init and at the end, as fractions in [0, 1]) and distinct hidden units, per
     condition (scaling x weights x biases, those that vary): every run as a point, the mean with a
     95 % bootstrap interval (which stays within the runs' values, so within [0, 1])."""
+    runs = null_levels(runs, axes)
     varying = factors(runs, axes)
     conds = [f for f in CONDITIONS if f in varying] or [f for f in varying if f != "seed"][:1] or ["seed"]
     done = runs[runs["status"] == "finished"].copy()
@@ -294,6 +309,7 @@ def unit_diagnostics(runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str
 
 def overfitting(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
     """Train − test accuracy gap by architecture and subset, over runs that learned."""
+    runs = null_levels(runs, axes)
     ok = runs[runs["outcome"] == "ok"].assign(gap=lambda d: d["train_acc"] - d["test_acc"])
     fs = factors(runs, axes)
     x = "model.hidden" if "model.hidden" in fs else (fs[0] if fs else "seed")

@@ -47,7 +47,8 @@ def remedy_table(claims: dict, results_: list[ClaimResult]) -> pd.DataFrame:
                 "seeds": int(weakest["seeds"]),
             }
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["failure", "remedy", "measure", "verdict", "mean", "sd", "low", "high", "seeds"]
+    return pd.DataFrame(rows, columns=columns)  # the columns even when no claim has runs (a pruned grid)
 
 
 def matrix_figure(table: pd.DataFrame, path: Path) -> Path:

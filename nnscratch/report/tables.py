@@ -91,7 +91,8 @@ def outcome_counts(runs: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     runs = with_outcome(runs)
     frames = []
     for factor in factors(runs, axes):
-        counts = pd.crosstab(runs[factor], runs["outcome"]).reindex(columns=list(OUTCOMES), fill_value=0)
+        levels = runs[factor].astype(object).where(runs[factor].notna(), "null")  # crosstab drops NaN levels
+        counts = pd.crosstab(levels.rename(factor), runs["outcome"]).reindex(columns=list(OUTCOMES), fill_value=0)
         frames.append(counts.reset_index().rename(columns={factor: "level"}).assign(factor=factor))
     cols = ["factor", "level", *OUTCOMES]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
