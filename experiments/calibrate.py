@@ -16,6 +16,8 @@ from nnscratch.perf.seed_cost import seed_cost
 def main(cfg: DictConfig) -> None:
     started = time.time()
     claims = load_claims(CONF_DIR / cfg.claims)
+    if cfg.confidence:
+        claims["confidence"] = float(cfg.confidence)
     if cfg.sequential:
         claims["sequential"] = OmegaConf.to_container(cfg.sequential)
     boundary = design(claims)
