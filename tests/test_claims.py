@@ -80,6 +80,9 @@ def test_equal_seeds_decide_only_a_measure_the_claims_file_declares_seed_indepen
     unconfirmed = judge(table({"zeros": [0.1135, 0.1135, 0.12]}), declared)  # the runs deny the declaration
     assert unconfirmed.cells.iloc[0]["basis"] == "sequential t boundary"
     assert judge(table({"he": [0.1135] * 3}), declared).verdict == "inconclusive"  # declared for zeros only
+    # a rate claim on a declared cell: every seed passes, so the rate is 1 (Clopper-Pearson alone says >= 0.20)
+    assert judge(table({"zeros": [0.1135] * 3}), declared | {"rate": 0.9}).verdict == "supported"
+    assert judge(table({"he": [0.1135] * 3}), declared | {"rate": 0.9}).verdict == "inconclusive"
 
 
 def test_twin_runs_that_agree_to_8e_18_are_not_a_zero_spread_decision():
