@@ -47,6 +47,7 @@ from nnscratch.stats import (
     no_spread,
     rate_level,
     seeds_to_cross,
+    spending_name,
     t_boundary,
 )
 
@@ -62,33 +63,34 @@ CELL_STATS = (
 METHOD = (
     "The guarantee: for a cell whose true mean margin is exactly on the threshold, the chance that it is ever "
     "called 'holds' or 'fails' is at most {alpha:.0%}, however many rounds of seeds are added and whenever the sweep "
-    "is resumed, up to {last} seeds per cell (no cell may go beyond), assuming the seeds' margins are normal. "
+    "is resumed, up to {last} seeds per cell (no cell may go beyond), assuming the seeds' margins are normal "
+    "(experiments.calibrate measures heavy tails, collapse mixtures and a real skewed cell). "
     "Each cell's seed-failure range is the exact {level:.0%} Clopper–Pearson range at its final seed count (after "
     "adaptive rounds its coverage is measured by experiments.calibrate, not guaranteed). "
     "How: a run's margin is its measure minus the check's threshold, signed so that positive passes (a contrast: "
-    "the paired difference of twin runs on the same seed). A cell's seeds, in seed order, are tested at every seed "
-    "count from {first} to {last} against a sequential t boundary (the same per-look level {per_look:.4f} at each "
-    "look, found once by a seeded simulation of the pivotal null t statistic): the cell holds or fails when some "
-    "prefix of its seeds crossed it (|t| ≥ {c_first:.1f} at {first} seeds, {c_last:.2f} at {last}). The interval "
-    "shown is this look's: mean ± critical t · sd / √n. A cell whose seeds' run outcomes differ (some collapse, "
-    "some do not) is split: never decided by its mean, it gets more seeds, and its failure rate is stated "
-    "(exact Clopper–Pearson). Seeds that all give the same value decide nothing unless the claims file declares "
-    "the measure seed-independent. Counts of cells and conditional splits keep only the decisions that Holm's "
-    "step-down keeps across the check's cells; supported and refuted need every cell on its own. 'Seeds needed' "
-    "is a guide, not a promise."
+    "the paired difference of twin runs on the same seed). A cell's seeds, in seed order, are tested only at the "
+    "seed counts {looks} fixed in the claims file before any seed ran, against a group-sequential t boundary "
+    "({spending} error spending, found once by a seeded simulation of the pivotal null t statistic): the cell "
+    "holds or fails when the prefix of its seeds at some look crossed it (|t| ≥ {critical}). Seeds beyond the "
+    "last look reached wait for the next. The interval shown is mean ± that look's critical t · sd / √n. A cell "
+    "whose seeds' run outcomes differ (some collapse, some do not) is split: never decided by its mean, it gets "
+    "more seeds, and its failure rate is stated (exact Clopper–Pearson). Seeds that all give the same value "
+    "decide nothing unless the claims file declares the measure seed-independent. Counts of cells and "
+    "conditional splits keep only the decisions that Holm's step-down keeps across the check's cells; supported "
+    "and refuted need every cell on its own. 'Seeds needed' is a guide, not a promise."
 )
 
 
 def method_text(boundary: Boundary) -> str:
     """METHOD filled in with the design's numbers."""
+    critical = ", ".join(f"{c:.3g} at {n}" for n, c in zip(boundary.looks, boundary.critical))
     return METHOD.format(
         alpha=1 - boundary.level,
         level=boundary.level,
-        first=boundary.first,
         last=boundary.last,
-        per_look=boundary.per_look,
-        c_first=boundary.critical[0],
-        c_last=boundary.critical[-1],
+        looks=", ".join(map(str, boundary.looks)),
+        spending=boundary.spending,
+        critical=critical,
     )
 
 
@@ -254,19 +256,27 @@ def reach(check: dict, runs: pd.DataFrame, histories: pd.DataFrame) -> pd.DataFr
 HOLDS, FAILS, UNDECIDED, SPLIT = 1, -1, 0, 2
 DECISIONS = {HOLDS: "holds", FAILS: "fails", UNDECIDED: "undecided", SPLIT: "split"}
 OPEN = ("undecided", "split")  # decisions that more seeds may change: adaptive rounds feed these cells
-DEFAULT_DESIGN = {"first_look": 3, "max_seeds": 20}
+DEFAULT_DESIGN = {"looks": [3, 6, 10], "spending": {"power": 2}}
+DESIGN_EXAMPLE = "sequential: {looks: [3, 6, 10], spending: {power: 2}}"
 
 
 def design(claims: dict) -> Boundary:
-    """The claims file's sequential design (`sequential: {first_look, max_seeds}`) at its confidence."""
-    given = DEFAULT_DESIGN | (claims.get("sequential") or {})
-    first, last = given["first_look"], given["max_seeds"]
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (first, last)) or not 2 <= first <= last:
-        raise ValueError(
-            f"claims file: sequential needs whole numbers 2 <= first_look <= max_seeds, got {first!r}, {last!r}"
-            " (e.g. sequential: {first_look: 3, max_seeds: 20})"
-        )
-    return t_boundary(confidence(claims), first, last)
+    """The claims file's group-sequential design (`sequential: {looks, spending}`) at its confidence. The
+    older form {first_look: a, max_seeds: b} is the Pocock design looking at every seed count a..b."""
+    given = claims.get("sequential") or {}
+    if "looks" not in given and {"first_look", "max_seeds"} & set(given):
+        first, last = given.get("first_look", 3), given.get("max_seeds", 20)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (first, last)) or not 2 <= first <= last:
+            raise ValueError(
+                f"claims file: sequential needs whole numbers 2 <= first_look <= max_seeds, got {first!r}, {last!r}"
+                f" (or looks fixed in advance: {DESIGN_EXAMPLE})"
+            )
+        given = {"looks": list(range(first, last + 1)), "spending": "pocock"}
+    given = DEFAULT_DESIGN | given
+    looks = given["looks"]
+    if not (isinstance(looks, list) and looks and all(isinstance(n, int) and not isinstance(n, bool) for n in looks)):
+        raise ValueError(f"claims file: sequential.looks must list seed counts, not {looks!r}: {DESIGN_EXAMPLE}")
+    return t_boundary(confidence(claims), tuple(looks), spending_name(given["spending"]))
 
 
 def interval(margins: np.ndarray, boundary: Boundary) -> tuple[float, float]:
@@ -322,8 +332,7 @@ def mean_decision(margins: np.ndarray, boundary: Boundary) -> tuple[int, float]:
 def rate_decision(passed: int, n: int, rate: float, boundary: Boundary) -> tuple[int, float]:
     """(+1 / -1 / 0, p-value) for 'at least `rate` of seeds pass', by Clopper–Pearson at stats.rate_level."""
     low, high = clopper_pearson(passed, n, rate_level(boundary))
-    looks = boundary.last - boundary.first + 1
-    p = min(1.0, stats.binomtest(passed, n, rate).pvalue * looks)
+    p = min(1.0, stats.binomtest(passed, n, rate).pvalue * len(boundary.looks))
     return (HOLDS if low >= rate else FAILS if high < rate else UNDECIDED), p
 
 
@@ -336,12 +345,15 @@ def cell_codes(direction: np.ndarray, split: np.ndarray) -> np.ndarray:
 def alone(margins: np.ndarray, outcomes: pd.Series, check: dict, independent: bool, boundary, strict):
     """(decision code, p-value, basis) of one cell before Holm."""
     n = len(margins)
-    if check.get("rate") is not None:
-        passed = int((margins > 0).sum() if strict else (margins >= 0).sum())
-        return (*rate_decision(passed, n, float(check["rate"]), boundary), "rate of passing seeds")
-    if independent and no_spread(margins):
+    if independent and no_spread(margins):  # every seed passes or every seed fails: a rate of 1 or 0 too
         code = {"holds": HOLDS, "fails": FAILS, "undecided": UNDECIDED}[decide(margins[0], margins[0], strict)]
         return code, 0.0 if code else 1.0, "seed-independent (declared; every seed gave the same value)"
+    if check.get("rate") is not None:  # judged at the last look: seeds beyond it wait for the next
+        seen = margins[: int(boundary.look_at(n))]
+        passed = int((seen > 0).sum() if strict else (seen >= 0).sum())
+        if len(seen) == 0:
+            return UNDECIDED, 1.0, "rate of passing seeds (fewer seeds than the first look)"
+        return (*rate_decision(passed, len(seen), float(check["rate"]), boundary), "rate of passing seeds")
     direction, p = mean_decision(margins, boundary)
     code = int(cell_codes(direction, outcomes.nunique() > 1))
     if code == SPLIT:
@@ -404,7 +416,8 @@ def cell_table(frame: pd.DataFrame, axes: list[str], check: dict, boundary: Boun
         if len(group) > boundary.last:
             raise ValueError(
                 f"claims: check '{check['what']}', cell {where or 'the only cell'} has {len(group)} seeds, more than "
-                f"the sequential design's max_seeds = {boundary.last}; raise sequential.max_seeds in the claims file"
+                f"the sequential design's last look {boundary.last}; add a later look to sequential.looks in the "
+                "claims file"
             )
         rows.append(where | cell_row(group, check, boundary, strict))
     cells = pd.DataFrame(rows)

@@ -1,21 +1,25 @@
-"""The statistics behind a verdict: a sequential t boundary valid at every seed count, exact binomial
-bounds on seed outcomes, and Holm's step-down across cells. NumPy and SciPy only (no pandas, no Hydra).
+"""The statistics behind a verdict: a group-sequential t boundary with looks fixed in advance, exact
+binomial bounds on seed outcomes, and Holm's step-down across cells. NumPy and SciPy only (no pandas, no
+Hydra).
 
 Everything takes arrays of replications so that the calibration (nnscratch.perf.calibration) runs the very
 functions the claims engine runs: `margins` is (R, n) float — R replications (R = 1 for a real cell)
 of n seeds' margins, in seed order.
 
 The boundary. Under normal margins the one-sample t statistic T_n = sqrt(n) mean / sd is pivotal: its
-null distribution (true mean 0) does not depend on sigma. So one simulation with a fixed seed gives
-the per-look level `per_look` such that
+null distribution (true mean 0) does not depend on sigma. The design looks only at the seed counts
+`looks` (e.g. 3, 6, 10), fixed in the claims file before any seed runs, and spends its error 1 - level
+over them by a spending function alpha(n) (the cumulative error allowed by look n):
 
-    P( some n in [first, last] has |T_n| >= t_{n-1}^{-1}(1 - per_look / 2) | mean 0 ) = 1 - level,
+    pocock           the same per-look level at every look
+    obrien_fleming   Lan–DeMets: alpha(n) = 2 - 2 Phi(z_{alpha/2} / sqrt(n / N))
+    {power: rho}     Kim–DeMets: alpha(n) = alpha (n / N)^rho
 
-a Pocock-type design (the same nominal level at every look) that looks at *every* seed count from
-`first` to `last`. A cell is decided at n seeds when one of its prefixes (seeds 0..n'-1, n' <= n) has
-crossed; so however many rounds add seeds, in whatever steps, resumes included, the chance that a
-cell at mean 0 is ever decided is at most 1 - level — as long as no cell goes beyond `last` seeds,
-which the engine refuses.
+One simulation with a fixed seed gives each look's critical |t| such that P(first crossing at look k |
+mean 0) = alpha(n_k) - alpha(n_{k-1}). A cell with n seeds is judged at every look <= n on the prefix of
+its first `look` seeds, so the number of rounds and their steps (resumes included) change only when it
+stops, never its error: the chance that a cell at mean 0 is ever decided is at most 1 - level, as long
+as no cell goes beyond the last look, which the engine refuses.
 """
 
 from __future__ import annotations
@@ -28,42 +32,63 @@ from scipy import stats
 
 REPLICATIONS = 200_000  # null paths simulated for a boundary
 BOUNDARY_SEED = 2023  # the simulation's seed: same design -> same critical values, on every machine
+SPENDING = ("pocock", "obrien_fleming", "{power: rho}")
 
 
 @dataclass(frozen=True)
 class Boundary:
-    """A sequential t design: looks at every n in [first, last], two-sided, overall level `level`.
+    """A group-sequential t design: looks at the seed counts `looks` only, two-sided, overall level `level`.
 
-    critical: (last - first + 1,) the |t| each n must reach; null_min_p: the simulated null sample of
-    the smallest per-look p-value over the whole design, sorted (it turns a path's smallest p into an
-    exact sequential p-value)."""
+    critical, per_look, spent: (len(looks),) the |t| each look must reach, the same as a per-look two-sided
+    p-value, and the cumulative error spent by that look; null_min_ratio: the simulated null sample of the
+    smallest p / per_look over the design, sorted (it turns a path's smallest ratio into an exact
+    sequential p-value)."""
 
     level: float
-    first: int
-    last: int
-    per_look: float
+    looks: tuple[int, ...]
+    spending: str
     critical: tuple[float, ...]
-    null_min_p: np.ndarray = field(repr=False, compare=False)
+    per_look: tuple[float, ...]
+    spent: tuple[float, ...]
+    null_min_ratio: np.ndarray = field(repr=False, compare=False)
+
+    @property
+    def first(self) -> int:
+        return self.looks[0]
+
+    @property
+    def last(self) -> int:
+        return self.looks[-1]
+
+    def look_at(self, n: np.ndarray | int) -> np.ndarray:
+        """The last look at or below n seeds (0 below the first look)."""
+        return np.concatenate([[0], self.looks])[np.searchsorted(self.looks, n, side="right")]
 
     def critical_at(self, n: np.ndarray | int) -> np.ndarray:
-        """|t| needed at n seeds; inf below the first look."""
-        n = np.asarray(n)
-        table = np.concatenate([np.full(self.first, np.inf), self.critical])
-        return table[np.clip(n, 0, self.last)]
+        """|t| needed at the last look at or below n seeds; inf below the first look."""
+        return np.concatenate([[np.inf], self.critical])[np.searchsorted(self.looks, n, side="right")]
 
-    def sequential_p(self, min_p: np.ndarray) -> np.ndarray:
-        """P(null path's smallest p <= min_p): a p-value valid under any stopping within the design."""
-        return np.searchsorted(self.null_min_p, min_p, side="right") / len(self.null_min_p)
+    def ratio_levels(self) -> np.ndarray:
+        """(last,) per-look level by seed count n = 1..last; 0 where n is not a look (never crosses)."""
+        levels = np.zeros(self.last)
+        levels[np.array(self.looks) - 1] = self.per_look
+        return levels
+
+    def sequential_p(self, min_ratio: np.ndarray) -> np.ndarray:
+        """P(null path's smallest p / per_look <= min_ratio): a p-value valid under any stopping within the
+        design (<= 1 - level exactly when the boundary was crossed)."""
+        return np.searchsorted(self.null_min_ratio, min_ratio, side="right") / len(self.null_min_ratio)
 
     def record(self) -> dict:
         """The design as sweep.json records it before the first seed runs."""
         return {
-            "kind": "sequential t, every look from first to last (Pocock-type)",
+            "kind": f"group-sequential t, looks at {list(self.looks)} seeds, {self.spending} spending",
             "level": self.level,
-            "first": self.first,
-            "last": self.last,
-            "per_look_level": round(self.per_look, 6),
-            "critical_t": {str(n): round(c, 4) for n, c in zip(range(self.first, self.last + 1), self.critical)},
+            "looks": list(self.looks),
+            "spending": self.spending,
+            "error_spent": {str(n): round(a, 6) for n, a in zip(self.looks, self.spent)},
+            "per_look_level": {str(n): round(a, 6) for n, a in zip(self.looks, self.per_look)},
+            "critical_t": {str(n): round(c, 4) for n, c in zip(self.looks, self.critical)},
             "replications": REPLICATIONS,
             "seed": BOUNDARY_SEED,
         }
@@ -101,36 +126,81 @@ def no_spread(margins: np.ndarray) -> bool:
     return len(margins) > 1 and bool(flat_prefixes(np.asarray(margins, float)[None, :])[0, -1])
 
 
-def look_p(t: np.ndarray, first: int) -> np.ndarray:
-    """(R, n) prefix t -> (R, n) two-sided per-look p-values; 1 before the first look or where t is NaN."""
-    n = np.arange(1, t.shape[1] + 1)
-    p = 2 * stats.t.sf(np.abs(t), np.maximum(n - 1, 1))
-    p[:, : first - 1] = 1.0
-    return np.where(np.isnan(p), 1.0, p)
+def look_p(t: np.ndarray, looks: tuple[int, ...]) -> np.ndarray:
+    """(R, n) prefix t -> (R, n) two-sided p-values at the design's looks; 1 at every other seed count or
+    where t is NaN."""
+    cols = np.array([n - 1 for n in looks if n <= t.shape[1]], int)
+    p = np.ones_like(t, dtype=np.float64)
+    if len(cols):  # the t distribution's sf is the costly part: only at the looks
+        at_looks = 2 * stats.t.sf(np.abs(t[:, cols]), cols)
+        p[:, cols] = np.where(np.isnan(at_looks), 1.0, at_looks)
+    return p
+
+
+def spending_name(spending) -> str:
+    """The claims file's `spending:` (pocock, obrien_fleming or {power: rho}) as one hashable name."""
+    if isinstance(spending, dict) and set(spending) == {"power"} and isinstance(spending["power"], int | float):
+        return f"power {float(spending['power']):g}"
+    if spending in ("pocock", "obrien_fleming"):
+        return spending
+    raise ValueError(f"claims file: sequential.spending must be one of {', '.join(SPENDING)}, got {spending!r}")
+
+
+def cumulative_spending(spending: str, looks: tuple[int, ...], alpha: float) -> np.ndarray:
+    """(len(looks),) the error a spending function allows by each look (information fraction n / N)."""
+    fraction = np.array(looks, float) / looks[-1]
+    if spending == "obrien_fleming":
+        return 2 * stats.norm.sf(stats.norm.isf(alpha / 2) / np.sqrt(fraction))
+    return alpha * fraction ** float(spending.split()[1])
 
 
 @lru_cache(maxsize=16)
-def t_boundary(level: float, first: int, last: int) -> Boundary:
-    """The design's per-look level and critical values, from REPLICATIONS null paths (seeded)."""
-    if not (2 <= first <= last):
-        raise ValueError(f"sequential design: need 2 <= first look <= max seeds, got first={first}, last={last}")
+def t_boundary(level: float, looks: tuple[int, ...], spending: str = "pocock") -> Boundary:
+    """The design's critical values, from REPLICATIONS null paths (seeded)."""
+    if len(looks) == 0 or looks[0] < 2 or any(a >= b for a, b in zip(looks, looks[1:])):
+        raise ValueError(f"sequential design: looks must be increasing seed counts >= 2, got {list(looks)}")
     rng = np.random.default_rng(BOUNDARY_SEED)
-    null = rng.standard_normal((REPLICATIONS, last))
-    min_p = np.sort(look_p(prefix_t(null), first).min(axis=1))
+    null = np.abs(prefix_t(rng.standard_normal((REPLICATIONS, looks[-1]))))[:, np.array(looks) - 1]
+    null = np.nan_to_num(null)
     alpha = 1 - level
     # two standard errors of the simulated rate below alpha, so that the design's true error stays <= alpha
-    per_look = float(np.quantile(min_p, alpha - 2 * np.sqrt(alpha * level / REPLICATIONS)))
-    n = np.arange(first, last + 1)
-    critical = tuple(float(c) for c in stats.t.isf(per_look / 2, n - 1))
-    return Boundary(level, first, last, per_look, critical, min_p)
+    target = alpha - 2 * np.sqrt(alpha * level / REPLICATIONS)
+    df = np.array(looks) - 1
+    if spending == "pocock":
+        min_p = (2 * stats.t.sf(null, df)).min(axis=1)
+        critical = stats.t.isf(np.quantile(min_p, target) / 2, df)
+    else:
+        critical = spent_critical(null, cumulative_spending(spending, looks, alpha) * target / alpha)
+    per_look = 2 * stats.t.sf(critical, df)
+    crossed = null >= critical[None, :]
+    first = np.where(crossed.any(axis=1), crossed.argmax(axis=1), len(looks))
+    spent = np.array([(first <= k).mean() for k in range(len(looks))])
+    with np.errstate(divide="ignore"):
+        ratio = np.sort((2 * stats.t.sf(null, df) / per_look[None, :]).min(axis=1))
+    as_tuple = lambda a: tuple(float(x) for x in a)  # noqa: E731
+    return Boundary(level, looks, spending, as_tuple(critical), as_tuple(per_look), as_tuple(spent), ratio)
+
+
+def spent_critical(null: np.ndarray, cumulative: np.ndarray) -> np.ndarray:
+    """(R, K) null |t| at each look, (K,) error to spend by each look -> (K,) critical |t|: at look k, the
+    paths not yet crossed that reach it are the share cumulative[k] - cumulative[k - 1] of all paths."""
+    alive, crossed, critical = np.ones(len(null), bool), 0, []
+    for k, allowed in enumerate(cumulative):
+        need = int(round(allowed * len(null))) - crossed
+        values = np.sort(null[alive, k])[::-1]
+        c = values[need - 1] if need > 0 else np.inf
+        critical.append(c)
+        alive &= null[:, k] < c
+        crossed = len(null) - int(alive.sum())
+    return np.array(critical)
 
 
 @dataclass
 class Crossing:
     """Per replication and seed count, whether the boundary has been crossed and how.
 
-    All (R, n): direction (+1 passing side, -1 failing side, 0 not crossed by any prefix up to this n),
-    p (the sequential p-value at this n: from the smallest per-look p so far), t (this n's t)."""
+    All (R, n): direction (+1 passing side, -1 failing side, 0 not crossed at any look up to this n),
+    p (the sequential p-value at this n: from the smallest p / per_look at the looks so far), t (this n's t)."""
 
     direction: np.ndarray
     p: np.ndarray
@@ -138,24 +208,27 @@ class Crossing:
 
 
 def crossing(margins: np.ndarray, boundary: Boundary) -> Crossing:
-    """Where the prefixes of `margins` (R, n) cross `boundary`; n must not exceed boundary.last."""
+    """Where the prefixes of `margins` (R, n) cross `boundary` (at its looks only); n must not exceed
+    boundary.last."""
     if margins.shape[1] > boundary.last:
         raise ValueError(f"{margins.shape[1]} seeds is more than the sequential design's last look {boundary.last}")
     t = prefix_t(margins)
-    p = look_p(t, boundary.first)
-    crossed = p <= boundary.per_look
+    levels = boundary.ratio_levels()[: margins.shape[1]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(levels > 0, look_p(t, boundary.looks) / np.where(levels > 0, levels, 1), np.inf)
+    crossed = ratio <= 1
     first_cross = np.where(crossed.any(axis=1), crossed.argmax(axis=1), margins.shape[1])
     sign = np.sign(np.take_along_axis(np.nan_to_num(t), np.minimum(first_cross, t.shape[1] - 1)[:, None], 1))
     after = np.arange(margins.shape[1])[None, :] >= first_cross[:, None]
     direction = np.where(after, sign, 0).astype(int)
-    return Crossing(direction, boundary.sequential_p(np.minimum.accumulate(p, axis=1)), t)
+    return Crossing(direction, boundary.sequential_p(np.minimum.accumulate(ratio, axis=1)), t)
 
 
 def seeds_to_cross(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, boundary: Boundary) -> np.ndarray:
-    """Smallest n' > n (up to boundary.last) whose critical t would be reached at this mean and sd; NaN if
-    none would (a guide for how many seeds to add, not a promise). All (R,)."""
+    """Smallest look > n whose critical t would be reached at this mean and sd; NaN if none would (a guide
+    for how many seeds to add, not a promise). All (R,)."""
     mean, sd, n = np.atleast_1d(mean), np.atleast_1d(sd), np.atleast_1d(n)
-    looks = np.arange(boundary.first, boundary.last + 1)
+    looks = np.array(boundary.looks)
     with np.errstate(divide="ignore", invalid="ignore"):
         reach = np.abs(mean)[:, None] * np.sqrt(looks)[None, :] / sd[:, None]
     ok = (reach >= np.array(boundary.critical)[None, :]) & (looks[None, :] > n[:, None])
@@ -174,9 +247,9 @@ def clopper_pearson(k: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndar
 
 
 def rate_level(boundary: Boundary) -> float:
-    """The level of each look's Clopper–Pearson interval for a claim about a rate: Bonferroni over every
-    look of the design, so that deciding at any look keeps the overall error at 1 - boundary.level."""
-    return 1 - (1 - boundary.level) / (boundary.last - boundary.first + 1)
+    """The level of each look's Clopper–Pearson interval for a claim about a rate: Bonferroni over the
+    design's looks, so that deciding at any look keeps the overall error at 1 - boundary.level."""
+    return 1 - (1 - boundary.level) / len(boundary.looks)
 
 
 def holm(p: np.ndarray, level: float) -> np.ndarray:

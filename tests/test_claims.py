@@ -22,7 +22,7 @@ def table(cells: dict[str, list[float]], axis: str = "weights") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-DESIGN = design({"confidence": 0.95})  # the default design: looks at every n from 3 to 20 seeds
+DESIGN = design({"confidence": 0.95})  # the default design: looks at 3, 6 and 10 seeds
 
 
 def judge(runs: pd.DataFrame, check: dict = AT_HALF, axes=("weights", "seed"), level: float = 0.95):
@@ -36,7 +36,7 @@ def test_a_clear_effect_is_supported_and_a_clear_absence_refuted():
 
 
 def test_the_interval_is_the_sequential_designs_at_this_look():
-    """At 3 seeds the boundary asks |t| >= 11.2 (not Student's 4.30): 0.56-0.60 does not clear 0.5 yet."""
+    """At 3 seeds the boundary asks |t| >= 14.9 (not Student's 4.30): 0.56-0.60 does not clear 0.5 yet."""
     accs = [0.56, 0.58, 0.60]
     cell = judge(table({"he": accs})).cells.iloc[0]
     margins = np.array(accs) - 0.5
@@ -62,8 +62,8 @@ def test_the_same_small_effect_is_decided_with_small_spread_and_many_seeds():
     needed = int(few.cells.iloc[0]["seeds_needed"])
     assert 3 < needed <= DESIGN.last and f"≈ {needed} seeds" in few.reason
     rng = np.random.default_rng(0)
-    many = judge(table({"he": list(0.51 + rng.normal(0, 0.005, 20))}))
-    assert many.verdict == "supported" and many.cells.iloc[0]["seeds"] == 20
+    many = judge(table({"he": list(0.51 + rng.normal(0, 0.005, 10))}))
+    assert many.verdict == "supported" and many.cells.iloc[0]["seeds"] == 10
 
 
 def test_equal_seeds_decide_only_a_measure_the_claims_file_declares_seed_independent():
@@ -80,6 +80,9 @@ def test_equal_seeds_decide_only_a_measure_the_claims_file_declares_seed_indepen
     unconfirmed = judge(table({"zeros": [0.1135, 0.1135, 0.12]}), declared)  # the runs deny the declaration
     assert unconfirmed.cells.iloc[0]["basis"] == "sequential t boundary"
     assert judge(table({"he": [0.1135] * 3}), declared).verdict == "inconclusive"  # declared for zeros only
+    # a rate claim on a declared cell: every seed passes, so the rate is 1 (Clopper-Pearson alone says >= 0.20)
+    assert judge(table({"zeros": [0.1135] * 3}), declared | {"rate": 0.9}).verdict == "supported"
+    assert judge(table({"he": [0.1135] * 3}), declared | {"rate": 0.9}).verdict == "inconclusive"
 
 
 def test_twin_runs_that_agree_to_8e_18_are_not_a_zero_spread_decision():
@@ -138,7 +141,8 @@ def test_seeds_needed_is_where_the_boundary_would_be_reached():
     n = seeds_needed(0.01, 0.01, DESIGN, 3)
     assert n is not None and math.sqrt(n) >= DESIGN.critical_at(n) and math.sqrt(n - 1) < DESIGN.critical_at(n - 1)
     assert seeds_needed(0.0, 0.02, DESIGN, 3) is None
-    assert seeds_needed(0.001, 0.02, DESIGN, 3) is None  # not within the design's 20 seeds
+    assert seeds_needed(0.001, 0.02, DESIGN, 3) is None  # not within the design's 10 seeds
+    assert n in DESIGN.looks  # a look, never a seed count between looks
 
 
 def test_seeds_that_split_between_outcomes_are_reported_split_with_the_failure_bound():
@@ -171,17 +175,21 @@ def test_a_cell_that_passes_alone_is_not_counted_unless_holm_keeps_it():
 
 def test_a_claim_about_the_rate_of_seeds_is_decided_by_clopper_pearson():
     rate = AT_HALF | {"rate": 0.5}  # at least half the seeds pass
-    many = {"he": [0.6] * 19 + [0.4]}
-    assert judge(table(many), rate).verdict == "supported"  # 19 of 20 pass: lower bound 0.64 at 1 - 0.05/18
+    assert judge(table({"he": [0.6] * 10}), rate).verdict == "supported"  # lower bound 0.62 at 1 - 0.05/3
+    assert judge(table({"he": [0.6] * 9}), rate).verdict == "inconclusive"  # judged at 6 seeds: 0.45
     assert judge(table({"he": [0.6, 0.4, 0.61, 0.39]}), rate).verdict == "inconclusive"
-    assert judge(table({"he": [0.4] * 20}), rate).verdict == "refuted"
+    assert judge(table({"he": [0.4] * 10}), rate).verdict == "refuted"
 
 
 def test_a_cell_beyond_the_designs_seeds_is_refused_with_the_fix():
-    with pytest.raises(ValueError, match="more than the sequential design's max_seeds = 20; raise sequential"):
-        judge(table({"he": list(np.linspace(0.6, 0.7, 21))}))
+    with pytest.raises(ValueError, match="more than the sequential design's last look 10; add a later look"):
+        judge(table({"he": list(np.linspace(0.6, 0.7, 11))}))
     with pytest.raises(ValueError, match="first_look <= max_seeds"):
         design({"sequential": {"first_look": 5, "max_seeds": 4}})
+    with pytest.raises(ValueError, match="looks must be increasing"):
+        design({"sequential": {"looks": [3, 10, 6]}})
+    with pytest.raises(ValueError, match="spending must be one of pocock"):
+        design({"sequential": {"spending": "linear"}})
 
 
 def test_an_explanation_shared_by_undecided_cells_is_said_once_with_their_names():

@@ -184,7 +184,8 @@ def test_a_sweep_with_an_extra_and_a_missing_axis_still_gets_its_report(tmp_path
 
 
 def test_two_datasets_side_by_side_say_which_claim_changes(tmp_path):
-    flat = lambda c: healthy(c) if healthy(c) < 0.5 else 0.87  # width makes no difference on "mnist"
+    # width does not help on "mnist" (hidden 64 a point below: clear of the 3-seed look's |t| >= 14.9)
+    flat = lambda c: healthy(c) if healthy(c) < 0.5 else 0.87 - 0.01 * (c.get("model.hidden") == "[64]")
     mnist = make_sweep(tmp_path / "m", LOG_AXES, flat, dataset="mnist")
     harder = lambda c: (
         0.5

@@ -111,13 +111,13 @@ def new_rule(case: Case, p: Paths, boundary: Boundary, max_seeds: int, first: in
         if not grow.any():
             return final.reshape(-1, case.cells), n.reshape(-1, case.cells)
         needed = seeds_to_cross(at(p.mean, n)[grow], at(p.sd, n)[grow], n[grow], boundary)
-        target = n[grow] + 1 if case.step else round_target(n[grow], needed, max_seeds).astype(int)
+        target = n[grow] + 1 if case.step else round_target(n[grow], needed, max_seeds, boundary.looks).astype(int)
         n[grow] = np.minimum(target, max_seeds)
 
 
 def old_rule(case: Case, p: Paths, level: float, max_seeds: int, first: int):
     """The rule before issue 23 (t interval at each n, zero spread decided by value, its seeds estimate)."""
-    looks = np.arange(2, max_seeds + 1)
+    looks, every = np.arange(2, max_seeds + 1), tuple(range(first, max_seeds + 1))  # it looked at every n
     q = st.t.ppf((1 + level) / 2, np.maximum(np.arange(0, max_seeds + 1) - 1, 1))  # by n
     n = np.full(len(p.margins), first)
     while True:
@@ -130,7 +130,7 @@ def old_rule(case: Case, p: Paths, level: float, max_seeds: int, first: int):
         with np.errstate(divide="ignore", invalid="ignore"):
             ok = (q[looks][None, :] * s[grow, None] / np.sqrt(looks)[None, :]) < np.abs(m[grow, None])
         needed = np.where(ok.any(1) & (m[grow] != 0), looks[ok.argmax(1)], np.nan)
-        target = n[grow] + 1 if case.step else round_target(n[grow], needed, max_seeds).astype(int)
+        target = n[grow] + 1 if case.step else round_target(n[grow], needed, max_seeds, every).astype(int)
         n[grow] = np.minimum(target, max_seeds)
 
 

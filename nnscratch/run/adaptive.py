@@ -5,7 +5,8 @@ check that is undecided (or split between outcomes) names the runs it was comput
 contrast, both sides); each of those runs' cells (its axes but the seed) gets the next seed numbers,
 up to `max_seeds` seeds in the cell. How many at once: the engine's estimate of the seeds that would
 decide it under the claims file's sequential boundary, at most twice the seeds it has, at least one
-more (`round_target`). A new run is the cell's own overrides with another `seed=`, composed
+more, moved up onto the design's next look (`round_target`: a cell is only judged at the looks). A new
+run is the cell's own overrides with another `seed=`, composed
 and recorded like any run of the grid. Rounds go on until every check is decided or every undecided
 cell has `max_seeds` seeds.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnscratch.claims import ClaimResult, evaluate, undecided_runs
+from nnscratch.claims import ClaimResult, design, evaluate, undecided_runs
 from nnscratch.config.grid import make_spec
 from nnscratch.paths import CONF_DIR
 from nnscratch.results import SEED
@@ -46,7 +47,9 @@ def verdicts(results_: list[ClaimResult]) -> dict[str, str]:
     return {c.id: c.verdict for c in results_}
 
 
-def wanted_cells(results_: list[ClaimResult], specs: list[dict], max_seeds: int) -> dict[str, Cell]:
+def wanted_cells(
+    results_: list[ClaimResult], specs: list[dict], max_seeds: int, looks: tuple[int, ...]
+) -> dict[str, Cell]:
     """The run cells feeding an undecided check, each with the seed count it should reach this round."""
     by_id = {s["run_id"]: s for s in specs}
     by_cell: dict[str, list[dict]] = {}
@@ -56,18 +59,23 @@ def wanted_cells(results_: list[ClaimResult], specs: list[dict], max_seeds: int)
     for claim_id, where, run_ids, needed in undecided_runs(results_):
         for key in {cell_key(by_id[r]) for r in run_ids if r in by_id}:
             cell = wanted.setdefault(key, Cell(by_cell[key]))
-            goal = round_target(len(cell.seeds), np.nan if needed is None else needed, max_seeds)
+            goal = round_target(len(cell.seeds), np.nan if needed is None else needed, max_seeds, looks)
             cell.target = max(cell.target, int(goal))
             cell.reasons.append(f"{claim_id} — {where}")
     return {k: c for k, c in wanted.items() if len(c.seeds) < c.target}
 
 
-def round_target(n, needed, max_seeds: int):
+def round_target(n, needed, max_seeds: int, looks: tuple[int, ...]):
     """Seeds a cell should reach this round (arrays or scalars): the estimate that would decide it (NaN:
-    none, go to max_seeds), at most twice what it has, at least one more, never beyond max_seeds. The
-    sequential boundary holds at every seed count, so the step size is a matter of cost, not of error."""
+    none, go to max_seeds), at most twice what it has, at least one more, then up to the design's next
+    look (a cell is judged only at its looks), never beyond max_seeds. The boundary's error does not
+    depend on the steps (every look at or below a cell's seeds is judged on its prefix), so the step size
+    is a matter of cost, not of error."""
+    n = np.asarray(n)
     goal = np.where(np.isnan(needed), max_seeds, needed)
-    return np.minimum(max_seeds, np.maximum(np.asarray(n) + 1, np.minimum(goal, 2 * np.asarray(n))))
+    goal = np.minimum(max_seeds, np.maximum(n + 1, np.minimum(goal, 2 * n)))
+    at_look = np.asarray(looks)[np.minimum(np.searchsorted(looks, goal), len(looks) - 1)]
+    return np.minimum(max_seeds, np.maximum(goal, at_look))
 
 
 def new_seeds(cell: Cell) -> list[int]:
@@ -100,7 +108,7 @@ def plan_round(
     """(claim results now, the round's cells as recorded in sweep.json, the new run specs)."""
     results_ = evaluate(claims, runs, histories, axes)
     cells, new = [], []
-    for cell in wanted_cells(results_, specs, max_seeds).values():
+    for cell in wanted_cells(results_, specs, max_seeds, design(claims).looks).values():
         template = cell.specs[0]
         added = [with_seed(template, seed, axes, conf_dir) for seed in new_seeds(cell)]
         new += added

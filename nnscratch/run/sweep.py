@@ -134,8 +134,8 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
         problems.append(f"adaptive.claims: cannot use {path}: {err}")
     if boundary and isinstance(max_seeds, int) and max_seeds > boundary.last:
         problems.append(
-            f"adaptive.max_seeds: {max_seeds} is beyond the sequential design of {path} (max_seeds "
-            f"{boundary.last}); lower adaptive.max_seeds or raise sequential.max_seeds in the claims file"
+            f"adaptive.max_seeds: {max_seeds} is beyond the sequential design of {path} (last look "
+            f"{boundary.last}); lower adaptive.max_seeds or add a later look to sequential.looks in the claims file"
         )
     if problems:
         raise ConfigError("invalid adaptive settings, nothing was run:\n  " + "\n  ".join(problems))

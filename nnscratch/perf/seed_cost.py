@@ -1,0 +1,90 @@
+"""What adaptive seeds would cost a real sweep under a sequential design: the extra runs and time.
+
+Every check cell the claims engine leaves open at the grid's own seeds (seeds < `first`) is played
+forward with the engine's rule (nnscratch.perf.calibration.new_rule, round after round) on normal seeds
+whose effect size is the cell's observed mean margin / sd over all the seeds the folder has. A cell
+that is split or has no spread cannot be decided by more seeds of that law: it goes to max_seeds.
+A run cell (the axes but the seed) costs the most seeds any of its check cells needs (an expectation
+over replications, per check cell: so a lower bound on the mean of the maximum), and each extra run
+its cell's mean run time. Nothing imports this module but experiments/calibrate.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from nnscratch import results
+from nnscratch.claims import CELL_STATS, OPEN, evaluate, for_dataset
+from nnscratch.perf.calibration import Case, new_rule, paths
+from nnscratch.results import SEED
+from nnscratch.stats import Boundary
+
+
+def run_cell(row: pd.Series, axes: list[str]) -> str:
+    return json.dumps({a: str(row[a]) for a in axes if a != SEED}, sort_keys=True)
+
+
+def open_cells(claims: dict, sweep_dir, first: int) -> tuple[list[dict], pd.DataFrame, list[str]]:
+    """(the check cells open at the grid's seeds, with their effect size from all seeds, all runs, axes)."""
+    runs, histories, axes = results.read_results(sweep_dir), results.read_histories(sweep_dir), results.axes(sweep_dir)
+    claims = for_dataset(claims, results.dataset_of(sweep_dir))
+    grid = runs[runs[SEED].astype(int) < first]
+    everything = {(c.id, ch.what): ch for c in evaluate(claims, runs, histories, axes) for ch in c.checks}
+    out = []
+    for claim in evaluate(claims, grid, histories, axes):
+        for check in claim.checks:
+            for i in check.cells.index[check.cells["decision"].isin(OPEN)] if not check.cells.empty else []:
+                cell = check.cells.loc[i]
+                full = matching(everything[(claim.id, check.what)].cells, cell)
+                effect = full["margin"] / full["sd"] if full is not None and full["sd"] > 0 else np.nan
+                stuck = cell["decision"] == "split" or "no spread" in cell["basis"] or not np.isfinite(effect)
+                out.append({"claim": claim.id, "run_ids": cell["run_ids"], "effect": effect, "stuck": stuck})
+    return out, runs, axes
+
+
+def matching(cells: pd.DataFrame, cell: pd.Series) -> pd.Series | None:
+    """The row of `cells` for the same cell (same axis values) as `cell`."""
+    keys = [k for k in cells.columns if k not in CELL_STATS]
+    mask = np.ones(len(cells), bool)
+    for k in keys:
+        mask &= cells[k].astype(str) == str(cell[k])
+    return cells[mask].iloc[0] if mask.any() else None
+
+
+def seed_cost(
+    claims: dict, sweep_dir, boundary: Boundary, max_seeds: int, first: int, reps: int, seed: int
+) -> dict[str, float]:
+    """Expected extra runs, CPU seconds and open check cells left at max_seeds, for one sweep folder."""
+    cells, runs, axes = open_cells(claims, sweep_dir, first)
+    runs = runs.assign(cell=runs.apply(run_cell, axis=1, axes=axes))
+    cell_of = dict(zip(runs["run_id"], runs["cell"]))
+    need: dict[str, float] = {}
+    left = 0.0
+    for k, c in enumerate(cells):
+        if c["stuck"]:
+            seeds, undecided = float(max_seeds), 1.0
+        else:
+            case = Case("cost", mu=float(c["effect"]))
+            rng = np.random.default_rng([seed, k])
+            shape = (reps, boundary.last)
+            p = paths(case.mu + rng.standard_normal(shape), np.zeros(shape, bool), boundary)
+            codes, n = new_rule(case, p, boundary, max_seeds, first)
+            seeds, undecided = float(n.mean()), float(np.isin(codes, (0, 2)).mean())
+        left += undecided
+        for r in c["run_ids"]:
+            need[cell_of[r]] = max(need.get(cell_of[r], first), seeds)
+    seconds = runs.groupby("cell")["seconds"].mean()
+    extra = {cell: s - first for cell, s in need.items()}
+    grid_seconds = float(runs.loc[runs[SEED].astype(int) < first, "seconds"].sum())
+    return {
+        "open check cells at the grid's seeds": len(cells),
+        "of which split or without spread": sum(c["stuck"] for c in cells),
+        "run cells given seeds": len(extra),
+        "expected extra runs": sum(extra.values()),
+        "expected extra run-seconds (as measured in the folder)": sum(e * seconds[c] for c, e in extra.items()),
+        "grid run-seconds (as measured in the folder)": grid_seconds,
+        "expected check cells still open": left,
+    }
