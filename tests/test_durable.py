@@ -297,3 +297,37 @@ def test_a_corrupt_checkpoint_is_said_and_its_task_restarts(conf, tmp_path, stra
     assert resumed.returncode == 0, stderr[-2000:]
     assert "truncated or corrupt" in stderr
     assert every_number(sweep_dir) == straight
+
+
+def test_a_task_continued_from_a_checkpoint_saved_after_one_of_its_runs_stopped_returns_every_run(tmp_path, caplog):
+    """The retry of a task whose worker died (and resume=) once failed with KeyError: <run_id>: a run
+    that had stopped before the checkpoint was saved is not passed to on_stop again, so run_task had
+    no summary for it. Driven directly: a QUEUED task (its two runs admitted one after the other),
+    continued from a state saved after its first run stopped, its first run's record on disk."""
+    import pickle
+
+    from nnscratch.run import checkpoint
+    from nnscratch.run.prepared import data_key, open_prepared, save_prepared
+    from nnscratch.run.task import run_task
+    from nnscratch.train import train_stack
+
+    _, specs = sweep.plan(QUEUED, [])
+    paths = save_prepared(specs, tmp_path / "prepared")
+    data_dir = paths[data_key(specs[0]["config"])]
+    straight_dir, resumed_dir = tmp_path / "straight", tmp_path / "resumed"
+    run_task(specs, data_dir, results.runs_dir(straight_dir), 64)
+    states = []
+    train_stack([s["config"] for s in specs], open_prepared(data_dir), 64, checkpoint=(0.0, states.append))
+    models = [pickle.loads(s)["models"] for s in states]
+    k = next(i for i, (first, second) in enumerate(models) if first.final is not None and second.final is None)
+    first = specs[0]["run_id"]
+    shutil.copytree(straight_dir / "runs" / first, resumed_dir / "runs" / first)  # written as it stopped
+    checkpoint.save(resumed_dir / "checkpoints", specs, states[k])
+    kept = (resumed_dir / "runs" / first / "metrics.json").stat().st_mtime_ns
+    with caplog.at_level("WARNING"):
+        summaries = run_task(specs, data_dir, results.runs_dir(resumed_dir), 64, checkpoint_every=60)
+    assert "continues from its checkpoint" in caplog.text
+    assert [s["run_id"] for s in summaries] == [s["run_id"] for s in specs]
+    assert (resumed_dir / "runs" / first / "metrics.json").stat().st_mtime_ns == kept  # not written again
+    assert every_number(resumed_dir) == every_number(straight_dir)
+    assert not list((resumed_dir / "checkpoints").glob("*.ckpt"))

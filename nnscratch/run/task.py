@@ -158,7 +158,10 @@ def run_task(
         log.warning("a task of %d run(s) continues from its checkpoint", len(specs))
     every = (checkpoint_every, lambda b: checkpoint.save(saves, specs, b)) if checkpoint_every else None
     try:
-        execute(specs, open_prepared(data_dir), max_rows, report, record, every, state)
+        done = execute(specs, open_prepared(data_dir), max_rows, report, record, every, state)
+        for spec, (metrics, history) in zip(specs, done):
+            if spec["run_id"] not in summaries:  # it had stopped before `state` was saved: no on_stop again
+                record(spec, metrics, history)
         checkpoint.remove(saves, specs)  # its last record is written
     finally:
         progress.unlink(missing_ok=True)
