@@ -331,3 +331,37 @@ def test_a_task_continued_from_a_checkpoint_saved_after_one_of_its_runs_stopped_
     assert (resumed_dir / "runs" / first / "metrics.json").stat().st_mtime_ns == kept  # not written again
     assert every_number(resumed_dir) == every_number(straight_dir)
     assert not list((resumed_dir / "checkpoints").glob("*.ckpt"))
+
+
+def saved_iterations(sweep_dir: Path) -> list[int]:
+    """The iteration of every unfinished model in the sweep's checkpoints."""
+    import pickle
+
+    models = []
+    for path in sweep_dir.glob("checkpoints/*.ckpt"):
+        saved = pickle.loads(path.read_bytes().partition(b"\n")[2])
+        models += pickle.loads(saved["state"])["models"]
+    return [m.iteration for m in models if m.final is None]
+
+
+def test_a_clean_stop_saves_each_busy_tasks_checkpoint_and_resume_continues_from_it(conf, tmp_path, straight):
+    """Ctrl-C (SIGINT to the group: the workers get it too, and must save, not die); the sweep
+    relays SIGINT to its busy workers as well when the signal reaches it alone."""
+    out = tmp_path / "out"
+    proc = start_sweep(conf, out, "parallel.checkpoint_every=600")  # no checkpoint but the one at the stop
+    workers, sent = interrupt_at_first_record(proc, out, "group", signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert proc.returncode == 130, stderr[-2000:]
+    assert took < 20, f"the sweep took {took:.1f} s to stop"
+    wait_for(lambda: not alive(workers), 10, "every worker to end with the client")
+    (sweep_dir,) = (out / "durable").iterdir()
+    iterations = saved_iterations(sweep_dir)
+    assert iterations and max(iterations) > 0, stderr[-2000:]  # saved mid-task, where the stop found it
+    assert "2 of 2 task(s) in flight saved their checkpoints" in stdout + stderr
+    resumed = start_sweep(conf, out, "parallel.checkpoint_every=600", f"resume={sweep_dir}")
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr[-2000:]
+    assert "continues from its checkpoint" in stderr
+    assert every_number(sweep_dir) == straight
+    assert not list(sweep_dir.glob("checkpoints/*.ckpt"))

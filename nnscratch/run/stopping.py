@@ -7,6 +7,11 @@ write one sweep folder.
   and `kill -INT` then did nothing). The sweep then stops its workers, writes results.csv and says how
   to resume. A second signal while it does so ends the process FORCE_AFTER seconds later at the
   latest, its child processes killed. SIGHUP inherited as ignored (`nohup`) stays ignored.
+- `before_stopping`: what runs in the signal handler before `Interrupted` is raised, while the
+  workers still live (joblib SIGKILLs its workers as the interrupt goes through it): the loky
+  backend asks its busy workers for their checkpoints there (nnscratch.run.loky.save_checkpoints_now).
+- `save_when_interrupted`: in a worker, SIGINT (that request, or Ctrl-C reaching the whole group)
+  asks its task to save its checkpoint at the end of the iteration instead of raising mid-iteration.
 - `watch_parent`: a worker process exits when the process that started it is gone (the client
   SIGKILLed or out of memory), instead of training on and writing into a folder nobody owns.
 - `sweep_lock`: `<sweep dir>/sweep.lock` holds host:pid:start of the process writing the sweep; a
@@ -22,7 +27,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +38,7 @@ from nnscratch.config.checks import ConfigError
 log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FORCE_AFTER = 5.0  # seconds between a second signal and the hard end of the process
+HOLD_AFTER_SAVE = 30.0  # seconds a worker waits, once its checkpoint is saved, to be stopped
 PARENT_EVERY = 0.5  # seconds between a worker's looks at its parent
 
 
@@ -105,6 +111,7 @@ def stop_on_signals() -> Iterator[None]:
     def handle(signum: int, frame) -> None:
         if not first:
             first.append(signum)
+            run_hooks()
             raise Interrupted(signum)
         log.warning("%s again: the sweep is stopping; it ends within %.0f s", signal.Signals(signum).name, FORCE_AFTER)
         timer = threading.Timer(FORCE_AFTER, force_exit, args=(first[0],))
@@ -120,6 +127,54 @@ def stop_on_signals() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+_hooks: list[Callable[[], None]] = []  # before_stopping's, innermost last
+
+
+@contextmanager
+def before_stopping(hook: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, a stop signal calls `hook()` before it raises Interrupted (its own
+    bound on time: the stop waits for it)."""
+    _hooks.append(hook)
+    try:
+        yield
+    finally:
+        _hooks.remove(hook)
+
+
+def run_hooks() -> None:
+    for hook in reversed(_hooks):
+        try:
+            hook()
+        except Exception:  # the stop goes on whatever a hook does
+            log.exception("while stopping")
+
+
+_save_asked = threading.Event()
+
+
+def ask_to_save(signum: int, frame) -> None:
+    _save_asked.set()
+
+
+def save_when_interrupted() -> Callable[[], bool]:
+    """In a worker process, as a task that checkpoints starts: from now on SIGINT only asks for a
+    checkpoint (Stack.train saves at the end of the iteration: nnscratch.run.task.saver); whether it
+    was asked since this task started. Stays so between tasks: an idle worker ignores SIGINT (as a
+    dead loky worker would break the pool and have the busy ones killed mid-save)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not ask_to_save:
+        signal.signal(signal.SIGINT, ask_to_save)
+    _save_asked.clear()
+    return _save_asked.is_set
+
+
+def hold_after_save() -> None:
+    """In a worker whose task saved its checkpoint at a stop: train no further, wait to be stopped
+    (its sweep ends it within seconds; a SIGINT sent to the worker alone ends its task after
+    HOLD_AFTER_SAVE seconds, as an interrupt)."""
+    time.sleep(HOLD_AFTER_SAVE)
+    raise KeyboardInterrupt("the task saved its checkpoint and was not stopped")
 
 
 _watching: set[int] = set()  # the processes whose parent a watchdog already watches
