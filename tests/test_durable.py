@@ -365,3 +365,32 @@ def test_a_clean_stop_saves_each_busy_tasks_checkpoint_and_resume_continues_from
     assert "continues from its checkpoint" in stderr
     assert every_number(sweep_dir) == straight
     assert not list(sweep_dir.glob("checkpoints/*.ckpt"))
+
+
+TWO_TASKS = {"backend": "loky", "n_jobs": 2, "stack_rows": 64, "stack_tasks": 2}  # STACKED, as parallel settings
+
+
+def test_a_stopped_sweep_ends_its_own_workers_and_leaves_the_callers_other_children_alive(tmp_path):
+    """A notebook's sweep: in the caller's process (main thread, so its signal handlers are on),
+    stopped by SIGINT at its first record, beside an unrelated child process of the caller."""
+    out = tmp_path / "out"
+    unrelated = subprocess.Popen(["sleep", "120"])
+    sent = []
+
+    def interrupt_at_first_record() -> None:
+        wait_for(lambda: list(out.glob("durable/*/runs/*/metrics.json")), 240, "the first record")
+        sent.append(stopping.loky_workers())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_at_first_record, daemon=True)
+    watcher.start()
+    try:
+        with pytest.raises(stopping.Interrupted):
+            sweep.run(DURABLE, TWO_TASKS, [], out, progress=False)
+        watcher.join(timeout=10)
+        assert sent and sent[0], "the sweep had no loky worker when it was stopped"
+        wait_for(lambda: not alive(sent[0]), 10, "the sweep's workers to end")
+        assert unrelated.poll() is None  # the caller's own child lives on
+    finally:
+        unrelated.kill()
+        unrelated.wait()

@@ -6,12 +6,14 @@ write one sweep folder.
   handler the process inherited (a shell that starts a job in the background leaves SIGINT ignored,
   and `kill -INT` then did nothing). The sweep then stops its workers, writes results.csv and says how
   to resume. A second signal while it does so ends the process FORCE_AFTER seconds later at the
-  latest, its child processes killed. SIGHUP inherited as ignored (`nohup`) stays ignored.
+  latest, its worker processes killed. SIGHUP inherited as ignored (`nohup`) stays ignored.
 - `before_stopping`: what runs in the signal handler before `Interrupted` is raised, while the
   workers still live (joblib SIGKILLs its workers as the interrupt goes through it): the loky
   backend asks its busy workers for their checkpoints there (nnscratch.run.loky.save_checkpoints_now).
 - `save_when_interrupted`: in a worker, SIGINT (that request, or Ctrl-C reaching the whole group)
   asks its task to save its checkpoint at the end of the iteration instead of raising mid-iteration.
+- `end_workers`: the sweep's own worker processes (loky's pool, a LocalCluster it started: `owning`)
+  are ended at a stop, never another child of the calling process (a notebook's).
 - `watch_parent`: a worker process exits when the process that started it is gone (the client
   SIGKILLed or out of memory), instead of training on and writing into a folder nobody owns.
 - `sweep_lock`: `<sweep dir>/sweep.lock` holds host:pid:start of the process writing the sweep; a
@@ -74,10 +76,44 @@ def resume_hint(stop: Interrupted, overrides: list[str]) -> str:
     )
 
 
-def end_children(grace: float = 3.0) -> list[int]:
-    """Terminate every process this one started (and theirs), kill those still alive after `grace`
+_owners: list[Callable[[], list[int]]] = []  # each names worker processes of the running sweep
+
+
+@contextmanager
+def owning(pids: Callable[[], list[int]]) -> Iterator[None]:
+    """While the block runs, the processes `pids()` names (a LocalCluster's workers) are the sweep's:
+    end_workers ends them."""
+    _owners.append(pids)
+    try:
+        yield
+    finally:
+        _owners.remove(pids)
+
+
+def loky_workers() -> list[int]:
+    """The worker processes of joblib's loky executor in this process (the sweep's loky pool)."""
+    from joblib.externals.loky import reusable_executor
+
+    return list(getattr(reusable_executor._executor, "_processes", None) or {})
+
+
+def sweep_workers() -> list[psutil.Process]:
+    """This process's children that are the sweep's workers (loky's, and those `owning` names), with
+    their own children; never another child of the caller (a notebook's server, a shell)."""
+    named = set(loky_workers()).union(*(owner() for owner in _owners))
+    workers = [c for c in psutil.Process().children(recursive=True) if c.pid in named]
+    for worker in list(workers):
+        try:
+            workers += worker.children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+    return workers
+
+
+def end_workers(grace: float = 3.0) -> list[int]:
+    """Terminate the sweep's worker processes (sweep_workers), kill those still alive after `grace`
     seconds; their pids."""
-    children = psutil.Process().children(recursive=True)
+    children = sweep_workers()
     for child in children:
         try:
             child.terminate()
@@ -95,7 +131,7 @@ def end_children(grace: float = 3.0) -> list[int]:
 def force_exit(signum: int) -> None:
     """End this process now, its children first: the clean stop took too long."""
     log.error("still stopping %.0f s after the second signal: ending the sweep and its workers now", FORCE_AFTER)
-    end_children(grace=1.0)
+    end_workers(grace=1.0)
     os._exit(128 + signum)
 
 
