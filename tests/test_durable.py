@@ -297,3 +297,100 @@ def test_a_corrupt_checkpoint_is_said_and_its_task_restarts(conf, tmp_path, stra
     assert resumed.returncode == 0, stderr[-2000:]
     assert "truncated or corrupt" in stderr
     assert every_number(sweep_dir) == straight
+
+
+def test_a_task_continued_from_a_checkpoint_saved_after_one_of_its_runs_stopped_returns_every_run(tmp_path, caplog):
+    """The retry of a task whose worker died (and resume=) once failed with KeyError: <run_id>: a run
+    that had stopped before the checkpoint was saved is not passed to on_stop again, so run_task had
+    no summary for it. Driven directly: a QUEUED task (its two runs admitted one after the other),
+    continued from a state saved after its first run stopped, its first run's record on disk."""
+    import pickle
+
+    from nnscratch.run import checkpoint
+    from nnscratch.run.prepared import data_key, open_prepared, save_prepared
+    from nnscratch.run.task import run_task
+    from nnscratch.train import train_stack
+
+    _, specs = sweep.plan(QUEUED, [])
+    paths = save_prepared(specs, tmp_path / "prepared")
+    data_dir = paths[data_key(specs[0]["config"])]
+    straight_dir, resumed_dir = tmp_path / "straight", tmp_path / "resumed"
+    run_task(specs, data_dir, results.runs_dir(straight_dir), 64)
+    states = []
+    train_stack([s["config"] for s in specs], open_prepared(data_dir), 64, checkpoint=(0.0, states.append))
+    models = [pickle.loads(s)["models"] for s in states]
+    k = next(i for i, (first, second) in enumerate(models) if first.final is not None and second.final is None)
+    first = specs[0]["run_id"]
+    shutil.copytree(straight_dir / "runs" / first, resumed_dir / "runs" / first)  # written as it stopped
+    checkpoint.save(resumed_dir / "checkpoints", specs, states[k])
+    kept = (resumed_dir / "runs" / first / "metrics.json").stat().st_mtime_ns
+    with caplog.at_level("WARNING"):
+        summaries = run_task(specs, data_dir, results.runs_dir(resumed_dir), 64, checkpoint_every=60)
+    assert "continues from its checkpoint" in caplog.text
+    assert [s["run_id"] for s in summaries] == [s["run_id"] for s in specs]
+    assert (resumed_dir / "runs" / first / "metrics.json").stat().st_mtime_ns == kept  # not written again
+    assert every_number(resumed_dir) == every_number(straight_dir)
+    assert not list((resumed_dir / "checkpoints").glob("*.ckpt"))
+
+
+def saved_iterations(sweep_dir: Path) -> list[int]:
+    """The iteration of every unfinished model in the sweep's checkpoints."""
+    import pickle
+
+    models = []
+    for path in sweep_dir.glob("checkpoints/*.ckpt"):
+        saved = pickle.loads(path.read_bytes().partition(b"\n")[2])
+        models += pickle.loads(saved["state"])["models"]
+    return [m.iteration for m in models if m.final is None]
+
+
+def test_a_clean_stop_saves_each_busy_tasks_checkpoint_and_resume_continues_from_it(conf, tmp_path, straight):
+    """Ctrl-C (SIGINT to the group: the workers get it too, and must save, not die); the sweep
+    relays SIGINT to its busy workers as well when the signal reaches it alone."""
+    out = tmp_path / "out"
+    proc = start_sweep(conf, out, "parallel.checkpoint_every=600")  # no checkpoint but the one at the stop
+    workers, sent = interrupt_at_first_record(proc, out, "group", signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    took = time.monotonic() - sent
+    assert proc.returncode == 130, stderr[-2000:]
+    assert took < 20, f"the sweep took {took:.1f} s to stop"
+    wait_for(lambda: not alive(workers), 10, "every worker to end with the client")
+    (sweep_dir,) = (out / "durable").iterdir()
+    iterations = saved_iterations(sweep_dir)
+    assert iterations and max(iterations) > 0, stderr[-2000:]  # saved mid-task, where the stop found it
+    assert "2 of 2 task(s) in flight saved their checkpoints" in stdout + stderr
+    resumed = start_sweep(conf, out, "parallel.checkpoint_every=600", f"resume={sweep_dir}")
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr[-2000:]
+    assert "continues from its checkpoint" in stderr
+    assert every_number(sweep_dir) == straight
+    assert not list(sweep_dir.glob("checkpoints/*.ckpt"))
+
+
+TWO_TASKS = {"backend": "loky", "n_jobs": 2, "stack_rows": 64, "stack_tasks": 2}  # STACKED, as parallel settings
+
+
+def test_a_stopped_sweep_ends_its_own_workers_and_leaves_the_callers_other_children_alive(tmp_path):
+    """A notebook's sweep: in the caller's process (main thread, so its signal handlers are on),
+    stopped by SIGINT at its first record, beside an unrelated child process of the caller."""
+    out = tmp_path / "out"
+    unrelated = subprocess.Popen(["sleep", "120"])
+    sent = []
+
+    def interrupt_at_first_record() -> None:
+        wait_for(lambda: list(out.glob("durable/*/runs/*/metrics.json")), 240, "the first record")
+        sent.append(stopping.loky_workers())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_at_first_record, daemon=True)
+    watcher.start()
+    try:
+        with pytest.raises(stopping.Interrupted):
+            sweep.run(DURABLE, TWO_TASKS, [], out, progress=False)
+        watcher.join(timeout=10)
+        assert sent and sent[0], "the sweep had no loky worker when it was stopped"
+        wait_for(lambda: not alive(sent[0]), 10, "the sweep's workers to end")
+        assert unrelated.poll() is None  # the caller's own child lives on
+    finally:
+        unrelated.kill()
+        unrelated.wait()

@@ -35,6 +35,7 @@ from pathlib import Path
 from nnscratch import data as datamod
 from nnscratch import results
 from nnscratch.config.checks import ConfigError
+from nnscratch.run import stopping
 from nnscratch.run.plan import worker_count
 from nnscratch.run.prepared import data_key, prepared_by_key
 from nnscratch.run.progress import Progress, tally
@@ -58,7 +59,7 @@ def connect(scheduler: str | None, workers: int) -> Iterator:
 
     if not scheduler:
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-            with Client(cluster) as client:
+            with Client(cluster) as client, stopping.owning(lambda: cluster_pids(cluster)):
                 yield client
         return
     try:
@@ -70,6 +71,12 @@ def connect(scheduler: str | None, workers: int) -> Iterator:
         ) from err
     with client:
         yield client
+
+
+def cluster_pids(cluster) -> list[int]:
+    """The worker processes of a LocalCluster (each nanny's)."""
+    procs = [getattr(getattr(n, "process", None), "process", None) for n in list(cluster.workers.values())]
+    return [p.pid for p in procs if p is not None and p.pid]
 
 
 def cluster_threads(client) -> int:

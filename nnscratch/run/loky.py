@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 
+import psutil
 from joblib import Parallel, delayed, parallel_config
 
 from nnscratch import results
+from nnscratch.run import stopping
 from nnscratch.run.plan import pending
 from nnscratch.run.prepared import data_key, save_prepared
 from nnscratch.run.progress import Progress, tally
@@ -65,6 +71,7 @@ def watch_progress(folder: Path, bar: Progress, every: float = 1.0, counts: Coun
             collect_ended(folder.parent / ".ended", counts, bar)
 
 
+SAVE_WAIT = 5.0  # seconds a stopping sweep waits for its busy workers' checkpoints
 DEATHS = ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")
 
 
@@ -80,7 +87,33 @@ def in_flight(runs_root: Path) -> list[str]:
         (folder / rid).unlink(missing_ok=True)
     shutil.rmtree(runs_root / ".progress", ignore_errors=True)  # what the dead pool's tasks had done
     shutil.rmtree(runs_root / ".ended", ignore_errors=True)  # their records are in the journal
+    shutil.rmtree(runs_root / ".busy", ignore_errors=True)  # which of its workers held which task
     return ids
+
+
+def save_checkpoints_now(runs_root: Path, wait: float = SAVE_WAIT) -> int:
+    """At a stop, while the workers live: send SIGINT to each busy worker of this sweep (runs/.busy/<pid>)
+    and wait, at most `wait` seconds, until each has saved its task's checkpoint (at the end of its
+    iteration: nnscratch.run.task.saver) or ended its task; how many saved."""
+    asked, folder = time.time(), runs_root / ".busy"
+    mine = {p.pid for p in psutil.Process().children(recursive=True)}
+    busy = {int(p.name): p.read_text() for p in folder.iterdir() if p.name.isdigit()} if folder.is_dir() else {}
+    busy = {pid: name for pid, name in busy.items() if pid in mine}
+    for pid in busy:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+
+    def saved(pid: int, name: str) -> bool:
+        path = runs_root.parent / "checkpoints" / name
+        return path.is_file() and path.stat().st_mtime >= asked
+
+    deadline, left = time.monotonic() + wait, dict(busy)
+    while left and time.monotonic() < deadline:
+        left = {pid: n for pid, n in left.items() if (folder / str(pid)).exists() and not saved(pid, n)}
+        time.sleep(0.02)
+    n_saved = sum(saved(pid, n) for pid, n in busy.items())
+    log.warning("stopping: %d of %d task(s) in flight saved their checkpoints", n_saved, len(busy))
+    return n_saved
 
 
 def stream(
@@ -162,7 +195,8 @@ def run_on_loky(
     log.info("loky: %d workers", workers)
     try:
         paths = save_prepared([s for t in planned for s in t], prep_dir)
-        with watch_progress(runs_root / ".progress", bar, counts=counts):
+        at_stop = partial(save_checkpoints_now, runs_root) if checkpoint_every else lambda: None
+        with watch_progress(runs_root / ".progress", bar, counts=counts), stopping.before_stopping(at_stop):
             while planned:
                 try:
                     bar.plan([[s["run_id"] for s in t] for t in planned], workers)

@@ -6,7 +6,14 @@ write one sweep folder.
   handler the process inherited (a shell that starts a job in the background leaves SIGINT ignored,
   and `kill -INT` then did nothing). The sweep then stops its workers, writes results.csv and says how
   to resume. A second signal while it does so ends the process FORCE_AFTER seconds later at the
-  latest, its child processes killed. SIGHUP inherited as ignored (`nohup`) stays ignored.
+  latest, its worker processes killed. SIGHUP inherited as ignored (`nohup`) stays ignored.
+- `before_stopping`: what runs in the signal handler before `Interrupted` is raised, while the
+  workers still live (joblib SIGKILLs its workers as the interrupt goes through it): the loky
+  backend asks its busy workers for their checkpoints there (nnscratch.run.loky.save_checkpoints_now).
+- `save_when_interrupted`: in a worker, SIGINT (that request, or Ctrl-C reaching the whole group)
+  asks its task to save its checkpoint at the end of the iteration instead of raising mid-iteration.
+- `end_workers`: the sweep's own worker processes (loky's pool, a LocalCluster it started: `owning`)
+  are ended at a stop, never another child of the calling process (a notebook's).
 - `watch_parent`: a worker process exits when the process that started it is gone (the client
   SIGKILLed or out of memory), instead of training on and writing into a folder nobody owns.
 - `sweep_lock`: `<sweep dir>/sweep.lock` holds host:pid:start of the process writing the sweep; a
@@ -22,7 +29,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +40,7 @@ from nnscratch.config.checks import ConfigError
 log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FORCE_AFTER = 5.0  # seconds between a second signal and the hard end of the process
+HOLD_AFTER_SAVE = 30.0  # seconds a worker waits, once its checkpoint is saved, to be stopped
 PARENT_EVERY = 0.5  # seconds between a worker's looks at its parent
 
 
@@ -68,10 +76,44 @@ def resume_hint(stop: Interrupted, overrides: list[str]) -> str:
     )
 
 
-def end_children(grace: float = 3.0) -> list[int]:
-    """Terminate every process this one started (and theirs), kill those still alive after `grace`
+_owners: list[Callable[[], list[int]]] = []  # each names worker processes of the running sweep
+
+
+@contextmanager
+def owning(pids: Callable[[], list[int]]) -> Iterator[None]:
+    """While the block runs, the processes `pids()` names (a LocalCluster's workers) are the sweep's:
+    end_workers ends them."""
+    _owners.append(pids)
+    try:
+        yield
+    finally:
+        _owners.remove(pids)
+
+
+def loky_workers() -> list[int]:
+    """The worker processes of joblib's loky executor in this process (the sweep's loky pool)."""
+    from joblib.externals.loky import reusable_executor
+
+    return list(getattr(reusable_executor._executor, "_processes", None) or {})
+
+
+def sweep_workers() -> list[psutil.Process]:
+    """This process's children that are the sweep's workers (loky's, and those `owning` names), with
+    their own children; never another child of the caller (a notebook's server, a shell)."""
+    named = set(loky_workers()).union(*(owner() for owner in _owners))
+    workers = [c for c in psutil.Process().children(recursive=True) if c.pid in named]
+    for worker in list(workers):
+        try:
+            workers += worker.children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+    return workers
+
+
+def end_workers(grace: float = 3.0) -> list[int]:
+    """Terminate the sweep's worker processes (sweep_workers), kill those still alive after `grace`
     seconds; their pids."""
-    children = psutil.Process().children(recursive=True)
+    children = sweep_workers()
     for child in children:
         try:
             child.terminate()
@@ -89,7 +131,7 @@ def end_children(grace: float = 3.0) -> list[int]:
 def force_exit(signum: int) -> None:
     """End this process now, its children first: the clean stop took too long."""
     log.error("still stopping %.0f s after the second signal: ending the sweep and its workers now", FORCE_AFTER)
-    end_children(grace=1.0)
+    end_workers(grace=1.0)
     os._exit(128 + signum)
 
 
@@ -105,6 +147,7 @@ def stop_on_signals() -> Iterator[None]:
     def handle(signum: int, frame) -> None:
         if not first:
             first.append(signum)
+            run_hooks()
             raise Interrupted(signum)
         log.warning("%s again: the sweep is stopping; it ends within %.0f s", signal.Signals(signum).name, FORCE_AFTER)
         timer = threading.Timer(FORCE_AFTER, force_exit, args=(first[0],))
@@ -120,6 +163,54 @@ def stop_on_signals() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+_hooks: list[Callable[[], None]] = []  # before_stopping's, innermost last
+
+
+@contextmanager
+def before_stopping(hook: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, a stop signal calls `hook()` before it raises Interrupted (its own
+    bound on time: the stop waits for it)."""
+    _hooks.append(hook)
+    try:
+        yield
+    finally:
+        _hooks.remove(hook)
+
+
+def run_hooks() -> None:
+    for hook in reversed(_hooks):
+        try:
+            hook()
+        except Exception:  # the stop goes on whatever a hook does
+            log.exception("while stopping")
+
+
+_save_asked = threading.Event()
+
+
+def ask_to_save(signum: int, frame) -> None:
+    _save_asked.set()
+
+
+def save_when_interrupted() -> Callable[[], bool]:
+    """In a worker process, as a task that checkpoints starts: from now on SIGINT only asks for a
+    checkpoint (Stack.train saves at the end of the iteration: nnscratch.run.task.saver); whether it
+    was asked since this task started. Stays so between tasks: an idle worker ignores SIGINT (as a
+    dead loky worker would break the pool and have the busy ones killed mid-save)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not ask_to_save:
+        signal.signal(signal.SIGINT, ask_to_save)
+    _save_asked.clear()
+    return _save_asked.is_set
+
+
+def hold_after_save() -> None:
+    """In a worker whose task saved its checkpoint at a stop: train no further, wait to be stopped
+    (its sweep ends it within seconds; a SIGINT sent to the worker alone ends its task after
+    HOLD_AFTER_SAVE seconds, as an interrupt)."""
+    time.sleep(HOLD_AFTER_SAVE)
+    raise KeyboardInterrupt("the task saved its checkpoint and was not stopped")
 
 
 _watching: set[int] = set()  # the processes whose parent a watchdog already watches

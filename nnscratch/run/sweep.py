@@ -227,7 +227,7 @@ def run(
         queued.log_runs(sweep_dir)  # any record written unannounced (a dead pool's), or by an earlier session
         queued.drain()
     except KeyboardInterrupt as err:  # any stop signal (nnscratch.run.stopping): its workers are stopped
-        stopping.end_children()
+        stopping.end_workers()
         raise stopping.interrupted(err, sweep_dir) from None
     finally:  # wall time of this session, kept across resumes
         record["sessions"].append(

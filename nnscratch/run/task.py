@@ -16,7 +16,7 @@ from pathlib import Path
 from nnscratch import data as datamod
 from nnscratch import diagnose, results
 from nnscratch.config.checks import ConfigError, check
-from nnscratch.run import checkpoint
+from nnscratch.run import checkpoint, stopping
 from nnscratch.run.prepared import open_prepared, prepare_for
 from nnscratch.run.stopping import watch_parent
 from nnscratch.train.history import RunResult
@@ -31,7 +31,7 @@ def execute(
     max_rows: int | None = None,
     report: Callable[[dict[str, RunProgress]], None] | None = None,
     on_stop: Callable[[dict, dict, list[dict]], None] | None = None,
-    checkpoint: tuple[float, Callable[[bytes], None]] | None = None,
+    checkpoint: tuple | None = None,
     state: bytes | None = None,
 ) -> list[tuple[dict, list[dict]]]:
     """Train one spec, or several stacked: (metrics with status, history) each. Errors become
@@ -156,13 +156,35 @@ def run_task(
     state = checkpoint.load(saves, specs) if checkpoint_every else None
     if state is not None:
         log.warning("a task of %d run(s) continues from its checkpoint", len(specs))
-    every = (checkpoint_every, lambda b: checkpoint.save(saves, specs, b)) if checkpoint_every else None
+    every = saver(saves, specs, checkpoint_every, runs_root / ".busy" / str(os.getpid())) if checkpoint_every else None
     try:
-        execute(specs, open_prepared(data_dir), max_rows, report, record, every, state)
+        done = execute(specs, open_prepared(data_dir), max_rows, report, record, every, state)
+        for spec, (metrics, history) in zip(specs, done):
+            if spec["run_id"] not in summaries:  # it had stopped before `state` was saved: no on_stop again
+                record(spec, metrics, history)
         checkpoint.remove(saves, specs)  # its last record is written
     finally:
         progress.unlink(missing_ok=True)
+        (runs_root / ".busy" / str(os.getpid())).unlink(missing_ok=True)
     return [summaries[s["run_id"]] for s in specs]
+
+
+def saver(saves: Path, specs: list[dict], every: float, busy: Path) -> tuple:
+    """A task's (every, save, asked) for train_stack: its checkpoint about every `every` seconds, and
+    at the end of the iteration during which the worker got SIGINT (stopping.save_when_interrupted),
+    after which it trains no further. `busy` (runs/.busy/<pid>, holding the task's checkpoint name)
+    tells a stopping sweep which workers to ask and which checkpoint to wait for
+    (nnscratch.run.loky.save_checkpoints_now)."""
+    asked = stopping.save_when_interrupted()
+    busy.parent.mkdir(parents=True, exist_ok=True)
+    results.atomic_write_text(busy, checkpoint.path_of(saves, specs).name)
+
+    def save(state: bytes) -> None:
+        checkpoint.save(saves, specs, state)
+        if asked():
+            stopping.hold_after_save()
+
+    return every, save, asked
 
 
 def is_finished(run_dir: Path) -> bool:

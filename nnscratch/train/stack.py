@@ -116,11 +116,13 @@ class Stack:
         max_rows: int | None = None,
         report: Callable[[list[RunProgress]], None] | None = None,
         on_stop: Callable[[int, RunResult], None] | None = None,
-        checkpoint: tuple[float, Callable[[bytes], None]] | None = None,
+        checkpoint: tuple | None = None,
     ):
         tc = cfgs[0]["train"]
         self.data, self.tc, self.max_rows, self.report = data, tc, max_rows, report
         self.on_stop, self.checkpoint = on_stop, checkpoint
+        # (every, save, asked): asked() says a state is wanted now (a stopping sweep), whatever `every` says
+        self.save_asked = checkpoint[2] if checkpoint and len(checkpoint) > 2 else lambda: False
         self.X, self.y = data.X_train, data.y_train
         skip_dead = bool(tc.get("skip_dead", True))
         inputs = used_inputs(self.X) if skip_dead else None
@@ -291,7 +293,7 @@ class Stack:
                 if self.report and time.perf_counter() - reported >= REPORT_EVERY:
                     self.report(self.progress())
                     reported = time.perf_counter()
-                if self.checkpoint and time.perf_counter() - saved >= self.checkpoint[0]:
+                if self.checkpoint and (time.perf_counter() - saved >= self.checkpoint[0] or self.save_asked()):
                     self.checkpoint[1](self.state())
                     saved = time.perf_counter()
         return share_time(self.models, time.perf_counter() - t0)
@@ -351,7 +353,7 @@ def train_stack(
     max_rows: int | None = None,
     report: Callable[[list[RunProgress]], None] | None = None,
     on_stop: Callable[[int, RunResult], None] | None = None,
-    checkpoint: tuple[float, Callable[[bytes], None]] | None = None,
+    checkpoint: tuple | None = None,
     state: bytes | None = None,
 ) -> list[RunResult]:
     """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
@@ -359,7 +361,8 @@ def train_stack(
     every REPORT_EVERY seconds with each run's progress so far (Stack.progress); `on_stop`, if
     given, with (index of the config, its RunResult: Stack.stopped) the moment each run finishes
     or diverges, so that its record can be written before the stack ends. `checkpoint`, if given,
-    is (every, save): save(Stack.state()) about every `every` seconds; `state` (such bytes) is where
+    is (every, save) or (every, save, asked): save(Stack.state()) about every `every` seconds, and at
+    the end of any iteration after which asked() is true; `state` (such bytes) is where
     to continue from: the rest of the training is the same computation, so bit for bit the same
     numbers as a stack that never stopped."""
     stack = Stack(cfgs, data, max_rows, report, on_stop, checkpoint)

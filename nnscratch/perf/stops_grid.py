@@ -1,0 +1,155 @@
+"""A probe of what a stopped sweep loses on a real grid: the default grid reduced to one seed and 150
+iterations (48 runs), run once straight, then stopped at several moments by Ctrl-C (SIGINT to its
+process group) and by SIGKILL to the sweep process, each stopped sweep resumed, and every record of
+every resumed sweep compared with the straight one's (every metric but its wall time and worker,
+and the whole history.csv, as text: bit for bit).
+
+    python -m nnscratch.perf.stops_grid                        # 10/30/50/70/90 %, SIGINT and SIGKILL
+    python -m nnscratch.perf.stops_grid --moments 50 --signals SIGINT
+
+A moment is a share of the straight sweep's wall time. What a stop loses, per task in flight (each
+holds runs/.busy/<pid> from its start, naming its checkpoint): the seconds its worker trained since
+the task started or since its last checkpoint, whichever is later — after the stop ("lost"), and, for
+comparison, as it was just before the signal ("lost without the stop's save": what the code before
+the checkpoint at a clean stop lost). Nothing imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from nnscratch import results
+from nnscratch.paths import CONF_DIR
+
+GRID = ["sweep.axes.seed=[0]", "~sweep.extra", "train.iterations=150", "adaptive.enabled=false", "report=false"]
+
+
+def start(out: Path, *extra: str) -> subprocess.Popen:
+    """The reduced default grid in its own process group (as a terminal's foreground job)."""
+    argv = [sys.executable, "-m", "experiments.sweep", *GRID, f"out_root={out}", *extra]
+    return subprocess.Popen(
+        argv, cwd=CONF_DIR.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+
+
+def finish(proc: subprocess.Popen) -> None:
+    _, stderr = proc.communicate(timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the sweep exited {proc.returncode}:\n{stderr[-2000:]}")
+
+
+def every_number(sweep_dir: Path) -> dict:
+    """Each run's metrics (less wall time and worker) and its whole history, as written."""
+    return {
+        d.name: (
+            {k: v for k, v in results.read_run(d)["metrics"].items() if k not in ("seconds", "worker")},
+            (d / "history.csv").read_text(),
+        )
+        for d in results.run_dirs(sweep_dir)
+    }
+
+
+def records(sweep_dir: Path | None) -> dict[str, int]:
+    """{run id: mtime of its metrics.json} of the complete records of a sweep."""
+    return {d.name: (d / "metrics.json").stat().st_mtime_ns for d in results.run_dirs(sweep_dir)} if sweep_dir else {}
+
+
+def mtimes(folder: Path) -> dict[str, float]:
+    found = {}
+    for path in folder.glob("*") if folder.is_dir() else []:
+        try:
+            found[path.name] = path.stat().st_mtime
+        except FileNotFoundError:  # its task ended while listing
+            continue
+    return found
+
+
+def busy_tasks(sweep_dir: Path) -> dict[str, float]:
+    """{checkpoint name: when its task started} of the tasks in flight."""
+    folder, found = results.runs_dir(sweep_dir) / ".busy", {}
+    for pid, started in mtimes(folder).items():
+        try:
+            found[(folder / pid).read_text()] = started
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def seconds_lost(busy: dict[str, float], saved: dict[str, float], at: float) -> float:
+    """Worker seconds trained since each busy task's start or its last checkpoint, until `at`."""
+    return sum(max(0.0, at - max(started, saved.get(name, 0.0))) for name, started in busy.items())
+
+
+def stop_once(out: Path, delay: float, sig: signal.Signals, straight: dict) -> dict:
+    """One sweep stopped `delay` s after its start, then resumed; the row of the table."""
+    proc = start(out)
+    time.sleep(delay)
+    sweep_dir = next((out / "log_grid").iterdir(), None) if (out / "log_grid").is_dir() else None
+    workers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    before, busy = records(sweep_dir), busy_tasks(sweep_dir) if sweep_dir else {}
+    saved_before = mtimes(sweep_dir / "checkpoints") if sweep_dir else {}
+    sent = time.time()
+    if sig == signal.SIGKILL:
+        os.kill(proc.pid, sig)
+    else:
+        os.killpg(proc.pid, sig)  # Ctrl-C in a terminal
+    proc.communicate(timeout=120)
+    took = time.time() - sent
+    psutil.wait_procs([psutil.Process(p) for p in workers if psutil.pid_exists(p)], timeout=10)
+    sweep_dir = sweep_dir or next((out / "log_grid").iterdir())
+    after, saved_after = records(sweep_dir), mtimes(sweep_dir / "checkpoints")
+    lost = [r for r, t in before.items() if after.get(r) != t]
+    resumed = time.time()
+    finish(start(out, f"resume={sweep_dir}"))
+    numbers = every_number(sweep_dir)
+    same = sum(numbers.get(r) == v for r, v in straight.items())
+    return {
+        "moment": f"{delay:.0f} s",
+        "signal": "Ctrl-C (SIGINT to the group)" if sig == signal.SIGINT else "SIGKILL to the sweep",
+        "exit": proc.returncode,
+        "s to exit": round(took, 1),
+        "records on disk": len(after),
+        "records lost": len(lost),
+        "tasks in flight": len(busy),
+        "s of work lost": round(seconds_lost(busy, saved_after, sent), 1),
+        "s lost without the stop's save": round(seconds_lost(busy, saved_before, sent), 1),
+        "resume s": round(time.time() - resumed, 1),
+        "resume identical": f"{same}/{len(straight)}",
+    }
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--moments", default="10,30,50,70,90", help="shares of the straight sweep's wall time, %%")
+    parser.add_argument("--signals", default="SIGINT,SIGKILL")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.time()
+        finish(start(Path(tmp) / "straight"))
+        wall = time.time() - t0
+        straight = every_number(next((Path(tmp) / "straight" / "log_grid").iterdir()))
+        print(f"straight: {len(straight)} records in {wall:.0f} s", flush=True)
+        rows = []
+        for share in (float(m) for m in args.moments.split(",")):
+            for name in args.signals.split(","):
+                out = Path(tmp) / f"{name}-{share:.0f}"
+                row = stop_once(out, share / 100 * wall, signal.Signals[name], straight)
+                row = {"% of the wall time": f"{share:.0f} %"} | row
+                rows.append(row)
+                print(" | ".join(f"{k}: {v}" for k, v in row.items()), flush=True)
+    print("\n| " + " | ".join(rows[0]) + " |\n|" + "--|" * len(rows[0]))
+    for row in rows:
+        print("| " + " | ".join(str(v) for v in row.values()) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
