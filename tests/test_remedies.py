@@ -19,7 +19,7 @@ def claim(cid: str, remedy: str, a: dict) -> dict:
     return {"id": cid, "title": cid, "failure": "unscaled", "remedy": remedy, "failing": UNSCALED, "checks": [check]}
 
 
-SEEDS = [0, 1, 2, 3, 4, 5]  # the sequential boundary asks |t| >= 11.3 at 3 seeds, 4.3 at 6
+SEEDS = [0, 1, 2, 3, 4, 5]  # the sequential boundary asks |t| >= 14.9 at 3 seeds, 3.71 at 6
 
 
 def test_a_tiny_remedies_grid_gives_its_matrix_and_verdicts(tmp_path, conf_copy):
