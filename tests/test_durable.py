@@ -19,6 +19,7 @@ import yaml
 from nnscratch import results
 from nnscratch.config.checks import ConfigError
 from nnscratch.paths import CONF_DIR
+from nnscratch.perf.stops_grid import every_number
 from nnscratch.run import stopping, sweep
 
 ROOT = CONF_DIR.parent
@@ -186,17 +187,6 @@ def straight(conf) -> dict:
     assert proc.returncode == 0, stderr[-2000:]
     (sweep_dir,) = (out / "durable").iterdir()
     return every_number(sweep_dir)
-
-
-def every_number(sweep_dir: Path) -> dict:
-    """Each run's metrics (less wall time and worker) and its whole history, as written."""
-    return {
-        d.name: (
-            {k: v for k, v in results.read_run(d)["metrics"].items() if k not in ("seconds", "worker")},
-            (d / "history.csv").read_text(),
-        )
-        for d in results.run_dirs(sweep_dir)
-    }
 
 
 def test_a_second_writer_is_refused_while_the_first_lives_and_a_dead_ones_lock_is_ignored(tmp_path):

@@ -124,6 +124,60 @@ def send_record(topic: str, spec: dict, metrics: dict, history: list[dict]) -> N
     get_worker().log_event(topic, {"run_id": spec["run_id"], "metrics": metrics, "history": history})
 
 
+class InFlight:
+    """The tasks on the cluster: each submitted with its data, its specs kept for the records its
+    worker sends as runs stop, and the runs a worker died running retried one at a time."""
+
+    def __init__(self, client, shipped: dict, max_rows: int | None, report, on_stop):
+        from distributed import as_completed
+
+        self.client, self.shipped, self.max_rows = client, shipped, max_rows
+        self.report, self.on_stop = report, on_stop
+        self.running: dict = {}  # future -> its specs
+        self.by_id: dict[str, dict] = {}  # every spec submitted, by run id
+        self.done = as_completed()
+        self.suspects, self.on_trial = collections.deque(), set()  # runs a worker died running; their retries
+        self.killed = Counter()
+
+    def submit(self, specs: list[dict], trial: bool = False) -> None:
+        key = f"nnscratch-{specs[0]['run_id']}-{uuid.uuid4().hex[:8]}"
+        data = self.shipped[data_key(specs[0]["config"])]
+        future = self.client.submit(execute, specs, data, self.max_rows, self.report, self.on_stop, key=key)
+        self.running[future] = specs
+        self.by_id.update((s["run_id"], s) for s in specs)
+        self.done.add(future)
+        if trial:
+            self.on_trial.add(future)
+
+    def try_next_suspect(self) -> None:
+        """Retry suspects one at a time: a run queued beside a killer on one worker dies with it and
+        counts that death, so an innocent run retried beside the killer's own retry would fail too."""
+        if self.suspects and not self.on_trial:
+            self.submit(self.suspects.popleft(), trial=True)
+
+    def records(self, future) -> tuple[list[dict], list[tuple[dict, list[dict]]]]:
+        """A finished future's specs and their (metrics, history) records: none yet for runs to retry
+        (a stack whose worker died is split into its runs), `failed` ones for a run that kept killing
+        its worker or a task that could not run at all."""
+        from distributed.scheduler import KilledWorker
+
+        specs = self.running.pop(future)
+        self.on_trial.discard(future)
+        rid, records = specs[0]["run_id"], []
+        try:
+            records = future.result()
+        except KilledWorker as err:
+            self.killed[rid] += 1
+            if len(specs) > 1 or self.killed[rid] <= KILL_RETRIES:  # it may have been beside the run that killed
+                self.suspects.extend([spec] for spec in specs)  # a stack is split: only the killer fails
+            else:
+                records = [({"status": "failed", "error": f"worker died while running it (KilledWorker: {err})"}, [])]
+        except Exception as err:  # the task could not run at all (e.g. its data could not be made)
+            records = [({"status": "failed", "error": f"{type(err).__name__}: {err}"}, []) for _ in specs]
+        future.release()
+        return specs, records
+
+
 def run_tasks(
     client,
     tasks: Iterable[list[dict]],
@@ -138,76 +192,36 @@ def run_tasks(
     first), and pass `moving` the work running tasks report (about every second, as Dask events).
     On any exception (Ctrl-C included) cancel what is pending and re-raise: every record already
     written stays."""
-    from distributed import as_completed
-    from distributed.scheduler import KilledWorker
-
     shipped, size = ship_data(client, prepared)
     log.info("dask: %d worker threads; data shipped once to each worker: %.1f MB", threads, size / 1e6)
-    todo, running, done = iter(tasks), {}, as_completed()
-    killed = Counter()
-    topic = f"nnscratch-progress-{uuid.uuid4().hex[:8]}"
-    report = functools.partial(report_progress, topic) if moving else None
+    progress, stopped = (f"nnscratch-{what}-{uuid.uuid4().hex[:8]}" for what in ("progress", "record"))
+    report = functools.partial(report_progress, progress) if moving else None
+    pool = InFlight(client, shipped, max_rows, report, functools.partial(send_record, stopped))
     if moving:
-        client.subscribe_topic(topic, lambda event: moving(event[1]))
-    by_id: dict[str, dict] = {}  # the specs submitted, for the records their workers send as they stop
-    stopped = f"nnscratch-record-{uuid.uuid4().hex[:8]}"
-    on_stop = functools.partial(send_record, stopped)
+        client.subscribe_topic(progress, lambda event: moving(event[1]))
 
     def record_sent(event: tuple) -> None:
         sent = event[1]
-        write(by_id[sent["run_id"]], sent["metrics"], sent["history"])
+        write(pool.by_id[sent["run_id"]], sent["metrics"], sent["history"])
 
     client.subscribe_topic(stopped, record_sent)
-
-    suspects, on_trial = collections.deque(), set()  # runs a worker died running; their retries in flight
-
-    def submit(specs: list[dict], trial: bool = False) -> None:
-        key = f"nnscratch-{specs[0]['run_id']}-{uuid.uuid4().hex[:8]}"
-        data = shipped[data_key(specs[0]["config"])]
-        future = client.submit(execute, specs, data, max_rows, report, on_stop, key=key)
-        running[future] = specs
-        by_id.update((s["run_id"], s) for s in specs)
-        done.add(future)
-        if trial:
-            on_trial.add(future)
-
-    def try_next_suspect() -> None:
-        """Retry suspects one at a time: a run queued beside a killer on one worker dies with it and
-        counts that death, so an innocent run retried beside the killer's own retry would fail too."""
-        if suspects and not on_trial:
-            submit(suspects.popleft(), trial=True)
-
+    todo = iter(tasks)
     for specs in itertools.islice(todo, WINDOW * threads):
-        submit(specs)
+        pool.submit(specs)
     try:
-        for future in done:
-            specs = running.pop(future)
-            on_trial.discard(future)
-            rid = specs[0]["run_id"]
-            records = None
-            try:
-                records = future.result()
-            except KilledWorker as err:
-                killed[rid] += 1
-                if len(specs) > 1 or killed[rid] <= KILL_RETRIES:  # it may have been beside the run that killed
-                    suspects.extend([spec] for spec in specs)  # a stack is split: only the killer fails
-                else:
-                    error = f"worker died while running it (KilledWorker: {err})"
-                    records = [({"status": "failed", "error": error}, [])]
-            except Exception as err:  # the task could not run at all (e.g. its data could not be made)
-                records = [({"status": "failed", "error": f"{type(err).__name__}: {err}"}, []) for _ in specs]
-            future.release()
-            for spec, (metrics, history) in zip(specs, records or []):
+        for future in pool.done:
+            specs, records = pool.records(future)
+            for spec, (metrics, history) in zip(specs, records):
                 write(spec, metrics, history)
             for following in itertools.islice(todo, 1):
-                submit(following)
-            try_next_suspect()
+                pool.submit(following)
+            pool.try_next_suspect()
     except BaseException:
-        client.cancel(list(running))
+        client.cancel(list(pool.running))
         raise
     finally:
         if moving:
-            client.unsubscribe_topic(topic)
+            client.unsubscribe_topic(progress)
         client.unsubscribe_topic(stopped)
 
 

@@ -162,20 +162,17 @@ def check_same_claims(sweep_dir: Path, on_disk: dict, settings: dict | None) -> 
         )
 
 
-def run(
+def open_sweep(
     grid: dict,
     parallel: dict,
     cli_overrides: list[str],
-    out_root: Path = Path("outputs"),
-    resume: str | None = None,
-    conf_dir: Path = CONF_DIR,
-    progress: bool = True,
-    adaptive: dict | None = None,
-    logger: Logger | None = None,
-) -> tuple[Path, Counter]:
-    """Validate, then run every missing or failed run of the grid, then (adaptive) the rounds of extra
-    seeds; (sweep dir, counts). Each record written is given to `logger` (nnscratch.loggers), and at
-    the end every run of the folder it has not logged yet."""
+    out_root: Path,
+    resume: str | None,
+    conf_dir: Path,
+    adaptive: dict | None,
+) -> tuple[dict, list[dict], Path, float]:
+    """Check and plan a sweep before any work: (its sweep.json record, its run specs, its folder, new
+    or the one resumed, whose record's sessions and rounds go on; the seconds planning took)."""
     check_parallel(parallel)
     planning = time.time()
     record, specs = plan(grid, cli_overrides, conf_dir)
@@ -193,6 +190,35 @@ def run(
         sweep_dir = new_sweep_dir(out_root, grid["name"])
         record["sessions"] = []
     record["adaptive"] = settings
+    return record, specs, sweep_dir, planning
+
+
+def session(started: float, planning: float, parallel: dict) -> dict:
+    """One session's entry in sweep.json: when it started, its wall and planning time, its backend."""
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "wall_seconds": round(time.time() - started, 1),
+        "planning_seconds": round(planning, 2),
+        "parallel": parallel,
+    }
+
+
+def run(
+    grid: dict,
+    parallel: dict,
+    cli_overrides: list[str],
+    out_root: Path = Path("outputs"),
+    resume: str | None = None,
+    conf_dir: Path = CONF_DIR,
+    progress: bool = True,
+    adaptive: dict | None = None,
+    logger: Logger | None = None,
+) -> tuple[Path, Counter]:
+    """Validate, then run every missing or failed run of the grid, then (adaptive) the rounds of extra
+    seeds; (sweep dir, counts). Each record written is given to `logger` (nnscratch.loggers), and at
+    the end every run of the folder it has not logged yet."""
+    record, specs, sweep_dir, planning = open_sweep(grid, parallel, cli_overrides, out_root, resume, conf_dir, adaptive)
+    settings = record["adaptive"]
     guard = ExitStack()  # the sweep folder's lock and the signal handlers, until this session ends
     guard.enter_context(stopping.sweep_lock(sweep_dir))
     guard.enter_context(stopping.stop_on_signals())
@@ -230,14 +256,7 @@ def run(
         stopping.end_workers()
         raise stopping.interrupted(err, sweep_dir) from None
     finally:  # wall time of this session, kept across resumes
-        record["sessions"].append(
-            {
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-                "wall_seconds": round(time.time() - started, 1),
-                "planning_seconds": round(planning, 2),
-                "parallel": parallel,
-            }
-        )
+        record["sessions"].append(session(started, planning, parallel))
         results.write_json(sweep_dir / "sweep.json", record)
         guard.close()
     return sweep_dir, counts

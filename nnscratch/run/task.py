@@ -58,9 +58,8 @@ def execute(
             raise RuntimeError("fault injected by config (fault=raise)")
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        done = train_stack(
-            [s["config"] for s in specs], data, max_rows, by_run if report else None, stop, checkpoint, state
-        )
+        cfgs, reporting = [s["config"] for s in specs], by_run if report else None
+        done = train_stack(cfgs, data, max_rows, state, report=reporting, on_stop=stop, checkpoint=checkpoint)
         ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
         return [
             stopped.get(i) or (with_diagnosis(ran | r.metrics, r.history, specs[i]["config"]), r.history)

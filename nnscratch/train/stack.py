@@ -107,6 +107,12 @@ class Stack:
     next ones as others finish or lose units: the stacked products stay large (one read of X serves
     many rows) however many units die. Each model keeps its own iteration count, so when it joined
     changes none of its numbers beyond float32 rounding.
+
+    `report`, if given, is called about every REPORT_EVERY seconds with each run's progress so far
+    (Stack.progress); `on_stop`, if given, with (index of the config, its RunResult: Stack.stopped)
+    the moment each run finishes or diverges, so that its record can be written before the stack
+    ends. `checkpoint`, if given, is (every, save) or (every, save, asked): save(Stack.state()) about
+    every `every` seconds, and at the end of any iteration after which asked() is true.
     """
 
     def __init__(
@@ -348,24 +354,13 @@ class Stack:
 
 
 def train_stack(
-    cfgs: list[dict],
-    data: Prepared,
-    max_rows: int | None = None,
-    report: Callable[[list[RunProgress]], None] | None = None,
-    on_stop: Callable[[int, RunResult], None] | None = None,
-    checkpoint: tuple | None = None,
-    state: bytes | None = None,
+    cfgs: list[dict], data: Prepared, max_rows: int | None = None, state: bytes | None = None, **hooks
 ) -> list[RunResult]:
     """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
-    once (None: all of them); one RunResult per config, in order. `report`, if given, is called about
-    every REPORT_EVERY seconds with each run's progress so far (Stack.progress); `on_stop`, if
-    given, with (index of the config, its RunResult: Stack.stopped) the moment each run finishes
-    or diverges, so that its record can be written before the stack ends. `checkpoint`, if given,
-    is (every, save) or (every, save, asked): save(Stack.state()) about every `every` seconds, and at
-    the end of any iteration after which asked() is true; `state` (such bytes) is where
-    to continue from: the rest of the training is the same computation, so bit for bit the same
-    numbers as a stack that never stopped."""
-    stack = Stack(cfgs, data, max_rows, report, on_stop, checkpoint)
+    once (None: all of them); one RunResult per config, in order. `hooks` are Stack's `report`,
+    `on_stop` and `checkpoint`; `state` (bytes of Stack.state) is where to continue from: the rest of
+    the training is the same computation, so bit for bit the same numbers as a stack that never stopped."""
+    stack = Stack(cfgs, data, max_rows, **hooks)
     if state is not None:
         stack.restore(state)
     return stack.train()
