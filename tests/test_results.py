@@ -4,6 +4,7 @@ journal, heal from its run folders, and equal a table built from the folders the
 import io
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -79,3 +80,22 @@ def test_a_record_written_again_replaces_the_old_one_whole(tmp_path):
     assert results.read_run(tmp_path / "r")["metrics"] == {"status": "finished"}
     assert not (tmp_path / "r" / "stray.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_two_folders_are_compared_run_for_run_and_a_changed_last_bit_is_found(tmp_path):
+    from nnscratch.perf.same_numbers import differences
+
+    def folder(name: str, loss: float) -> Path:
+        sweep_dir = tmp_path / name
+        results.write_json(sweep_dir / "sweep.json", {"name": name, "axes": ["seed"]})
+        for rid in ("a", "b"):
+            run = {"run_id": rid, "config": {"seed": 0}, "axes": {"seed": 0}, "command": "python -m experiments.train"}
+            history = [{"iteration": 0, "loss": 2.0}, {"iteration": 5, "loss": loss if rid == "b" else 1.0}]
+            results.write_run(sweep_dir / "runs" / rid, run, {"status": "finished", "seconds": len(name)}, history)
+        results.write_results(sweep_dir)
+        return sweep_dir
+
+    same, counts = differences(folder("before", 1.5), folder("after", 1.5))
+    assert same == [] and counts["runs"] == 2 and counts["history values"] == 4  # seconds differ: not a number
+    changed, _ = differences(tmp_path / "before", folder("later", float(np.nextafter(np.float32(1.5), 2))))
+    assert changed == ["run b: history.csv loss"]
