@@ -68,6 +68,19 @@ class RunProgress(NamedTuple):
     live: float
 
 
+def never() -> bool:
+    return False
+
+
+class Checkpoint(NamedTuple):
+    """When a stack saves its state: about every `every` seconds, and after any iteration at which
+    `asked()` is true; save(Stack.state()) does it."""
+
+    every: float
+    save: Callable[[bytes], None]
+    asked: Callable[[], bool] = never
+
+
 class Batches:
     """Index arrays forever: everything (None, full batch) or shuffled mini-batches, epoch by epoch
     (a fresh permutation each). An object, not a generator, so that a checkpoint can pickle where
@@ -111,8 +124,7 @@ class Stack:
     `report`, if given, is called about every REPORT_EVERY seconds with each run's progress so far
     (Stack.progress); `on_stop`, if given, with (index of the config, its RunResult: Stack.stopped)
     the moment each run finishes or diverges, so that its record can be written before the stack
-    ends. `checkpoint`, if given, is (every, save) or (every, save, asked): save(Stack.state()) about
-    every `every` seconds, and at the end of any iteration after which asked() is true.
+    ends. `checkpoint`, if given, is a Checkpoint or its fields as a tuple (every, save[, asked]).
     """
 
     def __init__(
@@ -126,9 +138,8 @@ class Stack:
     ):
         tc = cfgs[0]["train"]
         self.data, self.tc, self.max_rows, self.report = data, tc, max_rows, report
-        self.on_stop, self.checkpoint = on_stop, checkpoint
         # (every, save, asked): asked() says a state is wanted now (a stopping sweep), whatever `every` says
-        self.save_asked = checkpoint[2] if checkpoint and len(checkpoint) > 2 else lambda: False
+        self.on_stop, self.checkpoint = on_stop, Checkpoint(*checkpoint) if checkpoint else None
         self.X, self.y = data.X_train, data.y_train
         skip_dead = bool(tc.get("skip_dead", True))
         inputs = used_inputs(self.X) if skip_dead else None
@@ -299,8 +310,9 @@ class Stack:
                 if self.report and time.perf_counter() - reported >= REPORT_EVERY:
                     self.report(self.progress())
                     reported = time.perf_counter()
-                if self.checkpoint and (time.perf_counter() - saved >= self.checkpoint[0] or self.save_asked()):
-                    self.checkpoint[1](self.state())
+                due = self.checkpoint and time.perf_counter() - saved >= self.checkpoint.every
+                if self.checkpoint and (due or self.checkpoint.asked()):
+                    self.checkpoint.save(self.state())
                     saved = time.perf_counter()
         return share_time(self.models, time.perf_counter() - t0)
 
