@@ -158,13 +158,17 @@ def features(history: list[dict] | pd.DataFrame, metrics: dict, config: dict | N
 def base_features(metrics: dict, config: dict, widths: list[int]) -> dict:
     """The features read from the final metrics and the config alone."""
     outcome = metrics.get("outcome") or metrics.get("status") or "unknown"
-    lr = float(config.get("train", {}).get("lr", math.nan))
+    train = config.get("train", {})
+    lr = float(train.get("lr", math.nan))
     number = {k: float(metrics[k]) if metrics.get(k) is not None else math.nan for k in NUMBERS}
+    collapse_acc = number["majority_rate"] + float(train.get("collapse_margin", math.nan))
     return number | {
         "outcome": outcome,
         "failed": float(outcome in ("collapsed", "diverged", "failed")),
         "diverged": float(outcome == "diverged"),
         "gap_pts": 100 * (number["train_acc"] - number["test_acc"]),
+        "collapse_acc": collapse_acc,
+        "above_collapse_pts": 100 * (number["test_acc"] - collapse_acc),
         "units": float(widths[0]) if widths else math.nan,
         "lr": lr,
         "lr_tenth": lr / 10,
@@ -173,7 +177,7 @@ def base_features(metrics: dict, config: dict, widths: list[int]) -> dict:
     }
 
 
-NUMBERS = ("train_acc", "test_acc", "test_classes", "iteration", "loss")
+NUMBERS = ("train_acc", "test_acc", "test_classes", "iteration", "loss", "majority_rate")
 
 
 # ---------------------------------------------------------------- modes applied

@@ -47,6 +47,15 @@ def test_unscaled_pixels_show_input_scale_and_units_dying_in_the_first_steps():
     assert f"iteration 0 is {f['pre_abs_seen']:.0f}" in found[0].evidence and found[0].override == "data.scaling=unit"
 
 
+def test_an_unscaled_run_that_learns_a_little_and_loses_no_unit_still_shows_input_scale():
+    """Adam's steps keep the units alive on raw pixels, and this seed ends just above the collapse level
+    (0.239 against 0.2135): before the `above_collapse_pts` clause it was headlined `healthy`."""
+    found, f = diagnosed("data.scaling=none", "optimizer=adam", "train.lr=0.001", "seed=1", "train.iterations=200")
+    assert f["outcome"] == "ok" and f["dead_by_8"] == 0 and 0 < f["above_collapse_pts"] < 10
+    assert names(found)[0] == "input scale" and "healthy" not in names(found)
+    assert f"points from the collapse level {f['collapse_acc']:.3f}" in found[0].evidence
+
+
 def test_zero_weights_and_biases_show_no_signal():
     found, f = diagnosed("weights=zeros", "train.iterations=30")
     assert names(found)[0] == "no signal" and "symmetry" in names(found)

@@ -1,0 +1,63 @@
+"""What adaptive seeds would cost a real sweep (nnscratch.perf.seed_cost), on a tiny real grid of 5 seeds
+whose uniform-weight cell is put on, or far from, a check's threshold."""
+
+import pytest
+
+from nnscratch import results
+from nnscratch.claims import design
+from nnscratch.perf.seed_cost import seed_cost
+from nnscratch.run import sweep
+
+LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None, "stack_rows": 256}
+GRID = {
+    "name": "cost",
+    "axes": {
+        "model": {"hidden": [[8]]},
+        "data": {"subset": [500]},
+        "weights": ["uniform", "zeros"],  # zero weights, zero biases: every seed the same run
+        "train": {"iterations": [20], "eval_every": [10]},
+        "seed": [0, 1, 2, 3, 4],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    sweep_dir, _ = sweep.run(GRID, LOKY, [], tmp_path_factory.mktemp("cost") / "out", progress=False)
+    return sweep_dir, results.read_results(sweep_dir)
+
+
+def claims_at(value: float) -> dict:
+    check = {"what": "test accuracy reaches the value", "kind": "threshold", "select": {}, "measure": "test_acc"}
+    check |= {"seed_independent": {"weights": "zeros"}, "value": value}
+    claim = {"id": "cost", "title": "A claim to cost", "checks": [check]}
+    return {"confidence": 0.95, "sequential": {"looks": [3, 6, 10], "spending": {"power": 2}}, "claims": [claim]}
+
+
+def cost(folder, value: float, max_seeds: int) -> dict:
+    claims = claims_at(value)
+    return seed_cost(claims, folder[0], design(claims), max_seeds, first=3, reps=4000, seed=0)
+
+
+def test_a_cell_on_its_threshold_is_charged_nearly_every_seed_up_to_max_seeds(folder):
+    runs = folder[1]
+    uniform = runs[runs["weights"] == "uniform"]
+    at_mean = cost(folder, float(uniform["test_acc"].mean()), 10)
+    assert at_mean["open check cells at the grid's seeds"] == 1  # the zeros cell: decided by its declared value
+    assert at_mean["run cells given seeds"] == 1
+    # effect 0: decided at 6 or 10 seeds only ~5 % of the time, so nearly 7 extra runs of the uniform cell
+    assert 6.5 < at_mean["expected extra runs"] <= 7.0
+    seconds = uniform["seconds"].mean()
+    assert at_mean["expected extra run-seconds (as measured in the folder)"] == pytest.approx(
+        at_mean["expected extra runs"] * seconds
+    )
+    assert at_mean["grid run-seconds (as measured in the folder)"] == pytest.approx(
+        runs.loc[runs["seed"] < 3, "seconds"].sum()
+    )
+    assert 0.9 < at_mean["expected check cells still open"] <= 1.0
+    assert 2.8 < cost(folder, float(uniform["test_acc"].mean()), 6)["expected extra runs"] <= 3.0
+
+
+def test_a_cell_far_from_its_threshold_costs_no_seeds(folder):
+    far = cost(folder, -1.0, 10)  # every accuracy is far above -1: decided at the grid's own 3 seeds
+    assert far["open check cells at the grid's seeds"] == 0 and far["expected extra runs"] == 0
