@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -50,6 +51,20 @@ def save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+@contextmanager
+def alone(ax):
+    """The figure's other axes hidden while `ax` is drawn on: seaborn's heatmap draws the whole figure to
+    check whether its tick labels overlap, which made a figure of n panels cost n²/2 panel draws."""
+    others = [a for a in ax.figure.axes if a is not ax and a.get_visible()]
+    for a in others:
+        a.set_visible(False)
+    try:
+        yield ax
+    finally:
+        for a in others:
+            a.set_visible(True)
 
 
 def heat_axes(runs: pd.DataFrame, axes: list[str]) -> tuple[str | None, str | None, list[str]]:
@@ -155,7 +170,8 @@ def collapse_heatmaps(
         mask = np.ones(len(runs), bool)
         for axis, value in shown.items():
             mask &= runs[axis].astype(str) == str(value)
-        draw_heatmap(ax, runs[mask], rows, cols, row_levels, col_levels, cbar_ax if k == 0 else None)
+        with alone(ax):
+            draw_heatmap(ax, runs[mask], rows, cols, row_levels, col_levels, cbar_ax if k == 0 else None)
         ax.set_title("\n".join(f"{a} = {v}" for a, v in shown.items()) or "all runs", fontsize=9)
     for ax in list(grid.flat)[len(cells) :]:
         ax.axis("off")
