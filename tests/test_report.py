@@ -167,6 +167,21 @@ def test_claims_whose_cells_are_absent_are_inconclusive_not_errors(tmp_path):
     assert v["reference_run"].checks[3].verdict == "inconclusive"  # no 3,000-iteration cell
 
 
+def test_the_same_folder_draws_the_same_figures_byte_for_byte(tmp_path):
+    """Every PNG of a report written twice, from different NumPy global random states, is the same file
+    (the strip plots' jitter is seeded), and the caller's global random state is left as it was."""
+    axes = {"model.hidden": ["[10]", "[64]"], "data.scaling": ["unit", "none"], "seed": [0, 1, 2]}
+    sweep_dir = make_sweep(tmp_path, axes)
+    drawn = []
+    for state in (1, 2):
+        np.random.seed(state)
+        write_report([sweep_dir])
+        assert np.random.random() == np.random.RandomState(state).random()  # as if nothing had drawn
+        drawn.append({p.name: p.read_bytes() for p in (sweep_dir / "figures").iterdir()})
+    assert {"strip_by_factor.png", "unit_diagnostics.png"} <= set(drawn[0])
+    assert [n for n in drawn[0] if drawn[0][n] != drawn[1][n]] == []
+
+
 def test_a_sweep_with_an_extra_and_a_missing_axis_still_gets_its_report(tmp_path):
     axes = {
         "model.hidden": ["[10]", "[64]"],

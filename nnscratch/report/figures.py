@@ -67,6 +67,18 @@ def alone(ax):
             a.set_visible(True)
 
 
+@contextmanager
+def fixed_jitter(seed: int = 0):
+    """seaborn's stripplot jitters its points with NumPy's global random state: seeded here, and the
+    caller's state put back, so that the same runs always draw the same PNG."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def heat_axes(runs: pd.DataFrame, axes: list[str]) -> tuple[str | None, str | None, list[str]]:
     """(row axis, column axis, panel axes) for the heatmaps."""
     varying = factors(runs, axes)
@@ -189,19 +201,20 @@ def strip_by_factor(runs: pd.DataFrame, axes: list[str], path: Path) -> Path:
     fs = factors(runs, axes) or ["seed"]
     fig, grid = plt.subplots(1, len(fs), figsize=(3.2 * len(fs), 3.8), squeeze=False, sharey=True)
     for ax, factor in zip(grid.flat, fs):
-        sns.stripplot(
-            runs,
-            x=factor,
-            y="test_acc",
-            hue="outcome",
-            palette=OUTCOME_COLORS,
-            order=level_order(runs[factor]),
-            jitter=0.25,
-            size=4,
-            alpha=0.8,
-            ax=ax,
-            legend=ax is grid.flat[-1],
-        )
+        with fixed_jitter():
+            sns.stripplot(
+                runs,
+                x=factor,
+                y="test_acc",
+                hue="outcome",
+                palette=OUTCOME_COLORS,
+                order=level_order(runs[factor]),
+                jitter=0.25,
+                size=4,
+                alpha=0.8,
+                ax=ax,
+                legend=ax is grid.flat[-1],
+            )
         ax.set_ylabel("final test accuracy")
         ax.set_ylim(0, 1)
     if grid.flat[-1].get_legend():
@@ -310,9 +323,10 @@ def unit_diagnostics(runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str
     fig, grid = plt.subplots(len(rows), 1, figsize=(max(6, 0.9 * len(order) + 2), 9), sharex=True, layout="constrained")
     points, _ = drawn(done)
     for ax, (col, label, ylim) in zip(grid, rows):
-        sns.stripplot(
-            points, x="condition", y=col, order=order, color="#457b9d", alpha=0.35, size=3, jitter=0.25, ax=ax
-        )
+        with fixed_jitter():
+            sns.stripplot(
+                points, x="condition", y=col, order=order, color="#457b9d", alpha=0.35, size=3, jitter=0.25, ax=ax
+            )
         sns.pointplot(
             done, x="condition", y=col, order=order, errorbar=("ci", 95), seed=0, color="black",
             markers="D", linestyles="none", ax=ax,
