@@ -1,4 +1,5 @@
 """Logging overhead: python -m experiments.logbench [repeats=2] [trivial_runs=10000] [bulk_workers=2]
+[trivial_dir=<a finished trivial sweep's folder, to log instead of running one>]
 (nnscratch/perf/logbench.py)"""
 
 import time
@@ -26,7 +27,8 @@ def main(cfg: DictConfig) -> None:
         print(summary.to_string(index=False, float_format="%.1f"))
     if cfg.trivial_runs:
         parallel = OmegaConf.to_container(cfg.parallel, resolve=True)
-        row = logbench.relog_trivial(cfg.trivial_runs, out / "trivial", uri, parallel, cfg.bulk_workers)
+        made = Path(cfg.trivial_dir).resolve() if cfg.trivial_dir else None
+        row = logbench.relog_trivial(cfg.trivial_runs, out / "trivial", uri, parallel, cfg.bulk_workers, made)
         pd.DataFrame([row]).to_csv(out / "relog.csv", index=False)
         print(pd.DataFrame([row]).drop(columns="sweep_dir").to_string(index=False, float_format="%.2f"))
     print(f"-> {out}")

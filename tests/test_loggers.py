@@ -6,12 +6,14 @@ without duplicates; resume and multirun log what they add."""
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -263,6 +265,23 @@ def test_a_folder_logged_by_bulk_workers_has_every_run_once(tmp_path, monkeypatc
     for _, row in table.iterrows():
         check_run_in_mlflow(client, found[row["run_id"]], sweep_dir, row)
     assert MlflowLogger(settings(uri, bulk_workers=2)).log_runs(sweep_dir) == 0
+    assert journal_mode(tmp_path / "store.db") == "wal"  # commits without an fsync each (sqlite_wal: true)
+
+
+def journal_mode(db: Path) -> str:
+    with sqlite3.connect(db) as c:
+        return c.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def test_only_the_stores_own_sqlite_connections_commit_without_fsync(tmp_path, monkeypatch):
+    monkeypatch.setattr(mlflow_logger, "FAST_STORES", set())
+    mlflow_logger.commit_without_fsync(tmp_path / "store.db")
+    store, other = (sqlite3.connect(tmp_path / name) for name in ("store.db", "other.db"))
+    for c in (store, other):
+        mlflow_logger.fast_commits(c, SimpleNamespace(info={}), None)
+    assert journal_mode(tmp_path / "store.db") == "wal" and journal_mode(tmp_path / "other.db") == "delete"
+    assert store.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert other.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL, SQLite's default
 
 
 def test_a_multirun_of_train_logs_each_job(tmp_path):
@@ -283,6 +302,7 @@ def test_a_multirun_of_train_logs_each_job(tmp_path):
         ({"name": "wandb"}, "logger=wandb: unknown logger"),
         (settings("mlflow.db"), "logger.tracking_uri: 'mlflow.db' is not a tracking store"),
         (settings("sqlite:///x.db", timeout=0), "logger.timeout: must be a whole number >= 1"),
+        (settings("sqlite:///x.db", sqlite_wal="yes"), "logger.sqlite_wal: must be true or false"),
     ],
 )
 def test_bad_logger_settings_are_refused_before_any_work(bad, message):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import subprocess
 import sys
@@ -46,7 +47,6 @@ def warm_store(uri: str) -> float:
     return time.perf_counter() - started
 
 
-CHUNK = 1000  # runs logged between two progress lines
 # Runs `python -m experiments.sweep ...` in this process and, at its exit, writes the process's own CPU
 # time (the client: planning, collecting, logging) and whether MLflow was imported to the file named first.
 SWEEP_WITH_RUSAGE = """import atexit, json, resource, runpy, sys
@@ -86,6 +86,12 @@ def timed_sweep(grid: str, logger: list[str], out_root: Path, extra: list[str]) 
     }
 
 
+def cpu_of_all() -> float:
+    """User + system seconds of this process and its ended children (a pool of bulk workers, once shut)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime + cpu_of_children()
+
+
 def cpu_of_children() -> float:
     """User + system seconds of the ended child processes (and theirs: a sweep's workers)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -123,22 +129,27 @@ def overhead_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def relog_trivial(n: int, out_root: Path, uri: str, parallel: dict, bulk_workers: int) -> dict:
-    """Run n trivial runs (logger=none), then log the finished folder to `uri` (as experiments.log does,
-    with `bulk_workers` processes), then log it again (a fresh logger: it finds them all, logs none)."""
+def relog_trivial(
+    n: int, out_root: Path, uri: str, parallel: dict, bulk_workers: int, sweep_dir: Path | None = None
+) -> dict:
+    """Run n trivial runs (logger=none; or take the finished folder `sweep_dir` of such a sweep), then log
+    the folder to `uri` (as experiments.log does, with `bulk_workers` processes), then log it again (a
+    fresh logger: it finds them all, logs none)."""
     logging.getLogger("nnscratch").setLevel(logging.WARNING)
     started = time.perf_counter()
-    sweep_dir, counts = sweep.run(trivial_grid(n), parallel, [], out_root, progress=False)
+    if sweep_dir is None:
+        sweep_dir, counts = sweep.run(trivial_grid(n), parallel, [], out_root, progress=False)
+        stop_pool()
+    else:
+        counts = {"finished": len(results.run_dirs(sweep_dir))}
     run_s = time.perf_counter() - started
-    stop_pool()
     store_s = warm_store(uri)
-    tracker, folders = MlflowLogger(mlflow_settings(uri, bulk_workers)), [d.name for d in results.run_dirs(sweep_dir)]
-    started, logged = time.perf_counter(), 0
-    for i in range(0, len(folders), CHUNK):  # in chunks, to show the rate as it goes
-        logged += tracker.log_runs(sweep_dir, folders[i : i + CHUNK])
-        print(f"{logged} runs logged in {time.perf_counter() - started:.1f} s", flush=True)
-    tracker.log_runs(sweep_dir)  # none left: results.csv gets its mlflow_run_id column
-    log_s = time.perf_counter() - started
+    logging.getLogger("nnscratch.loggers.mlflow").setLevel(logging.INFO)  # a line per 1,000 runs logged
+    tracker = MlflowLogger(mlflow_settings(uri, bulk_workers))
+    started, cpu, load = time.perf_counter(), cpu_of_all(), os.getloadavg()[0]
+    logged = tracker.log_runs(sweep_dir)  # as experiments.log: one call, one pool of bulk workers
+    log_s, log_cpu = time.perf_counter() - started, cpu_of_all() - cpu
+    load = f"{load:.1f}-{os.getloadavg()[0]:.1f}"  # the 1-minute load average as logging began and ended
     started = time.perf_counter()
     again = MlflowLogger(mlflow_settings(uri)).log_runs(sweep_dir)  # a fresh process's view: looks them up
     relog_s = time.perf_counter() - started
@@ -150,6 +161,8 @@ def relog_trivial(n: int, out_root: Path, uri: str, parallel: dict, bulk_workers
         "store_init_s": store_s,
         "logged": logged,
         "log_s": log_s,
+        "log_cpu_s": log_cpu,
+        "load": load,
         "runs_per_s": logged / log_s if log_s else float("nan"),
         "relogged": again,
         "relog_s": relog_s,
