@@ -9,9 +9,11 @@ the straight one's (every metric but its wall time and worker, and the whole his
     python -m nnscratch.perf.stops_dask --after 8 'sweep.axes.data.subset=[10000]'   # overrides replace GRID's
 
 Printed: the killed task's runs and how many had stopped (their records sent to the client) before
-the kill, records on disk at the kill and kept after, the seconds the killed task had run (what its
-retry does again: Dask tasks do not checkpoint), both sweeps' wall and CPU time, and how many records
-are bit for bit the straight sweep's. Needs root (unshare -m, mount). Nothing imports this module.
+the kill, records on disk at the kill and kept after, the seconds the killed task had run, the age of
+each checkpoint on the client's disk at the kill (with `parallel.checkpoint_every` > 0, sent back by
+the tasks: what the killed task's retry continues from, if it had one) and whether the sweep said its
+retry continued from one, both sweeps' wall and CPU time, and how many records are bit for bit the
+straight sweep's. Needs root (unshare -m, mount). Nothing imports this module.
 """
 
 from __future__ import annotations
@@ -83,16 +85,16 @@ def sweep(out: Path, address: str, overrides: list[str]) -> subprocess.Popen:
     named = {o.split("=", 1)[0] for o in overrides}
     grid = [o for o in GRID if o.split("=", 1)[0] not in named] + overrides
     argv = [sys.executable, "-m", "experiments.sweep", *grid, f"parallel.scheduler={address}", f"out_root={out}"]
-    return subprocess.Popen(argv, cwd=CONF_DIR.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(argv, cwd=CONF_DIR.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def finish(proc: subprocess.Popen, started: float) -> tuple[float, float]:
-    """(wall, CPU seconds of the client) of a sweep, once it ended well."""
-    _, stderr = proc.communicate(timeout=3600)
+def finish(proc: subprocess.Popen, started: float) -> tuple[float, float, str]:
+    """(wall, CPU seconds of the client, its log) of a sweep, once it ended well."""
+    stderr, _ = proc.communicate(timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"the sweep exited {proc.returncode}:\n{stderr[-2000:]}")
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.time() - started, usage.ru_utime + usage.ru_stime
+    return time.time() - started, usage.ru_utime + usage.ru_stime, stderr
 
 
 def worker_cpu(address: str) -> float:
@@ -124,14 +126,17 @@ def killed_sweep(out: Path, address: str, after: int, overrides: list[str]) -> d
         victim = max((a for a in running if running[a]), key=lambda a: max(running[a].values()))
         (key, ran), killed_at = next(iter(running[victim].items())), time.time()
         before = records(next(out.glob("smoke/*")))
+        ages = [killed_at - c.stat().st_mtime for c in out.glob("smoke/*/checkpoints/*.ckpt")]
         os.kill(pids[victim], signal.SIGKILL)
-    wall, cpu = finish(proc, started)
+    wall, cpu, said = finish(proc, started)
     sweep_dir = next(out.glob("smoke/*"))
     after_all = records(sweep_dir)
     return {
         "sweep_dir": sweep_dir,
         "killed": f"{names[victim]} (pid {pids[victim]}) at {killed_at - started:.1f} s, running {key}",
         "seconds the killed task had run": round(ran, 1),
+        "checkpoints on the client's disk at the kill, seconds old": [round(a, 1) for a in sorted(ages)],
+        "the retry continued from a checkpoint": "continues from its checkpoint" in said,
         "records on disk at the kill": len(before),
         "of them lost after": sum(after_all.get(r) != t for r, t in before.items()),
         "records after": len(after_all),
@@ -151,7 +156,7 @@ def main(argv: list[str]) -> None:
         address, procs = start_cluster(Path(tmp), hidden)
         try:
             cpu0, started = worker_cpu(address), time.time()
-            wall, cpu = finish(sweep(hidden / "straight", address, args.overrides), started)
+            wall, cpu, _ = finish(sweep(hidden / "straight", address, args.overrides), started)
             straight = every_number(next((hidden / "straight").glob("smoke/*")))
             worker_s = worker_cpu(address) - cpu0
             print(f"straight: {len(straight)} records, {wall:.1f} s wall, client {cpu:.1f} s CPU", end=", ")
