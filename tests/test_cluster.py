@@ -189,3 +189,57 @@ def test_the_client_sees_the_work_of_running_tasks_through_dask_events(tmp_path,
     trail = pd.read_csv(sweep_dir / "progress.csv")
     running = trail[(trail["runs"] == 0) & (trail["done"] > 0)]
     assert len(running) >= 2 and running["done"].min() < 1
+
+
+def every_number(sweep_dir: Path) -> dict:
+    """Each run's metrics (less wall time and worker) and its whole history.csv, as written."""
+    return {
+        d.name: (drop_where(results.read_run(d)["metrics"]), (d / "history.csv").read_text())
+        for d in results.run_dirs(sweep_dir)
+    }
+
+
+def test_a_task_whose_dask_worker_is_killed_continues_from_the_checkpoint_it_sent_back(tmp_path, caplog):
+    """Two tasks of two runs each (admitted one after the other), a checkpoint every 0.3 s sent back
+    to the client: once both tasks have one on the client's disk, both workers are frozen (no task
+    can end meanwhile) and one is killed; Dask's retry of its task continues from that checkpoint,
+    and every record equals a straight sweep's."""
+    import threading
+
+    import psutil
+
+    grid = {
+        "name": "kept",
+        "axes": {
+            "model": {"hidden": [[32]]},
+            "data": {"subset": [2000]},
+            "train": {"iterations": [200], "eval_every": [50]},
+            "seed": [0, 1, 2, 3],
+        },
+    }
+    stacked = {"stack_rows": 32, "stack_tasks": 2}
+    straight, _ = sweep.run(grid, {"backend": "loky", "n_jobs": 2, **stacked}, [], tmp_path / "loky", progress=False)
+    out = tmp_path / "client" / "outputs"
+    with cluster(tmp_path, workers=2) as c:
+        parallel = {"backend": "dask", "scheduler": c.address, **stacked, "checkpoint_every": 0.3}
+        done = []
+        thread = threading.Thread(target=lambda: done.append(sweep.run(grid, parallel, [], out, progress=False)))
+        with caplog.at_level("WARNING"):
+            thread.start()
+            deadline = time.monotonic() + 240
+            while len(list(out.glob("kept/*/checkpoints/*.ckpt"))) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            workers = [psutil.Process(pid) for pid in c.worker_pids().values()]
+            for w in workers:
+                w.suspend()
+            saved = list(out.glob("kept/*/checkpoints/*.ckpt"))
+            workers[0].kill()
+            workers[1].resume()
+            thread.join(timeout=300)
+    assert len(saved) == 2, "no two checkpoints on the client's disk before the deadline"
+    assert done, "the sweep did not end"
+    (sweep_dir, counts) = done[0]
+    assert counts["finished"] == 4
+    assert "continues from its checkpoint" in caplog.text
+    assert every_number(sweep_dir) == every_number(straight)
+    assert not list(sweep_dir.glob("checkpoints/*.ckpt"))  # removed as their tasks ended

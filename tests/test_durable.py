@@ -334,27 +334,91 @@ def saved_iterations(sweep_dir: Path) -> list[int]:
     return [m.iteration for m in models if m.final is None]
 
 
-def test_a_clean_stop_saves_each_busy_tasks_checkpoint_and_resume_continues_from_it(conf, tmp_path, straight):
-    """Ctrl-C (SIGINT to the group: the workers get it too, and must save, not die); the sweep
-    relays SIGINT to its busy workers as well when the signal reaches it alone."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_clean_stop_saves_each_busy_tasks_checkpoint_and_resume_continues_from_it(conf, tmp_path, straight, sig):
+    """Ctrl-C, a scheduler's SIGTERM or a closed terminal's SIGHUP, sent to the whole process group:
+    the workers get it too, and must save, not die (the sweep relays SIGINT to its busy workers as
+    well when the signal reaches it alone)."""
     out = tmp_path / "out"
     proc = start_sweep(conf, out, "parallel.checkpoint_every=600")  # no checkpoint but the one at the stop
-    workers, sent = interrupt_at_first_record(proc, out, "group", signal.SIGINT)
+    workers, sent = interrupt_at_first_record(proc, out, "group", sig)
     stdout, stderr = proc.communicate(timeout=60)
     took = time.monotonic() - sent
-    assert proc.returncode == 130, stderr[-2000:]
+    assert proc.returncode == 128 + sig, stderr[-2000:]
     assert took < 20, f"the sweep took {took:.1f} s to stop"
     wait_for(lambda: not alive(workers), 10, "every worker to end with the client")
     (sweep_dir,) = (out / "durable").iterdir()
-    iterations = saved_iterations(sweep_dir)
-    assert iterations and max(iterations) > 0, stderr[-2000:]  # saved mid-task, where the stop found it
-    assert "2 of 2 task(s) in flight saved their checkpoints" in stdout + stderr
+    said = "\n".join(
+        line for line in (stdout + stderr).splitlines() if not line.startswith((" ", "Traceback", "KeyError"))
+    )
+    assert "2 of 2 task(s) in flight saved their checkpoints" in said, said
+    # every run not on disk is in a checkpoint saved at the stop, where the stop found it (the next
+    # run of a task may not have started yet: the two tasks are alike, their first runs end together)
+    assert len(saved_iterations(sweep_dir)) == 4 - len(results.run_dirs(sweep_dir)), said
     resumed = start_sweep(conf, out, "parallel.checkpoint_every=600", f"resume={sweep_dir}")
     _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr[-2000:]
     assert "continues from its checkpoint" in stderr
     assert every_number(sweep_dir) == straight
     assert not list(sweep_dir.glob("checkpoints/*.ckpt"))
+
+
+WORKER = """
+import os, signal, sys, time
+from nnscratch.run import stopping
+stopping.HOLD_AFTER_SAVE = 0.5
+asked = stopping.save_when_interrupted()
+os.kill(os.getpid(), signal.{sig})
+time.sleep(0.1)
+print(asked(), flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_checkpointing_worker_takes_an_ending_signal_as_a_request_and_ends_by_it_if_not_stopped(sig):
+    """What a worker of a checkpointing task does with SIGTERM or SIGHUP (sent to it alone here:
+    nobody stops it): asks its task to save, then, not stopped, ends by that signal."""
+    proc = subprocess.run(
+        [sys.executable, "-c", WORKER.format(sig=sig.name)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.stdout.split() == ["True"], proc.stderr[-2000:]  # it lived on, asked to save
+    assert proc.returncode == -sig  # then ended by the signal, as without the handler
+
+
+POOL = """
+import os, time
+from joblib import Parallel, delayed
+from nnscratch.run.loky import pool
+
+def pid(_):
+    time.sleep(0.3)
+    return os.getpid()
+
+with pool(2, every=60):
+    pids = set(Parallel()(delayed(pid)(i) for i in range(4)))
+print(*pids, flush=True)
+time.sleep(120)
+"""
+
+
+def test_idle_loky_workers_leave_a_groups_sigterm_to_the_sweep_and_end_with_a_sigkilled_sweep():
+    """A checkpointing sweep's loky pool, idle between tasks: SIGTERM (as sent to the whole group)
+    must not end its workers (a dead worker breaks the pool: loky then kills the busy ones mid-save),
+    and they must end once their parent is SIGKILLed (loky's own idle workers live on until their
+    300-s idle timeout)."""
+    parent = subprocess.Popen([sys.executable, "-c", POOL], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(p) for p in parent.stdout.readline().split()]
+        assert len(workers) == 2
+        for pid in workers:
+            os.kill(pid, signal.SIGTERM)
+        time.sleep(0.5)
+        assert alive(workers) == workers  # left to the sweep
+    finally:
+        parent.kill()
+        parent.wait()
+    wait_for(lambda: not alive(workers), 10, "the idle workers of a SIGKILLed parent to end")
 
 
 TWO_TASKS = {"backend": "loky", "n_jobs": 2, "stack_rows": 64, "stack_tasks": 2}  # STACKED, as parallel settings

@@ -13,6 +13,7 @@ The sweep starts as a shell's background job does, with SIGINT ignored. Nothing 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,8 +34,8 @@ def start(out: Path, backend: str) -> subprocess.Popen:
     return subprocess.Popen(
         argv,
         cwd=CONF_DIR.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # (the log goes to stdout)
         text=True,
         start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
@@ -58,7 +59,7 @@ def probe(sig: signal.Signals, target: str, backend: str, out: Path) -> dict:
     children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
     before, sent = len(records(out)), time.monotonic()
     (os.killpg if target == "group" else os.kill)(proc.pid, sig)
-    _, stderr = proc.communicate(timeout=120)
+    stderr, _ = proc.communicate(timeout=120)
     took = time.monotonic() - sent
     time.sleep(1.5)
     orphans, at_exit = alive(children), len(records(out))
@@ -76,7 +77,14 @@ def probe(sig: signal.Signals, target: str, backend: str, out: Path) -> dict:
         "results.csv rows": len(pd.read_csv(table)) if table.is_file() else None,
         "records written 3 s after": len(records(out)) - at_exit,
         "says how to resume": "resume with:" in stderr,
+        "tasks that saved a checkpoint at the stop": saved_at_stop(stderr),
     }
+
+
+def saved_at_stop(stderr: str) -> str:
+    """'n of m', as the stopping sweep said it (nnscratch.run.loky.save_checkpoints_now), or '-'."""
+    said = re.search(r"(\d+) of (\d+) task\(s\) in flight saved", stderr)
+    return f"{said[1]} of {said[2]}" if said else "-"
 
 
 def main(argv: list[str]) -> None:

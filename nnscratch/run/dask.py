@@ -7,7 +7,13 @@ Nothing a worker does touches this machine's filesystem:
   data crosses the network once per worker, not once per task, and if every worker holding it
   dies Dask makes it again on another (scattered data would be lost for good);
 - a task returns its runs' records (metrics, history) and this process writes them into the sweep
-  folder, atomically, as the loky backend's workers do.
+  folder, atomically, as the loky backend's workers do;
+- with checkpoints (`checkpoint_every` > 0), a task saves its stack's state about that often into a
+  Dask Variable named for the task (the scheduler holds the latest one only: not as an event,
+  whose log keeps the last 1,000 of a topic) and says so with a small event; this process then
+  fetches it and writes it as `checkpoints/<task>.ckpt` (nnscratch.run.checkpoint), for `resume=`.
+  A task continues from its Variable when it holds a state (Dask's retry after its worker died),
+  else from the checkpoint this process read from disk (`resume=`).
 
 Tasks go through Dask's futures API, at most `WINDOW` x the cluster's threads in flight at a time,
 so a grid of 100,000 runs never holds 100,000 futures. A task whose worker dies is rescheduled by
@@ -35,7 +41,7 @@ from pathlib import Path
 from nnscratch import data as datamod
 from nnscratch import results
 from nnscratch.config.checks import ConfigError
-from nnscratch.run import stopping
+from nnscratch.run import checkpoint, stopping
 from nnscratch.run.plan import worker_count
 from nnscratch.run.prepared import data_key, prepared_by_key
 from nnscratch.run.progress import Progress, tally
@@ -124,15 +130,50 @@ def send_record(topic: str, spec: dict, metrics: dict, history: list[dict]) -> N
     get_worker().log_event(topic, {"run_id": spec["run_id"], "metrics": metrics, "history": history})
 
 
+def run_task(
+    specs: list[dict],
+    data: datamod.Prepared,
+    max_rows: int | None,
+    report,
+    on_stop,
+    saving: tuple[str, str, float] | None = None,
+    state: bytes | None = None,
+) -> list[tuple[dict, list[dict]]]:
+    """On a worker: execute a task (nnscratch.run.task.execute). With `saving` = (Variable name,
+    event topic, seconds), its stack's state goes into that Dask Variable about every so many
+    seconds, each save announced on the topic; it continues from the Variable's state if it holds
+    one (this is Dask's retry of a task whose worker died), else from `state`."""
+    if not saving:
+        return execute(specs, data, max_rows, report, on_stop)
+    from distributed import Variable, get_worker
+
+    name, topic, every = saving
+    saved = Variable(name)
+    try:
+        state, went_on = saved.get(timeout=0.05), True
+    except TimeoutError:
+        went_on = False
+    if went_on:
+        get_worker().log_event(topic, {"name": name, "continues": True})
+
+    def save(state: bytes) -> None:
+        saved.set(state)
+        get_worker().log_event(topic, {"name": name})
+
+    return execute(specs, data, max_rows, report, on_stop, (every, save), state)
+
+
 class InFlight:
     """The tasks on the cluster: each submitted with its data, its specs kept for the records its
     worker sends as runs stop, and the runs a worker died running retried one at a time."""
 
-    def __init__(self, client, shipped: dict, max_rows: int | None, report, on_stop):
+    def __init__(self, client, shipped: dict, max_rows: int | None, report, on_stop, saves=None):
         from distributed import as_completed
 
         self.client, self.shipped, self.max_rows = client, shipped, max_rows
         self.report, self.on_stop = report, on_stop
+        self.saves = saves  # (checkpoint folder, event topic, seconds), or None: no checkpoints
+        self.saving: dict[str, list[dict]] = {}  # Variable name -> the specs of its running task
         self.running: dict = {}  # future -> its specs
         self.by_id: dict[str, dict] = {}  # every spec submitted, by run id
         self.done = as_completed()
@@ -142,7 +183,13 @@ class InFlight:
     def submit(self, specs: list[dict], trial: bool = False) -> None:
         key = f"nnscratch-{specs[0]['run_id']}-{uuid.uuid4().hex[:8]}"
         data = self.shipped[data_key(specs[0]["config"])]
-        future = self.client.submit(execute, specs, data, self.max_rows, self.report, self.on_stop, key=key)
+        saving, state = None, None
+        if self.saves:
+            folder, topic, every = self.saves
+            saving, state = (f"{key}-state", topic, every), checkpoint.load(folder, specs)
+            self.saving[saving[0]] = specs
+        args = (specs, data, self.max_rows, self.report, self.on_stop, saving, state)
+        future = self.client.submit(run_task, *args, key=key)
         self.running[future] = specs
         self.by_id.update((s["run_id"], s) for s in specs)
         self.done.add(future)
@@ -177,6 +224,31 @@ class InFlight:
         future.release()
         return specs, records
 
+    async def keep_state(self, event: tuple) -> None:
+        """On a task's checkpoint event: fetch its state from the Variable, write it to the sweep's
+        checkpoints/ (in this process's event loop; a task that ended meanwhile is skipped)."""
+        from distributed import Variable
+
+        sent = event[1]
+        specs = self.saving.get(sent["name"])
+        if specs is None:
+            return
+        if sent.get("continues"):
+            log.warning("a task of %d run(s) continues from its checkpoint (Dask's retry)", len(specs))
+            return
+        state = await Variable(sent["name"], client=self.client)._get(timeout=30)
+        if sent["name"] in self.saving:
+            checkpoint.save(self.saves[0], specs, state)
+
+    def forget_state(self, key: str) -> None:
+        """A task ended and its records are written: its Variable and its checkpoint go."""
+        from distributed import Variable
+
+        specs = self.saving.pop(f"{key}-state", None)
+        if specs is not None:
+            Variable(f"{key}-state", client=self.client).delete()
+            checkpoint.remove(self.saves[0], specs)
+
 
 def run_tasks(
     client,
@@ -186,19 +258,25 @@ def run_tasks(
     threads: int,
     max_rows: int | None = None,
     moving: Callable[[dict[str, RunProgress]], None] | None = None,
+    saves: tuple[Path, float] | None = None,
 ) -> None:
     """Run every task on the cluster, `write(spec, metrics, history)` each run's record the moment its
     model stops (a Dask event from the worker; again with its task's result: `write` keeps the
     first), and pass `moving` the work running tasks report (about every second, as Dask events).
-    On any exception (Ctrl-C included) cancel what is pending and re-raise: every record already
-    written stays."""
+    With `saves` = (checkpoint folder, seconds), each task checkpoints about that often (see the
+    module doc). On any exception (Ctrl-C included) cancel what is pending and re-raise: every
+    record already written stays, and the last checkpoint of each task in flight."""
     shipped, size = ship_data(client, prepared)
     log.info("dask: %d worker threads; data shipped once to each worker: %.1f MB", threads, size / 1e6)
-    progress, stopped = (f"nnscratch-{what}-{uuid.uuid4().hex[:8]}" for what in ("progress", "record"))
+    topics = (f"nnscratch-{what}-{uuid.uuid4().hex[:8]}" for what in ("progress", "record", "checkpoint"))
+    progress, stopped, saved = topics
     report = functools.partial(report_progress, progress) if moving else None
-    pool = InFlight(client, shipped, max_rows, report, functools.partial(send_record, stopped))
+    kept = (saves[0], saved, saves[1]) if saves else None
+    pool = InFlight(client, shipped, max_rows, report, functools.partial(send_record, stopped), kept)
     if moving:
         client.subscribe_topic(progress, lambda event: moving(event[1]))
+    if saves:
+        client.subscribe_topic(saved, pool.keep_state)
 
     def record_sent(event: tuple) -> None:
         sent = event[1]
@@ -213,6 +291,7 @@ def run_tasks(
             specs, records = pool.records(future)
             for spec, (metrics, history) in zip(specs, records):
                 write(spec, metrics, history)
+            pool.forget_state(future.key)
             for following in itertools.islice(todo, 1):
                 pool.submit(following)
             pool.try_next_suspect()
@@ -222,6 +301,8 @@ def run_tasks(
     finally:
         if moving:
             client.unsubscribe_topic(progress)
+        if saves:
+            client.unsubscribe_topic(saved)
         client.unsubscribe_topic(stopped)
 
 
@@ -233,8 +314,10 @@ def run_on_dask(
     stack_rows: int,
     counts: Counter,
     bar: Progress,
+    checkpoint_every: float = 0,
 ) -> None:
-    """Tasks on a Dask cluster; this process writes every record."""
+    """Tasks on a Dask cluster, each checkpointed about every `checkpoint_every` seconds (0: never)
+    into this process's <sweep dir>/checkpoints/; this process writes every record."""
 
     written, lock = set(bar.seen), threading.Lock()  # finished before (a resumed task's) or already written
 
@@ -251,4 +334,6 @@ def run_on_dask(
     with connect(scheduler, worker_count(n_jobs, todo)) as client:
         threads = cluster_threads(client)
         bar.plan([[s["run_id"] for s in t] for t in planned], threads)
-        run_tasks(client, planned, dict(prepared_by_key(todo)), write, threads, stack_rows or None, bar.moving)
+        saves = (runs_root.parent / "checkpoints", checkpoint_every) if checkpoint_every else None
+        prepared = dict(prepared_by_key(todo))
+        run_tasks(client, planned, prepared, write, threads, stack_rows or None, bar.moving, saves)

@@ -116,12 +116,18 @@ def save_checkpoints_now(runs_root: Path, wait: float = SAVE_WAIT) -> int:
     return n_saved
 
 
+def pool(n_jobs: int, every: float = 0):
+    """joblib's loky pool of `n_jobs` workers, each set up by stopping.start_worker before its first
+    task (it watches its parent; with checkpoints, `every` > 0, it leaves the stop signals to the sweep)."""
+    return parallel_config(backend="loky", n_jobs=n_jobs, initializer=stopping.start_worker, initargs=(every > 0,))
+
+
 def stream(
     todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, max_rows: int = 0, every: float = 0
 ):
     """Yield run summaries as their tasks finish (any order); joblib dispatches them a few at a time.
     Each task checkpoints about `every` seconds (0: never)."""
-    with parallel_config(backend="loky", n_jobs=n_jobs):
+    with pool(n_jobs, every):
         for summaries in Parallel(return_as="generator_unordered")(
             delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root, max_rows or None, every) for t in todo
         ):

@@ -10,10 +10,15 @@ write one sweep folder.
 - `before_stopping`: what runs in the signal handler before `Interrupted` is raised, while the
   workers still live (joblib SIGKILLs its workers as the interrupt goes through it): the loky
   backend asks its busy workers for their checkpoints there (nnscratch.run.loky.save_checkpoints_now).
-- `save_when_interrupted`: in a worker, SIGINT (that request, or Ctrl-C reaching the whole group)
-  asks its task to save its checkpoint at the end of the iteration instead of raising mid-iteration.
-- `end_workers`: the sweep's own worker processes (loky's pool, a LocalCluster it started: `owning`)
-  are ended at a stop, never another child of the calling process (a notebook's).
+- `save_when_interrupted`: in a worker, SIGINT, SIGTERM and SIGHUP (the sweep's request, or a
+  signal sent to the whole process group: Ctrl-C, `kill -TERM -<pgid>`, systemd, a closed terminal)
+  ask its task to save its checkpoint at the end of the iteration instead of ending it mid-iteration;
+  the sweep, which gets the signal too, then stops the worker. A worker that got SIGTERM or SIGHUP
+  and is not stopped within HOLD_AFTER_SAVE seconds (the signal was sent to it alone) ends itself by
+  that signal, as it would have without the handler.
+- `end_workers`: the sweep's own worker processes (loky's pool, killed, as they leave SIGTERM to the
+  sweep; a LocalCluster it started: `owning`, terminated) are ended at a stop, never another child of
+  the calling process (a notebook's).
 - `watch_parent`: a worker process exits when the process that started it is gone (the client
   SIGKILLed or out of memory), instead of training on and writing into a folder nobody owns.
 - `sweep_lock`: `<sweep dir>/sweep.lock` holds host:pid:start of the process writing the sweep; a
@@ -111,12 +116,13 @@ def sweep_workers() -> list[psutil.Process]:
 
 
 def end_workers(grace: float = 3.0) -> list[int]:
-    """Terminate the sweep's worker processes (sweep_workers), kill those still alive after `grace`
-    seconds; their pids."""
-    children = sweep_workers()
+    """Kill loky's workers (a checkpointing task's worker takes SIGTERM as a request to save: see
+    save_when_interrupted) and terminate the sweep's other worker processes (sweep_workers), killing
+    those still alive after `grace` seconds; their pids."""
+    children, pool = sweep_workers(), set(loky_workers())
     for child in children:
         try:
-            child.terminate()
+            child.kill() if child.pid in pool else child.terminate()
         except psutil.NoSuchProcess:
             continue
     _, alive = psutil.wait_procs(children, timeout=grace)
@@ -187,29 +193,71 @@ def run_hooks() -> None:
             log.exception("while stopping")
 
 
+WORKER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # a checkpointing worker's requests to save
+ENDING = (signal.SIGTERM, signal.SIGHUP)  # those of them that end the worker if its sweep does not
 _save_asked = threading.Event()
+_ending: list[tuple[int, float]] = []  # the ending signal this worker got, and when it ends by it
 
 
 def ask_to_save(signum: int, frame) -> None:
+    if _ending and time.monotonic() >= _ending[0][1]:  # sent again by the timer below: not stopped in time
+        end_by(_ending[0][0])
     _save_asked.set()
+    if signum in ENDING and not _ending:
+        _ending.append((signum, time.monotonic() + HOLD_AFTER_SAVE))
+        timer = threading.Timer(HOLD_AFTER_SAVE, os.kill, args=(os.getpid(), signum))  # (a handler is set
+        timer.daemon = True  # in the main thread only: this one's is, as the signal comes again)
+        timer.start()
+
+
+def end_by(signum: int) -> None:
+    """End this process by `signum`, as it would have ended without a handler (main thread)."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def save_when_interrupted() -> Callable[[], bool]:
-    """In a worker process, as a task that checkpoints starts: from now on SIGINT only asks for a
-    checkpoint (Stack.train saves at the end of the iteration: nnscratch.run.task.saver); whether it
-    was asked since this task started. Stays so between tasks: an idle worker ignores SIGINT (as a
-    dead loky worker would break the pool and have the busy ones killed mid-save)."""
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not ask_to_save:
-        signal.signal(signal.SIGINT, ask_to_save)
-    _save_asked.clear()
+    """In a worker process, as a task that checkpoints starts: from now on SIGINT, SIGTERM and SIGHUP
+    only ask for a checkpoint (Stack.train saves at the end of the iteration:
+    nnscratch.run.task.saver); whether it was asked since this task started (or before, by an ending
+    signal). Stays so between tasks: an idle worker leaves those signals to its sweep too (a dead loky
+    worker would break the pool and have the busy ones killed mid-save). SIGHUP inherited as ignored
+    (`nohup`) stays ignored."""
+    leave_signals_to_sweep()
+    if not _ending:  # a worker an ending signal reached while idle saves at once and trains no further
+        _save_asked.clear()
     return _save_asked.is_set
+
+
+def leave_signals_to_sweep() -> None:
+    """In a worker's main thread: SIGINT, SIGTERM and SIGHUP ask for a checkpoint (ask_to_save)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for s in WORKER_SIGNALS:
+        now = signal.getsignal(s)
+        if now is not ask_to_save and not (s == signal.SIGHUP and now == signal.SIG_IGN):
+            signal.signal(s, ask_to_save)
+
+
+def start_worker(checkpointing: bool) -> None:
+    """A loky worker's initializer, before its first task: it watches its parent (watch_parent: loky's
+    own idle workers outlive a SIGKILLed parent until their idle timeout, 300 s), and in a
+    checkpointing sweep leaves the stop signals to the sweep, as its busy neighbours do (a worker that
+    a group's SIGTERM ended before it ever ran a task would break the pool: loky then kills the busy
+    ones mid-save)."""
+    watch_parent()
+    if checkpointing:
+        leave_signals_to_sweep()
 
 
 def hold_after_save() -> None:
     """In a worker whose task saved its checkpoint at a stop: train no further, wait to be stopped
-    (its sweep ends it within seconds; a SIGINT sent to the worker alone ends its task after
-    HOLD_AFTER_SAVE seconds, as an interrupt)."""
+    (its sweep ends it within seconds). Not stopped after HOLD_AFTER_SAVE seconds (the signal was
+    sent to the worker alone): SIGTERM or SIGHUP end the worker by that signal (its sweep retries
+    the task from the checkpoint), SIGINT ends its task as an interrupt."""
     time.sleep(HOLD_AFTER_SAVE)
+    if _ending:
+        end_by(_ending[0][0])
     raise KeyboardInterrupt("the task saved its checkpoint and was not stopped")
 
 

@@ -324,7 +324,7 @@ def run_sweep(
     try:
         with logging_redirect_tqdm():
             if backend == "dask":
-                run_on_dask(planned, runs_root, n_jobs, scheduler, stack_rows, counts, bar)
+                run_on_dask(planned, runs_root, n_jobs, scheduler, stack_rows, counts, bar, checkpoint_every)
             else:
                 workers = worker_count(n_jobs, todo)
                 run_on_loky(planned, runs_root, workers, stack_rows, counts, bar, since, checkpoint_every)
