@@ -371,7 +371,7 @@ asked = stopping.save_when_interrupted()
 os.kill(os.getpid(), signal.{sig})
 time.sleep(0.1)
 print(asked(), flush=True)
-time.sleep(60)
+time.sleep(20)
 """
 
 
@@ -380,7 +380,12 @@ def test_a_checkpointing_worker_takes_an_ending_signal_as_a_request_and_ends_by_
     """What a worker of a checkpointing task does with SIGTERM or SIGHUP (sent to it alone here:
     nobody stops it): asks its task to save, then, not stopped, ends by that signal."""
     proc = subprocess.run(
-        [sys.executable, "-c", WORKER.format(sig=sig.name)], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", WORKER.format(sig=sig.name)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=lambda: inherited_signals(False),  # SIGHUP as a terminal leaves it, even under nohup
     )
     assert proc.stdout.split() == ["True"], proc.stderr[-2000:]  # it lived on, asked to save
     assert proc.returncode == -sig  # then ended by the signal, as without the handler
