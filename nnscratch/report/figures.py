@@ -151,6 +151,11 @@ def draw_heatmap(ax, sub: pd.DataFrame, rows: str | None, cols: str | None, row_
     ax.set_ylabel(rows or "")
 
 
+def facet_levels(runs: pd.DataFrame, rows: str | None, cols: str | None) -> tuple[list, list]:
+    """(row levels, column levels) of these runs: a dataset's own subsets, not every dataset's."""
+    return (level_order(runs[rows]) if rows else ["all"]), (level_order(runs[cols]) if cols else ["all"])
+
+
 def collapse_heatmaps(
     runs: pd.DataFrame,
     axes: list[str],
@@ -166,8 +171,9 @@ def collapse_heatmaps(
     panels = [p for p in panels if p != facet]
     combos = panel_combos(runs, panels)
     facets = list(pd.unique(runs[facet])) if facet else [None]  # in the order given
-    row_levels = level_order(runs[rows]) if rows else ["all"]
-    col_levels = level_order(runs[cols]) if cols else ["all"]
+    levels = {f: facet_levels(runs if f is None else runs[runs[facet] == f], rows, cols) for f in facets}
+    row_levels = max((r for r, _ in levels.values()), key=len)  # for the figure's size
+    col_levels = max((c for _, c in levels.values()), key=len)
     cells = [(combo, f) for combo in combos for f in facets]  # a facet's levels sit next to each other
     ncols = len(facets) if facet else min(4, len(combos))
     nrows = int(np.ceil(len(cells) / ncols))
@@ -183,7 +189,7 @@ def collapse_heatmaps(
         for axis, value in shown.items():
             mask &= runs[axis].astype(str) == str(value)
         with alone(ax):
-            draw_heatmap(ax, runs[mask], rows, cols, row_levels, col_levels, cbar_ax if k == 0 else None)
+            draw_heatmap(ax, runs[mask], rows, cols, *levels[level], cbar_ax if k == 0 else None)
         ax.set_title("\n".join(f"{a} = {v}" for a, v in shown.items()) or "all runs", fontsize=9)
     for ax in list(grid.flat)[len(cells) :]:
         ax.axis("off")
