@@ -18,6 +18,7 @@ import yaml
 
 from nnscratch import results
 from nnscratch.paths import CONF_DIR
+from nnscratch.perf.stops_grid import every_number
 from nnscratch.run import sweep
 
 pytestmark = pytest.mark.slow  # end to end: the entry points in subprocesses
@@ -189,14 +190,6 @@ def test_the_client_sees_the_work_of_running_tasks_through_dask_events(tmp_path,
     trail = pd.read_csv(sweep_dir / "progress.csv")
     running = trail[(trail["runs"] == 0) & (trail["done"] > 0)]
     assert len(running) >= 2 and running["done"].min() < 1
-
-
-def every_number(sweep_dir: Path) -> dict:
-    """Each run's metrics (less wall time and worker) and its whole history.csv, as written."""
-    return {
-        d.name: (drop_where(results.read_run(d)["metrics"]), (d / "history.csv").read_text())
-        for d in results.run_dirs(sweep_dir)
-    }
 
 
 def test_a_task_whose_dask_worker_is_killed_continues_from_the_checkpoint_it_sent_back(tmp_path, caplog):
