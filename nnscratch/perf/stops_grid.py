@@ -1,11 +1,12 @@
 """A probe of what a stopped sweep loses on a real grid: the default grid reduced to one seed and 150
-iterations (48 runs), run once straight, then stopped at several moments by Ctrl-C (SIGINT to its
-process group) and by SIGKILL to the sweep process, each stopped sweep resumed, and every record of
-every resumed sweep compared with the straight one's (every metric but its wall time and worker,
-and the whole history.csv, as text: bit for bit).
+iterations (48 runs), run once straight, then stopped at several moments by each way of stopping it
+(`STOPS`: Ctrl-C, SIGINT to the sweep alone, SIGTERM, SIGKILL to the sweep, SIGKILL to one of its
+loky workers), each stopped sweep resumed (the sweep whose worker was killed goes on by itself), and
+every record of every resumed sweep compared with the straight one's (every metric but its wall
+time and worker, and the whole history.csv, as text: bit for bit).
 
-    python -m nnscratch.perf.stops_grid                        # 10/30/50/70/90 %, SIGINT and SIGKILL
-    python -m nnscratch.perf.stops_grid --moments 50 --signals SIGINT
+    python -m nnscratch.perf.stops_grid                        # 10/30/50/70/90 % x every stop
+    python -m nnscratch.perf.stops_grid --moments 50 --stops group-SIGINT,worker-SIGKILL
 
 A moment is a share of the straight sweep's wall time. What a stop loses, per task in flight (each
 holds runs/.busy/<pid> from its start, naming its checkpoint): the seconds its worker trained since
@@ -89,32 +90,56 @@ def seconds_lost(busy: dict[str, float], saved: dict[str, float], at: float) -> 
     return sum(max(0.0, at - max(started, saved.get(name, 0.0))) for name, started in busy.items())
 
 
-def stop_once(out: Path, delay: float, sig: signal.Signals, straight: dict) -> dict:
+STOPS = {  # name: (what the table calls it, the signal, sent to)
+    "group-SIGINT": ("Ctrl-C (SIGINT to the group)", signal.SIGINT, "group"),
+    "SIGINT": ("SIGINT to the sweep alone", signal.SIGINT, "sweep"),
+    "SIGTERM": ("SIGTERM to the sweep", signal.SIGTERM, "sweep"),
+    "SIGKILL": ("SIGKILL to the sweep", signal.SIGKILL, "sweep"),
+    "worker-SIGKILL": ("SIGKILL to one loky worker", signal.SIGKILL, "worker"),
+}
+
+
+def send(proc: subprocess.Popen, sig: signal.Signals, to: str, victim: list[int]) -> None:
+    """The stop: to the sweep's process group, to the sweep alone, or to the worker `victim`."""
+    if to == "group":
+        os.killpg(proc.pid, sig)  # Ctrl-C in a terminal
+    elif to == "sweep":
+        os.kill(proc.pid, sig)
+    elif victim:
+        os.kill(victim[0], sig)
+
+
+def stop_once(out: Path, delay: float, stop: str, straight: dict) -> dict:
     """One sweep stopped `delay` s after its start, then resumed; the row of the table."""
+    label, sig, to = STOPS[stop]
     proc = start(out)
     time.sleep(delay)
     sweep_dir = next((out / "log_grid").iterdir(), None) if (out / "log_grid").is_dir() else None
     workers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
     before, busy = records(sweep_dir), busy_tasks(sweep_dir) if sweep_dir else {}
     saved_before = mtimes(sweep_dir / "checkpoints") if sweep_dir else {}
+    victim = []
+    if to == "worker":  # the worker whose task started first; only its task loses work, the other goes on
+        pids = sorted(mtimes(results.runs_dir(sweep_dir) / ".busy").items(), key=lambda kv: kv[1]) if sweep_dir else []
+        victim = [int(pid) for pid, _ in pids[:1]]
+        busy = {name: t for name, t in busy.items() if victim and name == busy_name(sweep_dir, victim[0])}
     sent = time.time()
-    if sig == signal.SIGKILL:
-        os.kill(proc.pid, sig)
-    else:
-        os.killpg(proc.pid, sig)  # Ctrl-C in a terminal
-    proc.communicate(timeout=120)
+    send(proc, sig, to, victim)
+    proc.communicate(timeout=3600 if to == "worker" else 120)
     took = time.time() - sent
     psutil.wait_procs([psutil.Process(p) for p in workers if psutil.pid_exists(p)], timeout=10)
     sweep_dir = sweep_dir or next((out / "log_grid").iterdir())
-    after, saved_after = records(sweep_dir), mtimes(sweep_dir / "checkpoints")
+    after = records(sweep_dir)
+    saved_after = saved_before if to == "worker" else mtimes(sweep_dir / "checkpoints")  # a SIGKILL saves nothing
     lost = [r for r, t in before.items() if after.get(r) != t]
     resumed = time.time()
-    finish(start(out, f"resume={sweep_dir}"))
+    if to != "worker":
+        finish(start(out, f"resume={sweep_dir}"))
     numbers = every_number(sweep_dir)
     same = sum(numbers.get(r) == v for r, v in straight.items())
     return {
         "moment": f"{delay:.0f} s",
-        "signal": "Ctrl-C (SIGINT to the group)" if sig == signal.SIGINT else "SIGKILL to the sweep",
+        "signal": label,
         "exit": proc.returncode,
         "s to exit": round(took, 1),
         "records on disk": len(after),
@@ -122,15 +147,23 @@ def stop_once(out: Path, delay: float, sig: signal.Signals, straight: dict) -> d
         "tasks in flight": len(busy),
         "s of work lost": round(seconds_lost(busy, saved_after, sent), 1),
         "s lost without the stop's save": round(seconds_lost(busy, saved_before, sent), 1),
-        "resume s": round(time.time() - resumed, 1),
+        "resume s": round(time.time() - resumed, 1) if to != "worker" else "—",
         "resume identical": f"{same}/{len(straight)}",
     }
+
+
+def busy_name(sweep_dir: Path, pid: int) -> str | None:
+    """The checkpoint name the task of worker `pid` holds."""
+    try:
+        return (results.runs_dir(sweep_dir) / ".busy" / str(pid)).read_text()
+    except FileNotFoundError:
+        return None
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--moments", default="10,30,50,70,90", help="shares of the straight sweep's wall time, %%")
-    parser.add_argument("--signals", default="SIGINT,SIGKILL")
+    parser.add_argument("--stops", default=",".join(STOPS), help=f"of {', '.join(STOPS)}")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
@@ -140,9 +173,9 @@ def main(argv: list[str]) -> None:
         print(f"straight: {len(straight)} records in {wall:.0f} s", flush=True)
         rows = []
         for share in (float(m) for m in args.moments.split(",")):
-            for name in args.signals.split(","):
+            for name in args.stops.split(","):
                 out = Path(tmp) / f"{name}-{share:.0f}"
-                row = stop_once(out, share / 100 * wall, signal.Signals[name], straight)
+                row = stop_once(out, share / 100 * wall, name, straight)
                 row = {"% of the wall time": f"{share:.0f} %"} | row
                 rows.append(row)
                 print(" | ".join(f"{k}: {v}" for k, v in row.items()), flush=True)
