@@ -236,3 +236,61 @@ def test_a_task_whose_dask_worker_is_killed_continues_from_the_checkpoint_it_sen
     assert "continues from its checkpoint" in caplog.text
     assert every_number(sweep_dir) == every_number(straight)
     assert not list(sweep_dir.glob("checkpoints/*.ckpt"))  # removed as their tasks ended
+
+
+KEPT = {  # two tasks of two runs each (stack_rows 32, stack_tasks 2), long enough to be stopped mid-task
+    "name": "kept",
+    "axes": {
+        "model": {"hidden": [[32]]},
+        "data": {"subset": [2000]},
+        "train": {"iterations": [1500], "eval_every": [50]},
+        "seed": [0, 1, 2, 3],
+    },
+}
+STACKED = {"stack_rows": 32, "stack_tasks": 2}
+
+
+def saved_iterations(sweep_dir: Path) -> list[int]:
+    """The iteration of every unfinished model in the sweep's checkpoints."""
+    import pickle
+
+    models = []
+    for path in sweep_dir.glob("checkpoints/*.ckpt"):
+        saved = pickle.loads(path.read_bytes().partition(b"\n")[2])
+        models += pickle.loads(saved["state"])["models"]
+    return [m.iteration for m in models if m.final is None]
+
+
+def test_a_stopped_dask_sweep_has_its_running_tasks_save_and_resume_continues_from_them(tmp_path):
+    """SIGINT to the client as the first run stops, while both tasks train on workers that cannot see
+    its disk, with no periodic checkpoint due (checkpoint_every 600 s): each task saves at the stop, the client writes
+    both checkpoints and exits 130; `resume=` on the same cluster continues from them, and every
+    record equals a straight loky sweep's."""
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf)
+    (conf / "sweep" / "kept.yaml").write_text(yaml.safe_dump(KEPT, sort_keys=False))
+    loky = {"backend": "loky", "n_jobs": 2, **STACKED}
+    straight, _ = sweep.run(KEPT, loky, [], tmp_path / "loky", progress=False)
+    out = tmp_path / "client" / "outputs"
+    with cluster(tmp_path, workers=2) as c:
+        argv = [sys.executable, "-m", "experiments.sweep", "sweep=kept", f"out_root={out}", "parallel=dask"]
+        argv += [f"parallel.scheduler={c.address}", "parallel.stack_rows=32", "parallel.stack_tasks=2"]
+        argv += ["parallel.checkpoint_every=600", "adaptive.enabled=false", "report=false", f"--config-dir={conf}"]
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not list(out.glob("kept/*/runs/*/metrics.json")):
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGINT)  # at the first record: the tasks train their second runs
+        said = "".join(proc.communicate(timeout=60))
+        (sweep_dir,) = (out / "kept").iterdir()
+        assert proc.returncode == 130, said[-3000:]
+        assert "2 of 2 task(s) in flight saved their checkpoints" in said, said[-3000:]
+        assert len(list(sweep_dir.glob("checkpoints/*.ckpt"))) == 2
+        assert len(saved_iterations(sweep_dir)) == 4 - len(results.run_dirs(sweep_dir))  # each run kept
+        argv.insert(-1, f"resume={sweep_dir}")
+        resumed = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    said = resumed.stdout + resumed.stderr
+    assert said.count("continues from its checkpoint") == 2, said[-3000:]
+    assert every_number(sweep_dir) == every_number(straight)
+    assert not list(sweep_dir.glob("checkpoints/*.ckpt"))

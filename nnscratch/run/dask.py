@@ -13,7 +13,10 @@ Nothing a worker does touches this machine's filesystem:
   whose log keeps the last 1,000 of a topic) and says so with a small event; this process then
   fetches it and writes it as `checkpoints/<task>.ckpt` (nnscratch.run.checkpoint), for `resume=`.
   A task continues from its Variable when it holds a state (Dask's retry after its worker died),
-  else from the checkpoint this process read from disk (`resume=`).
+  else from the checkpoint this process read from disk (`resume=`). When the sweep is stopped
+  (Ctrl-C, SIGTERM, ...), this process sets a Dask Event the running tasks poll (about every
+  `STOP_POLL` s): each saves its state at the end of its iteration and ends, and this process waits
+  for those checkpoints (at most `stopping.SAVE_WAIT` s) before it cancels what is left.
 
 Tasks go through Dask's futures API, at most `WINDOW` x the cluster's threads in flight at a time,
 so a grid of 100,000 runs never holds 100,000 futures. A task whose worker dies is rescheduled by
@@ -31,6 +34,7 @@ import functools
 import itertools
 import logging
 import threading
+import time
 import uuid
 import warnings
 from collections import Counter
@@ -52,6 +56,12 @@ log = logging.getLogger(__name__)
 WINDOW = 2  # tasks in flight per cluster thread: one running, one queued
 WAIT_FOR_WORKERS = 60  # seconds to wait for a first worker before giving up
 KILL_RETRIES = 1  # a run alone that Dask gave up on (KilledWorker) is submitted again this often
+STOP_POLL = 0.5  # seconds between a task's looks at its sweep's stop Event
+
+
+class SavedAtStop(BaseException):
+    """A task saved its state because its sweep is stopping, and trains no further (a BaseException:
+    not a failed run; not KeyboardInterrupt, which would end the Dask worker)."""
 
 
 class ClusterError(ConfigError):
@@ -130,37 +140,53 @@ def send_record(topic: str, spec: dict, metrics: dict, history: list[dict]) -> N
     get_worker().log_event(topic, {"run_id": spec["run_id"], "metrics": metrics, "history": history})
 
 
+def polled(stop_event: str) -> Callable[[], bool]:
+    """On a worker: whether the sweep's stop Event is set, looked up at most every STOP_POLL s."""
+    from distributed import Event
+
+    event, seen = Event(stop_event), {"at": -STOP_POLL, "set": False}
+
+    def asked() -> bool:
+        if time.monotonic() - seen["at"] >= STOP_POLL:
+            seen.update(at=time.monotonic(), set=event.is_set())
+        return seen["set"]
+
+    return asked
+
+
 def run_task(
     specs: list[dict],
     data: datamod.Prepared,
     max_rows: int | None,
     report,
     on_stop,
-    saving: tuple[str, str, float] | None = None,
+    saving: tuple[str, str, float, str] | None = None,
     state: bytes | None = None,
 ) -> list[tuple[dict, list[dict]]]:
     """On a worker: execute a task (nnscratch.run.task.execute). With `saving` = (Variable name,
-    event topic, seconds), its stack's state goes into that Dask Variable about every so many
-    seconds, each save announced on the topic; it continues from the Variable's state if it holds
-    one (this is Dask's retry of a task whose worker died), else from `state`."""
+    event topic, seconds, stop Event name), its stack's state goes into that Dask Variable about
+    every so many seconds and once the stop Event is set (then the task ends: SavedAtStop), each
+    save announced on the topic; it continues from the Variable's state if it holds one (this is
+    Dask's retry of a task whose worker died), else from `state`."""
     if not saving:
         return execute(specs, data, max_rows, report, on_stop)
     from distributed import Variable, get_worker
 
-    name, topic, every = saving
-    saved = Variable(name)
+    name, topic, every, stop_event = saving
+    saved, asked = Variable(name), polled(stop_event)
     try:
         state, went_on = saved.get(timeout=0.05), True
     except TimeoutError:
         went_on = False
-    if went_on:
-        get_worker().log_event(topic, {"name": name, "continues": True})
+    get_worker().log_event(topic, {"name": name, "started": True, "continues": went_on})
 
     def save(state: bytes) -> None:
         saved.set(state)
         get_worker().log_event(topic, {"name": name})
+        if asked():
+            raise SavedAtStop(name)
 
-    return execute(specs, data, max_rows, report, on_stop, (every, save), state)
+    return execute(specs, data, max_rows, report, on_stop, (every, save, asked), state)
 
 
 class InFlight:
@@ -173,7 +199,10 @@ class InFlight:
         self.client, self.shipped, self.max_rows = client, shipped, max_rows
         self.report, self.on_stop = report, on_stop
         self.saves = saves  # (checkpoint folder, event topic, seconds), or None: no checkpoints
-        self.saving: dict[str, list[dict]] = {}  # Variable name -> the specs of its running task
+        self.stop_event = f"nnscratch-stop-{uuid.uuid4().hex[:8]}"  # set when the sweep stops
+        self.saving: dict[str, list[dict]] = {}  # Variable name -> the specs of its task in flight
+        self.started: dict[str, float] = {}  # Variable name -> when its task said it started
+        self.saved_at: dict[str, float] = {}  # Variable name -> when its last checkpoint was written
         self.running: dict = {}  # future -> its specs
         self.by_id: dict[str, dict] = {}  # every spec submitted, by run id
         self.done = as_completed()
@@ -186,8 +215,10 @@ class InFlight:
         saving, state = None, None
         if self.saves:
             folder, topic, every = self.saves
-            saving, state = (f"{key}-state", topic, every), checkpoint.load(folder, specs)
+            saving, state = (f"{key}-state", topic, every, self.stop_event), checkpoint.load(folder, specs)
             self.saving[saving[0]] = specs
+            if state is not None:  # resume=: the checkpoint this process kept
+                log.warning("a task of %d run(s) continues from its checkpoint", len(specs))
         args = (specs, data, self.max_rows, self.report, self.on_stop, saving, state)
         future = self.client.submit(run_task, *args, key=key)
         self.running[future] = specs
@@ -233,12 +264,35 @@ class InFlight:
         specs = self.saving.get(sent["name"])
         if specs is None:
             return
-        if sent.get("continues"):
-            log.warning("a task of %d run(s) continues from its checkpoint (Dask's retry)", len(specs))
+        if sent.get("started"):
+            self.started[sent["name"]] = time.monotonic()
+            if sent["continues"]:
+                log.warning("a task of %d run(s) continues from its checkpoint (Dask's retry)", len(specs))
             return
         state = await Variable(sent["name"], client=self.client)._get(timeout=30)
         if sent["name"] in self.saving:
             checkpoint.save(self.saves[0], specs, state)
+            self.saved_at[sent["name"]] = time.monotonic()
+
+    def save_now(self, wait: float = stopping.SAVE_WAIT) -> None:
+        """At a stop: set the stop Event (each running task saves at the end of its iteration and
+        ends) and wait, at most `wait` seconds, until every task that had started has a checkpoint
+        on this disk written since (or has ended)."""
+        from distributed import Event
+
+        asked_at = time.monotonic()
+        Event(self.stop_event, client=self.client).set()
+        ended = {f.key for f in self.running if f.done()}
+        busy = [name for name in self.saving if name in self.started and name.removesuffix("-state") not in ended]
+
+        def missing() -> list[str]:
+            done = {f.key for f in self.running if f.done()}
+            return [n for n in busy if self.saved_at.get(n, 0) < asked_at and n.removesuffix("-state") not in done]
+
+        while missing() and time.monotonic() < asked_at + wait:
+            time.sleep(0.05)
+        n_saved = len(busy) - len(missing())
+        log.warning("stopping: %d of %d task(s) in flight saved their checkpoints", n_saved, len(busy))
 
     def forget_state(self, key: str) -> None:
         """A task ended and its records are written: its Variable and its checkpoint go."""
@@ -264,8 +318,9 @@ def run_tasks(
     model stops (a Dask event from the worker; again with its task's result: `write` keeps the
     first), and pass `moving` the work running tasks report (about every second, as Dask events).
     With `saves` = (checkpoint folder, seconds), each task checkpoints about that often (see the
-    module doc). On any exception (Ctrl-C included) cancel what is pending and re-raise: every
-    record already written stays, and the last checkpoint of each task in flight."""
+    module doc), and at a stop (Ctrl-C, SIGTERM, ...) the running tasks save first. On any exception
+    cancel what is pending and re-raise: every record already written stays, and the last
+    checkpoint of each task in flight."""
     shipped, size = ship_data(client, prepared)
     log.info("dask: %d worker threads; data shipped once to each worker: %.1f MB", threads, size / 1e6)
     topics = (f"nnscratch-{what}-{uuid.uuid4().hex[:8]}" for what in ("progress", "record", "checkpoint"))
@@ -295,7 +350,9 @@ def run_tasks(
             for following in itertools.islice(todo, 1):
                 pool.submit(following)
             pool.try_next_suspect()
-    except BaseException:
+    except BaseException as err:
+        if saves and isinstance(err, KeyboardInterrupt):  # a stop (stopping.Interrupted): save what trains
+            pool.save_now()
         client.cancel(list(pool.running))
         raise
     finally:

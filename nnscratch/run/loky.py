@@ -71,7 +71,6 @@ def watch_progress(folder: Path, bar: Progress, every: float = 1.0, counts: Coun
             collect_ended(folder.parent / ".ended", counts, bar)
 
 
-SAVE_WAIT = 5.0  # seconds a stopping sweep waits for its busy workers' checkpoints
 DEATHS = ("TerminatedWorkerError", "KilledWorker", "BrokenProcessPool")
 
 
@@ -91,7 +90,7 @@ def in_flight(runs_root: Path) -> list[str]:
     return ids
 
 
-def save_checkpoints_now(runs_root: Path, wait: float = SAVE_WAIT) -> int:
+def save_checkpoints_now(runs_root: Path, wait: float = stopping.SAVE_WAIT) -> int:
     """At a stop, while the workers live: send SIGINT to each busy worker of this sweep (runs/.busy/<pid>)
     and wait, at most `wait` seconds, until each has saved its task's checkpoint (at the end of its
     iteration: nnscratch.run.task.saver) or ended its task; how many saved."""

@@ -45,6 +45,7 @@ from nnscratch.config.checks import ConfigError
 log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FORCE_AFTER = 5.0  # seconds between a second signal and the hard end of the process
+SAVE_WAIT = 5.0  # seconds a stopping sweep waits for the checkpoints of its tasks in flight
 HOLD_AFTER_SAVE = 30.0  # seconds a worker waits, once its checkpoint is saved, to be stopped
 PARENT_EVERY = 0.5  # seconds between a worker's looks at its parent
 
