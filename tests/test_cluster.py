@@ -18,7 +18,7 @@ import yaml
 
 from nnscratch import results
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf.stops_grid import every_number
+from nnscratch.perf.stops_grid import every_number, saved_iterations
 from nnscratch.run import sweep
 
 pytestmark = pytest.mark.slow  # end to end: the entry points in subprocesses
@@ -248,17 +248,6 @@ KEPT = {  # two tasks of two runs each (stack_rows 32, stack_tasks 2), long enou
     },
 }
 STACKED = {"stack_rows": 32, "stack_tasks": 2}
-
-
-def saved_iterations(sweep_dir: Path) -> list[int]:
-    """The iteration of every unfinished model in the sweep's checkpoints."""
-    import pickle
-
-    models = []
-    for path in sweep_dir.glob("checkpoints/*.ckpt"):
-        saved = pickle.loads(path.read_bytes().partition(b"\n")[2])
-        models += pickle.loads(saved["state"])["models"]
-    return [m.iteration for m in models if m.final is None]
 
 
 def test_a_stopped_dask_sweep_has_its_running_tasks_save_and_resume_continues_from_them(tmp_path):

@@ -19,7 +19,7 @@ import yaml
 from nnscratch import results
 from nnscratch.config.checks import ConfigError
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf.stops_grid import every_number
+from nnscratch.perf.stops_grid import every_number, saved_iterations
 from nnscratch.run import stopping, sweep
 
 ROOT = CONF_DIR.parent
@@ -321,17 +321,6 @@ def test_a_task_continued_from_a_checkpoint_saved_after_one_of_its_runs_stopped_
     assert (resumed_dir / "runs" / first / "metrics.json").stat().st_mtime_ns == kept  # not written again
     assert every_number(resumed_dir) == every_number(straight_dir)
     assert not list((resumed_dir / "checkpoints").glob("*.ckpt"))
-
-
-def saved_iterations(sweep_dir: Path) -> list[int]:
-    """The iteration of every unfinished model in the sweep's checkpoints."""
-    import pickle
-
-    models = []
-    for path in sweep_dir.glob("checkpoints/*.ckpt"):
-        saved = pickle.loads(path.read_bytes().partition(b"\n")[2])
-        models += pickle.loads(saved["state"])["models"]
-    return [m.iteration for m in models if m.final is None]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)

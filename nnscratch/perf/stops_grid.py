@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -57,6 +58,15 @@ def every_number(sweep_dir: Path) -> dict:
         )
         for d in results.run_dirs(sweep_dir)
     }
+
+
+def saved_iterations(sweep_dir: Path) -> list[int]:
+    """The iteration of every unfinished model in the sweep's checkpoints."""
+    models = []
+    for path in sweep_dir.glob("checkpoints/*.ckpt"):
+        saved = pickle.loads(path.read_bytes().partition(b"\n")[2])
+        models += pickle.loads(saved["state"])["models"]
+    return [m.iteration for m in models if m.final is None]
 
 
 def records(sweep_dir: Path | None) -> dict[str, int]:
