@@ -201,7 +201,7 @@ class InFlight:
         self.saves = saves  # (checkpoint folder, event topic, seconds), or None: no checkpoints
         self.stop_event = f"nnscratch-stop-{uuid.uuid4().hex[:8]}"  # set when the sweep stops
         self.saving: dict[str, list[dict]] = {}  # Variable name -> the specs of its task in flight
-        self.started: dict[str, float] = {}  # Variable name -> when its task said it started
+        self.started: set[str] = set()  # Variable names of the tasks that said they started
         self.saved_at: dict[str, float] = {}  # Variable name -> when its last checkpoint was written
         self.running: dict = {}  # future -> its specs
         self.by_id: dict[str, dict] = {}  # every spec submitted, by run id
@@ -265,7 +265,7 @@ class InFlight:
         if specs is None:
             return
         if sent.get("started"):
-            self.started[sent["name"]] = time.monotonic()
+            self.started.add(sent["name"])
             if sent["continues"]:
                 log.warning("a task of %d run(s) continues from its checkpoint (Dask's retry)", len(specs))
             return
@@ -299,6 +299,8 @@ class InFlight:
         from distributed import Variable
 
         specs = self.saving.pop(f"{key}-state", None)
+        self.started.discard(f"{key}-state")
+        self.saved_at.pop(f"{key}-state", None)
         if specs is not None:
             Variable(f"{key}-state", client=self.client).delete()
             checkpoint.remove(self.saves[0], specs)
