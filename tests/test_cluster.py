@@ -192,6 +192,22 @@ def test_the_client_sees_the_work_of_running_tasks_through_dask_events(tmp_path,
     assert len(running) >= 2 and running["done"].min() < 1
 
 
+def kept(iterations: int) -> dict:
+    """Four runs that, with STACKED, train as two tasks of two runs each (admitted one after the other)."""
+    return {
+        "name": "kept",
+        "axes": {
+            "model": {"hidden": [[32]]},
+            "data": {"subset": [2000]},
+            "train": {"iterations": [iterations], "eval_every": [50]},
+            "seed": [0, 1, 2, 3],
+        },
+    }
+
+
+STACKED = {"stack_rows": 32, "stack_tasks": 2}
+
+
 def test_a_task_whose_dask_worker_is_killed_continues_from_the_checkpoint_it_sent_back(tmp_path, caplog):
     """Two tasks of two runs each (admitted one after the other), a checkpoint every 0.3 s sent back
     to the client: once both tasks have one on the client's disk, both workers are frozen (no task
@@ -201,16 +217,7 @@ def test_a_task_whose_dask_worker_is_killed_continues_from_the_checkpoint_it_sen
 
     import psutil
 
-    grid = {
-        "name": "kept",
-        "axes": {
-            "model": {"hidden": [[32]]},
-            "data": {"subset": [2000]},
-            "train": {"iterations": [200], "eval_every": [50]},
-            "seed": [0, 1, 2, 3],
-        },
-    }
-    stacked = {"stack_rows": 32, "stack_tasks": 2}
+    grid, stacked = kept(iterations=200), STACKED
     straight, _ = sweep.run(grid, {"backend": "loky", "n_jobs": 2, **stacked}, [], tmp_path / "loky", progress=False)
     out = tmp_path / "client" / "outputs"
     with cluster(tmp_path, workers=2) as c:
@@ -238,18 +245,6 @@ def test_a_task_whose_dask_worker_is_killed_continues_from_the_checkpoint_it_sen
     assert not list(sweep_dir.glob("checkpoints/*.ckpt"))  # removed as their tasks ended
 
 
-KEPT = {  # two tasks of two runs each (stack_rows 32, stack_tasks 2), long enough to be stopped mid-task
-    "name": "kept",
-    "axes": {
-        "model": {"hidden": [[32]]},
-        "data": {"subset": [2000]},
-        "train": {"iterations": [1500], "eval_every": [50]},
-        "seed": [0, 1, 2, 3],
-    },
-}
-STACKED = {"stack_rows": 32, "stack_tasks": 2}
-
-
 def test_a_stopped_dask_sweep_has_its_running_tasks_save_and_resume_continues_from_them(tmp_path):
     """SIGINT to the client as the first run stops, while both tasks train on workers that cannot see
     its disk, with no periodic checkpoint due (checkpoint_every 600 s): each task saves at the stop, the client writes
@@ -257,9 +252,10 @@ def test_a_stopped_dask_sweep_has_its_running_tasks_save_and_resume_continues_fr
     record equals a straight loky sweep's."""
     conf = tmp_path / "conf"
     shutil.copytree(CONF_DIR, conf)
-    (conf / "sweep" / "kept.yaml").write_text(yaml.safe_dump(KEPT, sort_keys=False))
+    grid = kept(iterations=1500)  # long enough to be stopped mid-task
+    (conf / "sweep" / "kept.yaml").write_text(yaml.safe_dump(grid, sort_keys=False))
     loky = {"backend": "loky", "n_jobs": 2, **STACKED}
-    straight, _ = sweep.run(KEPT, loky, [], tmp_path / "loky", progress=False)
+    straight, _ = sweep.run(grid, loky, [], tmp_path / "loky", progress=False)
     out = tmp_path / "client" / "outputs"
     with cluster(tmp_path, workers=2) as c:
         argv = [sys.executable, "-m", "experiments.sweep", "sweep=kept", f"out_root={out}", "parallel=dask"]

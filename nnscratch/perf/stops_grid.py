@@ -84,15 +84,20 @@ def mtimes(folder: Path) -> dict[str, float]:
     return found
 
 
-def busy_tasks(sweep_dir: Path) -> dict[str, float]:
-    """{checkpoint name: when its task started} of the tasks in flight."""
+def busy_workers(sweep_dir: Path) -> dict[int, tuple[str, float]]:
+    """{worker pid: (its task's checkpoint name, when the task started)} of the tasks in flight."""
     folder, found = results.runs_dir(sweep_dir) / ".busy", {}
     for pid, started in mtimes(folder).items():
         try:
-            found[(folder / pid).read_text()] = started
+            found[int(pid)] = ((folder / pid).read_text(), started)
         except FileNotFoundError:
             continue
     return found
+
+
+def busy_tasks(sweep_dir: Path) -> dict[str, float]:
+    """{checkpoint name: when its task started} of the tasks in flight."""
+    return dict(busy_workers(sweep_dir).values())
 
 
 def seconds_lost(busy: dict[str, float], saved: dict[str, float], at: float) -> float:
@@ -109,14 +114,14 @@ STOPS = {  # name: (what the table calls it, the signal, sent to)
 }
 
 
-def send(proc: subprocess.Popen, sig: signal.Signals, to: str, victim: list[int]) -> None:
+def send(proc: subprocess.Popen, sig: signal.Signals, to: str, victim: int | None) -> None:
     """The stop: to the sweep's process group, to the sweep alone, or to the worker `victim`."""
     if to == "group":
         os.killpg(proc.pid, sig)  # Ctrl-C in a terminal
     elif to == "sweep":
         os.kill(proc.pid, sig)
     elif victim:
-        os.kill(victim[0], sig)
+        os.kill(victim, sig)
 
 
 def stop_once(out: Path, delay: float, stop: str, straight: dict) -> dict:
@@ -128,11 +133,11 @@ def stop_once(out: Path, delay: float, stop: str, straight: dict) -> dict:
     workers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
     before, busy = records(sweep_dir), busy_tasks(sweep_dir) if sweep_dir else {}
     saved_before = mtimes(sweep_dir / "checkpoints") if sweep_dir else {}
-    victim = []
+    victim = None
     if to == "worker":  # the worker whose task started first; only its task loses work, the other goes on
-        pids = sorted(mtimes(results.runs_dir(sweep_dir) / ".busy").items(), key=lambda kv: kv[1]) if sweep_dir else []
-        victim = [int(pid) for pid, _ in pids[:1]]
-        busy = {name: t for name, t in busy.items() if victim and name == busy_name(sweep_dir, victim[0])}
+        working = busy_workers(sweep_dir) if sweep_dir else {}
+        victim = min(working, key=lambda pid: working[pid][1], default=None)
+        busy = dict([working[victim]]) if victim else {}
     sent = time.time()
     send(proc, sig, to, victim)
     proc.communicate(timeout=3600 if to == "worker" else 120)
@@ -160,14 +165,6 @@ def stop_once(out: Path, delay: float, stop: str, straight: dict) -> dict:
         "resume s": round(time.time() - resumed, 1) if to != "worker" else "—",
         "resume identical": f"{same}/{len(straight)}",
     }
-
-
-def busy_name(sweep_dir: Path, pid: int) -> str | None:
-    """The checkpoint name the task of worker `pid` holds."""
-    try:
-        return (results.runs_dir(sweep_dir) / ".busy" / str(pid)).read_text()
-    except FileNotFoundError:
-        return None
 
 
 def main(argv: list[str]) -> None:

@@ -282,12 +282,15 @@ class InFlight:
 
         asked_at = time.monotonic()
         Event(self.stop_event, client=self.client).set()
-        ended = {f.key for f in self.running if f.done()}
-        busy = [name for name in self.saving if name in self.started and name.removesuffix("-state") not in ended]
+
+        def running() -> set[str]:  # the Variable names of the started tasks that have not ended
+            ended = {f"{f.key}-state" for f in self.running if f.done()}
+            return {name for name in self.saving if name in self.started and name not in ended}
+
+        busy = running()
 
         def missing() -> list[str]:
-            done = {f.key for f in self.running if f.done()}
-            return [n for n in busy if self.saved_at.get(n, 0) < asked_at and n.removesuffix("-state") not in done]
+            return [n for n in busy & running() if self.saved_at.get(n, 0) < asked_at]
 
         while missing() and time.monotonic() < asked_at + wait:
             time.sleep(0.05)
