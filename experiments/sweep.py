@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nnscratch.config.checks import ConfigError
 from nnscratch.data import DataError
-from nnscratch.loggers import make_logger
+from nnscratch.loggers.process import started
 from nnscratch.run import stopping, sweep
 
 log = logging.getLogger("experiments.sweep")
@@ -20,16 +20,23 @@ log = logging.getLogger("experiments.sweep")
 def main(cfg: DictConfig) -> None:
     settings = OmegaConf.to_container(cfg, resolve=True)
     try:
-        tracker = make_logger(settings["logger"])
-        sweep_dir, counts = sweep.run(
-            settings["sweep"],
-            settings["parallel"],
-            list(HydraConfig.get().overrides.task),
-            Path(cfg.out_root),
-            cfg.resume,
-            adaptive=settings["adaptive"],
-            logger=tracker,
-        )
+        with started(settings["logger"]) as tracker:  # its own process, from now: it opens its store meanwhile
+            sweep_dir, counts = sweep.run(
+                settings["sweep"],
+                settings["parallel"],
+                list(HydraConfig.get().overrides.task),
+                Path(cfg.out_root),
+                cfg.resume,
+                adaptive=settings["adaptive"],
+                logger=tracker,
+            )
+            log.info("done: %s -> %s/results.csv", dict(counts), sweep_dir)
+            if cfg.report:
+                from nnscratch.report import write_report
+
+                report = write_report([sweep_dir])
+                log.info("report: %s", report)
+                tracker.log_report(sweep_dir, report.parent)
     except (ConfigError, DataError) as err:
         sys.exit(f"error: {err}")
     except stopping.Interrupted as stop:
@@ -37,13 +44,6 @@ def main(cfg: DictConfig) -> None:
         sys.exit(stop.exit_code)
     except KeyboardInterrupt:  # before the sweep had a folder
         sys.exit("interrupted before any run started")
-    log.info("done: %s -> %s/results.csv", dict(counts), sweep_dir)
-    if cfg.report:
-        from nnscratch.report import write_report
-
-        report = write_report([sweep_dir])
-        log.info("report: %s", report)
-        tracker.log_report(sweep_dir, report.parent)
     if counts["failed"]:
         sys.exit(f"{counts['failed']} run(s) failed: see {sweep_dir}/results.csv, then resume={sweep_dir}")
 

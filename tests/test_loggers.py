@@ -24,6 +24,7 @@ from nnscratch.config.checks import ConfigError
 from nnscratch.loggers import make_logger
 from nnscratch.loggers import mlflow as mlflow_logger
 from nnscratch.loggers.mlflow import MlflowLogger, flatten, text
+from nnscratch.loggers.process import started
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import sweep
 
@@ -130,6 +131,7 @@ def settings(uri: str, **kw) -> dict:
     return {"name": "mlflow", "tracking_uri": uri, "experiment": None, "timeout": 5, "retries": 0} | kw
 
 
+QUIET = {"capture_output": True, "text": True, "timeout": 300}
 SLOW_SERVER = 30  # s per HTTP request: on a loaded 2-core machine the server took more than 5 s to answer
 
 
@@ -171,8 +173,11 @@ def check_run_in_mlflow(client: MlflowClient, run, sweep_dir: Path, row: pd.Seri
 
 
 def test_a_sweep_logs_every_run_with_params_history_and_artifacts(server, tmp_path):
-    tracker = MlflowLogger(settings(server.uri, timeout=SLOW_SERVER))
-    sweep_dir = run_grid(tmp_path, tracker)
+    with started(settings(server.uri, timeout=SLOW_SERVER)) as tracker:  # as experiments.sweep does: a process
+        sweep_dir = run_grid(tmp_path, tracker)
+        (sweep_dir / "report.md").write_text("# report\n")
+        tracker.log_report(sweep_dir, sweep_dir)  # the report folder, once, in a run of its own
+    assert tracker.problem is None and tracker.child.returncode == 0
     table = results.read_results(sweep_dir)
     found = logged_runs(server.uri, sweep_dir)
     assert set(found) == set(table["run_id"]) and len(found) == 8
@@ -181,11 +186,9 @@ def test_a_sweep_logs_every_run_with_params_history_and_artifacts(server, tmp_pa
     for _, row in table.iterrows():
         check_run_in_mlflow(client, found[row["run_id"]], sweep_dir, row)
     assert len(client.search_runs([found[table["run_id"][0]].info.experiment_id], "tags.outcome = 'collapsed'")) >= 1
-    # the report folder, once, in a run of its own; logging it or the sweep again adds nothing
-    (sweep_dir / "report.md").write_text("# report\n")
-    tracker.log_report(sweep_dir, sweep_dir)
-    tracker.log_report(sweep_dir, sweep_dir)
+    # logging the report or the sweep again adds nothing
     again = MlflowLogger(settings(server.uri))  # a new process's logger: looks the runs up in MLflow
+    again.log_report(sweep_dir, sweep_dir)
     assert again.log_runs(sweep_dir) == 0
     ids = {f: r.info.run_id for f, r in found.items()}
     assert {f: r.info.run_id for f, r in logged_runs(server.uri, sweep_dir).items()} == ids
@@ -195,30 +198,28 @@ def test_a_sweep_logs_every_run_with_params_history_and_artifacts(server, tmp_pa
     assert {"report.md", "results.csv", "sweep.json"} <= {a.path for a in client.list_artifacts(reports[0].info.run_id)}
 
 
-class KillAfterFirst(MlflowLogger):
-    """Cuts the tracker off as soon as the first run is logged: the rest of the sweep meets a dead tracker."""
-
-    def __init__(self, settings: dict, plug: Plug):
-        super().__init__(settings)
-        self.plug = plug
-
-    def log_run(self, sweep_dir, run_dir, written):
-        rid = super().log_run(sweep_dir, run_dir, written)
-        self.plug.pull()
-        return rid
+def pull_at_first_logged(plug: Plug, out: Path, stop: threading.Event) -> None:
+    """Cut the tracker off as soon as a run's MLflow id is recorded (tracked/mlflow.jsonl has a line):
+    the rest of the sweep meets a dead tracker."""
+    while not stop.wait(0.05):
+        if any(f.stat().st_size for f in out.glob("*/*/tracked/mlflow.jsonl")):
+            plug.pull()
+            return
 
 
-def test_a_tracker_lost_mid_sweep_loses_no_record_and_a_relog_fills_it_in(server, tmp_path, caplog):
-    plug = Plug(server.port)
-    tracker = KillAfterFirst(settings(plug.uri, timeout=SLOW_SERVER), plug)  # a cut port refuses at once
-    started = time.time()
-    sweep_dir = run_grid(tmp_path, tracker)
-    took = time.time() - started
+def test_a_tracker_lost_mid_sweep_loses_no_record_and_a_relog_fills_it_in(server, tmp_path, capfd):
+    plug, stop = Plug(server.port), threading.Event()
+    threading.Thread(target=pull_at_first_logged, args=(plug, tmp_path / "out", stop), daemon=True).start()
+    started_at = time.time()
+    with started(settings(plug.uri, timeout=SLOW_SERVER)) as tracker:  # a cut port refuses at once
+        sweep_dir = run_grid(tmp_path, tracker)
+    took, said = time.time() - started_at, capfd.readouterr().err  # the logging process's stderr is ours
+    stop.set()
     table = results.read_results(sweep_dir)
     assert len(table) == 8 and set(table["status"]) == {"finished"}  # every record is there
-    assert tracker.problem and "cannot log" in caplog.text
-    assert sum("cannot log" in r.getMessage() for r in caplog.records) == 1  # reported once
-    assert table["mlflow_run_id"].notna().sum() == 1  # the one logged before the cut
+    assert tracker.problem and said.count("cannot log") == 1, said  # reported once
+    before = table["mlflow_run_id"].notna().sum()
+    assert 1 <= before < 8  # those logged before the cut
     assert took < 120
     relog = subprocess.run(
         [sys.executable, "-m", "experiments.log", f"sweep_dir={sweep_dir}", f"logger.tracking_uri={server.uri}"],
@@ -228,11 +229,35 @@ def test_a_tracker_lost_mid_sweep_loses_no_record_and_a_relog_fills_it_in(server
         timeout=300,
     )
     assert relog.returncode == 0, relog.stderr
-    assert "logged 7 run(s)" in relog.stdout
+    assert f"logged {8 - before} run(s)" in relog.stdout
     found = logged_runs(server.uri, sweep_dir)
     table = results.read_results(sweep_dir)
     assert set(found) == set(table["run_id"])
     assert dict(zip(table["run_id"], table["mlflow_run_id"])) == {f: r.info.run_id for f, r in found.items()}
+
+
+def test_the_sweep_command_logs_its_runs_and_report_from_its_logging_process(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    argv = [sys.executable, "-m", "experiments.sweep", "sweep=smoke", "adaptive.enabled=false", f"out_root={tmp_path}"]
+    argv += ["sweep.axes.train.iterations=[30]", "sweep.axes.model.hidden=[[10]]", "sweep.axes.seed=[0]"]
+    done = subprocess.run([*argv, "logger=mlflow", f"logger.tracking_uri={uri}"], cwd=CONF_DIR.parent, **QUIET)
+    assert done.returncode == 0, done.stderr
+    (sweep_dir,) = (tmp_path / "smoke").iterdir()
+    table, found = results.read_results(sweep_dir), logged_runs(uri, sweep_dir, "smoke")
+    assert len(table) == 8 and dict(zip(table["run_id"], table["mlflow_run_id"])) == {
+        f: r.info.run_id for f, r in found.items()
+    }
+    client = MlflowClient(uri)
+    (report,) = client.search_runs([client.get_experiment_by_name("smoke").experiment_id], "tags.kind = 'report'")
+    assert {"report.html", "figures"} <= {a.path for a in client.list_artifacts(report.info.run_id)}
+
+
+def test_a_stopped_sweep_ends_its_logging_process_at_once(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    with pytest.raises(KeyboardInterrupt), started(settings(uri)) as tracker:
+        tracker.log_runs(tmp_path, [])
+        raise KeyboardInterrupt  # a stop: the block ends by it
+    assert tracker.child.returncode == -signal.SIGKILL  # ended, not waited for
 
 
 def test_resume_logs_the_runs_it_adds_once(tmp_path):

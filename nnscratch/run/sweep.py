@@ -24,7 +24,6 @@ from nnscratch.config.checks import ConfigError
 from nnscratch.config.grid import axis_names, expand, products
 from nnscratch.environment import environment
 from nnscratch.loggers import Logger, NoLogger
-from nnscratch.loggers.background import Background
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import stopping
 from nnscratch.run.adaptive import plan_round, recorded_specs, verdicts
@@ -215,15 +214,16 @@ def run(
     logger: Logger | None = None,
 ) -> tuple[Path, Counter]:
     """Validate, then run every missing or failed run of the grid, then (adaptive) the rounds of extra
-    seeds; (sweep dir, counts). Each record written is given to `logger` (nnscratch.loggers), and at
-    the end every run of the folder it has not logged yet."""
+    seeds; (sweep dir, counts). Each record written is given to `logger` (nnscratch.loggers) as it is
+    written, and at the end the whole folder (what it has not logged yet): by this process, so give a
+    logger that returns at once (nnscratch.loggers.process.started's) unless waiting on it is fine."""
     record, specs, sweep_dir, planning = open_sweep(grid, parallel, cli_overrides, out_root, resume, conf_dir, adaptive)
     settings = record["adaptive"]
     guard = ExitStack()  # the sweep folder's lock and the signal handlers, until this session ends
     guard.enter_context(stopping.sweep_lock(sweep_dir))
     guard.enter_context(stopping.stop_on_signals())
     started = time.time()
-    queued = Background(logger or NoLogger())  # the sweep never waits on a tracker
+    logger = logger or NoLogger()
 
     def execute(batches: list[list[dict]]) -> Counter:
         return run_sweep(
@@ -236,7 +236,7 @@ def run(
             parallel.get("stack_rows", 0),
             parallel.get("stack_tasks", 1),
             parallel.get("checkpoint_every", 0),
-            on_record=lambda run_id: queued.log_runs(sweep_dir, [run_id]),
+            on_record=lambda run_id: logger.log_runs(sweep_dir, [run_id]),
         )
 
     try:
@@ -250,8 +250,7 @@ def run(
         specs += [s for batch in added for s in batch]
         if settings and settings.get("enabled"):
             counts += add_seeds(record, specs, sweep_dir, execute, conf_dir)
-        queued.log_runs(sweep_dir)  # any record written unannounced (a dead pool's), or by an earlier session
-        queued.drain()
+        logger.log_runs(sweep_dir)  # any record written unannounced (a dead pool's), or by an earlier session
     except KeyboardInterrupt as err:  # any stop signal (nnscratch.run.stopping): its workers are stopped
         stopping.end_workers()
         raise stopping.interrupted(err, sweep_dir) from None
