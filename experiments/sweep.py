@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from nnscratch.config.checks import ConfigError
 from nnscratch.data import DataError
 from nnscratch.loggers.process import started
-from nnscratch.run import stopping, sweep
+from nnscratch.run import stopping
 
 log = logging.getLogger("experiments.sweep")
 
@@ -20,7 +20,9 @@ log = logging.getLogger("experiments.sweep")
 def main(cfg: DictConfig) -> None:
     settings = OmegaConf.to_container(cfg, resolve=True)
     try:
-        with started(settings["logger"]) as tracker:  # its own process, from now: it opens its store meanwhile
+        with started(settings["logger"]) as tracker:  # a process of its own: it opens its store meanwhile
+            from nnscratch.run import sweep  # after: a second of imports (pandas, scipy), beside the tracker's
+
             sweep_dir, counts = sweep.run(
                 settings["sweep"],
                 settings["parallel"],
