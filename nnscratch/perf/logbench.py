@@ -1,10 +1,10 @@
 """What logging to MLflow costs: each grid of conf/logbench.yaml (the smoke grid, the default grid at one
 seed and 150 iterations) with logger=none and logger=mlflow (SQLite) in one run, paired and taking
 turns, each sweep a fresh `python -m experiments.sweep` process: its wall time whole (imports and
-all), the sweep's own session time (sweep.json), and CPU time, the client's and its workers' apart
-(the figure a loaded machine changes least); then a finished sweep of trivial runs
-(nnscratch.perf.scale's grid) logged afterwards, as `python -m experiments.log` does, and logged
-again (idempotent: nothing new).
+all), the sweep's own session time (sweep.json), and CPU time, the client's own and its children's
+apart (its workers and, with logger=mlflow, its logging process: nnscratch.loggers.process); then a
+finished sweep of trivial runs (nnscratch.perf.scale's grid) logged afterwards, as
+`python -m experiments.log` does, and logged again (idempotent: nothing new).
 
     python -m experiments.logbench repeats=2 trivial_runs=0   both grids, 2 pairs each
     python -m experiments.logbench repeats=0 trivial_runs=10000
@@ -48,21 +48,22 @@ def warm_store(uri: str) -> float:
 
 
 # Runs `python -m experiments.sweep ...` in this process and, at its exit, writes the process's own CPU
-# time (the client: planning, collecting, logging) and whether MLflow was imported to the file named first.
+# time (the client: planning, collecting, handing records to its logger) and whether it imported
+# MLflow to the file named first.
 SWEEP_WITH_RUSAGE = """import atexit, json, resource, runpy, sys
 out = sys.argv.pop(1)
 def record():
     u = resource.getrusage(resource.RUSAGE_SELF)
     with open(out, "w") as f:
-        json.dump({"client_cpu_s": u.ru_utime + u.ru_stime, "mlflow_imported": "mlflow" in sys.modules}, f)
+        json.dump({"client_cpu_s": u.ru_utime + u.ru_stime, "client_imported_mlflow": "mlflow" in sys.modules}, f)
 atexit.register(record)  # registered first, so run last: after loky's own exit handlers
 runpy.run_module("experiments.sweep", run_name="__main__", alter_sys=True)
 """
 
 
 def timed_sweep(grid: str, logger: list[str], out_root: Path, extra: list[str]) -> dict:
-    """One `python -m experiments.sweep` process: its wall time, its CPU time and its workers' (which a
-    loaded machine changes less), whether it imported MLflow, and the sweep's session time."""
+    """One `python -m experiments.sweep` process: its wall time, its CPU time and its children's (its
+    workers, its logging process), whether it imported MLflow itself, and the sweep's session time."""
     argv = [f"sweep={grid}", f"out_root={out_root}", "report=false", "adaptive.enabled=false", *logger, *extra]
     usage = out_root / "rusage.json"
     started, cpu = time.perf_counter(), cpu_of_children()
@@ -79,9 +80,9 @@ def timed_sweep(grid: str, logger: list[str], out_root: Path, extra: list[str]) 
         "process_s": wall,
         "cpu_s": cpu,
         "client_cpu_s": client["client_cpu_s"],
-        "workers_cpu_s": cpu - client["client_cpu_s"],
+        "children_cpu_s": cpu - client["client_cpu_s"],
         "sweep_s": session,
-        "mlflow_imported": client["mlflow_imported"],
+        "client_imported_mlflow": client["client_imported_mlflow"],
         "sweep_dir": sweep_dir,
     }
 
@@ -115,7 +116,7 @@ def sweep_overhead(grids: dict[str, list[str]], out_root: Path, uri: str, repeat
 
 def overhead_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per grid: the median of each figure with either logger, and mlflow's paired excess in % (median over rounds)."""
-    figures = ["process_s", "sweep_s", "cpu_s", "client_cpu_s", "workers_cpu_s"]
+    figures = ["process_s", "sweep_s", "cpu_s", "client_cpu_s", "children_cpu_s"]
     wide = table.pivot_table(index=["grid", "round"], columns="logger", values=figures)
     rows = []
     for grid, pairs in wide.groupby(level="grid"):
