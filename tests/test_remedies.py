@@ -91,3 +91,22 @@ def test_a_remedies_grid_whose_claims_have_no_runs_still_gets_its_table_and_figu
     curves_figure(
         claims, table, pd.DataFrame({"run_id": []}), pd.DataFrame({"run_id": [], "iteration": []}), tmp_path / "c.png"
     )
+
+
+def test_the_remedies_table_shows_the_numbers_of_its_matrix_figure(tmp_path):
+    """The table was rounded to 4 places before the writer's 3: a mean of 0.86549 read 0.866 in the table
+    and 0.865 in the figure's cell."""
+    from nnscratch.claims import CheckResult, ClaimResult
+    from nnscratch.report.remedies import remedy_section
+    from nnscratch.report.render import write_markdown
+
+    claims = {"claims": [claim("adam", "adam", ADAM)]}
+    cells = pd.DataFrame(
+        {"margin": [0.1], "low": [0.05], "high": [0.15], "mean": [0.86549], "sd": [0.01], "seeds": [6]}
+    )
+    res = [ClaimResult("adam", "adam", "", [CheckResult("x", "supported", "", cells, "train_acc")])]
+    none = pd.DataFrame({"run_id": []})
+    section = remedy_section(claims, res, none, none, tmp_path)
+    text = write_markdown(tmp_path / "r.md", "r", [section], tmp_path).read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| unscaled"))
+    assert "0.865" in row and "0.866" not in row, row

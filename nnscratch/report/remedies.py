@@ -143,5 +143,4 @@ def remedy_section(claims: dict, results_: list[ClaimResult], runs, hist, fig_di
         "reference on the same seed (0 = as good; the threshold is −0.01), or the train accuracy reached. "
         "'none (as in the log)' is the failure itself. Verdicts come from the same engine as the log's claims."
     ]
-    shown = table.round(4)
-    return Section("What fixes each failure", text, tables=[("Failure × remedy", shown)], figures=figs, level=2)
+    return Section("What fixes each failure", text, tables=[("Failure × remedy", table)], figures=figs, level=2)

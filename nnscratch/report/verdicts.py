@@ -58,8 +58,9 @@ def claims_table(results_: list[ClaimResult], links: dict[str, str] | None = Non
 
 
 def shown_cells(cells: pd.DataFrame) -> pd.DataFrame:
-    """A check's cell table for reading: rounded, without the run ids."""
-    shown = cells.drop(columns=["run_ids", "margins"]).round(4)
+    """A check's cell table for reading, without the run ids; not rounded here: the writer rounds it once,
+    to 3 places as the text and figures do (rounded to 4 first, some figures came out one off in the 3rd)."""
+    shown = cells.drop(columns=["run_ids", "margins"])
     return shown.assign(seeds_needed=pd.to_numeric(shown["seeds_needed"], errors="coerce").astype("Int64"))
 
 
