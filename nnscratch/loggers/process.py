@@ -9,8 +9,8 @@ thread of the client took turns with the client's own work (Python's GIL: one th
 The child, `python -m nnscratch.loggers.process '<settings as JSON>'`, starts with the block: it
 imports its tracker and opens the store while the client is still planning and its workers starting
 (a core the client leaves idle then), and logs each run as its record comes, at the workers' priority
-(a lower one, nice 5 or 10, left a backlog that took longer to log at the end than it had saved the
-workers: docs/mlflow.md). Each call is one JSON line on the child's stdin, read as it comes (a
+(a lower one after the import, nice 10 or 19, was slower: the logging then waited for the workers to
+end, docs/mlflow.md). Each call is one JSON line on the child's stdin, read as it comes (a
 thread), so the client's writes never wait; the child logs each sweep's waiting folders in one call.
 When the block ends the child is told (its stdin closed), logs what is left (at most `wait` s), says
 {"problem": ...} on its stdout and ends without its tracker's teardown (everything is committed by
@@ -150,7 +150,10 @@ if __name__ == "__main__":
     logging.basicConfig(format="%(message)s", level=logging.INFO)
     for noisy in ("mlflow", "alembic", "urllib3"):  # their INFO lines (a new store's migrations) are not ours
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    serve(json.loads(sys.argv[1]), sys.stdin, sys.stdout)
-    sys.stdout.flush()
+    try:
+        serve(json.loads(sys.argv[1]), sys.stdin, sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the client is gone (killed): nobody to tell
+        pass
     sys.stderr.flush()
     os._exit(0)  # everything is committed: skip the tracker's teardown (half a second of MLflow's)
