@@ -86,8 +86,8 @@ class Elsewhere:
             self.problem = f"the logging process ended (exit code {self.child.poll()})"
             log.warning("logger: %s; going on without it. Log the sweep later: python -m experiments.log", self.problem)
 
-    def close(self, wait: float = WAIT) -> bool:
-        """Let the child log what is queued (at most `wait` s), then end it; True if it logged it all."""
+    def close(self, wait: float = WAIT) -> None:
+        """Let the child log what is queued (at most `wait` s), then end it; `problem` says what it met."""
         try:
             said, _ = self.child.communicate(timeout=wait)
         except subprocess.TimeoutExpired:
@@ -96,11 +96,10 @@ class Elsewhere:
                 wait,
             )
             self.end()
-            return False
+            return
         last = said.strip().splitlines()[-1:] if said else []
         ended = f"the logging process ended (exit code {self.child.returncode}) before it was done"
         self.problem = json.loads(last[0])["problem"] if last else self.problem or ended
-        return self.problem is None
 
     def end(self) -> None:
         """End the child now (a stop), without waiting for what it has not logged."""
