@@ -20,13 +20,14 @@ ALLOWED = {
     "diagnose": {"paths"},
     "environment": set(),
     "train": BASE | {"train"},
-    "config": BASE | {"config"},
+    "networks": BASE | {"train", "networks"},
+    "config": BASE | {"config", "networks"},
     "results": {"paths", "diagnostics"},
     "claims": {"paths", "diagnostics", "results", "stats"},
     "report": {"paths", "diagnostics", "diagnose", "results", "claims", "stats", "report"},
     "loggers": {"paths", "results", "config", "loggers"},
-    "run": BASE | {"train", "config", "results", "claims", "loggers", "run"},
-    "perf": BASE | {"train", "config", "results", "claims", "loggers", "run", "report", "perf"},
+    "run": BASE | {"train", "networks", "config", "results", "claims", "loggers", "run"},
+    "perf": BASE | {"train", "networks", "config", "results", "claims", "loggers", "run", "report", "perf"},
 }
 RUN_ORDER = ["prepared", "task", "plan", "progress", "loky", "dask", "adaptive", "sweep"]  # each imports only earlier
 NO_HYDRA = {"results", "claims", "report", "train", "data", "datasets", "network", "optimizers", "diagnostics", "stats"}

@@ -16,6 +16,7 @@ from typing import Any
 from nnscratch import datasets
 from nnscratch.data import SCALINGS, SUBSET_METHODS
 from nnscratch.network import ACTIVATIONS, BIAS_INITS, WEIGHT_INITS, layer_inits
+from nnscratch.networks.loading import network_problems
 from nnscratch.optimizers import OPTIMIZERS
 
 FAULTS = (None, "raise", "kill")
@@ -126,7 +127,9 @@ def validate(cfg: dict) -> list[str]:
         n_layers = len(hidden) + 1
     if cfg.get("model", {}).get("dtype", "float32") not in DTYPES:
         problems.append(f"model.dtype: unknown '{cfg['model']['dtype']}' (allowed: {', '.join(DTYPES)})")
-    problems += check_init("weights", cfg.get("weights", {}), WEIGHT_INITS, n_layers)
+    if cfg.get("weights", {}).get("scheme") != "user":  # the user's own init_params (network_problems)
+        problems += check_init("weights", cfg.get("weights", {}), WEIGHT_INITS, n_layers)
+    problems += network_problems(cfg)
     problems += check_init("biases", cfg.get("biases", {}), BIAS_INITS, n_layers)
     problems += check_activation(cfg.get("activation", {"name": "relu"}))
     problems += check_optimizer(cfg.get("optimizer", {"name": "gd"}))

@@ -169,6 +169,8 @@ def run_id(config: dict) -> str:
     identity["data"].pop("dir", None)
     identity["data"].pop("mirrors", None)
     identity["data"].pop("catalogue", None)
+    if identity.get("network") == {"name": "builtin"}:  # the built-in network: the run of before the group came
+        identity.pop("network")
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
 

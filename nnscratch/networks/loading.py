@@ -63,6 +63,36 @@ class ImportProbe:
     opened: list[str]
 
 
+def own_network(config: dict) -> bool:
+    """Whether a run config trains a network of the user's own (network=notebook), not the built-in one."""
+    return (config.get("network") or {"name": "builtin"})["name"] != "builtin"
+
+
+NETWORKS = ("builtin", "notebook")
+
+
+def network_problems(config: dict) -> list[str]:
+    """What a run config asks of a network that the network cannot do, as 'key: problem' lines."""
+    network = config.get("network") or {"name": "builtin"}
+    user_init = (config.get("weights") or {}).get("scheme") == "user"
+    if network.get("name") not in NETWORKS:
+        return [f"network.name: unknown '{network.get('name')}' (allowed: {', '.join(NETWORKS)})"]
+    if not own_network(config):
+        return ["weights=user: the built-in network has no init_params of yours (network=notebook has)"] * user_init
+    problems = []
+    if not network.get("source"):
+        problems.append("network.source: missing; give your file, e.g. network.source=examples/tutorial_net.py")
+    elif not Path(network["source"]).expanduser().is_file():
+        problems.append(f"network.source: no file {network['source']} (from {Path.cwd()})")
+    if len(config["model"].get("hidden") or []) != 1:
+        problems.append(f"model.hidden: network=notebook has one hidden layer, got {config['model'].get('hidden')}")
+    if (config.get("optimizer") or {"name": "gd"})["name"] != "gd":
+        problems.append("optimizer: network=notebook updates with your update_params (optimizer=gd)")
+    if config["train"].get("batch_size") is not None:
+        problems.append("train.batch_size: network=notebook trains full-batch (train.batch_size=null)")
+    return problems
+
+
 def source_path(network: dict) -> Path:
     """The file `network.source` names, or NetworkFileError."""
     source = network.get("source")

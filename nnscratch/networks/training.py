@@ -1,5 +1,6 @@
 """A run of a user's network: the harness's data, initial parameters, iterations and records; the
-user's forward, backward and update. One full-batch iteration, as the tutorial's gradient_descent:
+user's forward, backward and update, the parameters kept in the run's dtype (model.dtype, float32).
+One full-batch iteration, as the tutorial's gradient_descent:
 
     Z1, A1, Z2, A2 = forward_prop(W1, b1, W2, b2, X)
     dW1, db1, dW2, db2 = backward_prop(Z1, A1, Z2, A2, W1, W2, X, Y)
@@ -110,7 +111,8 @@ def train_notebook(
         raise UserCodeError("train.batch_size: a network of your own trains full-batch here (batch_size=null)")
     arrays = initial_params(cfg, nb, data.n_inputs, data.n_classes)
     X, y, iterations = data.X_train, data.y_train, tc["iterations"]
-    lr = arrays[0].dtype.type(tc["lr"])
+    dt = arrays[0].dtype
+    lr = dt.type(tc["lr"])
     history, t0, reported = [], time.perf_counter(), time.perf_counter()
     diverged = False
     with threadpool_limits(limits=tc["blas_threads"], user_api="blas"), np.errstate(all="ignore"):
@@ -123,7 +125,8 @@ def train_notebook(
                 history.append(history_row(i, arrays, fwd, grads, y, test_pred, data.y_test))
             if diverged or i == iterations:
                 break
-            arrays = list(nb.call("update", *arrays, *grads, lr))
+            # kept in the run's dtype: a float64 one-hot in the user's code would otherwise promote them
+            arrays = [np.asarray(a).astype(dt, copy=False) for a in nb.call("update", *arrays, *grads, lr)]
             if report and time.perf_counter() - reported >= REPORT_EVERY:
                 report((i + 1) / iterations)
                 reported = time.perf_counter()

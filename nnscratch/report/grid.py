@@ -11,6 +11,7 @@ import pandas as pd
 from nnscratch.claims import confidence, evaluate, for_dataset
 from nnscratch.report import diagnoses, figures, tables
 from nnscratch.report.load import Sweep
+from nnscratch.report.networks import network_section
 from nnscratch.report.remedies import remedy_section
 from nnscratch.report.render import Section
 from nnscratch.report.rounds import rounds_section
@@ -46,7 +47,7 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     heat = figures.collapse_heatmaps(
         runs, axes, f("collapse_heatmaps"), title=f"Collapse vs success on {s.dataset}: test accuracy per cell"
     )
-    sections = [sweep_header(s)]
+    sections = [sweep_header(s), *network_section(s)]
     verdicts = evaluate(for_dataset(claims, s.dataset), runs, hist, axes)
     intervals = figures.claim_intervals(verdicts, f("claim_intervals"))
     per_claim = claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)

@@ -19,8 +19,10 @@ STACK_KEYS = ("lr", "iterations", "eval_every", "blas_threads", "collapse_margin
 
 
 def stackable(config: dict) -> bool:
-    """Full-batch runs without fault injection can share a stack (a mini-batch run draws its own batches)."""
-    return config["train"].get("batch_size") is None and config.get("fault") is None
+    """Full-batch runs of the built-in network without fault injection can share a stack (a mini-batch run
+    draws its own batches; a user's network trains alone)."""
+    builtin = (config.get("network") or {"name": "builtin"})["name"] == "builtin"
+    return builtin and config["train"].get("batch_size") is None and config.get("fault") is None
 
 
 def schedule_key(config: dict) -> tuple:

@@ -24,12 +24,16 @@ from nnscratch.config.checks import ConfigError
 from nnscratch.config.grid import axis_names, expand, products
 from nnscratch.environment import environment
 from nnscratch.loggers import Logger, NoLogger
+from nnscratch.network import Activation
+from nnscratch.networks.checks import check_network
+from nnscratch.networks.loading import NetworkFileError, load, own_network
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import stopping
 from nnscratch.run.adaptive import plan_round, recorded_specs, verdicts
 from nnscratch.run.dask import run_on_dask
 from nnscratch.run.loky import in_flight, run_on_loky
 from nnscratch.run.plan import plan_tasks, worker_count
+from nnscratch.run.prepared import prepare_for
 from nnscratch.run.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ RUN_KEYS = (
     "biases",
     "activation",
     "optimizer",
+    "network",
     "train",
     "seed",
     "fault",
@@ -65,9 +70,45 @@ def plan(grid: dict, cli_overrides: list[str], conf_dir: Path = CONF_DIR) -> tup
         "products": products(grid),
         "base_overrides": base,
         "claims": grid.get("claims"),
-        "runs": [s["run_id"] for s in specs],
     }
-    return record, specs
+    if any(own_network(s["config"]) for s in specs):
+        record, specs = with_builtin_twins(grid, base, specs, record, conf_dir)
+    return record | {"runs": [s["run_id"] for s in specs]}, specs
+
+
+def with_builtin_twins(
+    grid: dict, base: list[str], specs: list[dict], record: dict, conf_dir: Path
+) -> tuple[dict, list[dict]]:
+    """A grid run with the user's network (network=notebook) also runs every cell with the built-in one,
+    on the same seeds, so that the report can tell the code from the config: a `network` axis is added.
+    The user's file is imported (probed) here, before any work: a slow, data-reading or incomplete file
+    stops the sweep with one line."""
+    network = specs[0]["config"]["network"]
+    try:
+        nb = load(network)
+    except NetworkFileError as err:
+        raise ConfigError(f"sweep '{grid['name']}': {err}") from None
+    twins, _ = expand(grid, [o for o in base if o.lstrip("+~").split("=", 1)[0].split(".")[0] != "network"], conf_dir)
+    for spec in specs:
+        spec["axes"]["network"] = network["name"]
+    for spec in twins:
+        spec["axes"]["network"] = "builtin"
+    record["axes"] = [*record["axes"], "network"]
+    record["network"] = {"source": str(nb.path), "sha256": nb.sha256, "functions": nb.names}
+    return record, specs + twins
+
+
+def write_network_check(sweep_dir: Path, specs: list[dict]) -> None:
+    """The user's network checked (nnscratch.networks.checks) on the sweep's first data, written to
+    network_check.json for the report: what the code does wrong, apart from any config."""
+    config = next(s["config"] for s in specs if own_network(s["config"]))
+    report = check_network(load(config["network"], probe=False), prepare_for(config), Activation(**config["activation"]))
+    found = [f.line() for f in report.findings]
+    results.write_json(
+        sweep_dir / "network_check.json",
+        {"findings": found, "passed": report.passed, "notes": report.notes, "seconds": round(report.seconds, 2)},
+    )
+    log.info("your network's check: %s", f"{len(found)} finding(s)" if found else "nothing found")
 
 
 def check_resume(sweep_dir: Path, record: dict) -> None:
@@ -245,6 +286,8 @@ def run(
         stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
         env_name = "environment.json" if not resume else f"environment-resumed-{stamp}.json"
         results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
+        if record.get("network"):
+            write_network_check(sweep_dir, specs)
         added = [recorded_specs([r], record["axes"], conf_dir) for r in record["rounds"]]  # of an interrupted sweep
         counts = execute([specs, *added])
         specs += [s for batch in added for s in batch]

@@ -16,6 +16,8 @@ from pathlib import Path
 from nnscratch import data as datamod
 from nnscratch import diagnose, results
 from nnscratch.config.checks import ConfigError, check
+from nnscratch.networks.loading import NetworkFileError, load, own_network
+from nnscratch.networks.training import train_notebook
 from nnscratch.run import checkpoint, stopping
 from nnscratch.run.prepared import open_prepared, prepare_for
 from nnscratch.run.stopping import watch_parent
@@ -59,7 +61,13 @@ def execute(
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         cfgs, reporting = [s["config"] for s in specs], by_run if report else None
-        done = train_stack(cfgs, data, max_rows, state, report=reporting, on_stop=stop, checkpoint=checkpoint)
+        if own_network(cfgs[0]):  # a user's network trains alone, without stacking or checkpoints
+            ((cfg,),) = [cfgs]
+            progress = (lambda done: reporting([(done, done, 1.0)])) if reporting else None
+            asked = checkpoint[2] if checkpoint and len(checkpoint) > 2 else None
+            done = [train_notebook(cfg, data, load(cfg["network"], probe=False), progress, asked)]
+        else:
+            done = train_stack(cfgs, data, max_rows, state, report=reporting, on_stop=stop, checkpoint=checkpoint)
         ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
         return [
             stopped.get(i) or (with_diagnosis(ran | r.metrics, r.history, specs[i]["config"]), r.history)
@@ -98,7 +106,12 @@ def run_single(spec: dict, out_dir: Path) -> dict:
         raise ConfigError(f"{out_dir} already holds a run: give another out_dir= (or none: Hydra picks a new folder)")
     try:
         check(spec["config"])
+        if own_network(spec["config"]):
+            load(spec["config"]["network"])  # its import probed: slow, data-reading or incomplete files stop here
         data = prepare_for(spec["config"])
+    except NetworkFileError as err:
+        drop_if_unused(Path(out_dir))
+        raise ConfigError(str(err)) from None
     except (ConfigError, datamod.DataError):
         drop_if_unused(Path(out_dir))
         raise
