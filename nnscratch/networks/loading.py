@@ -50,7 +50,12 @@ class NetworkFileError(ValueError):
 
 
 class UserCodeError(RuntimeError):
-    """A call of the user's code raised or ran out of time; the message names the user's own frame."""
+    """A call of the user's code raised or ran out of time; the message names the user's own frame,
+    `function` the user's function that was called."""
+
+    def __init__(self, message: str, function: str = ""):
+        super().__init__(message)
+        self.function = function
 
 
 @dataclass(frozen=True)
@@ -198,7 +203,9 @@ def time_limit(seconds: float) -> Iterator[None]:
             signal.signal(signal.SIGALRM, before)
         return
     target = ctypes.c_ulong(threading.get_ident())
-    timer = threading.Timer(seconds, lambda: ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(_TimeUp)))
+    timer = threading.Timer(
+        seconds, lambda: ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(_TimeUp))
+    )
     timer.start()
     try:
         yield
@@ -240,11 +247,12 @@ class Notebook:
                 return self.function(role)(*args)
         except _TimeUp:
             raise UserCodeError(
-                f"{name} did not return within {self.timeout:g} s (network.call_timeout): does it loop forever?"
+                f"{name} did not return within {self.timeout:g} s (network.call_timeout): does it loop forever?", name
             ) from None
         except Exception as err:
             where = user_frame(err, self.path)
-            raise UserCodeError(f"{name} raised {type(err).__name__}: {err}" + (f" at {where}" if where else "")) from err
+            message = f"{name} raised {type(err).__name__}: {err}" + (f" at {where}" if where else "")
+            raise UserCodeError(message, name) from err
 
 
 _loaded: dict[tuple[str, str], ModuleType] = {}  # (path, sha256) -> module: one import per process

@@ -102,7 +102,9 @@ def write_network_check(sweep_dir: Path, specs: list[dict]) -> None:
     """The user's network checked (nnscratch.networks.checks) on the sweep's first data, written to
     network_check.json for the report: what the code does wrong, apart from any config."""
     config = next(s["config"] for s in specs if own_network(s["config"]))
-    report = check_network(load(config["network"], probe=False), prepare_for(config), Activation(**config["activation"]))
+    report = check_network(
+        load(config["network"], probe=False), prepare_for(config), Activation(**config["activation"])
+    )
     found = [f.line() for f in report.findings]
     results.write_json(
         sweep_dir / "network_check.json",
