@@ -8,6 +8,7 @@ timed, and counted as found when a finding names its place (function -> array). 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
 import sys
@@ -48,7 +49,7 @@ def names_place(found: list[str], place: str) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "docs" / "planted_bugs.md"))
+    parser.add_argument("--out", default=str(ROOT / "docs" / "record" / "planted_bugs.md"))
     args = parser.parse_args()
     variants = yaml.safe_load((ROOT / "benchmarks" / "planted_bugs.yaml").read_text())
     source = CORRECT.read_text()
@@ -78,8 +79,8 @@ def main() -> None:
         "Each row is `examples/tutorial_net.py` with one bug planted (`benchmarks/planted_bugs.yaml`), checked by",
         "`python -m experiments.check network=notebook network.source=<variant>`; a bug counts as found when a",
         "finding names its place (function -> array). Made by `python -m benchmarks.planted_bugs` on "
-        f"{time.strftime('%Y-%m-%d')} ({cpu}, the machine shared with other work: seconds are the whole command's, "
-        "Python's start and MNIST's loading included).",
+        f"{time.strftime('%Y-%m-%d')} ({cpu}, 2 cores, load average {os.getloadavg()[0]:.1f} at the end: seconds "
+        "are the whole command's, Python's start and MNIST's loading included).",
         "",
         f"**{named} of {bugs} bugs named by their place; {silent} of 2 non-bugs left silent.**",
         "",
