@@ -407,7 +407,7 @@ def own_loop(nb: Notebook, data: Prepared, report: CheckReport) -> None:
         return
     name, asked = nb.names["train"], 4
     X, y = batch(data, OVERFIT_IMAGES)
-    calls = count_calls(nb, "update")
+    calls = CountedCalls(nb, "update")
     try:
         got = nb.call("train", X.copy(), y, 0.1, asked)
     finally:
@@ -442,7 +442,7 @@ def own_loop(nb: Notebook, data: Prepared, report: CheckReport) -> None:
         report.notes.append(f"{name} accepts uint8 pixels (0-255) and runs; the harness gives it float32")
 
 
-class count_calls:
+class CountedCalls:
     """Count the calls of one of the user's functions made through its module (as the file's own loop
     makes them), until restore()."""
 
