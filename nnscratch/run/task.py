@@ -17,9 +17,11 @@ from nnscratch import data as datamod
 from nnscratch import diagnose, results
 from nnscratch.config.checks import ConfigError, check
 from nnscratch.run import checkpoint, stopping
+from nnscratch.run.checkpoint import refused, task_name
 from nnscratch.run.prepared import open_prepared, prepare_for
 from nnscratch.run.stopping import watch_parent
 from nnscratch.train.history import RunResult
+from nnscratch.train.saved import UnusableState
 from nnscratch.train.stack import RunProgress, train_stack
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,12 @@ def execute(
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         cfgs, reporting = [s["config"] for s in specs], by_run if report else None
-        done = train_stack(cfgs, data, max_rows, state, report=reporting, on_stop=stop, checkpoint=checkpoint)
+        hooks = {"report": reporting, "on_stop": stop, "checkpoint": checkpoint}
+        try:
+            done = train_stack(cfgs, data, max_rows, state, **hooks)
+        except UnusableState as err:  # found before any training: a state made by hand, or another version's
+            log.warning(refused(Path("checkpoints", f"{task_name(specs)}.ckpt"), str(err)))
+            done = train_stack(cfgs, data, max_rows, None, **hooks)
         ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
         return [
             stopped.get(i) or (with_diagnosis(ran | r.metrics, r.history, specs[i]["config"]), r.history)
