@@ -11,6 +11,11 @@ parallel settings, run ids), ``environment.json``, ``results.csv`` (one tidy row
 ``runs/``. Every file is written atomically (temporary name, then rename), so a crash leaves either
 the old file or the new one, never half of one.
 
+Folders may come from someone else, edited or cut short: every reader here takes a file that is not
+what it should be (a run's JSON that does not parse or lacks its keys, a history.csv that does not
+parse, a journal line cut short or edited) as that run's problem: one line names the file and what
+is wrong (DamagedRecord, logged), that run is left out (a resume runs it again), the rest goes on.
+
 Beside ``runs/``, ``journal/<writer>.jsonl`` holds one line per record written, appended by the
 process that wrote the record, right after it: an entry as a JSON array (when, which folder, run id,
 status, outcome, and its results.csv line already rendered), a tab, its history. Each process has its
@@ -26,6 +31,7 @@ import csv
 import gc
 import io
 import json
+import logging
 import os
 import shutil
 import socket
@@ -37,6 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
+log = logging.getLogger(__name__)
 SEED = "seed"  # the axis that tells a cell's repeats apart: tables, claims and adaptive rounds group by the rest
 RESULT_COLUMNS = [
     "status",
@@ -116,9 +123,45 @@ def write_run_files(run_dir: Path, run: dict, metrics: dict, history: list[dict]
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str) + "\n")
 
 
+class DamagedRecord(ValueError):
+    """A file of a run's record that is not what it should be (cut short, edited by hand); its message
+    names the file and what is wrong."""
+
+
+# what every reader needs of a run's JSON files: {file: {key: (its type, required)}}
+RECORD_KEYS = {"config.json": {"run_id": (str, True), "axes": (dict, False)}, "metrics.json": {"status": (str, True)}}
+
+
 def read_run(run_dir: Path) -> dict:
-    """{"run": config.json, "metrics": metrics.json} of one run folder."""
-    return {"run": read_json(Path(run_dir) / "config.json"), "metrics": read_json(Path(run_dir) / "metrics.json")}
+    """{"run": config.json, "metrics": metrics.json} of one run folder; DamagedRecord if either does not
+    parse as JSON or lacks what every reader needs of it."""
+    run, metrics = (read_record(Path(run_dir) / name) for name in ("config.json", "metrics.json"))
+    return {"run": run, "metrics": metrics}
+
+
+def read_record(path: Path) -> dict:
+    """One JSON file of a run's record, checked for the keys (and their types) every reader needs."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise DamagedRecord(f"{path}: cannot be read as JSON ({type(err).__name__}: {err})") from None
+    needs = RECORD_KEYS[Path(path).name]
+    wrong = [
+        k
+        for k, (kind, required) in needs.items()
+        if not isinstance(value, dict) or not (isinstance(value.get(k), kind) or (not required and k not in value))
+    ]
+    if wrong:
+        raise DamagedRecord(f"{path}: lacks {', '.join(wrong)} (or holds another type), as no writer leaves it")
+    return value
+
+
+def read_history_csv(path: Path) -> list[dict]:
+    """A run's history.csv as rows (empty: a failed run's); DamagedRecord if it does not parse."""
+    try:
+        return pd.read_csv(path).to_dict("records") if Path(path).stat().st_size > 1 else []
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise DamagedRecord(f"{path}: cannot be read as CSV ({type(err).__name__}: {str(err).strip()[:200]})") from None
 
 
 def runs_dir(sweep_dir: Path) -> Path:
@@ -164,8 +207,8 @@ def axes(sweep_dir: Path) -> list[str]:
 
 def result_row(run: dict, metrics: dict) -> dict:
     """One row of results.csv: run_id, every axis value, the final metrics, status and command."""
-    row = {"run_id": run["run_id"], **run["axes"]}
-    return row | {c: metrics.get(c) for c in RESULT_COLUMNS if c != "command"} | {"command": run["command"]}
+    row = {"run_id": run["run_id"], **(run.get("axes") or {})}
+    return row | {c: metrics.get(c) for c in RESULT_COLUMNS if c != "command"} | {"command": run.get("command")}
 
 
 def csv_line(values: list) -> str:
@@ -223,15 +266,17 @@ def read_journal(sweep_dir: Path, histories: bool = False) -> dict[str, dict]:
     entries: dict[str, dict] = {}
     for path in sorted((Path(sweep_dir) / "journal").glob("*.jsonl")):
         with open(path, newline="\n") as f:  # line by line: a 100 MB journal is never in memory at once
-            for line in f:
-                if not line.endswith("\n"):  # a line its writer died writing
+            for number, line in enumerate(f, start=1):
+                if not line.endswith("\n"):  # a line its writer died writing (a full disk, a SIGKILL)
+                    log.warning("%s: its last line is cut short: that run is read from its folder", path)
                     continue
                 tab = line.find("\t")
                 try:
                     values = json.loads(line[:tab])
-                except json.JSONDecodeError:  # not a journal line: its run is read from its folder
-                    continue
-                if not isinstance(values, list) or len(values) != len(ENTRY):  # an older version's: the same
+                except json.JSONDecodeError:
+                    values = None
+                if not is_entry(values):  # cut short, edited, or an older version's: the run is read from its folder
+                    log.warning("%s: line %d is not a journal entry: that run is read from its folder", path, number)
                     continue
                 entry = dict(zip(ENTRY, values))  # (an array, not an object: 100,000 parses allocate half as much)
                 if histories:
@@ -248,14 +293,24 @@ def read_journal(sweep_dir: Path, histories: bool = False) -> dict[str, dict]:
         except OSError:  # not a run folder (a multirun's own files)
             continue
         if rid not in journaled or written > journaled[rid]["written"]:
-            journaled[rid] = journal_from_folder(sweep_dir, root / rid)
+            try:
+                journaled[rid] = journal_from_folder(sweep_dir, root / rid)
+            except DamagedRecord as err:
+                log.warning("%s: run %s is left out (a resume runs it again)", err, rid)
+                journaled.pop(rid, None)
     return journaled
 
 
+def is_entry(values) -> bool:
+    """Whether a journal line's head is an entry of this version (ENTRY's fields, of their types)."""
+    kinds = (int | float, str, str, str, str | None, str)
+    return isinstance(values, list) and len(values) == len(ENTRY) and all(map(isinstance, values, kinds))
+
+
 def journal_from_folder(sweep_dir: Path, run_dir: Path) -> dict:
-    """A journal entry rebuilt from a run folder, appended to this process's journal."""
-    rec, csv = read_run(run_dir), run_dir / "history.csv"
-    history = pd.read_csv(csv).to_dict("records") if csv.stat().st_size > 1 else []
+    """A journal entry rebuilt from a run folder, appended to this process's journal; DamagedRecord if
+    the folder's files do not read."""
+    rec, history = read_run(run_dir), read_history_csv(run_dir / "history.csv")
     row = result_row(rec["run"], rec["metrics"])
     entry = journal_entry((run_dir / "metrics.json").stat().st_mtime, run_dir.name, row)
     return append_journal(sweep_dir, entry, history)
@@ -328,5 +383,18 @@ def read_results(sweep_dir: Path) -> pd.DataFrame:
 def read_histories(sweep_dir: Path) -> pd.DataFrame:
     """Every run's history stacked, with a run_id column, for learning curves."""
     entries = read_journal(sweep_dir, histories=True)
-    rows = [h | {"run_id": e["run_id"]} for _, e in sorted(entries.items()) for h in json.loads(e["history"])]
+    rows = [h | {"run_id": e["run_id"]} for _, e in sorted(entries.items()) for h in history_of(sweep_dir, e)]
     return pd.DataFrame(rows)
+
+
+def history_of(sweep_dir: Path, entry: dict) -> list[dict]:
+    """A journal entry's history (read_journal with `histories`); empty, said in one line, if its text
+    is not a list of rows."""
+    try:
+        rows = json.loads(entry["history"])
+        if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
+            return rows
+    except ValueError:
+        pass
+    log.warning("%s: the history of run %s is not a list of rows: left out", Path(sweep_dir) / "journal", entry["dir"])
+    return []

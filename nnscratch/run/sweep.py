@@ -76,7 +76,10 @@ def check_resume(sweep_dir: Path, record: dict) -> None:
         raise ConfigError(
             f"resume={sweep_dir}: no sweep.json there; give a folder a sweep wrote (outputs/<grid>/<timestamp>)"
         )
-    on_disk = results.read_sweep(sweep_dir)
+    try:
+        on_disk = results.read_sweep(sweep_dir)
+    except ValueError as err:
+        raise ConfigError(f"resume={sweep_dir}: its sweep.json cannot be read ({err}); nothing was run") from None
     diffs = [k for k in sorted(set(on_disk) | set(record)) if k not in NOT_COMPARED and on_disk.get(k) != record.get(k)]
     if diffs:
         raise ConfigError(

@@ -196,8 +196,9 @@ def saver(saves: Path, specs: list[dict], every: float, busy: Path) -> tuple:
 def is_finished(run_dir: Path) -> bool:
     """Whether a run folder holds a finished record."""
     try:
-        return results.read_json(run_dir / "metrics.json").get("status") == "finished"
-    except (OSError, ValueError):
+        results.read_history_csv(run_dir / "history.csv")
+        return results.read_run(run_dir)["metrics"]["status"] == "finished"
+    except results.DamagedRecord:  # none, or damaged: the run is trained again
         return False
 
 
