@@ -92,6 +92,27 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def disk_full_message(sweep_dir: Path, err: OSError, what: str, runs_left: int) -> str:
+    """One line: the folder, what failed, the space left, about what the runs left need, how to go on."""
+    free = shutil.disk_usage(next(p for p in (sweep_dir, *sweep_dir.parents) if p.exists())).free
+    records = [f for d in ("runs", "journal") for f in (sweep_dir / d).rglob("*") if f.is_file()]
+    recorded = len(run_dirs(sweep_dir)) if sweep_dir.exists() else 0
+    need = ""
+    if recorded and runs_left:
+        each = sum(f.stat().st_size for f in records) / recorded
+        need = f"; the {runs_left} run(s) left need about {mb(each * runs_left)} more ({mb(each)} a run so far)"
+    return (
+        f"{sweep_dir}: the disk is full ({err.strerror}{f': {err.filename}' if err.filename else ''}) "
+        f"while writing {what}; "
+        f"{mb(free)} free there{need}. Every record written is whole: free space there (or move the folder "
+        f"to a larger disk), then run the same command with resume={sweep_dir}"
+    )
+
+
+def mb(n: float) -> str:
+    return f"{n / 1e6:.2f} MB"
+
+
 def write_json(path: Path, obj: dict) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
@@ -105,7 +126,11 @@ def write_run(run_dir: Path, run: dict, metrics: dict, history: list[dict]) -> N
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=run_dir.parent, prefix=f".{run_dir.name}."))
-    write_run_files(tmp, run, metrics, history)
+    try:
+        write_run_files(tmp, run, metrics, history)
+    except BaseException:  # a full disk: no half-written folder is left
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if run_dir.exists():  # a failed run being redone: swap, then drop the old record
         old = run_dir.with_name(f".{run_dir.name}.old")
         os.replace(run_dir, old)

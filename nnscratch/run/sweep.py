@@ -257,9 +257,20 @@ def run(
     except KeyboardInterrupt as err:  # any stop signal (nnscratch.run.stopping): its workers are stopped
         stopping.end_workers()
         raise stopping.interrupted(err, sweep_dir) from None
+    except OSError as err:  # a full disk, here or in a worker: every record written is whole (results.py)
+        if not stopping.is_disk_full(err):
+            raise
+        stopping.end_workers()
+        with stopping.stop_when_full(sweep_dir, "its records", lambda: len(specs) - len(results.run_dirs(sweep_dir))):
+            raise
     finally:  # wall time of this session, kept across resumes
         record["sessions"].append(session(started, planning, parallel))
-        results.write_json(sweep_dir / "sweep.json", record)
+        try:
+            results.write_json(sweep_dir / "sweep.json", record)
+        except OSError as err:  # the old sweep.json stays, whole; the full disk is said (above, or by the next write)
+            if not stopping.is_disk_full(err):
+                raise
+            log.warning("%s: the disk is full: this session's entry is not in sweep.json", sweep_dir)
         guard.close()
     return sweep_dir, counts
 

@@ -73,6 +73,8 @@ def execute(
             for i, r in enumerate(done)
         ]
     except Exception as err:  # a run's failure is a result of the sweep, not the end of it
+        if stopping.is_disk_full(err):  # not the run's: the sweep stops (nnscratch.run.sweep.run)
+            raise
         failed = {"status": "failed", "error": f"{type(err).__name__}: {err}", "worker": worker_name()}
         return [stopped.get(i) or fail(spec, failed, on_stop) for i, spec in enumerate(specs)]
 
