@@ -6,13 +6,18 @@ import json
 import logging
 import os
 import pickle
+import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from nnscratch import results
+from nnscratch.paths import CONF_DIR
 from nnscratch.perf import same_numbers
 from nnscratch.perf.stops_grid import every_number
 from nnscratch.run import checkpoint, sweep
@@ -32,6 +37,7 @@ QUEUED = {
     },
 }
 TINY = {**QUEUED, "name": "tiny", "axes": {**QUEUED["axes"], "seed": [0, 1, 2, 3]}}
+ROOT = CONF_DIR.parent
 IN_PROCESS = {"backend": "loky", "n_jobs": 1, "scheduler": None, "stack_rows": 0, "stack_tasks": 1}
 
 
@@ -179,3 +185,126 @@ def test_a_folder_whose_sweep_json_is_garbage_is_refused_in_one_line(tiny, tmp_p
     (sweep_dir / "sweep.json").write_text('{"name": "tiny", "axes": [')
     with pytest.raises(ConfigError, match="sweep.json cannot be read"):
         sweep.run(TINY, IN_PROCESS, [], tmp_path, resume=str(sweep_dir), progress=False)
+
+
+# ---------------------------------------------------------------- a full disk
+
+# 8 runs of 100 iterations on 300 digits (64 inputs), evaluated every iteration: records of ~70 kB,
+# the prepared data ~0.2 MB, the report ~2 MB
+DISK = {
+    "name": "disk",
+    "axes": {
+        "data": ["digits"],
+        "data.subset": [300],
+        "data.scaling": ["unit", "none"],
+        "model": {"hidden": [[10], [16]]},
+        "train": {"iterations": [100], "eval_every": [1]},
+        "seed": [0, 1],
+    },
+}
+SWEEP = [sys.executable, "-m", "experiments.sweep", "sweep=disk", "parallel.n_jobs=1", "parallel.stack_rows=0"]
+SWEEP += ["adaptive.enabled=false"]
+TMPFS = 4 << 20  # bytes
+
+
+@pytest.fixture(scope="module")
+def disk_conf(tmp_path_factory) -> Path:
+    """A copy of conf/ with the DISK grid as conf/sweep/disk.yaml."""
+    pytest.importorskip("sklearn", reason="the digits extra is installed by .ci/run")
+    folder = tmp_path_factory.mktemp("disk") / "conf"
+    shutil.copytree(CONF_DIR, folder)
+    (folder / "sweep" / "disk.yaml").write_text(yaml.safe_dump(DISK, sort_keys=False))
+    return folder
+
+
+def used(paths) -> int:
+    """Bytes a tmpfs gives these files and folders (whole pages)."""
+    return sum(-(-p.stat().st_size // 4096) * 4096 if p.is_file() else 4096 for p in paths)
+
+
+@pytest.fixture(scope="module")
+def disk_straight(disk_conf) -> tuple[dict, int, int, int]:
+    """(every_number of the DISK sweep run straight, the bytes of its records, of its report, of its
+    prepared data), on the ordinary disk."""
+    out = disk_conf.parent / "straight"
+    done = subprocess.run([*SWEEP, f"out_root={out}", f"--config-dir={disk_conf}"], cwd=ROOT, capture_output=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (sweep_dir,) = (out / "disk").iterdir()
+    report = [sweep_dir / "report.html", *(sweep_dir / "figures").rglob("*")]
+    records = [p for p in sweep_dir.rglob("*") if p not in report and p.name != "report.html"]
+    _, specs = sweep.plan(DISK, [], disk_conf)
+    prepared = save_prepared(specs, disk_conf.parent / "prepared")
+    return every_number(sweep_dir), used(records), used(report), used(next(iter(prepared.values())).rglob("*"))
+
+
+def fill_and_resume(conf: Path, tmp: Path, free: int, *extra: str) -> tuple[subprocess.CompletedProcess, ...]:
+    """In a private mount namespace: a tmpfs of TMPFS bytes with `free` of them left, the sweep's
+    output in it; the sweep, the folder copied out as the full disk left it (tmp/full), the ballast
+    removed, `resume=`, the folder copied out again (tmp/resumed). (the first sweep, the resume)."""
+    mnt, argv = tmp / "mnt", [*SWEEP, *extra]
+    mnt.mkdir()
+    script = f"""
+        mount -t tmpfs -o size={TMPFS} tmpfs {mnt} || exit 99
+        set -e
+        head -c {TMPFS - free} /dev/zero > {mnt}/ballast
+        {shlex.join(argv)} out_root={mnt}/out --config-dir={conf} 2> {tmp}/first.err && echo 0 > {tmp}/first.rc || echo $? > {tmp}/first.rc
+        cp -a {mnt}/out {tmp}/full
+        rm {mnt}/ballast
+        {shlex.join(argv)} out_root={mnt}/out resume="$(echo {mnt}/out/disk/*)" --config-dir={conf} 2> {tmp}/resume.err \
+            && echo 0 > {tmp}/resume.rc || echo $? > {tmp}/resume.rc
+        cp -a {mnt}/out {tmp}/resumed
+    """
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode != 99, f"no private tmpfs (run as root, with unshare): {done.stderr[-2000:]}"
+    assert done.returncode == 0, done.stderr[-2000:] + "\n" + (tmp / "first.err").read_text()[-3000:]
+    return tuple(
+        subprocess.CompletedProcess(argv, int((tmp / f"{step}.rc").read_text()), "", (tmp / f"{step}.err").read_text())
+        for step in ("first", "resume")
+    )
+
+
+def whole(sweep_dir: Path) -> list[str]:
+    """Every record of a folder read back: no temporary or half-written file, each run folder's three
+    files parse, each journal line is whole but perhaps the last; the ids of the runs on disk."""
+    assert not [p for p in sweep_dir.rglob(".*") if p.name not in (".started", ".ended", ".busy", ".progress")]
+    ids = []
+    for d in results.run_dirs(sweep_dir):
+        results.read_run(d), results.read_history_csv(d / "history.csv")
+        ids.append(d.name)
+    for journal in (sweep_dir / "journal").glob("*.jsonl"):
+        lines = journal.read_text().split("\n")
+        assert all(results.is_entry(json.loads(line.partition("\t")[0])) for line in lines[:-1]), journal
+    return ids
+
+
+def test_a_full_disk_stops_the_sweep_in_one_line_keeps_every_record_whole_and_resume_finishes_it(
+    disk_conf, disk_straight, tmp_path
+):
+    straight, records, _, prepared = disk_straight
+    first, resumed = fill_and_resume(disk_conf, tmp_path, prepared + records // 2, "report=false")
+    assert first.returncode == 1, first.stderr[-3000:]
+    (line,) = [x for x in first.stderr.splitlines() if x.startswith("error:")]
+    (sweep_dir,) = (tmp_path / "full" / "disk").iterdir()
+    assert f"/out/disk/{sweep_dir.name}: the disk is full" in line and "while writing its records" in line, line
+    assert "MB free there" in line and "run(s) left need about" in line and "resume=" in line, line
+    assert "Traceback" not in first.stderr, first.stderr[-3000:]
+    on_disk = whole(sweep_dir)
+    assert 0 < len(on_disk) < len(straight), "the disk did not fill mid-sweep: change the ballast"
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert every_number(tmp_path / "resumed" / "disk" / sweep_dir.name) == straight  # bit for bit
+
+
+def test_a_full_disk_while_the_report_is_written_stops_in_one_line_and_resume_writes_it(
+    disk_conf, disk_straight, tmp_path
+):
+    straight, records, report, prepared = disk_straight
+    first, resumed = fill_and_resume(disk_conf, tmp_path, records + max(prepared, report // 3))
+    assert first.returncode == 1, first.stderr[-3000:]
+    (line,) = [x for x in first.stderr.splitlines() if x.startswith("error:")]
+    (sweep_dir,) = (tmp_path / "full" / "disk").iterdir()
+    assert f"/out/disk/{sweep_dir.name}: the disk is full" in line and "while writing the report" in line, line
+    assert "Traceback" not in first.stderr, first.stderr[-3000:]
+    assert len(whole(sweep_dir)) == len(straight)  # every run was recorded before the report
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (tmp_path / "resumed" / "disk" / sweep_dir.name / "report.html").stat().st_size > 0
+    assert every_number(tmp_path / "resumed" / "disk" / sweep_dir.name) == straight
