@@ -243,15 +243,20 @@ def fill_and_resume(conf: Path, tmp: Path, free: int, *extra: str) -> tuple[subp
     removed, `resume=`, the folder copied out again (tmp/resumed). (the first sweep, the resume)."""
     mnt, argv = tmp / "mnt", [*SWEEP, *extra]
     mnt.mkdir()
+
+    def run(*more: str) -> str:  # the sweep, its stderr and exit status into <tmp>/<step>.err and .rc
+        *overrides, step = more
+        command = f"{shlex.join(argv)} {' '.join(overrides)} --config-dir={conf} 2> {tmp}/{step}.err"
+        return f"{command} && echo 0 > {tmp}/{step}.rc || echo $? > {tmp}/{step}.rc"
+
     script = f"""
         mount -t tmpfs -o size={TMPFS} tmpfs {mnt} || exit 99
         set -e
         head -c {TMPFS - free} /dev/zero > {mnt}/ballast
-        {shlex.join(argv)} out_root={mnt}/out --config-dir={conf} 2> {tmp}/first.err && echo 0 > {tmp}/first.rc || echo $? > {tmp}/first.rc
+        {run(f"out_root={mnt}/out", "first")}
         cp -a {mnt}/out {tmp}/full
         rm {mnt}/ballast
-        {shlex.join(argv)} out_root={mnt}/out resume="$(echo {mnt}/out/disk/*)" --config-dir={conf} 2> {tmp}/resume.err \
-            && echo 0 > {tmp}/resume.rc || echo $? > {tmp}/resume.rc
+        {run(f"out_root={mnt}/out", f'resume="$(echo {mnt}/out/disk/*)"', "resume")}
         cp -a {mnt}/out {tmp}/resumed
     """
     done = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=ROOT, capture_output=True, text=True)

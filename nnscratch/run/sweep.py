@@ -105,8 +105,23 @@ def check_parallel(parallel: dict) -> None:
     every = parallel.get("checkpoint_every", 0)
     if not (isinstance(every, (int, float)) and not isinstance(every, bool) and every >= 0):
         problems.append(f"parallel.checkpoint_every: must be seconds >= 0 (0 = no checkpoints), got {every!r}")
+    problems += tls_problems(parallel.get("tls"))
     if problems:
         raise ConfigError("invalid parallel settings, nothing was run:\n  " + "\n  ".join(problems))
+
+
+def tls_problems(tls) -> list[str]:
+    """What is wrong with parallel.tls: null, or {ca_file, cert_file, key_file}, each a file here."""
+    if tls is None:
+        return []
+    keys = ("ca_file", "cert_file", "key_file")
+    if not isinstance(tls, dict) or set(tls) != set(keys):
+        return [f"parallel.tls: must be null or {{{', '.join(keys)}}} (paths; docs/distributed.md), got {tls!r}"]
+    return [
+        f"parallel.tls.{k}: no file {tls[k]!r}: make the certificates as docs/distributed.md shows"
+        for k in keys
+        if not (isinstance(tls[k], str) and Path(tls[k]).expanduser().is_file())
+    ]
 
 
 def new_sweep_dir(out_root: Path, name: str) -> Path:
@@ -240,6 +255,7 @@ def run(
             parallel.get("stack_tasks", 1),
             parallel.get("checkpoint_every", 0),
             on_record=lambda run_id: logger.log_runs(sweep_dir, [run_id]),
+            tls=parallel.get("tls"),
         )
 
     try:
@@ -311,6 +327,7 @@ def run_sweep(
     stack_tasks: int = 1,
     checkpoint_every: float = 0,
     on_record: Callable[[str], None] | None = None,
+    tls: dict | None = None,
 ) -> Counter:
     """Run every spec of `batches` (a grid, then each adaptive round) not yet finished in `sweep_dir`;
     returns counts by status/outcome.
@@ -337,7 +354,7 @@ def run_sweep(
     try:
         with logging_redirect_tqdm():
             if backend == "dask":
-                run_on_dask(planned, runs_root, n_jobs, scheduler, stack_rows, counts, bar, checkpoint_every)
+                run_on_dask(planned, runs_root, n_jobs, scheduler, stack_rows, counts, bar, checkpoint_every, tls)
             else:
                 workers = worker_count(n_jobs, todo)
                 run_on_loky(planned, runs_root, workers, stack_rows, counts, bar, since, checkpoint_every)
