@@ -420,8 +420,9 @@ def run_on_dask(
         with lock:
             if spec["run_id"] in written:
                 return
+            row = results.record_run(runs_root.parent, spec, metrics, history)  # a full disk raises: not written
             written.add(spec["run_id"])
-            tally(counts, results.record_run(runs_root.parent, spec, metrics, history), bar)
+            tally(counts, row, bar)
 
     todo = [s for t in planned for s in t]
     if not todo:
