@@ -313,3 +313,16 @@ def test_a_full_disk_while_the_report_is_written_stops_in_one_line_and_resume_wr
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (tmp_path / "resumed" / "disk" / sweep_dir.name / "report.html").stat().st_size > 0
     assert every_number(tmp_path / "resumed" / "disk" / sweep_dir.name) == straight
+
+
+def test_tls_settings_without_their_files_are_refused_before_anything_is_written(tmp_path):
+    from nnscratch.config.checks import ConfigError
+
+    tls = {"ca_file": str(tmp_path / "ca.pem"), "cert_file": str(tmp_path / "cert.pem"), "key_file": "key.pem"}
+    parallel = IN_PROCESS | {"backend": "dask", "tls": tls}
+    with pytest.raises(ConfigError, match=r"parallel.tls.ca_file: no file .*ca.pem") as refused:
+        sweep.run(TINY, parallel, [], tmp_path / "out", progress=False)
+    assert "parallel.tls.key_file: no file 'key.pem'" in str(refused.value)
+    with pytest.raises(ConfigError, match=r"parallel.tls: must be null or \{ca_file, cert_file, key_file\}"):
+        sweep.run(TINY, parallel | {"tls": {"ca": "x"}}, [], tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()

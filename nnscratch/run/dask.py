@@ -91,6 +91,19 @@ def security(tls: dict | None):
     )
 
 
+def tls_problems(tls) -> list[str]:
+    """What is wrong with parallel.tls: null, or {ca_file, cert_file, key_file}, each a file here."""
+    if tls is None:
+        return []
+    if not isinstance(tls, dict) or set(tls) != set(TLS_KEYS):
+        return [f"parallel.tls: must be null or {{{', '.join(TLS_KEYS)}}} (paths; docs/distributed.md), got {tls!r}"]
+    return [
+        f"parallel.tls.{k}: no file {tls[k]!r}: make the certificates as docs/distributed.md shows"
+        for k in TLS_KEYS
+        if not (isinstance(tls[k], str) and Path(tls[k]).expanduser().is_file())
+    ]
+
+
 @contextmanager
 def connect(scheduler: str | None, workers: int, tls: dict | None = None) -> Iterator:
     """A distributed Client on `scheduler`, or on a LocalCluster of `workers` single-thread processes;

@@ -27,7 +27,7 @@ from nnscratch.loggers import Logger, NoLogger
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import stopping
 from nnscratch.run.adaptive import plan_round, recorded_specs, verdicts
-from nnscratch.run.dask import run_on_dask
+from nnscratch.run.dask import run_on_dask, tls_problems
 from nnscratch.run.loky import in_flight, run_on_loky
 from nnscratch.run.plan import plan_tasks, worker_count
 from nnscratch.run.progress import Progress
@@ -108,20 +108,6 @@ def check_parallel(parallel: dict) -> None:
     problems += tls_problems(parallel.get("tls"))
     if problems:
         raise ConfigError("invalid parallel settings, nothing was run:\n  " + "\n  ".join(problems))
-
-
-def tls_problems(tls) -> list[str]:
-    """What is wrong with parallel.tls: null, or {ca_file, cert_file, key_file}, each a file here."""
-    if tls is None:
-        return []
-    keys = ("ca_file", "cert_file", "key_file")
-    if not isinstance(tls, dict) or set(tls) != set(keys):
-        return [f"parallel.tls: must be null or {{{', '.join(keys)}}} (paths; docs/distributed.md), got {tls!r}"]
-    return [
-        f"parallel.tls.{k}: no file {tls[k]!r}: make the certificates as docs/distributed.md shows"
-        for k in keys
-        if not (isinstance(tls[k], str) and Path(tls[k]).expanduser().is_file())
-    ]
 
 
 def new_sweep_dir(out_root: Path, name: str) -> Path:

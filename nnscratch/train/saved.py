@@ -4,7 +4,8 @@
         "plain"     the JSON text, as uint8 bytes, of everything that is not an array: each model's
                     iteration, counters, history, final metrics, which of its trained arrays are its
                     whole network's own; where the batches are (the RNG's state is plain integers)
-        "m<i>.<name>", "batches.order"    the arrays, each named in "plain" by {"array": <key>}
+        "s.models.0.params.W.0", ...   the arrays, each named by its place in the plain data, which
+                    holds {"array": <that name>} there
 
 `encode` writes such a state from plain data holding arrays anywhere; `decode` reads it back, the
 arrays loaded by NumPy alone. Anything that is not such an archive raises UnusableState, and so
@@ -14,6 +15,7 @@ does a model's state whose arrays are not the shapes and dtypes of the model it 
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import zipfile
@@ -106,7 +108,7 @@ def restored_model(fresh: Model, s: dict) -> Model:
     trained = {g: [trained_array(a, g, i, params, live, columns) for i, a in enumerate(s["trained"][g])] for g in "Wb"}
     if [len(trained[g]) for g in "Wb"] != [len(params[g]) for g in "Wb"]:
         raise UnusableState("holds another number of layers")
-    m = Model(fresh.cfg, params, trained, live, fresh.inputs, optimizer=fresh.optimizer)
+    m = Model(fresh.cfg, params, trained, live, fresh.inputs, optimizer=copy.copy(fresh.optimizer))
     m.test_extra = None if s["test_extra"] is None else checked(s["test_extra"], (None, None), dt, "test_extra")
     m.history, m.final = list(s["history"]), None if s["final"] is None else dict(s["final"])
     m.unit_passes, m.n_passes, m.iteration = (int(s[k]) for k in ("unit_passes", "n_passes", "iteration"))

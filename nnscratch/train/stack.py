@@ -84,8 +84,8 @@ class Checkpoint(NamedTuple):
 
 class Batches:
     """Index arrays forever: everything (None, full batch) or shuffled mini-batches, epoch by epoch
-    (a fresh permutation each). An object, not a generator, so that a checkpoint can pickle where
-    it is (its RNG, this epoch's order and the next batch's start)."""
+    (a fresh permutation each). An object, not a generator, so that a checkpoint can save where it
+    is (its RNG's state, this epoch's order and the next batch's start: Stack.state)."""
 
     def __init__(self, n: int, batch_size: int | None, rng: np.random.Generator):
         self.n, self.size, self.rng = n, batch_size, rng
