@@ -293,7 +293,7 @@ def read_journal(sweep_dir: Path, histories: bool = False) -> dict[str, dict]:
         with open(path, newline="\n") as f:  # line by line: a 100 MB journal is never in memory at once
             for number, line in enumerate(f, start=1):
                 if not line.endswith("\n"):  # a line its writer died writing (a full disk, a SIGKILL)
-                    log.warning("%s: its last line is cut short: that run is read from its folder", path)
+                    said(f"{path}: its last line is cut short: that run is read from its folder")
                     continue
                 tab = line.find("\t")
                 try:
@@ -301,7 +301,7 @@ def read_journal(sweep_dir: Path, histories: bool = False) -> dict[str, dict]:
                 except json.JSONDecodeError:
                     values = None
                 if not is_entry(values):  # cut short, edited, or an older version's: the run is read from its folder
-                    log.warning("%s: line %d is not a journal entry: that run is read from its folder", path, number)
+                    said(f"{path}: line {number} is not a journal entry: that run is read from its folder")
                     continue
                 entry = dict(zip(ENTRY, values))  # (an array, not an object: 100,000 parses allocate half as much)
                 if histories:
@@ -321,9 +321,19 @@ def read_journal(sweep_dir: Path, histories: bool = False) -> dict[str, dict]:
             try:
                 journaled[rid] = journal_from_folder(sweep_dir, root / rid)
             except DamagedRecord as err:
-                log.warning("%s: run %s is left out (a resume runs it again)", err, rid)
+                said(f"{err}: run {rid} is left out (a resume runs it again)")
                 journaled.pop(rid, None)
     return journaled
+
+
+_said: set[str] = set()  # a damaged file is read many times in a session (every count, every table): said once
+
+
+def said(problem: str) -> None:
+    """Log a damaged file's problem (one line), once per process."""
+    if problem not in _said:
+        _said.add(problem)
+        log.warning(problem)
 
 
 def is_entry(values) -> bool:
@@ -421,5 +431,5 @@ def history_of(sweep_dir: Path, entry: dict) -> list[dict]:
             return rows
     except ValueError:
         pass
-    log.warning("%s: the history of run %s is not a list of rows: left out", Path(sweep_dir) / "journal", entry["dir"])
+    said(f"{Path(sweep_dir) / 'journal'}: the history of run {entry['dir']} is not a list of rows: left out")
     return []
