@@ -171,10 +171,25 @@ def test_every_reader_takes_a_damaged_file_as_its_runs_problem_and_resume_redoes
     assert set(histories["run_id"]) == set(entries)
     found, _ = same_numbers.differences(tiny, sweep_dir)  # the comparison names the runs left out, and goes on
     assert len(found) == 3 and all("not in" in f for f in found), found
+    logged = logged_to_mlflow(sweep_dir, tmp_path, caplog)  # what experiments.log does
+    assert logged == 1 and caplog.text.count("that run is not logged") == 3, caplog.text
     caplog.clear()
     sweep.run(TINY, IN_PROCESS, [], tmp_path, resume=str(sweep_dir), progress=False)
     assert every_number(sweep_dir) == every_number(tiny)  # the damaged runs trained again, bit for bit
     assert len(results.read_results(sweep_dir)) == 4
+
+
+def logged_to_mlflow(sweep_dir: Path, tmp_path: Path, caplog) -> int:
+    """The runs of a folder logged to a fresh MLflow store (experiments.log's tracker.log_runs); how many."""
+    pytest.importorskip("mlflow", reason="the mlflow extra is installed by .ci/run")
+    from nnscratch.loggers.mlflow import MlflowLogger
+
+    settings = {"name": "mlflow", "tracking_uri": f"sqlite:///{tmp_path / 'store.db'}", "experiment": None}
+    tracker = MlflowLogger(settings | {"timeout": 30, "retries": 0})
+    with caplog.at_level(logging.WARNING):
+        logged = tracker.log_runs(sweep_dir)
+    assert tracker.problem is None, tracker.problem
+    return logged
 
 
 def test_a_folder_whose_sweep_json_is_garbage_is_refused_in_one_line(tiny, tmp_path):

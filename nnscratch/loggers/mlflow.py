@@ -208,15 +208,18 @@ def read_history(run_dir: Path) -> list[dict]:
     path = run_dir / "history.csv"
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return [{k: as_number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="") as f:
+            return [{k: as_number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except (UnicodeDecodeError, csv.Error) as err:  # edited or cut short: that run's problem (log_readable)
+        raise results.DamagedRecord(f"{path}: cannot be read as CSV ({type(err).__name__}: {err})") from None
 
 
 def as_number(cell: str) -> float | None:
     """A csv cell as pandas would read a number ('nan' included), or None."""
     try:
         return float(cell)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a row shorter than the header (csv gives None)
         return None
 
 
