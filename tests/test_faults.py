@@ -181,7 +181,6 @@ def test_every_reader_takes_a_damaged_file_as_its_runs_problem_and_resume_redoes
 
 def logged_to_mlflow(sweep_dir: Path, tmp_path: Path, caplog) -> int:
     """The runs of a folder logged to a fresh MLflow store (experiments.log's tracker.log_runs); how many."""
-    pytest.importorskip("mlflow", reason="the mlflow extra is installed by .ci/run")
     from nnscratch.loggers.mlflow import MlflowLogger
 
     settings = {"name": "mlflow", "tracking_uri": f"sqlite:///{tmp_path / 'store.db'}", "experiment": None}
@@ -225,7 +224,6 @@ TMPFS = 4 << 20  # bytes
 @pytest.fixture(scope="module")
 def disk_conf(tmp_path_factory) -> Path:
     """A copy of conf/ with the DISK grid as conf/sweep/disk.yaml."""
-    pytest.importorskip("sklearn", reason="the digits extra is installed by .ci/run")
     folder = tmp_path_factory.mktemp("disk") / "conf"
     shutil.copytree(CONF_DIR, folder)
     (folder / "sweep" / "disk.yaml").write_text(yaml.safe_dump(DISK, sort_keys=False))
