@@ -36,10 +36,11 @@ def main(cfg: DictConfig) -> None:
             if cfg.report:
                 from nnscratch.report import write_report
 
-                report = write_report([sweep_dir])
+                with stopping.stop_when_full(sweep_dir, "the report"):
+                    report = write_report([sweep_dir])
                 log.info("report: %s", report)
                 tracker.log_report(sweep_dir, report.parent)
-    except (ConfigError, DataError) as err:
+    except (ConfigError, DataError, stopping.DiskFull) as err:
         sys.exit(f"error: {err}")
     except stopping.Interrupted as stop:
         print(stopping.resume_hint(stop, list(HydraConfig.get().overrides.task)), file=sys.stderr)

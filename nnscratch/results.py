@@ -11,6 +11,11 @@ parallel settings, run ids), ``environment.json``, ``results.csv`` (one tidy row
 ``runs/``. Every file is written atomically (temporary name, then rename), so a crash leaves either
 the old file or the new one, never half of one.
 
+Folders may come from someone else, edited or cut short: every reader here takes a file that is not
+what it should be (a run's JSON that does not parse or lacks its keys, a history.csv that does not
+parse, a journal line cut short or edited) as that run's problem: one line names the file and what
+is wrong (DamagedRecord, logged), that run is left out (a resume runs it again), the rest goes on.
+
 Beside ``runs/``, ``journal/<writer>.jsonl`` holds one line per record written, appended by the
 process that wrote the record, right after it: an entry as a JSON array (when, which folder, run id,
 status, outcome, and its results.csv line already rendered), a tab, its history. Each process has its
@@ -26,6 +31,7 @@ import csv
 import gc
 import io
 import json
+import logging
 import os
 import shutil
 import socket
@@ -37,6 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
+log = logging.getLogger(__name__)
 SEED = "seed"  # the axis that tells a cell's repeats apart: tables, claims and adaptive rounds group by the rest
 RESULT_COLUMNS = [
     "status",
@@ -64,11 +71,46 @@ RESULT_COLUMNS = [
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers see the old or the new content, never a mix."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old or the new content, never a mix, even after
+    a power cut (written and synced under a temporary name, then renamed). A write that fails (a full
+    disk: OSError ENOSPC) leaves the old content and no temporary file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def disk_full_message(sweep_dir: Path, err: OSError, what: str, runs_left: int) -> str:
+    """One line: the folder, what failed, the space left, about what the runs left need, how to go on."""
+    free = shutil.disk_usage(next(p for p in (sweep_dir, *sweep_dir.parents) if p.exists())).free
+    records = [f for d in ("runs", "journal") for f in (sweep_dir / d).rglob("*") if f.is_file()]
+    recorded = len(run_dirs(sweep_dir)) if sweep_dir.exists() else 0
+    need = ""
+    if recorded and runs_left:
+        each = sum(f.stat().st_size for f in records) / recorded
+        need = f"; the {runs_left} run(s) left need about {mb(each * runs_left)} more ({mb(each)} a run so far)"
+    return (
+        f"{sweep_dir}: the disk is full ({err.strerror}{f': {err.filename}' if err.filename else ''}) "
+        f"while writing {what}; "
+        f"{mb(free)} free there{need}. Every record written is whole: free space there (or move the folder "
+        f"to a larger disk), then run the same command with resume={sweep_dir}"
+    )
+
+
+def mb(n: float) -> str:
+    return f"{n / 1e6:.2f} MB"
 
 
 def write_json(path: Path, obj: dict) -> None:
@@ -84,7 +126,11 @@ def write_run(run_dir: Path, run: dict, metrics: dict, history: list[dict]) -> N
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=run_dir.parent, prefix=f".{run_dir.name}."))
-    write_run_files(tmp, run, metrics, history)
+    try:
+        write_run_files(tmp, run, metrics, history)
+    except BaseException:  # a full disk: no half-written folder is left
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if run_dir.exists():  # a failed run being redone: swap, then drop the old record
         old = run_dir.with_name(f".{run_dir.name}.old")
         os.replace(run_dir, old)
@@ -102,9 +148,45 @@ def write_run_files(run_dir: Path, run: dict, metrics: dict, history: list[dict]
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str) + "\n")
 
 
+class DamagedRecord(ValueError):
+    """A file of a run's record that is not what it should be (cut short, edited by hand); its message
+    names the file and what is wrong."""
+
+
+# what every reader needs of a run's JSON files: {file: {key: (its type, required)}}
+RECORD_KEYS = {"config.json": {"run_id": (str, True), "axes": (dict, False)}, "metrics.json": {"status": (str, True)}}
+
+
 def read_run(run_dir: Path) -> dict:
-    """{"run": config.json, "metrics": metrics.json} of one run folder."""
-    return {"run": read_json(Path(run_dir) / "config.json"), "metrics": read_json(Path(run_dir) / "metrics.json")}
+    """{"run": config.json, "metrics": metrics.json} of one run folder; DamagedRecord if either does not
+    parse as JSON or lacks what every reader needs of it."""
+    run, metrics = (read_record(Path(run_dir) / name) for name in ("config.json", "metrics.json"))
+    return {"run": run, "metrics": metrics}
+
+
+def read_record(path: Path) -> dict:
+    """One JSON file of a run's record, checked for the keys (and their types) every reader needs."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise DamagedRecord(f"{path}: cannot be read as JSON ({type(err).__name__}: {err})") from None
+    needs = RECORD_KEYS[Path(path).name]
+    wrong = [
+        k
+        for k, (kind, required) in needs.items()
+        if not isinstance(value, dict) or not (isinstance(value.get(k), kind) or (not required and k not in value))
+    ]
+    if wrong:
+        raise DamagedRecord(f"{path}: lacks {', '.join(wrong)} (or holds another type), as no writer leaves it")
+    return value
+
+
+def read_history_csv(path: Path) -> list[dict]:
+    """A run's history.csv as rows (empty: a failed run's); DamagedRecord if it does not parse."""
+    try:
+        return pd.read_csv(path).to_dict("records") if Path(path).stat().st_size > 1 else []
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise DamagedRecord(f"{path}: cannot be read as CSV ({type(err).__name__}: {str(err).strip()[:200]})") from None
 
 
 def runs_dir(sweep_dir: Path) -> Path:
@@ -150,8 +232,8 @@ def axes(sweep_dir: Path) -> list[str]:
 
 def result_row(run: dict, metrics: dict) -> dict:
     """One row of results.csv: run_id, every axis value, the final metrics, status and command."""
-    row = {"run_id": run["run_id"], **run["axes"]}
-    return row | {c: metrics.get(c) for c in RESULT_COLUMNS if c != "command"} | {"command": run["command"]}
+    row = {"run_id": run["run_id"], **(run.get("axes") or {})}
+    return row | {c: metrics.get(c) for c in RESULT_COLUMNS if c != "command"} | {"command": run.get("command")}
 
 
 def csv_line(values: list) -> str:
@@ -209,15 +291,17 @@ def read_journal(sweep_dir: Path, histories: bool = False) -> dict[str, dict]:
     entries: dict[str, dict] = {}
     for path in sorted((Path(sweep_dir) / "journal").glob("*.jsonl")):
         with open(path, newline="\n") as f:  # line by line: a 100 MB journal is never in memory at once
-            for line in f:
-                if not line.endswith("\n"):  # a line its writer died writing
+            for number, line in enumerate(f, start=1):
+                if not line.endswith("\n"):  # a line its writer died writing (a full disk, a SIGKILL)
+                    said(f"{path}: its last line is cut short: that run is read from its folder")
                     continue
                 tab = line.find("\t")
                 try:
                     values = json.loads(line[:tab])
-                except json.JSONDecodeError:  # not a journal line: its run is read from its folder
-                    continue
-                if not isinstance(values, list) or len(values) != len(ENTRY):  # an older version's: the same
+                except json.JSONDecodeError:
+                    values = None
+                if not is_entry(values):  # cut short, edited, or an older version's: the run is read from its folder
+                    said(f"{path}: line {number} is not a journal entry: that run is read from its folder")
                     continue
                 entry = dict(zip(ENTRY, values))  # (an array, not an object: 100,000 parses allocate half as much)
                 if histories:
@@ -234,14 +318,34 @@ def read_journal(sweep_dir: Path, histories: bool = False) -> dict[str, dict]:
         except OSError:  # not a run folder (a multirun's own files)
             continue
         if rid not in journaled or written > journaled[rid]["written"]:
-            journaled[rid] = journal_from_folder(sweep_dir, root / rid)
+            try:
+                journaled[rid] = journal_from_folder(sweep_dir, root / rid)
+            except DamagedRecord as err:
+                said(f"{err}: run {rid} is left out (a resume runs it again)")
+                journaled.pop(rid, None)
     return journaled
 
 
+_said: set[str] = set()  # a damaged file is read many times in a session (every count, every table): said once
+
+
+def said(problem: str) -> None:
+    """Log a damaged file's problem (one line), once per process."""
+    if problem not in _said:
+        _said.add(problem)
+        log.warning(problem)
+
+
+def is_entry(values) -> bool:
+    """Whether a journal line's head is an entry of this version (ENTRY's fields, of their types)."""
+    kinds = (int | float, str, str, str, str | None, str)
+    return isinstance(values, list) and len(values) == len(ENTRY) and all(map(isinstance, values, kinds))
+
+
 def journal_from_folder(sweep_dir: Path, run_dir: Path) -> dict:
-    """A journal entry rebuilt from a run folder, appended to this process's journal."""
-    rec, csv = read_run(run_dir), run_dir / "history.csv"
-    history = pd.read_csv(csv).to_dict("records") if csv.stat().st_size > 1 else []
+    """A journal entry rebuilt from a run folder, appended to this process's journal; DamagedRecord if
+    the folder's files do not read."""
+    rec, history = read_run(run_dir), read_history_csv(run_dir / "history.csv")
     row = result_row(rec["run"], rec["metrics"])
     entry = journal_entry((run_dir / "metrics.json").stat().st_mtime, run_dir.name, row)
     return append_journal(sweep_dir, entry, history)
@@ -314,5 +418,18 @@ def read_results(sweep_dir: Path) -> pd.DataFrame:
 def read_histories(sweep_dir: Path) -> pd.DataFrame:
     """Every run's history stacked, with a run_id column, for learning curves."""
     entries = read_journal(sweep_dir, histories=True)
-    rows = [h | {"run_id": e["run_id"]} for _, e in sorted(entries.items()) for h in json.loads(e["history"])]
+    rows = [h | {"run_id": e["run_id"]} for _, e in sorted(entries.items()) for h in history_of(sweep_dir, e)]
     return pd.DataFrame(rows)
+
+
+def history_of(sweep_dir: Path, entry: dict) -> list[dict]:
+    """A journal entry's history (read_journal with `histories`); empty, said in one line, if its text
+    is not a list of rows."""
+    try:
+        rows = json.loads(entry["history"])
+        if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
+            return rows
+    except ValueError:
+        pass
+    said(f"{Path(sweep_dir) / 'journal'}: the history of run {entry['dir']} is not a list of rows: left out")
+    return []

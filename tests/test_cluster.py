@@ -4,6 +4,7 @@ write into) the sweep folder and must get the data and hand back the records thr
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from nnscratch import results
 from nnscratch.paths import CONF_DIR
 from nnscratch.perf.stops_grid import every_number, saved_iterations
 from nnscratch.run import sweep
+from nnscratch.run.dask import security
 
 pytestmark = pytest.mark.slow  # end to end: the entry points in subprocesses
 
@@ -51,12 +53,22 @@ class Cluster:
     """A scheduler and worker processes; each worker sees an empty tmpfs at `hidden` and writes a
     list of what it left there to <tmp>/worker<i>.files when it exits."""
 
-    def __init__(self, tmp: Path, hidden: Path, workers: int, scheduler_env: dict | None = None):
+    def __init__(
+        self, tmp: Path, hidden: Path, workers: int, scheduler_env: dict | None = None, tls: dict | None = None
+    ):
         self.tmp, self.hidden = tmp, hidden
         self.file = tmp / "scheduler.json"
         env = os.environ | (scheduler_env or {})
+        # with tls (parallel.tls's {ca_file, cert_file, key_file}): every process shows the certificate
+        certs = (
+            ["--tls-ca-file", tls["ca_file"], "--tls-cert", tls["cert_file"], "--tls-key", tls["key_file"]]
+            if tls
+            else []
+        )
+        self.security = security(tls)
         self.scheduler = subprocess.Popen(
-            [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", self.file],
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", self.file]
+            + (["--protocol", "tls", *certs] if tls else []),
             env=env,
             cwd=tmp,
             stderr=subprocess.DEVNULL,
@@ -69,7 +81,8 @@ class Cluster:
             home.mkdir()
             script = (
                 f'mount -t tmpfs none "{hidden}" && "{DASK}" worker --scheduler-file "{self.file}" '
-                f'--nthreads 1 --no-dashboard --name w{i}; find "{hidden}" -mindepth 1 > "{tmp}/worker{i}.files"'
+                f"--nthreads 1 --no-dashboard --name w{i} {shlex.join(certs)}; "
+                f'find "{hidden}" -mindepth 1 > "{tmp}/worker{i}.files"'
             )
             self.workers.append(
                 subprocess.Popen(
@@ -81,17 +94,17 @@ class Cluster:
                 break
             time.sleep(0.1)
         self.address = json.loads(self.file.read_text())["address"]
-        with distributed.Client(self.address) as client:
+        with distributed.Client(self.address, security=self.security) as client:
             client.wait_for_workers(workers, timeout=60)
 
     def worker_pids(self) -> dict[str, int]:
-        with distributed.Client(self.address) as client:
+        with distributed.Client(self.address, security=self.security) as client:
             names = {a: w["name"] for a, w in client.scheduler_info()["workers"].items()}
             return {names[a]: pid for a, pid in client.run(os.getpid).items()}
 
     def close(self) -> list[str]:
         """Stop everything; the files the workers left under the hidden folder."""
-        with distributed.Client(self.address) as client:
+        with distributed.Client(self.address, security=self.security) as client:
             client.shutdown()
         for p in [*self.workers, self.scheduler]:
             try:
@@ -279,3 +292,81 @@ def test_a_stopped_dask_sweep_has_its_running_tasks_save_and_resume_continues_fr
     assert said.count("continues from its checkpoint") == 2, said[-3000:]
     assert every_number(sweep_dir) == every_number(straight)
     assert not list(sweep_dir.glob("checkpoints/*.ckpt"))
+
+
+# ---------------------------------------------------------------- TLS
+
+
+def certificates(folder: Path, name: str) -> dict:
+    """A CA of its own and a certificate for 127.0.0.1 it signed, as PEM files in `folder` (what
+    docs/distributed.md makes with openssl): parallel.tls's {ca_file, cert_file, key_file}."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def signed(subject: str, public_key, issuer: str, signer, ca: bool) -> x509.Certificate:
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            address = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+            cert = cert.add_extension(x509.SubjectAlternativeName([address]), critical=False)
+        return cert.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = signed(f"{name} CA", ca_key.public_key(), f"{name} CA", ca_key, ca=True)
+    cert = signed("127.0.0.1", key.public_key(), f"{name} CA", ca_key, ca=False)
+    folder.mkdir(parents=True)
+    pem = serialization.Encoding.PEM
+    (folder / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(pem))
+    private = serialization.PrivateFormat.PKCS8
+    (folder / "key.pem").write_bytes(key.private_bytes(pem, private, serialization.NoEncryption()))
+    return {k: str(folder / f) for k, f in (("ca_file", "ca.pem"), ("cert_file", "cert.pem"), ("key_file", "key.pem"))}
+
+
+def test_a_sweep_runs_over_tls_and_a_client_without_the_certificate_is_refused_before_any_run(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf)
+    (conf / "sweep" / "tiny.yaml").write_text(yaml.safe_dump(GRID | {"axes": GRID["axes"] | {"seed": [0]}}))
+    ours, theirs = certificates(tmp_path / "ours", "ours"), certificates(tmp_path / "theirs", "theirs")
+    out = tmp_path / "client" / "outputs"
+
+    def sweep_with(address: str, tls: dict | None, name: str) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-m", "experiments.sweep", "sweep=tiny", "parallel=dask", "report=false"]
+        argv += ["adaptive.enabled=false", f"parallel.scheduler={address}", f"out_root={out / name}"]
+        given = "{" + ", ".join(f"{k}: '{v}'" for k, v in tls.items()) + "}" if tls else "null"  # Hydra's dict syntax
+        argv += [f"parallel.tls={given}", f"--config-dir={conf}"]
+        return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    with cluster(tmp_path, workers=1, tls=ours) as c:
+        assert c.address.startswith("tls://")
+        refused = {
+            "no certificate": sweep_with(c.address, None, "none"),
+            "another CA's certificate": sweep_with(c.address, theirs, "theirs"),
+            "plain TCP": sweep_with(c.address.replace("tls://", "tcp://"), None, "tcp"),
+        }
+        done = sweep_with(c.address, ours, "ours")
+    for how, proc in refused.items():
+        assert proc.returncode == 1, (how, proc.stderr[-2000:])
+        (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+        assert line.startswith("error: parallel.scheduler=") and "cannot connect" in line, (how, line)
+        assert "Traceback" not in proc.stderr and proc.stderr.rstrip().endswith(line), (how, proc.stderr[-2000:])
+        assert not list((out / how.split()[0]).glob("*/*/runs/*")) if how != "another CA's certificate" else True
+    assert not [p for p in out.glob("*/tiny/*/runs/*") if "ours" not in str(p)], "a refused client ran something"
+    assert done.returncode == 0, done.stderr[-2000:]
+    (sweep_dir,) = (out / "ours" / "tiny").iterdir()
+    assert len(results.read_results(sweep_dir)) == 8 and len(results.run_dirs(sweep_dir)) == 8

@@ -208,7 +208,7 @@ def test_a_second_writer_is_refused_while_the_first_lives_and_a_dead_ones_lock_i
 
 def numbers(result) -> str:
     """A run's metrics (less its time) and history as exact text: floats by repr, which round-trips every
-    bit, and NaN as NaN (NaN != NaN, and a pickled NaN is no longer the object the history shared)."""
+    bit, and NaN as NaN (NaN != NaN, and a NaN read back is no longer the object the history shared)."""
     metrics = {k: v for k, v in result.metrics.items() if k != "seconds"}
     return json.dumps([metrics, result.history], sort_keys=True)
 
@@ -294,12 +294,10 @@ def test_a_task_continued_from_a_checkpoint_saved_after_one_of_its_runs_stopped_
     that had stopped before the checkpoint was saved is not passed to on_stop again, so run_task had
     no summary for it. Driven directly: a QUEUED task (its two runs admitted one after the other),
     continued from a state saved after its first run stopped, its first run's record on disk."""
-    import pickle
-
     from nnscratch.run import checkpoint
     from nnscratch.run.prepared import data_key, open_prepared, save_prepared
     from nnscratch.run.task import run_task
-    from nnscratch.train import train_stack
+    from nnscratch.train import saved, train_stack
 
     _, specs = sweep.plan(QUEUED, [])
     paths = save_prepared(specs, tmp_path / "prepared")
@@ -308,8 +306,8 @@ def test_a_task_continued_from_a_checkpoint_saved_after_one_of_its_runs_stopped_
     run_task(specs, data_dir, results.runs_dir(straight_dir), 64)
     states = []
     train_stack([s["config"] for s in specs], open_prepared(data_dir), 64, checkpoint=(0.0, states.append))
-    models = [pickle.loads(s)["models"] for s in states]
-    k = next(i for i, (first, second) in enumerate(models) if first.final is not None and second.final is None)
+    models = [saved.decode(s)["models"] for s in states]
+    k = next(i for i, (first, second) in enumerate(models) if first["final"] is not None and second["final"] is None)
     first = specs[0]["run_id"]
     shutil.copytree(straight_dir / "runs" / first, resumed_dir / "runs" / first)  # written as it stopped
     checkpoint.save(resumed_dir / "checkpoints", specs, states[k])

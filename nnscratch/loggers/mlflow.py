@@ -208,15 +208,18 @@ def read_history(run_dir: Path) -> list[dict]:
     path = run_dir / "history.csv"
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return [{k: as_number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="") as f:
+            return [{k: as_number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except (UnicodeDecodeError, csv.Error) as err:  # edited or cut short: that run's problem (log_readable)
+        raise results.DamagedRecord(f"{path}: cannot be read as CSV ({type(err).__name__}: {err})") from None
 
 
 def as_number(cell: str) -> float | None:
     """A csv cell as pandas would read a number ('nan' included), or None."""
     try:
         return float(cell)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a row shorter than the header (csv gives None)
         return None
 
 
@@ -296,9 +299,10 @@ class MlflowLogger:
             if self.bulk_workers > 1 and len(todo) > BULK_CHUNK * self.bulk_workers:
                 return self.log_in_processes(sweep_dir, todo)
             for folder, written in todo.items():
-                rid = self.log_run(sweep_dir, runs_root(sweep_dir) / folder, written)
-                self.record_ids(sweep_dir, {folder: (rid, written)})
-                logged += 1
+                rid = self.log_readable(sweep_dir, runs_root(sweep_dir) / folder, written)
+                if rid is not None:
+                    self.record_ids(sweep_dir, {folder: (rid, written)})
+                    logged += 1
         except Exception as err:  # noqa: BLE001 - whatever the tracker raises, the sweep goes on
             self.give_up(sweep_dir, err)
         return logged
@@ -349,6 +353,14 @@ class MlflowLogger:
         self.artifacts(created.info.artifact_uri).log_artifacts(str(run_dir))
         self.client.set_terminated(rid, "FINISHED" if metrics.get("status") == "finished" else "FAILED", end_time=end)
         return rid
+
+    def log_readable(self, sweep_dir: Path, run_dir: Path, written: str) -> str | None:
+        """log_run, or None for a folder whose record is damaged (said in one line; the rest goes on)."""
+        try:
+            return self.log_run(sweep_dir, run_dir, written)
+        except results.DamagedRecord as err:
+            log.warning("%s: that run is not logged", err)
+            return None
 
     def artifacts(self, artifact_uri: str):
         """The artifact repository of a run just created, from its artifact_uri: what
@@ -449,7 +461,8 @@ def log_chunk(settings: dict, sweep_dir: Path, experiment_id: str, chunk: dict[s
     ids = {}
     try:
         for folder, written in chunk.items():
-            ids[folder] = (worker.log_run(sweep_dir, runs_root(sweep_dir) / folder, written), written)
+            if (rid := worker.log_readable(sweep_dir, runs_root(sweep_dir) / folder, written)) is not None:
+                ids[folder] = (rid, written)
     except Exception as err:  # noqa: BLE001 - returned, reported once by the parent
         return ids, f"{type(err).__name__}: {str(err).strip()[:300]}"
     return ids, None

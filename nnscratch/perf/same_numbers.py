@@ -36,8 +36,10 @@ def differences(before: Path, after: Path) -> tuple[list[str], dict]:
     out += [f"run {r}: results.csv {c}" for c in columns for r in same.index[~same[c]]]
     values = 0
     for r in ids:
-        ha = pd.read_csv(results.runs_dir(before) / r / "history.csv")
-        hb = pd.read_csv(results.runs_dir(after) / r / "history.csv")
+        ha, hb = (history(results.runs_dir(f) / r / "history.csv") for f in (before, after))
+        if isinstance(ha, str) or isinstance(hb, str):  # damaged: said, and the other runs are compared
+            out += [f"run {r}: {h}" for h in (ha, hb) if isinstance(h, str)]
+            continue
         shared = [c for c in ha.columns if c in hb.columns]
         both = ha[shared].merge(hb[shared], on="iteration", suffixes=("_a", "_b"))
         if len(both) != len(ha):
@@ -49,6 +51,15 @@ def differences(before: Path, after: Path) -> tuple[list[str], dict]:
     counts = {"runs": len(ids), "columns": len(columns), "history values": values}
     counts["only after"] = sorted(set(rb.columns) - set(ra.columns))
     return out, counts
+
+
+def history(path: Path) -> pd.DataFrame | str:
+    """A run's history.csv, or what is wrong with it (it does not parse, or has no iteration column)."""
+    try:
+        found = pd.read_csv(path)
+    except (OSError, ValueError) as err:  # pandas' parser errors are ValueErrors
+        return f"{path} cannot be read as CSV ({type(err).__name__}: {str(err).strip()[:200]})"
+    return found if "iteration" in found.columns else f"{path} has no iteration column"
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import psutil
 
 from nnscratch import results
 from nnscratch.paths import CONF_DIR
+from nnscratch.run import checkpoint
+from nnscratch.train import saved
 
 GRID = ["sweep.axes.seed=[0]", "~sweep.extra", "train.iterations=150", "adaptive.enabled=false", "report=false"]
 
@@ -64,9 +65,8 @@ def saved_iterations(sweep_dir: Path) -> list[int]:
     """The iteration of every unfinished model in the sweep's checkpoints."""
     models = []
     for path in sweep_dir.glob("checkpoints/*.ckpt"):
-        saved = pickle.loads(path.read_bytes().partition(b"\n")[2])
-        models += pickle.loads(saved["state"])["models"]
-    return [m.iteration for m in models if m.final is None]
+        models += saved.decode(checkpoint.state_of(path))["models"]
+    return [m["iteration"] for m in models if m["final"] is None]
 
 
 def records(sweep_dir: Path | None) -> dict[str, int]:

@@ -1,22 +1,25 @@
 """A task's checkpoint: its stack's whole state (nnscratch.train.stack.Stack.state), saved so that an
 interrupted task continues where it was, bit for bit.
 
-    <sweep dir>/checkpoints/<task>.ckpt     SHA-256 of the rest (64 hex digits), a newline, then the
-                                            pickled {"fingerprint", "state"}
+    <sweep dir>/checkpoints/<task>.ckpt     SHA-256 of the rest (64 hex digits), a newline, the
+                                            fingerprint as one line of JSON, a newline, then the
+                                            state: an .npz of arrays and JSON (nnscratch.train.saved)
 
-written atomically (temporary name, then rename). `<task>` names the task's runs, so a resumed
-sweep, which plans the same tasks, finds it. A checkpoint whose checksum does not match (truncated,
-corrupt) or that another version of the training code, NumPy or BLAS wrote (other last bits) is
-said and dropped: the task restarts from its start. It is removed when its task ends.
+written atomically (temporary name, fsync, then rename). `<task>` names the task's runs, so a
+resumed sweep, which plans the same tasks, finds it. Nothing in it is a pickle: a checkpoint from a
+folder someone sent runs no code. A checkpoint whose checksum does not match (truncated, corrupt),
+that another version of the training code, NumPy or BLAS wrote (other last bits), or that is not
+in this format (an older version's pickle, a file made by hand) is said in one line and dropped:
+the task restarts from its start (a state that reads but does not fit its task is refused the same
+way: nnscratch.run.task.execute). It is removed when its task ends. The SHA-256 guards against
+corruption, not tampering: what guards against a crafted file is that reading one runs nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-import os
-import pickle
-import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +27,7 @@ import numpy as np
 from threadpoolctl import threadpool_info
 
 import nnscratch
+from nnscratch import results
 
 log = logging.getLogger(__name__)
 CODE = ("network.py", "optimizers.py", "diagnostics.py", "train")  # what computes the numbers
@@ -55,13 +59,8 @@ def path_of(folder: Path, specs: list[dict]) -> Path:
 
 def save(folder: Path, specs: list[dict], state: bytes) -> None:
     """Write a task's checkpoint atomically."""
-    payload = pickle.dumps({"fingerprint": fingerprint(), "state": state}, protocol=pickle.HIGHEST_PROTOCOL)
-    path = path_of(folder, specs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
-    os.replace(tmp, path)
+    payload = json.dumps(fingerprint()).encode() + b"\n" + state
+    results.atomic_write_bytes(path_of(folder, specs), hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
 
 
 def load(folder: Path, specs: list[dict]) -> bytes | None:
@@ -74,17 +73,31 @@ def load(folder: Path, specs: list[dict]) -> bytes | None:
     digest, _, payload = raw.partition(b"\n")
     if hashlib.sha256(payload).hexdigest().encode() != digest:
         return drop(path, "is truncated or corrupt (its SHA-256 does not match)")
-    saved = pickle.loads(payload)
-    if saved["fingerprint"] != fingerprint():
-        return drop(path, f"was written by another version of the code or BLAS ({saved['fingerprint']})")
-    return saved["state"]
+    line, _, state = payload.partition(b"\n")
+    try:
+        written_by = json.loads(line)
+    except ValueError:
+        return drop(path, "is not a checkpoint of this version (no fingerprint line; pickles are never read)")
+    if written_by != fingerprint():
+        return drop(path, f"was written by another version of the code or BLAS ({written_by})")
+    return state
+
+
+def state_of(path: Path) -> bytes:
+    """The state a checkpoint file holds, unchecked (for probes that look inside)."""
+    return Path(path).read_bytes().partition(b"\n")[2].partition(b"\n")[2]
 
 
 def drop(path: Path, why: str) -> None:
-    log.warning("checkpoint %s %s: its task restarts from the start", path, why)
+    log.warning(refused(path, why))
     path.unlink(missing_ok=True)
     return None
 
 
 def remove(folder: Path, specs: list[dict]) -> None:
     path_of(folder, specs).unlink(missing_ok=True)
+
+
+def refused(path: Path, why: str) -> str:
+    """The one line that says a checkpoint is not used."""
+    return f"checkpoint {path} {why}: its task restarts from the start"

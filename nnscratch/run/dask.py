@@ -68,23 +68,67 @@ class ClusterError(ConfigError):
     """The cluster cannot run the sweep (no scheduler at the address, no workers)."""
 
 
+TLS_KEYS = ("ca_file", "cert_file", "key_file")  # parallel.tls: the CA that signed every certificate, ours, its key
+
+
+def security(tls: dict | None):
+    """Dask's own Security for `parallel.tls` ({ca_file, cert_file, key_file}: paths), or None (plain
+    TCP). Encryption is required, and every party (scheduler, workers, this client) must show a
+    certificate the CA signed: the one given serves each role here (a LocalCluster's too)."""
+    if not tls:
+        return None
+    from distributed.security import Security
+
+    ca, cert, key = (str(Path(tls[k]).expanduser()) for k in TLS_KEYS)
+    return Security(
+        tls_ca_file=ca,
+        **{
+            f"tls_{role}_{part}": path
+            for role in ("client", "scheduler", "worker")
+            for part, path in (("cert", cert), ("key", key))
+        },
+        require_encryption=True,
+    )
+
+
+def tls_problems(tls) -> list[str]:
+    """What is wrong with parallel.tls: null, or {ca_file, cert_file, key_file}, each a file here."""
+    if tls is None:
+        return []
+    if not isinstance(tls, dict) or set(tls) != set(TLS_KEYS):
+        return [f"parallel.tls: must be null or {{{', '.join(TLS_KEYS)}}} (paths; docs/distributed.md), got {tls!r}"]
+    return [
+        f"parallel.tls.{k}: no file {tls[k]!r}: make the certificates as docs/distributed.md shows"
+        for k in TLS_KEYS
+        if not (isinstance(tls[k], str) and Path(tls[k]).expanduser().is_file())
+    ]
+
+
 @contextmanager
-def connect(scheduler: str | None, workers: int) -> Iterator:
-    """A distributed Client on `scheduler`, or on a LocalCluster of `workers` single-thread processes."""
+def connect(scheduler: str | None, workers: int, tls: dict | None = None) -> Iterator:
+    """A distributed Client on `scheduler`, or on a LocalCluster of `workers` single-thread processes;
+    over TLS with `tls` (see security)."""
     from distributed import Client, LocalCluster
 
+    secure = security(tls)
     if not scheduler:
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-            with Client(cluster) as client, stopping.owning(lambda: cluster_pids(cluster)):
+        tls_kw = {"security": secure, "protocol": "tls://"} if secure else {}
+        with LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, **tls_kw
+        ) as cluster:
+            with Client(cluster, security=secure) as client, stopping.owning(lambda: cluster_pids(cluster)):
                 yield client
         return
     try:
-        client = Client(scheduler, timeout=30)
-    except OSError as err:
+        client = Client(scheduler, timeout=30, security=secure)
+    except (OSError, TypeError, ValueError) as err:  # unreachable; or TLS refused, or asked of a plain scheduler
+        how = "with parallel.tls's certificate" if secure else "without a certificate (parallel.tls is null)"
         raise ClusterError(
-            f"parallel.scheduler={scheduler}: cannot reach a Dask scheduler there ({err}). Start one with "
-            "`dask scheduler` and give its tcp:// address, or leave scheduler null for a cluster on this machine."
-        ) from err
+            f"parallel.scheduler={scheduler}: cannot connect to a Dask scheduler there {how} "
+            f"({type(err).__name__}: {' '.join(str(err).split())[:300]}). A scheduler started with TLS takes "
+            "only clients whose certificate its CA signed (parallel.tls, docs/distributed.md); to start one, "
+            "`dask scheduler`; or leave scheduler null for a cluster on this machine."
+        ) from None
     with client:
         yield client
 
@@ -377,9 +421,11 @@ def run_on_dask(
     counts: Counter,
     bar: Progress,
     checkpoint_every: float = 0,
+    tls: dict | None = None,
 ) -> None:
     """Tasks on a Dask cluster, each checkpointed about every `checkpoint_every` seconds (0: never)
-    into this process's <sweep dir>/checkpoints/; this process writes every record."""
+    into this process's <sweep dir>/checkpoints/; this process writes every record. Over TLS with
+    `tls` (parallel.tls: see security)."""
 
     written, lock = set(bar.seen), threading.Lock()  # finished before (a resumed task's) or already written
 
@@ -387,13 +433,14 @@ def run_on_dask(
         with lock:
             if spec["run_id"] in written:
                 return
+            row = results.record_run(runs_root.parent, spec, metrics, history)  # a full disk raises: not written
             written.add(spec["run_id"])
-            tally(counts, results.record_run(runs_root.parent, spec, metrics, history), bar)
+            tally(counts, row, bar)
 
     todo = [s for t in planned for s in t]
     if not todo:
         return
-    with connect(scheduler, worker_count(n_jobs, todo)) as client:
+    with connect(scheduler, worker_count(n_jobs, todo), tls) as client:
         threads = cluster_threads(client)
         bar.plan([[s["run_id"] for s in t] for t in planned], threads)
         saves = (runs_root.parent / "checkpoints", checkpoint_every) if checkpoint_every else None

@@ -27,6 +27,7 @@ write one sweep folder.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shlex
@@ -70,6 +71,31 @@ class Interrupted(KeyboardInterrupt):
 def interrupted(err: KeyboardInterrupt, sweep_dir: Path) -> Interrupted:
     """The interrupt `err` (a plain KeyboardInterrupt: SIGINT) with the sweep folder it stopped."""
     return Interrupted(getattr(err, "signum", signal.SIGINT), Path(sweep_dir))
+
+
+class DiskFull(Exception):
+    """The disk holding a sweep folder is full: its message names the folder, what was being written,
+    the space left and about how much more the rest needs, and how to go on."""
+
+
+def is_disk_full(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def stop_when_full(sweep_dir: Path, what: str, runs_left: Callable[[], int] = lambda: 0) -> Iterator[None]:
+    """Turn a full disk met in the block (OSError ENOSPC or EDQUOT, in this process or a worker's)
+    into DiskFull: every write of a sweep is atomic or a whole journal line (nnscratch.results), so
+    what is written stays readable and `resume=` goes on once there is room. `what`: what the block
+    writes (said)."""
+    try:
+        yield
+    except OSError as err:
+        if not is_disk_full(err):
+            raise
+        from nnscratch.results import disk_full_message  # (pandas: imported when needed only)
+
+        raise DiskFull(disk_full_message(Path(sweep_dir), err, what, runs_left())) from None
 
 
 def resume_hint(stop: Interrupted, overrides: list[str]) -> str:

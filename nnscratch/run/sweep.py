@@ -30,7 +30,7 @@ from nnscratch.networks.loading import NetworkFileError, load, own_network
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import stopping
 from nnscratch.run.adaptive import plan_round, recorded_specs, verdicts
-from nnscratch.run.dask import run_on_dask
+from nnscratch.run.dask import run_on_dask, tls_problems
 from nnscratch.run.loky import in_flight, run_on_loky
 from nnscratch.run.plan import plan_tasks, worker_count
 from nnscratch.run.prepared import prepare_for
@@ -119,7 +119,10 @@ def check_resume(sweep_dir: Path, record: dict) -> None:
         raise ConfigError(
             f"resume={sweep_dir}: no sweep.json there; give a folder a sweep wrote (outputs/<grid>/<timestamp>)"
         )
-    on_disk = results.read_sweep(sweep_dir)
+    try:
+        on_disk = results.read_sweep(sweep_dir)
+    except ValueError as err:
+        raise ConfigError(f"resume={sweep_dir}: its sweep.json cannot be read ({err}); nothing was run") from None
     diffs = [k for k in sorted(set(on_disk) | set(record)) if k not in NOT_COMPARED and on_disk.get(k) != record.get(k)]
     if diffs:
         raise ConfigError(
@@ -145,6 +148,7 @@ def check_parallel(parallel: dict) -> None:
     every = parallel.get("checkpoint_every", 0)
     if not (isinstance(every, (int, float)) and not isinstance(every, bool) and every >= 0):
         problems.append(f"parallel.checkpoint_every: must be seconds >= 0 (0 = no checkpoints), got {every!r}")
+    problems += tls_problems(parallel.get("tls"))
     if problems:
         raise ConfigError("invalid parallel settings, nothing was run:\n  " + "\n  ".join(problems))
 
@@ -280,6 +284,7 @@ def run(
             parallel.get("stack_tasks", 1),
             parallel.get("checkpoint_every", 0),
             on_record=lambda run_id: logger.log_runs(sweep_dir, [run_id]),
+            tls=parallel.get("tls"),
         )
 
     try:
@@ -299,9 +304,20 @@ def run(
     except KeyboardInterrupt as err:  # any stop signal (nnscratch.run.stopping): its workers are stopped
         stopping.end_workers()
         raise stopping.interrupted(err, sweep_dir) from None
+    except OSError as err:  # a full disk, here or in a worker: every record written is whole (results.py)
+        if not stopping.is_disk_full(err):
+            raise
+        stopping.end_workers()
+        with stopping.stop_when_full(sweep_dir, "its records", lambda: len(specs) - len(results.run_dirs(sweep_dir))):
+            raise
     finally:  # wall time of this session, kept across resumes
         record["sessions"].append(session(started, planning, parallel))
-        results.write_json(sweep_dir / "sweep.json", record)
+        try:
+            results.write_json(sweep_dir / "sweep.json", record)
+        except OSError as err:  # the old sweep.json stays, whole; the full disk is said (above, or by the next write)
+            if not stopping.is_disk_full(err):
+                raise
+            log.warning("%s: the disk is full: this session's entry is not in sweep.json", sweep_dir)
         guard.close()
     return sweep_dir, counts
 
@@ -342,6 +358,7 @@ def run_sweep(
     stack_tasks: int = 1,
     checkpoint_every: float = 0,
     on_record: Callable[[str], None] | None = None,
+    tls: dict | None = None,
 ) -> Counter:
     """Run every spec of `batches` (a grid, then each adaptive round) not yet finished in `sweep_dir`;
     returns counts by status/outcome.
@@ -368,7 +385,7 @@ def run_sweep(
     try:
         with logging_redirect_tqdm():
             if backend == "dask":
-                run_on_dask(planned, runs_root, n_jobs, scheduler, stack_rows, counts, bar, checkpoint_every)
+                run_on_dask(planned, runs_root, n_jobs, scheduler, stack_rows, counts, bar, checkpoint_every, tls)
             else:
                 workers = worker_count(n_jobs, todo)
                 run_on_loky(planned, runs_root, workers, stack_rows, counts, bar, since, checkpoint_every)

@@ -19,9 +19,11 @@ from nnscratch.config.checks import ConfigError, check
 from nnscratch.networks.loading import NetworkFileError, load, own_network
 from nnscratch.networks.training import train_notebook
 from nnscratch.run import checkpoint, stopping
+from nnscratch.run.checkpoint import refused, task_name
 from nnscratch.run.prepared import open_prepared, prepare_for
 from nnscratch.run.stopping import watch_parent
 from nnscratch.train.history import RunResult
+from nnscratch.train.saved import UnusableState
 from nnscratch.train.stack import RunProgress, train_stack
 
 log = logging.getLogger(__name__)
@@ -61,19 +63,26 @@ def execute(
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         cfgs, reporting = [s["config"] for s in specs], by_run if report else None
+        hooks = {"report": reporting, "on_stop": stop, "checkpoint": checkpoint}
         if own_network(cfgs[0]):  # a user's network trains alone, without stacking or checkpoints
             ((cfg,),) = [cfgs]
             progress = (lambda done: reporting([(done, done, 1.0)])) if reporting else None
             asked = checkpoint[2] if checkpoint and len(checkpoint) > 2 else None
             done = [train_notebook(cfg, data, load(cfg["network"], probe=False), progress, asked)]
         else:
-            done = train_stack(cfgs, data, max_rows, state, report=reporting, on_stop=stop, checkpoint=checkpoint)
+            try:
+                done = train_stack(cfgs, data, max_rows, state, **hooks)
+            except UnusableState as err:  # found before any training: a state made by hand, or another version's
+                log.warning(refused(Path("checkpoints", f"{task_name(specs)}.ckpt"), str(err)))
+                done = train_stack(cfgs, data, max_rows, None, **hooks)
         ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
         return [
             stopped.get(i) or (with_diagnosis(ran | r.metrics, r.history, specs[i]["config"]), r.history)
             for i, r in enumerate(done)
         ]
     except Exception as err:  # a run's failure is a result of the sweep, not the end of it
+        if stopping.is_disk_full(err):  # not the run's: the sweep stops (nnscratch.run.sweep.run)
+            raise
         failed = {"status": "failed", "error": f"{type(err).__name__}: {err}", "worker": worker_name()}
         return [stopped.get(i) or fail(spec, failed, on_stop) for i, spec in enumerate(specs)]
 
@@ -202,8 +211,9 @@ def saver(saves: Path, specs: list[dict], every: float, busy: Path) -> tuple:
 def is_finished(run_dir: Path) -> bool:
     """Whether a run folder holds a finished record."""
     try:
-        return results.read_json(run_dir / "metrics.json").get("status") == "finished"
-    except (OSError, ValueError):
+        results.read_history_csv(run_dir / "history.csv")
+        return results.read_run(run_dir)["metrics"]["status"] == "finished"
+    except results.DamagedRecord:  # none, or damaged: the run is trained again
         return False
 
 

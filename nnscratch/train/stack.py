@@ -37,7 +37,6 @@ through every weight.
 
 from __future__ import annotations
 
-import pickle
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -52,8 +51,10 @@ from nnscratch.network import (
     forward,
     one_hot,
 )
+from nnscratch.train import saved
 from nnscratch.train.history import RunResult, final_metrics, history_row, share_time
 from nnscratch.train.model import Model, Pass, all_finite, constant_pass, live_pass, new_model, upper
+from nnscratch.train.saved import UnusableState
 from nnscratch.train.skip import can_skip, fixed_test_share, used_inputs
 
 REPORT_EVERY = 1.0  # seconds between a stack's progress reports (train_stack's `report`)
@@ -83,8 +84,8 @@ class Checkpoint(NamedTuple):
 
 class Batches:
     """Index arrays forever: everything (None, full batch) or shuffled mini-batches, epoch by epoch
-    (a fresh permutation each). An object, not a generator, so that a checkpoint can pickle where
-    it is (its RNG, this epoch's order and the next batch's start)."""
+    (a fresh permutation each). An object, not a generator, so that a checkpoint can save where it
+    is (its RNG's state, this epoch's order and the next batch's start: Stack.state)."""
 
     def __init__(self, n: int, batch_size: int | None, rng: np.random.Generator):
         self.n, self.size, self.rng = n, batch_size, rng
@@ -278,16 +279,34 @@ class Stack:
         ]
 
     def state(self) -> bytes:
-        """Everything the rest of the training depends on, pickled between two iterations: every
-        model (parameters, what the iterations update, optimizer state, iteration, history, live
-        units, admitted or not, final metrics) and where the batches are. The stacked W1 and b1 are
-        the models' rows: restore stacks them again, with the same values in the same order."""
-        return pickle.dumps({"models": self.models, "next_batch": self.next_batch}, protocol=pickle.HIGHEST_PROTOCOL)
+        """Everything the rest of the training depends on, between two iterations, as arrays and plain
+        data (nnscratch.train.saved: no pickle): every model (parameters, what the iterations update,
+        optimizer state, iteration, history, live units, admitted or not, final metrics) and where the
+        batches are. The stacked W1 and b1 are the models' rows: restore stacks them again, with the
+        same values in the same order."""
+        b = self.next_batch
+        batches = {"rng": b.rng.bit_generator.state, "order": b.order, "start": b.start}
+        return saved.encode({"models": [saved.model_state(m) for m in self.models], "batches": batches})
 
     def restore(self, state: bytes) -> None:
-        """Continue from `state` (Stack.state of a stack of the same configs and data)."""
-        saved = pickle.loads(state)
-        self.models, self.next_batch = saved["models"], saved["next_batch"]
+        """Continue from `state` (Stack.state of a stack of the same configs and data). Nothing changes
+        and UnusableState says why when it is not such a state (another version's, or made by hand)."""
+        plain = saved.decode(state)
+        try:
+            if len(plain["models"]) != len(self.models):
+                raise UnusableState(f"holds {len(plain['models'])} models, this task trains {len(self.models)}")
+            models = [saved.restored_model(m, s) for m, s in zip(self.models, plain["models"])]
+            rng = np.random.default_rng()
+            rng.bit_generator.state = plain["batches"]["rng"]
+            order, start = plain["batches"]["order"], int(plain["batches"]["start"])
+            if order is not None and (order.dtype.kind != "i" or order.shape != (len(self.y),)):
+                raise UnusableState(f"holds a batch order of {order.dtype} {order.shape}, not {len(self.y)} indices")
+        except UnusableState:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+            raise UnusableState(f"does not fit this task ({type(err).__name__}: {err})") from None
+        self.models = models
+        self.next_batch.rng, self.next_batch.order, self.next_batch.start = rng, order, start
         self.restack()
 
     def train(self) -> list[RunResult]:
