@@ -12,8 +12,9 @@ Everything takes arrays of replications so that the calibration (nnscratch.perf.
 functions the claims engine runs: `margins` is (R, n) float — R replications (R = 1 for a real cell)
 of n seeds' margins, in seed order.
 
-The t boundary (before issue 40; it holds its level only for normal margins). Under normal margins the one-sample t statistic T_n = sqrt(n) mean / sd is pivotal: its
-null distribution (true mean 0) does not depend on sigma. The design looks only at the seed counts
+The t boundary (before issue 40; it holds its level only for normal margins). Under normal margins the
+one-sample t statistic T_n = sqrt(n) mean / sd is pivotal: its null distribution (true mean 0) does not
+depend on sigma. The design looks only at the seed counts
 `looks` (e.g. 3, 6, 10), fixed in the claims file before any seed runs, and spends its error 1 - level
 over them by a spending function alpha(n) (the cumulative error allowed by look n):
 

@@ -28,7 +28,7 @@ DESIGN = design({"confidence": 0.95})  # the default design: looks at 3, 6 and 1
 def same_histories(runs: pd.DataFrame) -> pd.DataFrame:
     """Histories in which every run of a cell is the same run (a seed-independent cell): its test_acc."""
     return pd.DataFrame(
-        [{"run_id": r, "iteration": it, "test_acc": a} for r, a in zip(runs["run_id"], runs["test_acc"]) for it in (0, 1)]
+        [{"run_id": r, "iteration": i, "test_acc": a} for r, a in zip(runs["run_id"], runs["test_acc"]) for i in (0, 1)]
     )
 
 
@@ -92,8 +92,9 @@ def test_a_seed_independent_declaration_is_believed_only_on_identical_histories(
     histories.loc[(histories["run_id"] == "zeros-1") & (histories["iteration"] == 0), "test_acc"] = 0.098
     refused = judge(runs, declared, histories=histories)
     assert refused.verdict == "inconclusive"
-    assert "refused: seeds 0 and 1 differ (zeros-0 vs zeros-1: test_acc at iteration 0: 0.1135 vs 0.098)" in (
-        refused.cells.iloc[0]["basis"]
+    assert (
+        "refused: seeds 0 and 1 differ (zeros-0 vs zeros-1: test_acc at iteration 0: 0.1135 vs 0.098)"
+        in (refused.cells.iloc[0]["basis"])
     )
     assert "no history" in judge(runs, declared, histories=pd.DataFrame()).cells.iloc[0]["basis"]
     assert judge(table({"he": [0.1135] * 3}), declared).verdict == "inconclusive"  # declared for zeros only
