@@ -42,8 +42,26 @@ BOUNDARY_SEED = 2023  # the simulation's seed: same design -> same critical valu
 SPENDING = ("pocock", "obrien_fleming", "{power: rho}")
 
 
+class Looks:
+    """A design's looks (`looks`: increasing seed counts, the only ones a cell is judged at)."""
+
+    looks: tuple[int, ...]
+
+    @property
+    def first(self) -> int:
+        return self.looks[0]
+
+    @property
+    def last(self) -> int:
+        return self.looks[-1]
+
+    def look_at(self, n: np.ndarray | int) -> np.ndarray:
+        """The last look at or below n seeds (0 below the first look)."""
+        return np.concatenate([[0], self.looks])[np.searchsorted(self.looks, n, side="right")]
+
+
 @dataclass(frozen=True)
-class Boundary:
+class Boundary(Looks):
     """A group-sequential t design: looks at the seed counts `looks` only, two-sided, overall level `level`.
 
     critical, per_look, spent: (len(looks),) the |t| each look must reach, the same as a per-look two-sided
@@ -58,18 +76,6 @@ class Boundary:
     per_look: tuple[float, ...]
     spent: tuple[float, ...]
     null_min_ratio: np.ndarray = field(repr=False, compare=False)
-
-    @property
-    def first(self) -> int:
-        return self.looks[0]
-
-    @property
-    def last(self) -> int:
-        return self.looks[-1]
-
-    def look_at(self, n: np.ndarray | int) -> np.ndarray:
-        """The last look at or below n seeds (0 below the first look)."""
-        return np.concatenate([[0], self.looks])[np.searchsorted(self.looks, n, side="right")]
 
     def critical_at(self, n: np.ndarray | int) -> np.ndarray:
         """|t| needed at the last look at or below n seeds; inf below the first look."""
@@ -271,7 +277,7 @@ SPENDING_BINOMIAL = ("obrien_fleming", "{power: rho}")
 
 
 @dataclass(frozen=True)
-class BinomialDesign:
+class BinomialDesign(Looks):
     """An exact group-sequential binomial test of the rate at which a seed passes, p = P(margin passes):
     'holds' states p > rate, 'fails' states p < rate. Looks at the seed counts `looks` only, two-sided,
     each side's error spent by look n at most (1 - level) / 2 · spending(n / N), computed exactly under
@@ -295,21 +301,9 @@ class BinomialDesign:
     alive: tuple[tuple[float, ...], ...] = field(repr=False, compare=False)
 
     @property
-    def first(self) -> int:
-        return self.looks[0]
-
-    @property
-    def last(self) -> int:
-        return self.looks[-1]
-
-    @property
     def error(self) -> float:
         """The exact chance, at p = rate, that a cell is ever decided (either side): the design's error."""
         return self.spent_upper[-1] + self.spent_lower[-1]
-
-    def look_at(self, n: np.ndarray | int) -> np.ndarray:
-        """The last look at or below n seeds (0 below the first look)."""
-        return np.concatenate([[0], self.looks])[np.searchsorted(self.looks, n, side="right")]
 
     def statement(self) -> str:
         """What a decision states, e.g. 'more than half of seeds pass (the median margin is on the passing side)'."""
