@@ -46,7 +46,7 @@ def test_a_20_seed_grid_ends_with_its_report_judged_on_its_first_10_seeds(twenty
     assert counts["finished"] == 40
     record = results.read_sweep(sweep_dir)
     assert record["claims_sha256"] == claims_digest(path) and record["claims_file"] == str(path)
-    report = write_report([sweep_dir], claims_path=path)
+    report = write_report([sweep_dir])  # the claims file the sweep recorded, not conf/claims.yaml
     text = (sweep_dir / "report.md").read_text()
     assert report.is_file() and "SUPPORTED" in text
     assert "judged on its first 10 seeds (the design's last look), the 10 seeds past it reported only" in text

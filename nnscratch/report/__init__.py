@@ -39,10 +39,12 @@ def write_report(
     sweep_dirs: list[Path], out_dir: Path | None = None, claims_path: Path | None = None, explore: bool = False
 ) -> Path:
     """Write the report of one sweep into its folder, or of several into `out_dir`; the HTML's path.
-    Claims: `claims_path`, else the first sweep's own (its grid's `claims:`, else conf/claims.yaml); a file
+    Claims: `claims_path`, else the file the first sweep recorded (else its grid's `claims:`, else
+    conf/claims.yaml); a file
     other than the one the sweep recorded is refused unless `explore` (verdicts then labelled exploratory)."""
     sweeps = [load_sweep(Path(d)) for d in sweep_dirs]
-    path = Path(claims_path or claims_for(sweeps[0].record))
+    recorded = sweeps[0].record.get("claims_file")  # the file the sweep fixed before its runs, when it still exists
+    path = Path(claims_path or (recorded if recorded and Path(recorded).is_file() else claims_for(sweeps[0].record)))
     claims = claims_checked(path, [(s.path, s.record) for s in sweeps], explore)
     out = (
         Path(out_dir)
