@@ -188,7 +188,7 @@ def play(case: Case, direction, p, needed, level: float, looks, max_seeds: int, 
     while True:
         codes = at(direction, n).reshape(-1, case.cells)
         final = check_decisions(codes, at(p, n).reshape(-1, case.cells), level).ravel()
-        grow = (final == UNDECIDED) & (n < max_seeds)
+        grow = (final == UNDECIDED) & (codes.ravel() == UNDECIDED) & (n < max_seeds)  # decided alone: no seeds
         goal = needed(np.nonzero(grow)[0], n[grow])
         grow[np.nonzero(grow)[0][np.isnan(goal)]] = False  # no look can decide them: no more seeds
         if not grow.any():
