@@ -11,6 +11,13 @@ from nnscratch.paths import CONF_DIR
 from nnscratch.perf.calibration import Case, calibrate, real_cases
 from nnscratch.perf.seed_cost import seed_cost
 
+TARGET = 0.05  # the chance of a wrong decision every law must stay within
+POWER = 0.80  # the chance a normal 1.4 sd effect is decided right within the design's seeds
+
+
+def as_case(given: dict) -> Case:
+    return Case(**(given | {"seeds": tuple(given.get("seeds", (0, 1, 2)))}))
+
 
 @hydra.main(config_path="../conf", config_name="calibrate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
@@ -20,19 +27,35 @@ def main(cfg: DictConfig) -> None:
         claims["confidence"] = float(cfg.confidence)
     if cfg.sequential:
         claims["sequential"] = OmegaConf.to_container(cfg.sequential)
-    boundary = design(claims)
-    cases = [Case(**c) for c in OmegaConf.to_container(cfg.cases)]
+    test = design(claims)
+    cases = [as_case(c) for c in OmegaConf.to_container(cfg.cases)]
     if cfg.real_check:
         runs = results.read_results(cfg.real_check)
         cases += real_cases(runs.loc[runs["status"] == "finished", "test_acc"].to_numpy(float), "test_acc")
-    table = calibrate(cases, boundary, list(cfg.max_seeds), int(cfg.replications), int(cfg.seed), int(cfg.first))
-    print(f"{cfg.replications:,} replications per case, seed {cfg.seed}; design: {boundary.record()['kind']}")
-    for cap, rows in table.groupby("max_seeds"):
-        print(f"\nmax_seeds = {cap}")
-        print(rows.drop(columns="max_seeds").to_string(index=False, float_format=lambda x: f"{x:.4f}", na_rep="—"))
-    for cap in list(cfg.max_seeds) if cfg.cost_of else []:
-        cost = seed_cost(claims, cfg.cost_of, boundary, cap, int(cfg.first), int(cfg.replications) // 5, int(cfg.seed))
-        print(f"\ncost of adaptive seeds to {cfg.cost_of} at max_seeds = {cap}:")
+    table = calibrate(cases, test, int(cfg.max_seeds), int(cfg.replications), int(cfg.seed), int(cfg.first))
+    print(f"{cfg.replications:,} replications per case, seed {cfg.seed}, max_seeds {cfg.max_seeds}")
+    print(f"design: {test.record()['kind']}; {test.guarantee()}")
+    for rule, rows in table.groupby("rule", sort=False):
+        print(
+            f"\n{rule}: P(wrong) = a decision on the wrong side of the {rows['states'].iloc[0]} (any, where 'neither')"
+        )
+        shown = rows.drop(columns=["rule", "states"])
+        print(shown.to_string(index=False, float_format=lambda x: f"{x:.4f}", na_rep="—"))
+    now = table[table["rule"].str.startswith("binomial") & ~table["case"].str.contains("(before)", regex=False)]
+    worst = now.loc[now["P(wrong)"].idxmax()]
+    power = now[now["case"].str.startswith("power")]
+    print(
+        f"\nworst P(wrong) of the binomial rule (cases 'before' left out): {worst['P(wrong)']:.4f} ({worst['case']}); "
+        f"target ≤ {TARGET}"
+    )
+    for _, row in power.iterrows():
+        right, seeds = row["P(right)"], row["mean seeds"]
+        print(f"{row['case']}: decided right {right:.4f} (target ≥ {POWER}), {seeds:.2f} seeds on average")
+    if cfg.cost_of:
+        cost = seed_cost(
+            claims, cfg.cost_of, test, int(cfg.max_seeds), int(cfg.first), int(cfg.replications) // 5, int(cfg.seed)
+        )
+        print(f"\ncost of adaptive seeds to {cfg.cost_of} at max_seeds = {cfg.max_seeds}:")
         print("\n".join(f"  {k}: {v:,.1f}" for k, v in cost.items()))
     print(f"\n{time.time() - started:.1f} s")
 

@@ -11,7 +11,7 @@ import hydra
 from omegaconf import DictConfig
 
 from nnscratch import results
-from nnscratch.report import write_report
+from nnscratch.report import ClaimsChanged, write_report
 
 
 @hydra.main(config_path="../conf", config_name="report", version_base="1.3")
@@ -26,7 +26,10 @@ def main(cfg: DictConfig) -> None:
             "error: give sweep_dir=<a folder a sweep or a multirun wrote> or sweep_dirs=[a,b]; "
             f"no results.csv or multirun.yaml in {missing}"
         )
-    print(write_report(dirs, cfg.out_dir, cfg.claims))
+    try:
+        print(write_report(dirs, cfg.out_dir, cfg.claims, bool(cfg.explore)))
+    except ClaimsChanged as err:
+        sys.exit(f"error: {err}")
 
 
 if __name__ == "__main__":

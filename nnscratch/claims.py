@@ -40,15 +40,15 @@ from scipy import stats
 from nnscratch.paths import CONF_DIR
 from nnscratch.results import SEED
 from nnscratch.stats import (
-    Boundary,
+    SAME,
+    BinomialDesign,
+    binomial_crossing,
+    binomial_design,
     clopper_pearson,
-    crossing,
     holm,
+    looks_reachable,
     no_spread,
-    rate_level,
-    seeds_to_cross,
     spending_name,
-    t_boundary,
 )
 
 OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
@@ -58,41 +58,51 @@ DEFAULT_CLAIMS = CONF_DIR / "claims.yaml"
 CELL_STATS = (
     "mean", "margin", "low", "high", "sd", "seeds", "failed", "fail_rate_low", "fail_rate_high", "outcomes",
     "alone", "p", "decision", "basis", "seeds_needed", "best", "margins", "run_ids",
+    "median", "passed", "judged", "beyond", "pass_rate_all", "independence",
 )  # fmt: skip
 
 METHOD = (
-    "The guarantee: for a cell whose true mean margin is exactly on the threshold, the chance that it is ever "
-    "called 'holds' or 'fails' is at most {alpha:.0%}, however many rounds of seeds are added and whenever the sweep "
-    "is resumed, up to {last} seeds per cell (no cell may go beyond), assuming the seeds' margins are normal "
-    "(experiments.calibrate measures heavy tails and collapse mixtures; a strongly skewed cell can exceed it: "
-    "the log's reference cell, left-skewed over 100 seeds, was decided 7 % of the time at 10 seeds, "
-    "docs/statistics.md). "
-    "Each cell's seed-failure range is the exact {level:.0%} Clopper–Pearson range at its final seed count (after "
-    "adaptive rounds its coverage is measured by experiments.calibrate, not guaranteed). "
-    "How: a run's margin is its measure minus the check's threshold, signed so that positive passes (a contrast: "
-    "the paired difference of twin runs on the same seed). A cell's seeds, in seed order, are tested only at the "
-    "seed counts {looks} fixed in the claims file before any seed ran, against a group-sequential t boundary "
-    "({spending} error spending, found once by a seeded simulation of the pivotal null t statistic): the cell "
-    "holds or fails when the prefix of its seeds at some look crossed it (|t| ≥ {critical}). Seeds beyond the "
-    "last look reached wait for the next. The interval shown is mean ± that look's critical t · sd / √n. A cell "
-    "whose seeds' run outcomes differ (some collapse, some do not) is split: never decided by its mean, it gets "
-    "more seeds, and its failure rate is stated (exact Clopper–Pearson). Seeds that all give the same value "
-    "decide nothing unless the claims file declares the measure seed-independent. Counts of cells and "
-    "conditional splits keep only the decisions that Holm's step-down keeps across the check's cells; supported "
-    "and refuted need every cell on its own. 'Seeds needed' is a guide, not a promise."
+    "The guarantee, for any law the seeds can follow (no normality, no bound on skew or outliers): a check "
+    "states whether more than half of a cell's seeds pass (its median margin is on the passing side; a check "
+    "with rate r: more than r of seeds pass). A seed's pass is a coin whose chance p is whatever the seeds' law "
+    "gives, so an exact binomial test needs nothing else: for a cell whose p is exactly on the line, the "
+    "chance that it is ever called 'holds' or 'fails' is at most {error:.3f} (exact, computed, not simulated), "
+    "at every look and however many rounds of seeds are added or resumes made; on either side of the line the "
+    "chance of the wrong call is smaller. How: a run's margin is its measure minus the check's threshold, "
+    "signed so that positive passes (a contrast: the paired difference of twin runs on the same seed). A "
+    "cell's seeds, in the order they were added (seed numbers only grow), are tested only at the seed counts "
+    "{looks} fixed in the claims file before any seed ran ({spending} error spending, each side at most "
+    "{side:.3f}): a cell holds when {holds}, fails when {fails}. Seeds past the last look ({last}) are reported, "
+    "not judged. The interval shown beside the mean margin is a plain Student t interval: it assumes normal "
+    "seeds and decides nothing. A seed-independent declaration is believed only when two of the cell's seeds "
+    "have identical full histories; then its single value decides. Counts of cells and conditional splits keep "
+    "only the decisions that Holm's step-down keeps across the check's cells; supported and refuted need every "
+    "cell on its own. Each claim's error is its own (no correction across claims): over m claims, the chance "
+    "that some verdict is wrong is at most m times {error:.3f} (union bound)."
 )
 
 
-def method_text(boundary: Boundary) -> str:
+def method_text(test: BinomialDesign) -> str:
     """METHOD filled in with the design's numbers."""
-    critical = ", ".join(f"{c:.3g} at {n}" for n, c in zip(boundary.looks, boundary.critical))
+    holds = [f"{u} of {n} pass" for n, u in zip(test.looks, test.upper) if u <= n]
+    fails = [f"{low} or fewer of {n} pass" for n, low in zip(test.looks, test.lower) if low >= 0]
     return METHOD.format(
-        alpha=1 - boundary.level,
-        level=boundary.level,
-        last=boundary.last,
-        looks=", ".join(map(str, boundary.looks)),
-        spending=boundary.spending,
-        critical=critical,
+        error=test.error,
+        last=test.last,
+        looks=", ".join(map(str, test.looks)),
+        spending=test.spending,
+        side=(1 - test.level) / 2,
+        holds=" or ".join(holds) or "never",
+        fails=" or ".join(fails) or "never",
+    )
+
+
+def family_text(error: float, claims: int) -> str:
+    """What each claim's error means for the file's claims together (no correction across claims)."""
+    bound = min(1.0, claims * error)
+    return (
+        f"each of the {claims} claims' verdicts is wrong with chance ≤ {error:.3f} on its own; that some of the "
+        f"{claims} is wrong: ≤ {bound:.2f} (union bound), {1 - (1 - error) ** claims:.2f} if independent"
     )
 
 
@@ -106,6 +116,7 @@ class CheckResult:
     reason: str
     cells: pd.DataFrame = field(default_factory=pd.DataFrame)
     measure: str = "measure"
+    guarantee: str = ""  # what a decision of this check states and its error, in one line
 
     def counts(self) -> dict[str, int]:
         found = self.cells["decision"].value_counts() if not self.cells.empty else {}
@@ -118,10 +129,18 @@ class ClaimResult:
     title: str
     log: str
     checks: list[CheckResult]
+    family: str = ""  # what this claim's error means beside the file's other claims
+    exploratory: bool = False  # judged by a claims file other than the one the sweep recorded
 
     @property
     def verdict(self) -> str:
         return self.checks[0].verdict
+
+    @property
+    def guarantee(self) -> str:
+        """What the verdict states and its error, e.g. 'rate of passing seeds vs 0.5, any law ..., ≤ 0.043'."""
+        label = "EXPLORATORY (claims file differs from the sweep's): " if self.exploratory else ""
+        return label + self.checks[0].guarantee
 
 
 def load_claims(path: Path) -> dict:
@@ -258,13 +277,15 @@ def reach(check: dict, runs: pd.DataFrame, histories: pd.DataFrame) -> pd.DataFr
 HOLDS, FAILS, UNDECIDED, SPLIT = 1, -1, 0, 2
 DECISIONS = {HOLDS: "holds", FAILS: "fails", UNDECIDED: "undecided", SPLIT: "split"}
 OPEN = ("undecided", "split")  # decisions that more seeds may change: adaptive rounds feed these cells
-DEFAULT_DESIGN = {"looks": [3, 6, 10], "spending": {"power": 2}}
-DESIGN_EXAMPLE = "sequential: {looks: [3, 6, 10], spending: {power: 2}}"
+DEFAULT_DESIGN = {"looks": [3, 6, 10], "spending": {"power": 0.5}}
+DESIGN_EXAMPLE = "sequential: {looks: [3, 6, 10], spending: {power: 0.5}}"
+MOST = 0.5  # a check without `rate:` states that more than half of seeds pass
 
 
-def design(claims: dict) -> Boundary:
-    """The claims file's group-sequential design (`sequential: {looks, spending}`) at its confidence. The
-    older form {first_look: a, max_seeds: b} is the Pocock design looking at every seed count a..b."""
+def design(claims: dict) -> BinomialDesign:
+    """The claims file's exact binomial design (`sequential: {looks, spending}`) at its confidence, for
+    'more than half of seeds pass'; a check's own `rate:` uses the same looks and spending (design_for).
+    The older form {first_look: a, max_seeds: b} looks at every seed count a..b."""
     given = claims.get("sequential") or {}
     if "looks" not in given and {"first_look", "max_seeds"} & set(given):
         first, last = given.get("first_look", 3), given.get("max_seeds", 20)
@@ -273,36 +294,37 @@ def design(claims: dict) -> Boundary:
                 f"claims file: sequential needs whole numbers 2 <= first_look <= max_seeds, got {first!r}, {last!r}"
                 f" (or looks fixed in advance: {DESIGN_EXAMPLE})"
             )
-        given = {"looks": list(range(first, last + 1)), "spending": "pocock"}
+        given = {"looks": list(range(first, last + 1)), "spending": DEFAULT_DESIGN["spending"]}
     given = DEFAULT_DESIGN | given
     looks = given["looks"]
     if not (isinstance(looks, list) and looks and all(isinstance(n, int) and not isinstance(n, bool) for n in looks)):
         raise ValueError(f"claims file: sequential.looks must list seed counts, not {looks!r}: {DESIGN_EXAMPLE}")
-    return t_boundary(confidence(claims), tuple(looks), spending_name(given["spending"]))
+    return binomial_design(confidence(claims), tuple(looks), spending_name(given["spending"]), MOST)
 
 
-def interval(margins: np.ndarray, boundary: Boundary) -> tuple[float, float]:
-    """The design's interval of the mean margin at this look: mean ± critical t · sd / sqrt(n); unbounded
-    before the first look or when the seeds have no spread (t undefined)."""
+def design_for(check: dict, base: BinomialDesign) -> BinomialDesign:
+    """The design of one check: the file's looks and spending at the check's `rate:` (default: most seeds)."""
+    rate = check.get("rate")
+    if rate is None:
+        return base
+    if not (isinstance(rate, int | float) and 0 < rate < 1):
+        raise ValueError(f"claims file: check '{check['what']}': rate must be between 0 and 1 (e.g. 0.9), got {rate!r}")
+    return binomial_design(base.level, base.looks, base.spending, float(rate))
+
+
+def interval(margins: np.ndarray, level: float) -> tuple[float, float]:
+    """A descriptive Student t interval of the mean margin (it assumes normal seeds and decides nothing);
+    unbounded below two seeds or when the seeds have no spread."""
     n, mean = len(margins), float(np.mean(margins))
-    if n < boundary.first or no_spread(margins):
+    if n < 2 or no_spread(margins):
         return -math.inf, math.inf
-    half = float(boundary.critical_at(n)) * float(np.std(margins, ddof=1)) / math.sqrt(n)
+    half = float(stats.t.ppf((1 + level) / 2, n - 1)) * float(np.std(margins, ddof=1)) / math.sqrt(n)
     return mean - half, mean + half
 
 
-def decide(low: float, high: float, strict: bool) -> str:
-    if low > 0 or (low == 0 and not strict):
-        return "holds"
-    if high < 0 or (high == 0 and strict):
-        return "fails"
-    return "undecided"
-
-
-def seeds_needed(mean: float, sd: float, boundary: Boundary, n: int) -> int | None:
-    """Smallest seed count (> n, within the design) whose critical t this mean and sd would reach."""
-    found = seeds_to_cross(np.array([mean]), np.array([sd]), np.array([n]), boundary)[0]
-    return None if np.isnan(found) else int(found)
+def passes(margins: np.ndarray, strict: bool) -> np.ndarray:
+    """Each seed's margin on the passing side (> 0 for a strict op, else >= 0)."""
+    return margins > 0 if strict else margins >= 0
 
 
 def seed_outcomes(group: pd.DataFrame) -> pd.Series:
@@ -325,55 +347,76 @@ def declared_independent(check: dict, group: pd.DataFrame) -> bool:
     return chosen is not None and len(chosen) == len(group)
 
 
-def mean_decision(margins: np.ndarray, boundary: Boundary) -> tuple[int, float]:
-    """(direction crossed by some prefix: +1 / -1 / 0, sequential p-value) of one cell's seeds in order."""
-    cross = crossing(margins[None, :], boundary)
-    return int(cross.direction[0, -1]), float(cross.p[0, -1])
+def history_of(histories: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    if "run_id" not in histories.columns:
+        return pd.DataFrame()
+    mine = histories[histories["run_id"] == run_id]
+    return mine.drop(columns=["run_id"]).sort_values("iteration").reset_index(drop=True)
 
 
-def rate_decision(passed: int, n: int, rate: float, boundary: Boundary) -> tuple[int, float]:
-    """(+1 / -1 / 0, p-value) for 'at least `rate` of seeds pass', by Clopper–Pearson at stats.rate_level."""
-    low, high = clopper_pearson(passed, n, rate_level(boundary))
-    p = min(1.0, stats.binomtest(passed, n, rate).pvalue * len(boundary.looks))
-    return (HOLDS if low >= rate else FAILS if high < rate else UNDECIDED), p
+def history_difference(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
+    """Where two runs' full histories differ (beyond float rounding), in words; None when identical."""
+    if a.empty or b.empty:
+        return "no history recorded"
+    if a.shape != b.shape or list(a.columns) != list(b.columns):
+        return f"histories of different shapes ({a.shape[0]} and {b.shape[0]} rows)"
+    for col in a.columns:
+        x, y = (pd.to_numeric(h[col], errors="coerce").to_numpy(float) for h in (a, b))
+        same = np.isclose(x, y, rtol=SAME, atol=0, equal_nan=True)
+        if not same.all():
+            i = int(np.argmin(same))
+            return f"{col} at iteration {a['iteration'].iloc[i]}: {x[i]:.6g} vs {y[i]:.6g}"
+    return None
 
 
-def cell_codes(direction: np.ndarray, split: np.ndarray) -> np.ndarray:
-    """Decision codes of cells judged by their mean (any shape): split wherever the seeds' outcomes differ,
-    whatever the mean says; else the boundary's direction (HOLDS, FAILS, or UNDECIDED = 0)."""
-    return np.where(split, SPLIT, direction)
+def independence_checked(group: pd.DataFrame, histories: pd.DataFrame) -> tuple[bool, str]:
+    """A declared seed-independent cell is believed only if two of its seeds have identical full histories
+    (every run of a contrast's pair too): (confirmed, the evidence in words)."""
+    if len(group) < 2:
+        return False, "declared seed-independent, not confirmed: one seed, two are needed to compare histories"
+    first, second = group.iloc[0], group.iloc[1]
+    for x, y in zip(first["run_ids"], second["run_ids"]):
+        found = history_difference(history_of(histories, x), history_of(histories, y))
+        if found:
+            return False, (
+                f"declared seed-independent, refused: seeds {first.get(SEED, '?')} and {second.get(SEED, '?')} "
+                f"differ ({x} vs {y}: {found})"
+            )
+    seeds = f"seeds {first.get(SEED, '?')} and {second.get(SEED, '?')}"
+    return True, f"seed-independent (declared; confirmed: {seeds} have identical histories)"
 
 
-def alone(margins: np.ndarray, outcomes: pd.Series, check: dict, independent: bool, boundary, strict):
-    """(decision code, p-value, basis) of one cell before Holm."""
-    n = len(margins)
-    if independent and no_spread(margins):  # every seed passes or every seed fails: a rate of 1 or 0 too
-        code = {"holds": HOLDS, "fails": FAILS, "undecided": UNDECIDED}[decide(margins[0], margins[0], strict)]
-        return code, 0.0 if code else 1.0, "seed-independent (declared; every seed gave the same value)"
-    if check.get("rate") is not None:  # judged at the last look: seeds beyond it wait for the next
-        seen = margins[: int(boundary.look_at(n))]
-        passed = int((seen > 0).sum() if strict else (seen >= 0).sum())
-        if len(seen) == 0:
-            return UNDECIDED, 1.0, "rate of passing seeds (fewer seeds than the first look)"
-        return (*rate_decision(passed, len(seen), float(check["rate"]), boundary), "rate of passing seeds")
-    direction, p = mean_decision(margins, boundary)
-    code = int(cell_codes(direction, outcomes.nunique() > 1))
-    if code == SPLIT:
-        return SPLIT, 1.0, "seeds split between outcomes"
-    if no_spread(margins):
-        return UNDECIDED, 1.0, "no spread (every seed gave the same value; not declared seed-independent)"
-    return code, p, "sequential t boundary"
+def alone(margins: np.ndarray, strict: bool, independent: str | None, test: BinomialDesign):
+    """(decision code, p-value, basis) of one cell before Holm. `independent`: the confirmed evidence when
+    the cell is declared and shown seed-independent (then its value decides), else None."""
+    if independent and no_spread(margins):  # a deterministic measure: its single value is the truth
+        code = HOLDS if passes(margins[:1], strict)[0] else FAILS
+        return code, 0.0, independent
+    judged = margins[: test.last]  # seeds past the design's last look are reported, not judged
+    cross = binomial_crossing(passes(judged, strict)[None, :], test)
+    basis = f"exact binomial test: {test.statement()}"
+    return int(cross.direction[0, -1]), float(cross.p[0, -1]), basis
 
 
-def cell_row(group: pd.DataFrame, check: dict, boundary: Boundary, strict: bool) -> dict:
+def seeds_needed(margins: np.ndarray, strict: bool, test: BinomialDesign) -> int | None:
+    """The next look at which this cell can still be decided (if the seeds to come all pass, or all fail);
+    None when no look of the design can decide it any more."""
+    judged = margins[: test.last]
+    return looks_reachable(int(passes(judged, strict).sum()), len(judged), test)
+
+
+def cell_row(group: pd.DataFrame, check: dict, test: BinomialDesign, strict: bool, histories: pd.DataFrame) -> dict:
     group = group.sort_values(SEED) if SEED in group.columns else group
     margins = group["margin"].to_numpy(float)
     n, outcomes = len(margins), seed_outcomes(group)
-    low, high = interval(margins, boundary)
+    low, high = interval(margins, test.level)
     sd = float(np.std(margins, ddof=1)) if n > 1 else float("nan")
-    code, p, basis = alone(margins, outcomes, check, declared_independent(check, group), boundary, strict)
-    failed = int((margins <= 0).sum() if strict else (margins < 0).sum())
-    fail_low, fail_high = clopper_pearson(failed, n, boundary.level)
+    evidence = independence_checked(group, histories) if declared_independent(check, group) else (False, "")
+    code, p, basis = alone(margins, strict, evidence[1] if evidence[0] else None, test)
+    if evidence[1] and not evidence[0]:
+        basis += f" ({evidence[1]})"
+    failed = int((~passes(margins, strict)).sum())
+    fail_low, fail_high = clopper_pearson(failed, n, test.level)
     return {
         "mean": float(group["measure"].mean()),
         "margin": float(margins.mean()),
@@ -389,10 +432,16 @@ def cell_row(group: pd.DataFrame, check: dict, boundary: Boundary, strict: bool)
         "p": p,
         "decision": DECISIONS[code],
         "basis": basis,
-        "seeds_needed": seeds_needed(float(margins.mean()), sd, boundary, n) if code in (UNDECIDED, SPLIT) else None,
+        "seeds_needed": seeds_needed(margins, strict, test) if code == UNDECIDED else None,
         "best": float(group["measure"].max()),
         "margins": [float(x) for x in margins],
         "run_ids": sorted({r for ids in group["run_ids"] for r in ids}),
+        "median": float(np.median(margins)),
+        "passed": int(passes(margins[: test.last], strict).sum()),
+        "judged": min(n, test.last),
+        "beyond": max(0, n - test.last),
+        "pass_rate_all": float(passes(margins, strict).mean()),
+        "independence": evidence[1],
     }
 
 
@@ -408,23 +457,21 @@ def check_decisions(codes: np.ndarray, p: np.ndarray, level: float) -> np.ndarra
     return np.where(unanimous[:, None], codes, adjusted)
 
 
-def cell_table(frame: pd.DataFrame, axes: list[str], check: dict, boundary: Boundary, strict: bool) -> pd.DataFrame:
-    """One row per cell (the axes that vary within the check's runs, seed excluded) with CELL_STATS."""
+def cell_table(
+    frame: pd.DataFrame, axes: list[str], check: dict, test: BinomialDesign, strict: bool, histories: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per cell (the axes that vary within the check's runs, seed excluded) with CELL_STATS. A cell
+    with more seeds than the design's last look is judged on its first `last` seeds (in seed order); the
+    rest are counted in `beyond` and `pass_rate_all`, descriptively."""
     keys = [a for a in axes if a != SEED and a in frame.columns and frame[a].nunique(dropna=False) > 1]
     groups = [((), frame)] if not keys else list(frame.groupby(keys, dropna=False))
     rows = []
     for key, group in groups:
         where = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        if len(group) > boundary.last:
-            raise ValueError(
-                f"claims: check '{check['what']}', cell {where or 'the only cell'} has {len(group)} seeds, more than "
-                f"the sequential design's last look {boundary.last}; add a later look to sequential.looks in the "
-                "claims file"
-            )
-        rows.append(where | cell_row(group, check, boundary, strict))
+        rows.append(where | cell_row(group, check, test, strict, histories))
     cells = pd.DataFrame(rows)
     codes = cells["alone"].map({v: k for k, v in DECISIONS.items()}).to_numpy()
-    final = check_decisions(codes[None, :], cells["p"].to_numpy(float)[None, :], boundary.level)[0]
+    final = check_decisions(codes[None, :], cells["p"].to_numpy(float)[None, :], test.level)[0]
     return cells.assign(decision=[DECISIONS[c] for c in final])
 
 
@@ -450,7 +497,15 @@ def separating_axis(cells: pd.DataFrame, holds: pd.Series) -> str | None:
 def margin_text(cells: pd.DataFrame, i: int) -> str:
     low, high = cells.at[i, "low"], cells.at[i, "high"]
     span = "no interval" if not np.isfinite(low) else f"[{low:+.3g}, {high:+.3g}]"
-    return f"margin {cells.at[i, 'margin']:+.3g} {span}; {outcome_text(cells, i)}"
+    median = f"median margin {cells.at[i, 'median']:+.3g}, " if "median" in cells.columns else ""
+    text = f"{median}margin {cells.at[i, 'margin']:+.3g} {span}; {outcome_text(cells, i)}"
+    if "beyond" in cells.columns and cells.at[i, "beyond"] > 0:
+        text += (
+            f"; judged on its first {cells.at[i, 'judged']} seeds (the design's last look), the "
+            f"{cells.at[i, 'beyond']} seeds past it reported only: {cells.at[i, 'pass_rate_all']:.0%} of all "
+            f"{cells.at[i, 'seeds']} seeds pass"
+        )
+    return text
 
 
 def outcome_text(cells: pd.DataFrame, i: int) -> str:
@@ -468,9 +523,9 @@ def undecided_text(cells: pd.DataFrame) -> str:
     for i in cells.index[cells["decision"].isin(OPEN)]:
         needed = cells.at[i, "seeds_needed"]
         guess = (
-            "within the design's seeds the mean would not clear the boundary at this spread"
+            "no look of the design can decide it any more, whatever the next seeds give"
             if needed is None or pd.isna(needed)
-            else f"≈ {int(needed)} seeds would decide it at the observed spread"
+            else f"a decision is still possible at {int(needed)} seeds"
         )
         why = cells.at[i, "basis"] if cells.at[i, "alone"] in OPEN else "not kept by Holm across the cells"
         numbers = f"{margin_text(cells, i)}; {cells.at[i, 'seeds']} seeds; {guess}"
@@ -505,18 +560,19 @@ def verdict(cells: pd.DataFrame) -> tuple[str, str]:
 
 
 def run_check(
-    check: dict, runs: pd.DataFrame, histories: pd.DataFrame, named: dict, axes: list[str], boundary: Boundary
+    check: dict, runs: pd.DataFrame, histories: pd.DataFrame, named: dict, axes: list[str], base: BinomialDesign
 ) -> CheckResult:
     frame = per_run(check, runs, histories, named, axes)
     if frame is None or frame["margin"].isna().all():
         return CheckResult(check["what"], "inconclusive", "the sweep has no runs for this check")
     frame = frame[frame["margin"].notna()]
     strict = check.get("op", ">=") in STRICT and check["kind"] != "reach"
-    cells = cell_table(frame, [a for a in axes if a in frame.columns], check, boundary, strict)
+    test = design_for(check, base)
+    cells = cell_table(frame, [a for a in axes if a in frame.columns], check, test, strict, histories)
     label = check["measure"] + (f" at iteration {check['at']}" if "at" in check else "")
     if check["kind"] == "reach":
         label = f"highest {check['measure']} within {check['within']} iterations (target {check['value']})"
-    result = CheckResult(check["what"], *verdict(cells), cells, label)
+    result = CheckResult(check["what"], *verdict(cells), cells, label, test.guarantee())
     if check["kind"] == "reach":
         reached = frame["first"].dropna()
         result.reason += f"; {len(reached)} of {len(frame)} runs reached {check['value']}" + (
@@ -535,14 +591,17 @@ def confidence(claims: dict) -> float:
 def evaluate(claims: dict, runs: pd.DataFrame, histories: pd.DataFrame, axes: list[str]) -> list[ClaimResult]:
     """Every claim of the claims file against one sweep's runs (results.csv) and histories."""
     runs = runs[runs["status"] == "finished"]
-    boundary = design(claims)
+    base = design(claims)
     named = {k: v for k, v in claims.items() if isinstance(v, str)}  # named expressions, e.g. collapse
+    family = family_text(base.error, len(claims["claims"]))
     return [
         ClaimResult(
             c["id"],
             c["title"],
             c.get("log", ""),
-            [run_check(ch, runs, histories, named, axes, boundary) for ch in c["checks"]],
+            [run_check(ch, runs, histories, named, axes, base) for ch in c["checks"]],
+            family,
+            bool(claims.get("exploratory")),
         )
         for c in claims["claims"]
     ]

@@ -1,13 +1,20 @@
-"""The statistics behind a verdict: a group-sequential t boundary with looks fixed in advance, exact
-binomial bounds on seed outcomes, and Holm's step-down across cells. NumPy and SciPy only (no pandas, no
-Hydra).
+"""The statistics behind a verdict: the exact group-sequential binomial design that decides every cell
+(BinomialDesign, at the end of this module), exact binomial bounds on seed outcomes, Holm's step-down
+across cells, and the group-sequential t boundary it replaced (kept for the calibration's comparison).
+NumPy and SciPy only (no pandas, no Hydra).
+
+The decision. A seed passes when its margin is on the passing side; whatever law the margins follow, each
+seed's pass is a coin of some chance p, so 'more than a share r of seeds pass' (r = 0.5: the median
+margin passes) is tested exactly by counting passes: BinomialDesign's critical counts at each look are
+computed under p = r by convolution, no simulation and no assumption on the law.
 
 Everything takes arrays of replications so that the calibration (nnscratch.perf.calibration) runs the very
 functions the claims engine runs: `margins` is (R, n) float — R replications (R = 1 for a real cell)
 of n seeds' margins, in seed order.
 
-The boundary. Under normal margins the one-sample t statistic T_n = sqrt(n) mean / sd is pivotal: its
-null distribution (true mean 0) does not depend on sigma. The design looks only at the seed counts
+The t boundary (before issue 40; it holds its level only for normal margins). Under normal margins the
+one-sample t statistic T_n = sqrt(n) mean / sd is pivotal: its null distribution (true mean 0) does not
+depend on sigma. The design looks only at the seed counts
 `looks` (e.g. 3, 6, 10), fixed in the claims file before any seed runs, and spends its error 1 - level
 over them by a spending function alpha(n) (the cumulative error allowed by look n):
 
@@ -19,7 +26,7 @@ One simulation with a fixed seed gives each look's critical |t| such that P(firs
 mean 0) = alpha(n_k) - alpha(n_{k-1}). A cell with n seeds is judged at every look <= n on the prefix of
 its first `look` seeds, so the number of rounds and their steps (resumes included) change only when it
 stops, never its error: the chance that a cell at mean 0 is ever decided is at most 1 - level, as long
-as no cell goes beyond the last look, which the engine refuses.
+as no cell goes beyond the last look. The binomial design is judged the same way, at its looks only.
 """
 
 from __future__ import annotations
@@ -35,8 +42,26 @@ BOUNDARY_SEED = 2023  # the simulation's seed: same design -> same critical valu
 SPENDING = ("pocock", "obrien_fleming", "{power: rho}")
 
 
+class Looks:
+    """A design's looks (`looks`: increasing seed counts, the only ones a cell is judged at)."""
+
+    looks: tuple[int, ...]
+
+    @property
+    def first(self) -> int:
+        return self.looks[0]
+
+    @property
+    def last(self) -> int:
+        return self.looks[-1]
+
+    def look_at(self, n: np.ndarray | int) -> np.ndarray:
+        """The last look at or below n seeds (0 below the first look)."""
+        return np.concatenate([[0], self.looks])[np.searchsorted(self.looks, n, side="right")]
+
+
 @dataclass(frozen=True)
-class Boundary:
+class Boundary(Looks):
     """A group-sequential t design: looks at the seed counts `looks` only, two-sided, overall level `level`.
 
     critical, per_look, spent: (len(looks),) the |t| each look must reach, the same as a per-look two-sided
@@ -51,18 +76,6 @@ class Boundary:
     per_look: tuple[float, ...]
     spent: tuple[float, ...]
     null_min_ratio: np.ndarray = field(repr=False, compare=False)
-
-    @property
-    def first(self) -> int:
-        return self.looks[0]
-
-    @property
-    def last(self) -> int:
-        return self.looks[-1]
-
-    def look_at(self, n: np.ndarray | int) -> np.ndarray:
-        """The last look at or below n seeds (0 below the first look)."""
-        return np.concatenate([[0], self.looks])[np.searchsorted(self.looks, n, side="right")]
 
     def critical_at(self, n: np.ndarray | int) -> np.ndarray:
         """|t| needed at the last look at or below n seeds; inf below the first look."""
@@ -246,12 +259,6 @@ def clopper_pearson(k: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndar
     return low, high
 
 
-def rate_level(boundary: Boundary) -> float:
-    """The level of each look's Clopper–Pearson interval for a claim about a rate: Bonferroni over the
-    design's looks, so that deciding at any look keeps the overall error at 1 - boundary.level."""
-    return 1 - (1 - boundary.level) / len(boundary.looks)
-
-
 def holm(p: np.ndarray, level: float) -> np.ndarray:
     """Holm's step-down across the last axis: (R, m) p-values -> (R, m) bool, rejected at family level."""
     p = np.atleast_2d(p)
@@ -262,3 +269,155 @@ def holm(p: np.ndarray, level: float) -> np.ndarray:
     out = np.empty_like(passes)
     np.put_along_axis(out, order, passes, 1)
     return out
+
+
+# ---------------------------------------------------------------- the exact binomial design (any law)
+
+SPENDING_BINOMIAL = ("obrien_fleming", "{power: rho}")
+
+
+@dataclass(frozen=True)
+class BinomialDesign(Looks):
+    """An exact group-sequential binomial test of the rate at which a seed passes, p = P(margin passes):
+    'holds' states p > rate, 'fails' states p < rate. Looks at the seed counts `looks` only, two-sided,
+    each side's error spent by look n at most (1 - level) / 2 · spending(n / N), computed exactly under
+    p = rate (no simulation, no assumption on the seeds' law: a seed's pass is a Bernoulli(p) whatever
+    the margins' law, and crossing the holds side is an increasing event in p, so its chance is largest
+    at p = rate; likewise the fails side).
+
+    upper, lower: (len(looks),) passes at a look that hold (>= upper) or fail (<= lower); upper = n + 1
+    or lower = -1 where that look cannot decide that side. spent_upper, spent_lower: each side's exact
+    cumulative error by each look at p = rate. alive: per look, the chance at p = rate of each pass count
+    0..n among the paths not stopped before it (for exact stagewise p-values)."""
+
+    level: float
+    looks: tuple[int, ...]
+    spending: str
+    rate: float
+    upper: tuple[int, ...]
+    lower: tuple[int, ...]
+    spent_upper: tuple[float, ...]
+    spent_lower: tuple[float, ...]
+    alive: tuple[tuple[float, ...], ...] = field(repr=False, compare=False)
+
+    @property
+    def error(self) -> float:
+        """The exact chance, at p = rate, that a cell is ever decided (either side): the design's error."""
+        return self.spent_upper[-1] + self.spent_lower[-1]
+
+    def statement(self) -> str:
+        """What a decision states, e.g. 'more than half of seeds pass (the median margin is on the passing side)'."""
+        if self.rate == 0.5:
+            return "more than half of seeds pass (the median margin passes)"
+        return f"more than {self.rate:.0%} of seeds pass"
+
+    def guarantee(self) -> str:
+        """The per-claim guarantee in one line, e.g. 'P(pass) vs 0.5, any law of the seeds, error ≤ 0.043'."""
+        return (
+            f"rate of passing seeds vs {self.rate:g}, any law of the seeds' margins, exact binomial: "
+            f"P(wrong decision) ≤ {self.error:.3f} over all looks ({', '.join(map(str, self.looks))} seeds)"
+        )
+
+    def record(self) -> dict:
+        """The design as sweep.json records it before the first seed runs."""
+        return {
+            "kind": f"exact group-sequential binomial (sign) test, looks at {list(self.looks)} seeds, "
+            f"{self.spending} spending",
+            "level": self.level,
+            "looks": list(self.looks),
+            "spending": self.spending,
+            "rate": self.rate,
+            "holds_at_passes": {str(n): u for n, u in zip(self.looks, self.upper) if u <= n},
+            "fails_at_passes": {str(n): low for n, low in zip(self.looks, self.lower) if low >= 0},
+            "error_exact": round(self.error, 6),
+        }
+
+
+def cumulative_spending_side(spending: str, looks: tuple[int, ...], alpha_side: float) -> np.ndarray:
+    """(len(looks),) one side's error allowed by each look; Pocock has no spending function here."""
+    if spending == "pocock":
+        raise ValueError(
+            "claims file: sequential.spending pocock is a t design; the exact binomial design takes "
+            "{power: rho} (e.g. {power: 0.5}) or obrien_fleming"
+        )
+    return cumulative_spending(spending, looks, alpha_side)
+
+
+@lru_cache(maxsize=64)
+def binomial_design(level: float, looks: tuple[int, ...], spending: str, rate: float = 0.5) -> BinomialDesign:
+    """The exact design: at each look, the most lenient pass counts whose exact cumulative error at p = rate
+    stays within each side's spending (conservative: discrete counts spend at most what is allowed)."""
+    if len(looks) == 0 or looks[0] < 1 or any(a >= b for a, b in zip(looks, looks[1:])):
+        raise ValueError(f"sequential design: looks must be increasing seed counts >= 1, got {list(looks)}")
+    if not 0 < rate < 1:
+        raise ValueError(f"claims file: rate must be between 0 and 1 (e.g. 0.9), got {rate}")
+    allowed = cumulative_spending_side(spending, looks, (1 - level) / 2) + 1e-12  # float slack on exact ties
+    alive, before = np.array([1.0]), 0
+    upper, lower, spent_up, spent_low, alive_at = [], [], [0.0], [0.0], []
+    for n, allow in zip(looks, allowed):
+        alive = np.convolve(alive, stats.binom.pmf(np.arange(n - before + 1), n - before, rate))
+        alive_at.append(tuple(float(a) for a in alive))
+        at_least = np.cumsum(alive[::-1])[::-1]  # P(passes >= c, not stopped before), c = 0..n
+        at_most = np.cumsum(alive)  # P(passes <= c, ...)
+        u = int(np.argmax(spent_up[-1] + at_least <= allow)) if (spent_up[-1] + at_least <= allow).any() else n + 1
+        ok_low = np.nonzero(spent_low[-1] + at_most <= allow)[0]
+        low = int(ok_low[-1]) if len(ok_low) else -1
+        spent_up.append(spent_up[-1] + (float(at_least[u]) if u <= n else 0.0))
+        spent_low.append(spent_low[-1] + (float(at_most[low]) if low >= 0 else 0.0))
+        alive = alive.copy()
+        alive[u:] = 0
+        alive[: low + 1] = 0
+        upper.append(u)
+        lower.append(low)
+        before = n
+    return BinomialDesign(
+        level, looks, spending, rate, tuple(upper), tuple(lower), tuple(spent_up[1:]), tuple(spent_low[1:]),
+        tuple(alive_at),
+    )  # fmt: skip
+
+
+def binomial_crossing(passed: np.ndarray, design: BinomialDesign) -> Crossing:
+    """Where the prefixes of `passed` (R, n) bool (each seed's pass, in seed order) cross the design, at
+    its looks only. direction (R, n): +1 holds, -1 fails, 0 not yet, as of each seed count; p (R, n): the
+    exact two-sided stagewise p-value at p = rate (2 · P(crossing that side at an earlier look, or at this
+    look with a count at least as extreme)), 1 before any crossing; t: the pass counts."""
+    passed = np.asarray(passed, bool)
+    reps, n = passed.shape
+    counts = np.cumsum(passed, axis=1)
+    direction = np.zeros((reps, n), int)
+    p = np.ones((reps, n))
+    done = np.zeros(reps, bool)
+    for k, look in enumerate(design.looks):
+        if look > n:
+            break
+        c = counts[:, look - 1]
+        alive = np.array(design.alive[k])
+        up = ~done & (c >= design.upper[k])
+        low = ~done & (c <= design.lower[k])
+        before_up = design.spent_upper[k - 1] if k else 0.0
+        before_low = design.spent_lower[k - 1] if k else 0.0
+        tail_up = np.cumsum(alive[::-1])[::-1][np.minimum(c, look)]
+        tail_low = np.cumsum(alive)[c]
+        direction[up, look - 1 :] = 1
+        direction[low, look - 1 :] = -1
+        p[up, look - 1 :] = np.minimum(1.0, 2 * (before_up + tail_up[up]))[:, None]
+        p[low, look - 1 :] = np.minimum(1.0, 2 * (before_low + tail_low[low]))[:, None]
+        done |= up | low
+    return Crossing(direction, p, counts.astype(float))
+
+
+def reachable_look(passes: np.ndarray, n: np.ndarray, design: BinomialDesign) -> np.ndarray:
+    """(R,) the first look beyond n seeds at which a cell with `passes` of n can still be decided (if every
+    further seed passed, or every one failed); NaN where no look of the design can decide it any more."""
+    passes, n = np.atleast_1d(passes), np.atleast_1d(n)
+    out = np.full(len(n), np.nan)
+    for look, u, low in reversed(list(zip(design.looks, design.upper, design.lower))):
+        can = (look > n) & ((passes + look - n >= u) | (passes <= low))
+        out = np.where(can, look, out)
+    return out
+
+
+def looks_reachable(passes: int, n: int, design: BinomialDesign) -> int | None:
+    """One cell's reachable_look: an int, or None when no look can decide it any more."""
+    found = reachable_look(np.array([passes]), np.array([n]), design)[0]
+    return None if np.isnan(found) else int(found)

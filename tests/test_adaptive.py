@@ -59,8 +59,8 @@ def test_seeds_are_added_only_to_the_undecided_cell_and_stop_at_max_seeds(tmp_pa
     assert first["verdicts_before"] == {"noisy": "inconclusive"} and first["cells"][0]["seeds"] == [3, 4]
     assert first["cells"][0]["cell"]["weights"] == "uniform" and "undecided" in first["cells"][0]["reason"]
     assert len(record["rounds"]) == 1 and "max_seeds = 5" in record["adaptive"]["stopped"]
-    looks = record["adaptive"]["design"]["critical_t"]  # the boundary, recorded before the first seed ran
-    assert list(looks) == ["3", "6", "10"] and looks["3"] > 11 > looks["6"] > looks["10"]
+    recorded = record["adaptive"]["design"]  # the exact design, recorded before the first seed ran
+    assert recorded["looks"] == [3, 6, 10] and recorded["holds_at_passes"] == {"6": 6, "10": 9}
     added = {r["run_id"] for r in first["cells"][0]["runs"]}
     assert added == set(runs.loc[runs["seed"] >= 3, "run_id"])
     assert all(c.startswith("python -m experiments.train") for c in runs["command"])  # reproducible alone

@@ -31,7 +31,7 @@ def claims_at(value: float) -> dict:
     check = {"what": "test accuracy reaches the value", "kind": "threshold", "select": {}, "measure": "test_acc"}
     check |= {"seed_independent": {"weights": "zeros"}, "value": value}
     claim = {"id": "cost", "title": "A claim to cost", "checks": [check]}
-    return {"confidence": 0.95, "sequential": {"looks": [3, 6, 10], "spending": {"power": 2}}, "claims": [claim]}
+    return {"confidence": 0.95, "sequential": {"looks": [3, 6, 10], "spending": {"power": 0.5}}, "claims": [claim]}
 
 
 def cost(folder, value: float, max_seeds: int) -> dict:
@@ -39,14 +39,14 @@ def cost(folder, value: float, max_seeds: int) -> dict:
     return seed_cost(claims, folder[0], design(claims), max_seeds, first=3, reps=4000, seed=0)
 
 
-def test_a_cell_on_its_threshold_is_charged_nearly_every_seed_up_to_max_seeds(folder):
+def test_a_cell_on_its_threshold_is_charged_seeds_until_no_look_can_decide_it(folder):
     runs = folder[1]
     uniform = runs[runs["weights"] == "uniform"]
-    at_mean = cost(folder, float(uniform["test_acc"].mean()), 10)
-    assert at_mean["open check cells at the grid's seeds"] == 1  # the zeros cell: decided by its declared value
+    at_mean = cost(folder, float(uniform["test_acc"].median()), 10)
+    assert at_mean["open check cells at the grid's seeds"] == 1  # the zeros cell: decided by its confirmed value
     assert at_mean["run cells given seeds"] == 1
-    # effect 0: decided at 6 or 10 seeds only ~5 % of the time, so nearly 7 extra runs of the uniform cell
-    assert 6.5 < at_mean["expected extra runs"] <= 7.0
+    # half the seeds pass: a round goes to the look still reachable (6 or 10), rarely decided there
+    assert 3 <= at_mean["expected extra runs"] <= 7.0
     seconds = uniform["seconds"].mean()
     assert at_mean["expected extra run-seconds (as measured in the folder)"] == pytest.approx(
         at_mean["expected extra runs"] * seconds
@@ -54,10 +54,11 @@ def test_a_cell_on_its_threshold_is_charged_nearly_every_seed_up_to_max_seeds(fo
     assert at_mean["grid run-seconds (as measured in the folder)"] == pytest.approx(
         runs.loc[runs["seed"] < 3, "seconds"].sum()
     )
-    assert 0.9 < at_mean["expected check cells still open"] <= 1.0
-    assert 2.8 < cost(folder, float(uniform["test_acc"].mean()), 6)["expected extra runs"] <= 3.0
+    assert 0.8 < at_mean["expected check cells still open"] <= 1.0
+    assert cost(folder, float(uniform["test_acc"].median()), 6)["expected extra runs"] <= 3.0
 
 
-def test_a_cell_far_from_its_threshold_costs_no_seeds(folder):
-    far = cost(folder, -1.0, 10)  # every accuracy is far above -1: decided at the grid's own 3 seeds
-    assert far["open check cells at the grid's seeds"] == 0 and far["expected extra runs"] == 0
+def test_a_cell_far_from_its_threshold_costs_the_seeds_to_the_first_deciding_look(folder):
+    far = cost(folder, -1.0, 10)  # every accuracy is far above -1: every seed passes, 6 of 6 decide at 6
+    assert far["open check cells at the grid's seeds"] == 1 and far["expected extra runs"] == 3
+    assert far["expected check cells still open"] == 0

@@ -1,9 +1,8 @@
 """What adaptive seeds would cost a real sweep under a sequential design: the extra runs and time.
 
 Every check cell the claims engine leaves open at the grid's own seeds (seeds < `first`) is played
-forward with the engine's rule (nnscratch.perf.calibration.new_rule, round after round) on normal seeds
-whose effect size is the cell's observed mean margin / sd over all the seeds the folder has. A cell
-that is split or has no spread cannot be decided by more seeds of that law: it goes to max_seeds.
+forward with the engine's rule (nnscratch.perf.calibration.binomial_rule, round after round) on seeds that
+pass with the share of the cell's seeds that passed over all the seeds the folder has.
 A run cell (the axes but the seed) costs the most seeds any of its check cells needs (an expectation
 over replications, per check cell: so a lower bound on the mean of the maximum), and each extra run
 its cell's mean run time. Nothing imports this module but experiments/calibrate.py.
@@ -18,9 +17,9 @@ import pandas as pd
 
 from nnscratch import results
 from nnscratch.claims import CELL_STATS, OPEN, evaluate, for_dataset
-from nnscratch.perf.calibration import Case, new_rule, paths
+from nnscratch.perf.calibration import Case, binomial_rule
 from nnscratch.results import SEED
-from nnscratch.stats import Boundary
+from nnscratch.stats import BinomialDesign
 
 
 def run_cell(row: pd.Series, axes: list[str]) -> str:
@@ -39,9 +38,9 @@ def open_cells(claims: dict, sweep_dir, first: int) -> tuple[list[dict], pd.Data
             for i in check.cells.index[check.cells["decision"].isin(OPEN)] if not check.cells.empty else []:
                 cell = check.cells.loc[i]
                 full = matching(everything[(claim.id, check.what)].cells, cell)
-                effect = full["margin"] / full["sd"] if full is not None and full["sd"] > 0 else np.nan
-                stuck = cell["decision"] == "split" or "no spread" in cell["basis"] or not np.isfinite(effect)
-                out.append({"claim": claim.id, "run_ids": cell["run_ids"], "effect": effect, "stuck": stuck})
+                rate = float(full["pass_rate_all"]) if full is not None else np.nan
+                stuck = pd.isna(cell["seeds_needed"]) or not np.isfinite(rate)  # no look can decide it any more
+                out.append({"claim": claim.id, "run_ids": cell["run_ids"], "rate": rate, "stuck": stuck})
     return out, runs, axes
 
 
@@ -55,7 +54,7 @@ def matching(cells: pd.DataFrame, cell: pd.Series) -> pd.Series | None:
 
 
 def seed_cost(
-    claims: dict, sweep_dir, boundary: Boundary, max_seeds: int, first: int, reps: int, seed: int
+    claims: dict, sweep_dir, test: BinomialDesign, max_seeds: int, first: int, reps: int, seed: int
 ) -> dict[str, float]:
     """Expected extra runs, CPU seconds and open check cells left at max_seeds, for one sweep folder."""
     cells, runs, axes = open_cells(claims, sweep_dir, first)
@@ -65,14 +64,12 @@ def seed_cost(
     left = 0.0
     for k, c in enumerate(cells):
         if c["stuck"]:
-            seeds, undecided = float(max_seeds), 1.0
+            seeds, undecided = float(first), 1.0
         else:
-            case = Case("cost", mu=float(c["effect"]))
             rng = np.random.default_rng([seed, k])
-            shape = (reps, boundary.last)
-            p = paths(case.mu + rng.standard_normal(shape), np.zeros(shape, bool), boundary)
-            codes, n = new_rule(case, p, boundary, max_seeds, first)
-            seeds, undecided = float(n.mean()), float(np.isin(codes, (0, 2)).mean())
+            margins = np.where(rng.random((reps, test.last)) < c["rate"], 1.0, -1.0)
+            codes, n = binomial_rule(Case("cost"), margins, test, max_seeds, first)
+            seeds, undecided = float(n.mean()), float((codes == 0).mean())
         left += undecided
         for r in c["run_ids"]:
             need[cell_of[r]] = max(need.get(cell_of[r], first), seeds)
@@ -81,7 +78,7 @@ def seed_cost(
     grid_seconds = float(runs.loc[runs[SEED].astype(int) < first, "seconds"].sum())
     return {
         "open check cells at the grid's seeds": len(cells),
-        "of which split or without spread": sum(c["stuck"] for c in cells),
+        "of which no look can decide any more": sum(c["stuck"] for c in cells),
         "run cells given seeds": len(extra),
         "expected extra runs": sum(extra.values()),
         "expected extra run-seconds (as measured in the folder)": sum(e * seconds[c] for c, e in extra.items()),

@@ -10,25 +10,48 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from nnscratch.claims import claims_for, load_claims
+from nnscratch.claims import claims_digest, claims_for, load_claims
 from nnscratch.report.compare import comparison_sections
 from nnscratch.report.grid import sweep_sections
 from nnscratch.report.load import load_sweep
 from nnscratch.report.render import write_html, write_markdown
 
 
-def write_report(sweep_dirs: list[Path], out_dir: Path | None = None, claims_path: Path | None = None) -> Path:
+class ClaimsChanged(ValueError):
+    """The claims file differs from the one a sweep recorded before its runs."""
+
+
+def claims_checked(path: Path, records: list[tuple[Path, dict]], explore: bool) -> dict:
+    """The claims file, refused if its SHA-256 differs from the one a sweep recorded before its runs, unless
+    `explore`: then every verdict is labelled exploratory."""
+    digest = claims_digest(path)
+    changed = [(d, r["claims_sha256"]) for d, r in records if r.get("claims_sha256") not in (None, digest)]
+    if changed and not explore:
+        folder, recorded = changed[0]
+        raise ClaimsChanged(
+            f"claims file {path} (sha256 {digest[:12]}…) is not the one sweep {folder} recorded before its runs "
+            f"(sha256 {recorded[:12]}…): restore it, or re-judge as an exploration with explore=true"
+        )
+    return load_claims(path) | {"file": path.name, "exploratory": bool(changed)}
+
+
+def write_report(
+    sweep_dirs: list[Path], out_dir: Path | None = None, claims_path: Path | None = None, explore: bool = False
+) -> Path:
     """Write the report of one sweep into its folder, or of several into `out_dir`; the HTML's path.
-    Claims: `claims_path`, else the first sweep's own (its grid's `claims:`, else conf/claims.yaml)."""
+    Claims: `claims_path`, else the file the first sweep recorded (else its grid's `claims:`, else
+    conf/claims.yaml); a file
+    other than the one the sweep recorded is refused unless `explore` (verdicts then labelled exploratory)."""
     sweeps = [load_sweep(Path(d)) for d in sweep_dirs]
+    recorded = sweeps[0].record.get("claims_file")  # the file the sweep fixed before its runs, when it still exists
+    path = Path(claims_path or (recorded if recorded and Path(recorded).is_file() else claims_for(sweeps[0].record)))
+    claims = claims_checked(path, [(s.path, s.record) for s in sweeps], explore)
     out = (
         Path(out_dir)
         if out_dir
         else (sweeps[0].path if len(sweeps) == 1 else Path("outputs") / "compare" / time.strftime("%Y-%m-%d_%H-%M-%S"))
     )
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    path = Path(claims_path or claims_for(sweeps[0].record))
-    claims = load_claims(path) | {"file": path.name}
     sections = comparison_sections(sweeps, claims, out) if len(sweeps) > 1 else []
     for s in sweeps:
         sections += sweep_sections(s, claims, out, f"{s.dataset}_" if len(sweeps) > 1 else "")

@@ -45,7 +45,8 @@ def claims_table(results_: list[ClaimResult], links: dict[str, str] | None = Non
         rows.append(
             {
                 "claim": f"[{c.title}](#{links[c.title]})" if links else c.title,
-                "verdict": c.verdict.upper(),
+                "verdict": c.verdict.upper() + (" (exploratory)" if c.exploratory else ""),
+                "guarantee": c.guarantee,
                 "effect [interval]": effect_text(main),
                 "seeds": int(main.cells["seeds"].sum()) if not main.cells.empty else 0,
                 "seeds per cell": seeds_range(main),
@@ -78,7 +79,15 @@ def claim_sections(
                 "before any run. Margins are in the units of the measure (accuracy: 0.01 = 1 point). "
                 "Each claim links to its section.",
                 "How sure: " + method_text(design(claims)),
-            ],
+            ]
+            + (
+                [
+                    "**Exploratory**: judged with a claims file other than the one the sweep recorded before its runs; "
+                    "no verdict here carries the guarantee above."
+                ]
+                if claims.get("exploratory")
+                else []
+            ),
             tables=[(claims.get("title", "Claims"), claims_table(claim_results, links))],
             figures=[("Each claim's cells: mean margin, interval and seeds", figure)] if figure else [],
             anchor=verdicts_id,

@@ -3,12 +3,13 @@
 A round evaluates the claims file (nnscratch.claims) on the results so far. Every cell of every
 check that is undecided (or split between outcomes) names the runs it was computed from (for a
 contrast, both sides); each of those runs' cells (its axes but the seed) gets the next seed numbers,
-up to `max_seeds` seeds in the cell. How many at once: the engine's estimate of the seeds that would
-decide it under the claims file's sequential boundary, at most twice the seeds it has, at least one
-more, moved up onto the design's next look (`round_target`: a cell is only judged at the looks). A new
-run is the cell's own overrides with another `seed=`, composed
-and recorded like any run of the grid. Rounds go on until every check is decided or every undecided
-cell has `max_seeds` seeds.
+up to `max_seeds` seeds in the cell. How many at once: up to the design's next look at which the cell can
+still be decided (`round_target`; claims.seeds_needed, exact: if every further seed passed, or every one
+failed); a cell that no look can decide any more gets none. New seeds are numbered above the cell's largest
+(`next_seeds`), so a cell's seeds in seed order are the order they were added and an earlier look's prefix
+never changes, whatever the grid's seed list. A new run is the cell's own overrides with another `seed=`,
+composed and recorded like any run of the grid. Rounds go on until every check is decided, or every open
+cell has `max_seeds` seeds or can no longer be decided.
 """
 
 from __future__ import annotations
@@ -57,34 +58,36 @@ def wanted_cells(
         by_cell.setdefault(cell_key(s), []).append(s)
     wanted: dict[str, Cell] = {}
     for claim_id, where, run_ids, needed in undecided_runs(results_):
+        if needed is None:  # no look of the design can decide it any more: more seeds would be wasted
+            continue
         for key in {cell_key(by_id[r]) for r in run_ids if r in by_id}:
             cell = wanted.setdefault(key, Cell(by_cell[key]))
-            goal = round_target(len(cell.seeds), np.nan if needed is None else needed, max_seeds, looks)
+            goal = round_target(len(cell.seeds), needed, max_seeds, looks)
             cell.target = max(cell.target, int(goal))
             cell.reasons.append(f"{claim_id} — {where}")
     return {k: c for k, c in wanted.items() if len(c.seeds) < c.target}
 
 
 def round_target(n, needed, max_seeds: int, looks: tuple[int, ...]):
-    """Seeds a cell should reach this round (arrays or scalars): the estimate that would decide it (NaN:
-    none, go to max_seeds), at most twice what it has, at least one more, then up to the design's next
-    look (a cell is judged only at its looks), never beyond max_seeds. The boundary's error does not
-    depend on the steps (every look at or below a cell's seeds is judged on its prefix), so the step size
-    is a matter of cost, not of error."""
+    """Seeds a cell should reach this round (arrays or scalars): `needed`, the next look at which it can
+    still be decided (NaN: unknown, go to max_seeds), at least one more than it has, moved up onto a look
+    (a cell is judged only at its looks), never beyond max_seeds. The design's error does not depend on
+    the steps (every look at or below a cell's seeds is judged on its prefix): the steps are a matter of cost."""
     n = np.asarray(n)
-    goal = np.where(np.isnan(needed), max_seeds, needed)
-    goal = np.minimum(max_seeds, np.maximum(n + 1, np.minimum(goal, 2 * n)))
+    goal = np.maximum(n + 1, np.where(np.isnan(needed), max_seeds, needed))
     at_look = np.asarray(looks)[np.minimum(np.searchsorted(looks, goal), len(looks) - 1)]
     return np.minimum(max_seeds, np.maximum(goal, at_look))
 
 
+def next_seeds(have: list[int], count: int) -> list[int]:
+    """`count` new seed numbers above the largest a cell has (e.g. [42, 43, 44] -> 45, 46, ...): sorted by
+    number, a cell's seeds are then in the order they were added, so a look's seeds never change."""
+    top = max(have, default=-1)
+    return list(range(top + 1, top + 1 + count))
+
+
 def new_seeds(cell: Cell) -> list[int]:
-    have, out, seed = set(cell.seeds), [], 0
-    while len(have) + len(out) < cell.target:
-        if seed not in have:
-            out.append(seed)
-        seed += 1
-    return out
+    return next_seeds(cell.seeds, max(0, cell.target - len(cell.seeds)))
 
 
 def with_seed(spec: dict, seed: int, names: list[str], conf_dir: Path) -> dict:

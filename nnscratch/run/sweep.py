@@ -50,7 +50,15 @@ RUN_KEYS = (
     "fault",
 )  # top-level keys of train.yaml
 BACKENDS = ("loky", "dask")
-NOT_COMPARED = ("parallel", "created", "sessions", "adaptive", "rounds")  # may differ on resume
+NOT_COMPARED = (
+    "parallel",
+    "created",
+    "sessions",
+    "adaptive",
+    "rounds",
+    "claims_file",
+    "claims_sha256",
+)  # may differ on resume
 
 
 def base_overrides(cli_overrides: list[str]) -> list[str]:
@@ -189,6 +197,13 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
     return settings | {"design": boundary.record()}
 
 
+def claims_fixed(settings: dict | None, record: dict, conf_dir: Path) -> dict:
+    """The claims file this sweep will be judged by and its SHA-256, recorded before any run (the report
+    refuses another file unless asked to explore)."""
+    path = Path(settings["claims"]) if settings else claims_for(record, conf_dir)
+    return {"claims_file": str(path), "claims_sha256": claims_digest(path)} if path.is_file() else {}
+
+
 def check_same_claims(sweep_dir: Path, on_disk: dict, settings: dict | None) -> None:
     """Refuse to continue adaptive rounds with a claims file other than the one that chose them."""
     before = (on_disk.get("adaptive") or {}).get("claims_sha256")
@@ -225,11 +240,13 @@ def open_sweep(
     planning = time.time() - planning
     settings = check_adaptive(adaptive, record, conf_dir)
     record |= {"parallel": parallel, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "rounds": []}
+    record |= claims_fixed(settings, record, conf_dir)
     if resume:
         sweep_dir = Path(resume)
         check_resume(sweep_dir, record)
         on_disk = results.read_sweep(sweep_dir)
         record |= {k: on_disk.get(k) for k in ("created", "sessions")} | {"rounds": on_disk.get("rounds") or []}
+        record |= {k: on_disk[k] for k in ("claims_file", "claims_sha256") if k in on_disk}  # fixed at the start
         settings = settings or on_disk.get("adaptive")  # resuming an adaptive sweep goes on with its rounds
         check_same_claims(sweep_dir, on_disk, settings)
     else:
