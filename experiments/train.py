@@ -5,6 +5,7 @@ outputs/multirun/<date>/<time>/<job number>/), beside Hydra's own .hydra/ record
 """
 
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -20,8 +21,9 @@ from nnscratch.run.task import drop_if_unused, run_single
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    spec, out_dir = job_spec(cfg, HydraConfig.get())
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        spec, out_dir = job_spec(cfg, HydraConfig.get())
         tracker = make_logger(OmegaConf.to_container(cfg.logger, resolve=True))
         m = run_single(spec, out_dir)
     except (ConfigError, DataError) as err:

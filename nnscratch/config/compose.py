@@ -36,12 +36,25 @@ OmegaConf.register_new_resolver(
 )
 
 
+def defaults_groups(config_name: str, conf_dir: Path = CONF_DIR) -> list[str]:
+    """The config groups conf/<config_name>.yaml's defaults list reads, following the configs it
+    includes (train.yaml and sweep.yaml both include run.yaml), in order."""
+    defaults = yaml.safe_load((Path(conf_dir) / f"{config_name}.yaml").read_text()).get("defaults") or []
+    groups = []
+    for entry in defaults:
+        if isinstance(entry, str) and entry != "_self_":
+            groups += defaults_groups(entry, conf_dir)
+        elif isinstance(entry, dict):
+            groups += [k for k in entry if not k.startswith(("override ", "hydra"))]
+    return groups
+
+
 def groups_help(config_name: str) -> str:
     """`group: option, ...` for each config group that conf/<config_name>.yaml's defaults list reads:
     what --help shows (Hydra's own list names every group of conf/, read or not)."""
-    defaults = yaml.safe_load((CONF_DIR / f"{config_name}.yaml").read_text()).get("defaults") or []
-    groups = [k for d in defaults if isinstance(d, dict) for k in d if not k.startswith(("override ", "hydra"))]
-    lines = [f"{g}: {', '.join(sorted(p.stem for p in (CONF_DIR / g).glob('*.yaml')))}" for g in groups]
+    lines = [
+        f"{g}: {', '.join(sorted(p.stem for p in (CONF_DIR / g).glob('*.yaml')))}" for g in defaults_groups(config_name)
+    ]
     return "\n".join(lines) or "(none: set the keys below)"
 
 
@@ -65,6 +78,12 @@ def compose_run(overrides: list[str], conf_dir: Path = CONF_DIR) -> tuple[dict, 
         cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
     choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
     return plain(cfg), choices
+
+
+def run_keys(conf_dir: Path = CONF_DIR) -> list[str]:
+    """The top-level keys of a run (its groups, seed, ...): those of the composed train.yaml, so that a
+    group added to conf/run.yaml is one at once."""
+    return list(compose_run([], conf_dir)[0])
 
 
 class Composer:
