@@ -200,6 +200,42 @@ def test_bad_grid_is_refused_before_anything_is_written(conf, tmp_path, change, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "change,line",
+    [
+        (
+            {"axis": {"seed": [0]}},
+            "sweep 'toy': sweep: unknown key 'axis' (did you mean 'axes'?) (keys: name, axes, extra, claims)",
+        ),
+        ({"axes": {"train": {"lr": ["fast"]}}}, "sweep 'toy': train.lr: must be a number, got 'fast'"),
+        (
+            {"axes": {"model": {"hidden": [[]]}}},
+            "sweep 'toy': model.hidden: must be a list of widths >= 1 such as [10] or [64, 32], got []",
+        ),
+    ],
+)
+def test_a_bad_grid_file_is_one_line_naming_the_grid_and_the_key(conf, tmp_path, change, line):
+    with pytest.raises(ConfigError) as err:
+        run(conf, tmp_path, {"name": "toy"} | change)
+    assert str(err.value) == line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_new_group_is_its_folder_and_one_line(conf, tmp_path):
+    """A group the trainer ignores: swept, and recorded in each run's config and in results.csv."""
+    (conf / "colour").mkdir()
+    for name in ("red", "blue"):
+        (conf / "colour" / f"{name}.yaml").write_text(f"name: {name}\n")
+    run_yaml = conf / "run.yaml"
+    run_yaml.write_text(run_yaml.read_text().replace("  - _self_", "  - colour: red\n  - _self_", 1))
+    assert sweep.base_overrides(["colour=blue", "parallel=dask", "seed=3"], conf) == ["colour=blue", "seed=3"]
+    sweep_dir, counts = run(conf, tmp_path, toy(conf, colour=["red", "blue"], weights=["uniform"]))
+    df = results.read_results(sweep_dir)
+    assert counts["finished"] == 4 and sorted(df["colour"]) == ["blue", "blue", "red", "red"]
+    configs = [results.read_run(sweep_dir / "runs" / r)["run"]["config"] for r in df["run_id"]]
+    assert sorted(c["colour"]["name"] for c in configs) == sorted(df["colour"])
+
+
 def test_bad_grid_lists_every_problem_at_once(conf, tmp_path):
     with pytest.raises(ConfigError) as err:
         run(conf, tmp_path, toy(conf, model={"hidden": [[0]]}, data={"subset": [70000]}))

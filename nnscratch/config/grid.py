@@ -137,7 +137,7 @@ def make_spec(
             return None, [f"{' '.join(overrides)}: {str(err).splitlines()[0]}"]
     config, problems = typed(config, [g for g in choices if "/" not in g])
     if problems:
-        return None, [f"{' '.join(overrides)}: {p}" for p in problems]
+        return None, problems  # each names its key and value: the cells that share it are one line
     axes = {a: values[a] if a in values else axis_value(choices.get(a, lookup(config, a))) for a in names}
     return single_spec(config, overrides, axes), validate(config)
 

@@ -24,7 +24,7 @@ from nnscratch.claims import claims_digest, claims_for, design, for_dataset, loa
 from nnscratch.config.checks import ConfigError, parallel_settings
 from nnscratch.config.compose import run_keys
 from nnscratch.config.grid import axis_names, expand, products
-from nnscratch.config.schema import Adaptive, Parallel, typed_block
+from nnscratch.config.schema import Adaptive, Grid, Parallel, typed_block
 from nnscratch.environment import environment
 from nnscratch.loggers import Logger, NoLogger
 from nnscratch.paths import CONF_DIR
@@ -48,6 +48,9 @@ def base_overrides(cli_overrides: list[str], conf_dir: Path = CONF_DIR) -> list[
 
 def plan(grid: dict, cli_overrides: list[str], conf_dir: Path = CONF_DIR) -> tuple[dict, list[dict]]:
     """(sweep record, run specs) of a grid; ConfigError listing every problem if any cell is bad."""
+    grid, problems = typed_block("sweep", Grid, grid)
+    if problems:
+        raise ConfigError("\n".join(f"sweep '{grid.get('name')}': {p}" for p in problems))
     base = base_overrides(cli_overrides, conf_dir)
     specs, problems = expand(grid, base, conf_dir)
     if problems:
