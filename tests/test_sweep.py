@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -257,6 +258,36 @@ def test_cli_bad_grid_exits_nonzero_and_writes_nothing(tmp_path):
     )
     assert proc.returncode != 0 and "train.lr" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "override,line",
+    [
+        (
+            "sweep.axes.model.hidden=[[]]",
+            "error: sweep 'smoke': model.hidden: must be a list of widths >= 1 such as [10] or [64, 32], got []",
+        ),
+        (
+            "+sweep.axis.seed=[0]",
+            "error: sweep: unknown key 'axis' (did you mean 'axes'?) (keys: name, axes, extra, claims)",
+        ),
+        ("parallel.n_jobs=0", "error: parallel.n_jobs: must be >= 1, got 0"),
+        (
+            "out_root={file}/outputs",
+            "error: out_root={file}/outputs: cannot create {file}/outputs/smoke/<stamp> (Not a directory); "
+            "give out_root= a folder you can write to",
+        ),
+    ],
+)
+def test_cli_mistakes_are_one_line_and_leave_nothing(tmp_path, override, line):
+    (tmp_path / "file").write_text("a file, not a folder")
+    out = f"out_root={tmp_path / 'o'}"
+    args = ["sweep=smoke", "adaptive.enabled=false", out, override.format(file=tmp_path / "file")]
+    proc = subprocess.run(sweep_argv(*args), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    (got,) = proc.stderr.strip().splitlines()
+    assert re.sub(r"/smoke/[\d_-]+ ", "/smoke/<stamp> ", got) == line.format(file=tmp_path / "file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path):
