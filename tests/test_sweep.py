@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -311,7 +310,7 @@ def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path):
     assert pd.read_csv(out / "history.csv").equals(pd.read_csv(results.run_dirs(sweep_dir)[0] / "history.csv"))
 
 
-def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path):
+def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path, wait_for):
     out = tmp_path / "out"
     proc = subprocess.Popen(
         sweep_argv(
@@ -331,9 +330,7 @@ def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path):
         # never raises KeyboardInterrupt: give the sweep the default handler, as a terminal would
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(out.glob("smoke/*/runs/*/metrics.json")):
-        time.sleep(0.2)
+    wait_for(lambda: list(out.glob("smoke/*/runs/*/metrics.json")), 120, "the first run's record")
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole process group
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode != 0
