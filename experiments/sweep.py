@@ -9,6 +9,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from nnscratch.config.checks import ConfigError, sweep_settings
+from nnscratch.config.compose import command_line_refusal
 from nnscratch.config.schema import Parallel, as_object
 from nnscratch.data import DataError
 from nnscratch.loggers.process import started
@@ -52,4 +53,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if refused := command_line_refusal("sweep", sys.argv[1:]):
+        sys.exit(f"error: {refused}")
     main()

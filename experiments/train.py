@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nnscratch import diagnose
 from nnscratch.config.checks import ConfigError
+from nnscratch.config.compose import command_line_refusal
 from nnscratch.config.grid import job_spec
 from nnscratch.data import DataError
 from nnscratch.loggers import make_logger
@@ -40,4 +41,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if refused := command_line_refusal("train", sys.argv[1:]):
+        sys.exit(f"error: {refused}")
     main()

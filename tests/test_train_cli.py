@@ -66,6 +66,15 @@ def test_bad_value_names_the_key_exits_nonzero_and_writes_nothing(tmp_path, over
             "error: weights: 'std' means nothing to scheme 'uniform' (its keys: scheme, per_layer); remove it",
         ),
         ("+logger.uri=x", "error: logger: unknown key 'uri' (keys: name)"),
+        (
+            "train.lrr=0.5",
+            "error: train: unknown key 'lrr' (did you mean 'lr'?) (keys: lr, iterations, batch_size, "
+            "eval_every, collapse_margin, blas_threads, skip_dead)",
+        ),
+        (
+            "optimizer=adamm",
+            "error: In 'run': Could not find 'optimizer/adamm' Available options in 'optimizer': adam gd momentum",
+        ),
     ],
 )
 def test_each_mistake_of_the_issue_is_one_line_and_writes_nothing(tmp_path, override, line):

@@ -26,8 +26,11 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
+from nnscratch.config.schema import nearest, schema_keys, top_keys
 from nnscratch.paths import CONF_DIR
 
 # ${nnscratch.or:${a},b}: a unless it is null, else b (conf/train.yaml: out_dir, else Hydra's folder)
@@ -78,6 +81,32 @@ def compose_run(overrides: list[str], conf_dir: Path = CONF_DIR) -> tuple[dict, 
         cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
     choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
     return plain(cfg), choices
+
+
+def command_line_refusal(config_name: str, argv: list[str]) -> str | None:
+    """Hydra's refusal of a command line's overrides (`train.lrr=0.5`: no such key) as one line naming
+    the key and the nearest valid one, or None. Hydra would say it in six lines, suggesting `+train.lrr=`,
+    which the schema then refuses. Only a plain run of conf/ is looked at (-m, --config-dir: Hydra's own)."""
+    from hydra._internal.utils import get_args_parser
+
+    args = get_args_parser().parse_args(argv)
+    flags = (args.help, args.hydra_help, args.cfg, args.info, args.shell_completion, args.multirun, args.config_dir)
+    if any(flags) or args.config_name or args.config_path:
+        return None
+    overrides = [o for o in args.overrides if not o.lstrip("+~").startswith("hydra")]
+    try:
+        with hydra_context():
+            compose(config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as err:
+        cause = err
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        if isinstance(cause, ConfigAttributeError | ConfigKeyError) and "not in struct" in str(cause):
+            group, _, key = str(cause.full_key).rpartition(".")
+            names = schema_keys(group) if group else defaults_groups(config_name) + top_keys(config_name)
+            return f"{group or config_name}: unknown key '{key}'{nearest(key, names)} (keys: {', '.join(names)})"
+        return " ".join(str(err).split("Config search path")[0].split())
+    return None
 
 
 def run_keys(conf_dir: Path = CONF_DIR) -> list[str]:

@@ -28,7 +28,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from nnscratch.config.checks import ConfigError, validate
 from nnscratch.config.compose import NOT_IDENTITY, Composer, command, hydra_context, override, run_id
-from nnscratch.config.schema import typed
+from nnscratch.config.schema import Single, typed
 from nnscratch.paths import CONF_DIR
 
 
@@ -164,7 +164,8 @@ def job_spec(cfg: DictConfig, hc: DictConfig) -> tuple[dict, Path]:
     HydraConfig); a multirun job's axes are the keys its multirun swept (its multirun.yaml, which
     Hydra writes before any job starts, beside the job folders)."""
     out_dir, overrides = Path(hc.runtime.output_dir), list(hc.overrides.task)
-    whole, problems = typed(OmegaConf.to_container(cfg, resolve=True), [g for g in hc.runtime.choices if "/" not in g])
+    groups = [g for g in hc.runtime.choices if "/" not in g]
+    whole, problems = typed(OmegaConf.to_container(cfg, resolve=True), groups, root=Single)
     if problems:
         raise ConfigError("\n".join(problems))
     config = {k: v for k, v in whole.items() if k not in NOT_IDENTITY}

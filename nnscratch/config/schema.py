@@ -144,8 +144,14 @@ class Run:
 
     seed: int = 0
     fault: str | None = None  # null | raise | kill: fault injection for the sweep's own tests
-    out_dir: str | None = None
     repair: Repair | None = None
+
+
+@dataclass
+class Single(Run):
+    """The top-level keys of conf/train.yaml besides its groups: a run and where it is written."""
+
+    out_dir: str | None = None
 
 
 # ---------------------------------------------------------------- the sweep's groups
@@ -243,6 +249,17 @@ def nearest(key: str, allowed: list[str]) -> str:
     """ " (did you mean 'x'?)" for the closest allowed name, or ""."""
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def schema_keys(group: str) -> list[str]:
+    """Every key some option of `group` reads (all of its schemas'), in order; [] for no schema."""
+    kinds = GROUPS.get(group, (None, {}))[1].values()
+    return list(dict.fromkeys(f.name for kind in kinds for f in dataclasses.fields(kind)))
+
+
+def top_keys(config_name: str) -> list[str]:
+    """The keys of conf/<config_name>.yaml (train or sweep) that are not config groups."""
+    return [f.name for f in dataclasses.fields(Sweep if config_name == "sweep" else Single)]
 
 
 def schema_of(group: str, node: dict) -> tuple[type | None, str | None]:
