@@ -208,7 +208,7 @@ def run(
     started = time.time()
     logger = logger or NoLogger()
 
-    def execute(batches: list[list[dict]]) -> Counter:
+    def run_batches(batches: list[list[dict]]) -> Counter:
         return run_sweep(batches, sweep_dir, parallel, progress, lambda run_id: logger.log_runs(sweep_dir, [run_id]))
 
     try:
@@ -218,10 +218,10 @@ def run(
         env_name = "environment.json" if not resume else f"environment-resumed-{stamp}.json"
         results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
         added = [recorded_specs([r], record["axes"], conf_dir) for r in record["rounds"]]  # of an interrupted sweep
-        counts = execute([specs, *added])
+        counts = run_batches([specs, *added])
         specs += [s for batch in added for s in batch]
         if settings and settings.get("enabled"):
-            counts += add_seeds(record, specs, sweep_dir, execute, conf_dir)
+            counts += add_seeds(record, specs, sweep_dir, run_batches, conf_dir)
         logger.log_runs(sweep_dir)  # any record written unannounced (a dead pool's), or by an earlier session
     except KeyboardInterrupt as err:  # any stop signal (nnscratch.run.stopping): its workers are stopped
         stopping.end_workers()
@@ -233,7 +233,9 @@ def run(
     return sweep_dir, counts
 
 
-def add_seeds(record: dict, specs: list[dict], sweep_dir: Path, execute, conf_dir: Path) -> Counter:
+def add_seeds(
+    record: dict, specs: list[dict], sweep_dir: Path, run_batches: Callable[[list[list[dict]]], Counter], conf_dir: Path
+) -> Counter:
     """Rounds of extra seeds (nnscratch.run.adaptive), each recorded in sweep.json before it runs."""
     settings, rounds, counts = record["adaptive"], record["rounds"], Counter()
     claims = for_dataset(load_claims(Path(settings["claims"])), results.dataset_of(sweep_dir))
@@ -255,7 +257,7 @@ def add_seeds(record: dict, specs: list[dict], sweep_dir: Path, execute, conf_di
         results.write_json(sweep_dir / "sweep.json", record)
         log.info("adaptive round %d: %d extra runs in %d cells", len(rounds), len(new), len(cells))
         specs += new
-        counts += execute([new])
+        counts += run_batches([new])
 
 
 def run_sweep(
