@@ -179,16 +179,16 @@ class Parallel:
 
 
 @dataclass
-class NoLogger:
+class NoLoggerSettings:
     name: str = "none"
 
 
 @dataclass
-class MlflowLogger(NoLogger):
+class MlflowSettings(NoLoggerSettings):
     tracking_uri: str = "sqlite:///outputs/mlflow.db"
     experiment: str | None = None
     artifact_root: str | None = None
-    timeout: float = 5
+    timeout: int = 5
     retries: int = 0
     sqlite_wal: bool = True
     bulk_workers: int = 1
@@ -232,7 +232,7 @@ GROUPS: dict[str, tuple[str | None, dict[str, type]]] = {
     "train": (None, {"any": Train}),
     "network": ("name", {"builtin": BuiltinNetwork, "notebook": NotebookNetwork}),
     "parallel": (None, {"any": Parallel}),
-    "logger": ("name", {"none": NoLogger, "mlflow": MlflowLogger}),
+    "logger": ("name", {"none": NoLoggerSettings, "mlflow": MlflowSettings}),
     "sweep": (None, {"any": Grid}),
 }
 for _group, (_, _kinds) in GROUPS.items():
