@@ -225,4 +225,6 @@ def data_config(name: str, conf_dir: Path = CONF_DIR) -> dict:
     if not path.is_file():
         known = sorted(p.stem for p in (Path(conf_dir) / "data").glob("*.yaml"))
         raise DataError(f"unknown dataset '{name}': no {path} (known: {', '.join(known)}).")
-    return yaml.safe_load(path.read_text())
+    data = yaml.safe_load(path.read_text())
+    data.pop("defaults", None)  # its schema, for Hydra (nnscratch/config/schema.py)
+    return data

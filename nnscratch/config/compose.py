@@ -14,8 +14,10 @@ interpolations, a key is missing, a value is a mapping — it composes the cell 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
+import re
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,9 +30,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from nnscratch.config.schema import nearest, schema_keys, top_keys
+from nnscratch.config.schema import annotation_of, nearest, schema_keys, top_keys, type_name, unknown_key
 from nnscratch.paths import CONF_DIR
 
 # ${nnscratch.or:${a},b}: a unless it is null, else b (conf/train.yaml: out_dir, else Hydra's folder)
@@ -83,10 +85,30 @@ def compose_run(overrides: list[str], conf_dir: Path = CONF_DIR) -> tuple[dict, 
     return plain(cfg), choices
 
 
+def refusal(err: Exception, config_name: str = "train") -> str:
+    """Hydra's refusal of a compose as one line naming the key and the fix: an unknown key with the
+    nearest valid one (Hydra would say it in six lines, suggesting `+train.lrr=`, which the schema then
+    refuses), a value of the wrong type, a missing option."""
+    cause = err
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    full_key = str(getattr(cause, "full_key", "") or "")
+    if isinstance(cause, ConfigAttributeError | ConfigKeyError) and "not in" in str(cause):
+        group, _, key = full_key.rpartition(".")
+        if dataclasses.is_dataclass(cause.object_type):  # the option's schema, from its file's defaults
+            return unknown_key(group, key, cause.object_type)
+        names = schema_keys(group) if group else defaults_groups(config_name) + top_keys(config_name)
+        return f"{group or config_name}: unknown key '{key}'{nearest(key, names)} (keys: {', '.join(names)})"
+    if isinstance(cause, ValidationError) and full_key and dataclasses.is_dataclass(cause.object_type):
+        wanted = type_name(annotation_of(cause.object_type, str(cause.key)))
+        value = re.search(r"Value '(.*?)' (?:of type|is not)", str(cause))
+        return f"{full_key}: must be {wanted}, got {value.group(1)!r}" if value else f"{full_key}: {cause.msg}"
+    return " ".join(str(err).split("Config search path")[0].split())
+
+
 def command_line_refusal(config_name: str, argv: list[str]) -> str | None:
-    """Hydra's refusal of a command line's overrides (`train.lrr=0.5`: no such key) as one line naming
-    the key and the nearest valid one, or None. Hydra would say it in six lines, suggesting `+train.lrr=`,
-    which the schema then refuses. Only a plain run of conf/ is looked at (-m, --config-dir: Hydra's own)."""
+    """`refusal` of a command line's overrides, checked before Hydra composes them, or None. Only a plain
+    run of conf/ is looked at (-m, --config-dir, --cfg: Hydra says what is wrong)."""
     from hydra._internal.utils import get_args_parser
 
     args = get_args_parser().parse_args(argv)
@@ -98,14 +120,7 @@ def command_line_refusal(config_name: str, argv: list[str]) -> str | None:
         with hydra_context():
             compose(config_name, overrides=overrides)
     except (HydraException, OmegaConfBaseException) as err:
-        cause = err
-        while cause.__cause__ is not None:
-            cause = cause.__cause__
-        if isinstance(cause, ConfigAttributeError | ConfigKeyError) and "not in struct" in str(cause):
-            group, _, key = str(cause.full_key).rpartition(".")
-            names = schema_keys(group) if group else defaults_groups(config_name) + top_keys(config_name)
-            return f"{group or config_name}: unknown key '{key}'{nearest(key, names)} (keys: {', '.join(names)})"
-        return " ".join(str(err).split("Config search path")[0].split())
+        return refusal(err, config_name)
     return None
 
 

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from nnscratch.config.checks import ConfigError, validate
-from nnscratch.config.compose import NOT_IDENTITY, Composer, command, hydra_context, override, run_id
+from nnscratch.config.compose import NOT_IDENTITY, Composer, command, hydra_context, override, refusal, run_id
 from nnscratch.config.schema import Single, typed
 from nnscratch.paths import CONF_DIR
 
@@ -134,7 +134,7 @@ def make_spec(
         try:
             config, choices = (composer or Composer(conf_dir))(overrides)
         except (HydraException, OmegaConfBaseException) as err:
-            return None, [f"{' '.join(overrides)}: {str(err).splitlines()[0]}"]
+            return None, [f"{' '.join(overrides)}: {refusal(err)}"]
     config, problems = typed(config, [g for g in choices if "/" not in g])
     if problems:
         return None, problems  # each names its key and value: the cells that share it are one line

@@ -223,17 +223,17 @@ class Sweep(Run):
 
 # group -> (the key naming the option's kind or None, {kind: schema}); None: one schema for every option
 GROUPS: dict[str, tuple[str | None, dict[str, type]]] = {
-    "data": (None, {"any": Data}),
-    "model": (None, {"any": Model}),
+    "data": (None, {"base": Data}),
+    "model": (None, {"base": Model}),
     "weights": ("scheme", {"zeros": Init, "uniform": Init, "he": Init, "xavier": Init, "normal": NormalInit}),
     "biases": ("scheme", {"zeros": Init, "normal": NormalInit}),
     "activation": ("name", {"relu": Activation, "leaky_relu": LeakyRelu, "tanh": Activation, "sigmoid": Activation}),
     "optimizer": ("name", {"gd": Optimizer, "momentum": Momentum, "adam": Adam}),
-    "train": (None, {"any": Train}),
+    "train": (None, {"base": Train}),
     "network": ("name", {"builtin": BuiltinNetwork, "notebook": NotebookNetwork}),
-    "parallel": (None, {"any": Parallel}),
+    "parallel": (None, {"base": Parallel}),
     "logger": ("name", {"none": NoLoggerSettings, "mlflow": MlflowSettings}),
-    "sweep": (None, {"any": Grid}),
+    "sweep": (None, {"base": Grid}),
 }
 for _group, (_, _kinds) in GROUPS.items():
     for _kind, _node in _kinds.items():
@@ -306,19 +306,23 @@ def typed_block(where: str, schema: type, node: Any) -> tuple[Any, list[str]]:
     """(node with values converted to its schema's types, problems): unknown keys by name, wrong types."""
     if not isinstance(node, dict):
         return node, [f"{where}: must be a mapping of {schema.__name__} keys, got {node!r}"]
+    node = {k: v for k, v in node.items() if k != "defaults"}  # a file read as YAML, not composed by Hydra
     names = [f.name for f in dataclasses.fields(schema)]
     kind = next((f"{k} '{node[k]}'" for k in ("scheme", "name") if k in names and k in node), None)
-    problems = []
-    for key in (k for k in node if k not in names):
-        if kind and any(key in (f.name for f in dataclasses.fields(s)) for s in related(schema)):
-            problems.append(f"{where}: '{key}' means nothing to {kind} (its keys: {', '.join(names)}); remove it")
-        else:
-            others = [f.name for s in related(schema) for f in dataclasses.fields(s)]
-            hint = nearest(key, names) or nearest(key, others)
-            problems.append(f"{where}: unknown key '{key}'{hint} (keys: {', '.join(names)})")
+    problems = [unknown_key(where, key, schema, kind) for key in node if key not in names]
     if problems:
         return node, problems
     return converted(where, schema, json.dumps(node))
+
+
+def unknown_key(where: str, key: str, schema: type, kind: str | None = None) -> str:
+    """The line refusing `key` in a block of `schema`: one another option of its group reads, or none."""
+    names = [f.name for f in dataclasses.fields(schema)]
+    others = [f.name for s in related(schema) for f in dataclasses.fields(s)]
+    if key in others:
+        option = kind or f"this {where} option ({schema.__name__})"
+        return f"{where}: '{key}' means nothing to {option} (its keys: {', '.join(names)}); remove it"
+    return f"{where}: unknown key '{key}'{nearest(key, names) or nearest(key, others)} (keys: {', '.join(names)})"
 
 
 def related(schema: type) -> list[type]:
