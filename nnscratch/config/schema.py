@@ -349,8 +349,8 @@ def converted(where: str, schema: type, node_json: str) -> tuple[Any, list[str]]
 
 
 def as_object(schema: type, node: dict) -> Any:
-    """A typed block as its dataclass (the library takes objects, not dicts); ConfigError-free: give a
-    block `typed` found no problem with."""
+    """A block as its dataclass (the library takes objects, not dicts): one `typed_block` found no
+    problem with."""
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), node))
 
 
@@ -359,18 +359,17 @@ def typed(config: dict, groups: list[str] | None = None, root: type = Run) -> tu
     defaults list read (Hydra's choices), which may include groups without a schema; with None, keys
     outside the schemas are not questioned (a config already composed and typed once)."""
     out, problems = {}, []
-    top = {f.name: f.type for f in dataclasses.fields(root)}
-    allowed = [*top, *GROUPS, *(groups or [])]
+    top = [f.name for f in dataclasses.fields(root)]
     for key, node in config.items():
-        schema, problem = schema_of(key, node) if key in GROUPS and isinstance(node, dict) else (None, None)
-        if problem:
-            problems.append(problem)
-        elif schema is not None:
-            node, found = typed_block(key, schema, node)
-            problems += found
-        elif key not in top and groups is not None and key not in allowed:
-            problems.append(f"unknown key '{key}'{nearest(key, allowed)}: not in the schema nor a config group")
         out[key] = node
+        if groups is not None and key not in top and key not in groups:
+            problems.append(f"unknown key '{key}'{nearest(key, top + groups)}: not in the schema nor a config group")
+            continue
+        schema, problem = schema_of(key, node) if key in GROUPS and isinstance(node, dict) else (None, None)
+        problems += [problem] if problem else []
+        if schema is not None:
+            out[key], found = typed_block(key, schema, node)
+            problems += found
     scalars = {k: v for k, v in out.items() if k in top}
     if scalars:
         values, found = converted("", root, json.dumps(scalars))
