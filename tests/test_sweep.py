@@ -248,14 +248,14 @@ def test_cli_bad_grid_exits_nonzero_and_writes_nothing(tmp_path):
             "sweep=smoke",
             "adaptive.enabled=false",
             f"out_root={tmp_path / 'o'}",
-            "sweep.axes.train.lr=[0]",
+            "+sweep.axes.train.lr=[0]",
         ),
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert proc.returncode != 0 and "train.lr" in proc.stderr
+    assert proc.returncode != 0 and proc.stderr == "error: sweep 'smoke': train.lr: must be > 0, got 0.0\n"
     assert not (tmp_path / "o").exists()
 
 

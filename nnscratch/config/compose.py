@@ -98,7 +98,8 @@ def refusal(err: Exception, config_name: str = "train") -> str:
         if dataclasses.is_dataclass(cause.object_type):  # the option's schema, from its file's defaults
             return unknown_key(group, key, cause.object_type)
         names = schema_keys(group) if group else defaults_groups(config_name) + top_keys(config_name)
-        return f"{group or config_name}: unknown key '{key}'{nearest(key, names)} (keys: {', '.join(names)})"
+        if names:
+            return f"{group or config_name}: unknown key '{key}'{nearest(key, names)} (keys: {', '.join(names)})"
     if isinstance(cause, ValidationError) and full_key and dataclasses.is_dataclass(cause.object_type):
         wanted = type_name(annotation_of(cause.object_type, str(cause.key)))
         value = re.search(r"Value '(.*?)' (?:of type|is not)", str(cause))
