@@ -8,7 +8,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nnscratch.config.checks import ConfigError
+from nnscratch.config.checks import ConfigError, sweep_settings
+from nnscratch.config.compose import command_line_refusal
+from nnscratch.config.schema import Parallel, as_object
 from nnscratch.data import DataError
 from nnscratch.loggers.process import started
 from nnscratch.run import stopping
@@ -18,22 +20,22 @@ log = logging.getLogger("experiments.sweep")
 
 @hydra.main(config_path="../conf", config_name="sweep", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    settings = OmegaConf.to_container(cfg, resolve=True)
     try:
+        settings = sweep_settings(OmegaConf.to_container(cfg, resolve=True), HydraConfig.get().runtime.choices)
         with started(settings["logger"]) as tracker:  # a process of its own: it opens its store meanwhile
             from nnscratch.run import sweep  # after: a second of imports (pandas, scipy), beside the tracker's
 
             sweep_dir, counts = sweep.run(
                 settings["sweep"],
-                settings["parallel"],
+                as_object(Parallel, settings["parallel"]),
                 list(HydraConfig.get().overrides.task),
-                Path(cfg.out_root),
-                cfg.resume,
+                Path(settings["out_root"]),
+                settings["resume"],
                 adaptive=settings["adaptive"],
                 logger=tracker,
             )
             log.info("done: %s -> %s/results.csv", dict(counts), sweep_dir)
-            if cfg.report:
+            if settings["report"]:
                 from nnscratch.report import write_report
 
                 with stopping.stop_when_full(sweep_dir, "the report"):
@@ -52,4 +54,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if refused := command_line_refusal("sweep", sys.argv[1:]):
+        sys.exit(f"error: {refused}")
     main()

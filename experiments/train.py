@@ -5,6 +5,7 @@ outputs/multirun/<date>/<time>/<job number>/), beside Hydra's own .hydra/ record
 """
 
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -12,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nnscratch import diagnose
 from nnscratch.config.checks import ConfigError
+from nnscratch.config.compose import command_line_refusal
 from nnscratch.config.grid import job_spec
 from nnscratch.data import DataError
 from nnscratch.loggers import make_logger
@@ -20,8 +22,9 @@ from nnscratch.run.task import drop_if_unused, run_single
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    spec, out_dir = job_spec(cfg, HydraConfig.get())
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        spec, out_dir = job_spec(cfg, HydraConfig.get())
         tracker = make_logger(OmegaConf.to_container(cfg.logger, resolve=True))
         m = run_single(spec, out_dir)
     except (ConfigError, DataError) as err:
@@ -38,4 +41,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if refused := command_line_refusal("train", sys.argv[1:]):
+        sys.exit(f"error: {refused}")
     main()

@@ -158,7 +158,7 @@ def problems(data: dict) -> list[str]:
 # ---------------------------------------------------------------- loading
 
 
-def read_idx(cat: Catalogue, data: dict, allow_download: bool) -> Dataset:
+def idx_dataset(cat: Catalogue, data: dict, allow_download: bool) -> Dataset:
     """An IDX dataset: its four files found (or downloaded from its mirrors) and verified."""
     mirrors = data.get("mirrors") or cat.mirrors
     a = datamod.load_idx(cat.name, cat.files, data.get("dir"), mirrors, cat.system_dirs, allow_download)
@@ -181,7 +181,7 @@ def call_loader(cat: Catalogue) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(images), np.asarray(y).astype(np.int64)
 
 
-def read_arrays(cat: Catalogue, data: dict, allow_download: bool) -> Dataset:
+def arrays_dataset(cat: Catalogue, data: dict, allow_download: bool) -> Dataset:
     """An arrays dataset: the loader's arrays, verified, split by the catalogue's fixed stratified split."""
     images, labels = call_loader(cat)
     where = Path(f"{cat.name}: {cat.loader}()")
@@ -193,7 +193,7 @@ def read_arrays(cat: Catalogue, data: dict, allow_download: bool) -> Dataset:
     return Dataset(cat.name, images[train].T, labels[train], images[test].T, labels[test], cat.classes, cat.max_value)
 
 
-READERS = {"idx": read_idx, "arrays": read_arrays}
+READERS = {"idx": idx_dataset, "arrays": arrays_dataset}
 
 
 def check_against(ds: Dataset, cat: Catalogue) -> Dataset:
@@ -225,4 +225,6 @@ def data_config(name: str, conf_dir: Path = CONF_DIR) -> dict:
     if not path.is_file():
         known = sorted(p.stem for p in (Path(conf_dir) / "data").glob("*.yaml"))
         raise DataError(f"unknown dataset '{name}': no {path} (known: {', '.join(known)}).")
-    return yaml.safe_load(path.read_text())
+    data = yaml.safe_load(path.read_text())
+    data.pop("defaults", None)  # its schema, for Hydra (nnscratch/config/schema.py)
+    return data

@@ -157,7 +157,7 @@ def test_a_single_thread_cluster_runs_the_tasks_on_its_worker(tmp_path):
     assert {m["worker"].split(":")[1] for m in records(sweep_dir).values()} == {str(pid)} != {str(os.getpid())}
 
 
-def test_a_killed_worker_loses_no_run_and_a_run_that_kills_its_worker_fails(tmp_path):
+def test_a_killed_worker_loses_no_run_and_a_run_that_kills_its_worker_fails(tmp_path, wait_for):
     conf = tmp_path / "conf"
     shutil.copytree(CONF_DIR, conf)
     grid = {
@@ -176,10 +176,8 @@ def test_a_killed_worker_loses_no_run_and_a_run_that_kills_its_worker_fails(tmp_
         argv = [sys.executable, "-m", "experiments.sweep", "sweep=killer", "parallel=dask", "report=false"]
         argv += [f"parallel.scheduler={c.address}", "parallel.stack_rows=0", f"out_root={out}", f"--config-dir={conf}"]
         proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(600):  # kill a worker once the first run is recorded
-            if list(out.glob("killer/*/runs/*/metrics.json")):
-                break
-            time.sleep(0.1)
+        # kill a worker once the first run is recorded
+        wait_for(lambda: list(out.glob("killer/*/runs/*/metrics.json")), 60, "the first run's record")
         os.kill(next(iter(c.worker_pids().values())), signal.SIGKILL)
         log, _ = proc.communicate(timeout=300)
     assert proc.returncode == 1, log
@@ -258,7 +256,7 @@ def test_a_task_whose_dask_worker_is_killed_continues_from_the_checkpoint_it_sen
     assert not list(sweep_dir.glob("checkpoints/*.ckpt"))  # removed as their tasks ended
 
 
-def test_a_stopped_dask_sweep_has_its_running_tasks_save_and_resume_continues_from_them(tmp_path):
+def test_a_stopped_dask_sweep_has_its_running_tasks_save_and_resume_continues_from_them(tmp_path, wait_for):
     """SIGINT to the client as the first run stops, while both tasks train on workers that cannot see
     its disk, with no periodic checkpoint due (checkpoint_every 600 s): each task saves at the stop, the client writes
     both checkpoints and exits 130; `resume=` on the same cluster continues from them, and every
@@ -275,9 +273,7 @@ def test_a_stopped_dask_sweep_has_its_running_tasks_save_and_resume_continues_fr
         argv += [f"parallel.scheduler={c.address}", "parallel.stack_rows=32", "parallel.stack_tasks=2"]
         argv += ["parallel.checkpoint_every=600", "adaptive.enabled=false", "report=false", f"--config-dir={conf}"]
         proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and not list(out.glob("kept/*/runs/*/metrics.json")):
-            time.sleep(0.05)
+        wait_for(lambda: list(out.glob("kept/*/runs/*/metrics.json")), 240, "the first run's record")
         os.kill(proc.pid, signal.SIGINT)  # at the first record: the tasks train their second runs
         said = "".join(proc.communicate(timeout=60))
         (sweep_dir,) = (out / "kept").iterdir()

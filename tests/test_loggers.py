@@ -327,7 +327,8 @@ def test_a_multirun_of_train_logs_each_job(tmp_path):
         ({"name": "wandb"}, "logger=wandb: unknown logger"),
         (settings("mlflow.db"), "logger.tracking_uri: 'mlflow.db' is not a tracking store"),
         (settings("sqlite:///x.db", timeout=0), "logger.timeout: must be a whole number >= 1"),
-        (settings("sqlite:///x.db", sqlite_wal="yes"), "logger.sqlite_wal: must be true or false"),
+        (settings("sqlite:///x.db", sqlite_wal="maybe"), "logger.sqlite_wal: must be true or false, got 'maybe'"),
+        (settings("sqlite:///x.db", timout=9), r"logger: unknown key 'timout' \(did you mean 'timeout'\?\)"),
     ],
 )
 def test_bad_logger_settings_are_refused_before_any_work(bad, message):

@@ -2,11 +2,11 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -200,6 +200,42 @@ def test_bad_grid_is_refused_before_anything_is_written(conf, tmp_path, change, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "change,line",
+    [
+        (
+            {"axis": {"seed": [0]}},
+            "sweep 'toy': sweep: unknown key 'axis' (did you mean 'axes'?) (keys: name, axes, extra, claims)",
+        ),
+        ({"axes": {"train": {"lr": ["fast"]}}}, "sweep 'toy': train.lr: must be a number, got 'fast'"),
+        (
+            {"axes": {"model": {"hidden": [[]]}}},
+            "sweep 'toy': model.hidden: must be a list of widths >= 1 such as [10] or [64, 32], got []",
+        ),
+    ],
+)
+def test_a_bad_grid_file_is_one_line_naming_the_grid_and_the_key(conf, tmp_path, change, line):
+    with pytest.raises(ConfigError) as err:
+        run(conf, tmp_path, {"name": "toy"} | change)
+    assert str(err.value) == line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_new_group_is_its_folder_and_one_line(conf, tmp_path):
+    """A group the trainer ignores: swept, and recorded in each run's config and in results.csv."""
+    (conf / "colour").mkdir()
+    for name in ("red", "blue"):
+        (conf / "colour" / f"{name}.yaml").write_text(f"name: {name}\n")
+    run_yaml = conf / "run.yaml"
+    run_yaml.write_text(run_yaml.read_text().replace("  - _self_", "  - colour: red\n  - _self_", 1))
+    assert sweep.base_overrides(["colour=blue", "parallel=dask", "seed=3"], conf) == ["colour=blue", "seed=3"]
+    sweep_dir, counts = run(conf, tmp_path, toy(conf, colour=["red", "blue"], weights=["uniform"]))
+    df = results.read_results(sweep_dir)
+    assert counts["finished"] == 4 and sorted(df["colour"]) == ["blue", "blue", "red", "red"]
+    configs = [results.read_run(sweep_dir / "runs" / r)["run"]["config"] for r in df["run_id"]]
+    assert sorted(c["colour"]["name"] for c in configs) == sorted(df["colour"])
+
+
 def test_bad_grid_lists_every_problem_at_once(conf, tmp_path):
     with pytest.raises(ConfigError) as err:
         run(conf, tmp_path, toy(conf, model={"hidden": [[0]]}, data={"subset": [70000]}))
@@ -212,15 +248,45 @@ def test_cli_bad_grid_exits_nonzero_and_writes_nothing(tmp_path):
             "sweep=smoke",
             "adaptive.enabled=false",
             f"out_root={tmp_path / 'o'}",
-            "sweep.axes.train.lr=[0]",
+            "+sweep.axes.train.lr=[0]",
         ),
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert proc.returncode != 0 and "train.lr" in proc.stderr
+    assert proc.returncode != 0 and proc.stderr == "error: sweep 'smoke': train.lr: must be > 0, got 0.0\n"
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "override,line",
+    [
+        (
+            "sweep.axes.model.hidden=[[]]",
+            "error: sweep 'smoke': model.hidden: must be a list of widths >= 1 such as [10] or [64, 32], got []",
+        ),
+        (
+            "+sweep.axis.seed=[0]",
+            "error: sweep: unknown key 'axis' (did you mean 'axes'?) (keys: name, axes, extra, claims)",
+        ),
+        ("parallel.n_jobs=0", "error: parallel.n_jobs: must be >= 1, got 0"),
+        (
+            "out_root={file}/outputs",
+            "error: out_root={file}/outputs: cannot create {file}/outputs/smoke/<stamp> (Not a directory); "
+            "give out_root= a folder you can write to",
+        ),
+    ],
+)
+def test_cli_mistakes_are_one_line_and_leave_nothing(tmp_path, override, line):
+    (tmp_path / "file").write_text("a file, not a folder")
+    out = f"out_root={tmp_path / 'o'}"
+    args = ["sweep=smoke", "adaptive.enabled=false", out, override.format(file=tmp_path / "file")]
+    proc = subprocess.run(sweep_argv(*args), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    (got,) = proc.stderr.strip().splitlines()
+    assert re.sub(r"/smoke/[\d_-]+ ", "/smoke/<stamp> ", got) == line.format(file=tmp_path / "file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path):
@@ -244,7 +310,7 @@ def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path):
     assert pd.read_csv(out / "history.csv").equals(pd.read_csv(results.run_dirs(sweep_dir)[0] / "history.csv"))
 
 
-def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path):
+def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path, wait_for):
     out = tmp_path / "out"
     proc = subprocess.Popen(
         sweep_argv(
@@ -264,9 +330,7 @@ def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path):
         # never raises KeyboardInterrupt: give the sweep the default handler, as a terminal would
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(out.glob("smoke/*/runs/*/metrics.json")):
-        time.sleep(0.2)
+    wait_for(lambda: list(out.glob("smoke/*/runs/*/metrics.json")), 120, "the first run's record")
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole process group
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode != 0

@@ -52,6 +52,38 @@ def test_bad_value_names_the_key_exits_nonzero_and_writes_nothing(tmp_path, over
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "override,line",
+    [
+        (
+            "+train.lrr=0.5",
+            "error: train: unknown key 'lrr' (did you mean 'lr'?) (keys: lr, iterations, batch_size, "
+            "eval_every, collapse_margin, blas_threads, skip_dead)",
+        ),
+        ("model.hidden=[]", "error: model.hidden: must be a list of widths >= 1 such as [10] or [64, 32], got []"),
+        (
+            "+weights.std=0.1",
+            "error: weights: 'std' means nothing to scheme 'uniform' (its keys: scheme, per_layer); remove it",
+        ),
+        ("+logger.uri=x", "error: logger: unknown key 'uri' (keys: name)"),
+        (
+            "train.lrr=0.5",
+            "error: train: unknown key 'lrr' (did you mean 'lr'?) (keys: lr, iterations, batch_size, "
+            "eval_every, collapse_margin, blas_threads, skip_dead)",
+        ),
+        (
+            "optimizer=adamm",
+            "error: In 'run': Could not find 'optimizer/adamm' Available options in 'optimizer': adam gd momentum",
+        ),
+    ],
+)
+def test_each_mistake_of_the_issue_is_one_line_and_writes_nothing(tmp_path, override, line):
+    proc = train_cli(override, f"out_dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == [line]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_data_is_one_clear_error(tmp_path):
     proc = subprocess.run(
         [
@@ -122,8 +154,13 @@ def test_help_lists_only_the_groups_an_entry_point_reads(entry, config):
     assert proc.returncode == 0, proc.stderr
     listed = proc.stdout.split("== Configuration groups (group=option) ==")[1].split("== Config ==")[0]
     groups = {line.split(":")[0] for line in listed.strip().splitlines() if ": " in line and "(none" not in line}
-    defaults = yaml.safe_load((CONF_DIR / f"{config}.yaml").read_text())["defaults"]
-    reads = {k for d in defaults if isinstance(d, dict) for k in d if not k.startswith("override")}
+
+    def groups_of(name: str) -> set[str]:  # following the configs a defaults list includes (run.yaml)
+        defaults = yaml.safe_load((CONF_DIR / f"{name}.yaml").read_text())["defaults"]
+        included = set().union(*(groups_of(d) for d in defaults if isinstance(d, str) and d != "_self_"))
+        return included | {k for d in defaults if isinstance(d, dict) for k in d if not k.startswith("override")}
+
+    reads = groups_of(config)
     assert groups == reads
     if entry == "train":
         assert {"parallel", "sweep"}.isdisjoint(groups) and "weights: he, normal" in listed

@@ -14,8 +14,10 @@ interpolations, a key is missing, a value is a mapping — it composes the cell 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
+import re
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,8 +28,11 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
+from nnscratch.config.schema import annotation_of, nearest, schema_keys, top_keys, type_name, unknown_key
 from nnscratch.paths import CONF_DIR
 
 # ${nnscratch.or:${a},b}: a unless it is null, else b (conf/train.yaml: out_dir, else Hydra's folder)
@@ -36,12 +41,25 @@ OmegaConf.register_new_resolver(
 )
 
 
+def defaults_groups(config_name: str, conf_dir: Path = CONF_DIR) -> list[str]:
+    """The config groups conf/<config_name>.yaml's defaults list reads, following the configs it
+    includes (train.yaml and sweep.yaml both include run.yaml), in order."""
+    defaults = yaml.safe_load((Path(conf_dir) / f"{config_name}.yaml").read_text()).get("defaults") or []
+    groups = []
+    for entry in defaults:
+        if isinstance(entry, str) and entry != "_self_":
+            groups += defaults_groups(entry, conf_dir)
+        elif isinstance(entry, dict):
+            groups += [k for k in entry if not k.startswith(("override ", "hydra"))]
+    return groups
+
+
 def groups_help(config_name: str) -> str:
     """`group: option, ...` for each config group that conf/<config_name>.yaml's defaults list reads:
     what --help shows (Hydra's own list names every group of conf/, read or not)."""
-    defaults = yaml.safe_load((CONF_DIR / f"{config_name}.yaml").read_text()).get("defaults") or []
-    groups = [k for d in defaults if isinstance(d, dict) for k in d if not k.startswith(("override ", "hydra"))]
-    lines = [f"{g}: {', '.join(sorted(p.stem for p in (CONF_DIR / g).glob('*.yaml')))}" for g in groups]
+    lines = [
+        f"{g}: {', '.join(sorted(p.stem for p in (CONF_DIR / g).glob('*.yaml')))}" for g in defaults_groups(config_name)
+    ]
     return "\n".join(lines) or "(none: set the keys below)"
 
 
@@ -65,6 +83,52 @@ def compose_run(overrides: list[str], conf_dir: Path = CONF_DIR) -> tuple[dict, 
         cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
     choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
     return plain(cfg), choices
+
+
+def refusal(err: Exception, config_name: str = "train") -> str:
+    """Hydra's refusal of a compose as one line naming the key and the fix: an unknown key with the
+    nearest valid one (Hydra would say it in six lines, suggesting `+train.lrr=`, which the schema then
+    refuses), a value of the wrong type, a missing option."""
+    cause = err
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    full_key = str(getattr(cause, "full_key", "") or "")
+    if isinstance(cause, ConfigAttributeError | ConfigKeyError) and "not in" in str(cause):
+        group, _, key = full_key.rpartition(".")
+        if dataclasses.is_dataclass(cause.object_type):  # the option's schema, from its file's defaults
+            return unknown_key(group, key, cause.object_type)
+        names = schema_keys(group) if group else defaults_groups(config_name) + top_keys(config_name)
+        if names:
+            return f"{group or config_name}: unknown key '{key}'{nearest(key, names)} (keys: {', '.join(names)})"
+    if isinstance(cause, ValidationError) and full_key and dataclasses.is_dataclass(cause.object_type):
+        wanted = type_name(annotation_of(cause.object_type, str(cause.key)))
+        value = re.search(r"Value '(.*?)' (?:of type|is not)", str(cause))
+        return f"{full_key}: must be {wanted}, got {value.group(1)!r}" if value else f"{full_key}: {cause.msg}"
+    return " ".join(str(err).split("Config search path")[0].split())
+
+
+def command_line_refusal(config_name: str, argv: list[str]) -> str | None:
+    """`refusal` of a command line's overrides, checked before Hydra composes them, or None. Only a plain
+    run of conf/ is looked at (-m, --config-dir, --cfg: Hydra says what is wrong)."""
+    from hydra._internal.utils import get_args_parser
+
+    args = get_args_parser().parse_args(argv)
+    flags = (args.help, args.hydra_help, args.cfg, args.info, args.shell_completion, args.multirun, args.config_dir)
+    if any(flags) or args.config_name or args.config_path:
+        return None
+    overrides = [o for o in args.overrides if not o.lstrip("+~").startswith("hydra")]
+    try:
+        with hydra_context():
+            compose(config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as err:
+        return refusal(err, config_name)
+    return None
+
+
+def run_keys(conf_dir: Path = CONF_DIR) -> list[str]:
+    """The top-level keys of a run (its groups, seed, ...): those of the composed train.yaml, so that a
+    group added to conf/run.yaml is one at once."""
+    return list(compose_run([], conf_dir)[0])
 
 
 class Composer:

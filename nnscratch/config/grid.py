@@ -23,11 +23,12 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from nnscratch.config.checks import validate
-from nnscratch.config.compose import Composer, command, hydra_context, override, plain, run_id
+from nnscratch.config.checks import ConfigError, validate
+from nnscratch.config.compose import NOT_IDENTITY, Composer, command, hydra_context, override, refusal, run_id
+from nnscratch.config.schema import Single, typed
 from nnscratch.paths import CONF_DIR
 
 
@@ -133,7 +134,10 @@ def make_spec(
         try:
             config, choices = (composer or Composer(conf_dir))(overrides)
         except (HydraException, OmegaConfBaseException) as err:
-            return None, [f"{' '.join(overrides)}: {str(err).splitlines()[0]}"]
+            return None, [f"{' '.join(overrides)}: {refusal(err)}"]
+    config, problems = typed(config, [g for g in choices if "/" not in g])
+    if problems:
+        return None, problems  # each names its key and value: the cells that share it are one line
     axes = {a: values[a] if a in values else axis_value(choices.get(a, lookup(config, a))) for a in names}
     return single_spec(config, overrides, axes), validate(config)
 
@@ -160,8 +164,13 @@ def job_spec(cfg: DictConfig, hc: DictConfig) -> tuple[dict, Path]:
     HydraConfig); a multirun job's axes are the keys its multirun swept (its multirun.yaml, which
     Hydra writes before any job starts, beside the job folders)."""
     out_dir, overrides = Path(hc.runtime.output_dir), list(hc.overrides.task)
+    groups = [g for g in hc.runtime.choices if "/" not in g]
+    whole, problems = typed(OmegaConf.to_container(cfg, resolve=True), groups, root=Single)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    config = {k: v for k, v in whole.items() if k not in NOT_IDENTITY}
     axes = {}
     if hc.mode == RunMode.MULTIRUN:
         swept = yaml.safe_load((out_dir.parent / "multirun.yaml").read_text())["hydra"]["overrides"]["task"]
         axes = swept_axes(swept, overrides)
-    return single_spec(plain(cfg), overrides, axes), out_dir
+    return single_spec(config, overrides, axes), out_dir

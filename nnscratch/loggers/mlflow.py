@@ -34,6 +34,7 @@ from pathlib import Path
 
 from nnscratch import results
 from nnscratch.config.checks import ConfigError
+from nnscratch.config.schema import MlflowSettings, typed_block
 
 log = logging.getLogger(__name__)
 SCHEMES = ("sqlite:///", "http://", "https://", "file:", "postgresql", "mysql")
@@ -47,18 +48,19 @@ MAX_TAG = 5000  # characters of a tag value kept (MLflow refuses more than 8,000
 
 
 def check_settings(settings: dict) -> None:
-    """ConfigError naming the bad key and the fix, before any work."""
-    uri = settings.get("tracking_uri")
-    if not isinstance(uri, str) or not uri.startswith(SCHEMES):
+    """ConfigError naming the bad key and the fix, before any work: types by the schema (MlflowSettings),
+    then what a type cannot say."""
+    settings, problems = typed_block("logger", MlflowSettings, settings)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    uri = settings["tracking_uri"]
+    if not uri.startswith(SCHEMES):
         raise ConfigError(
             f"logger.tracking_uri: {uri!r} is not a tracking store; give sqlite:///<file>.db or http://host:port"
         )
     for key, least in (("timeout", 1), ("retries", 0), ("bulk_workers", 1)):
-        value = settings.get(key, least)
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
-            raise ConfigError(f"logger.{key}: must be a whole number >= {least}, got {value!r}")
-    if not isinstance(settings.get("sqlite_wal", True), bool):
-        raise ConfigError(f"logger.sqlite_wal: must be true or false, got {settings['sqlite_wal']!r}")
+        if settings[key] < least:
+            raise ConfigError(f"logger.{key}: must be a whole number >= {least}, got {settings[key]!r}")
 
 
 def artifact_root(uri: str) -> str | None:

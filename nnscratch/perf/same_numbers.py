@@ -2,7 +2,10 @@
 timing and where things were written), and every run's history.csv on the columns and iterations both
 have: what a refactoring must leave as it was.
 
-    python -m nnscratch.perf.same_numbers <before folder> <after folder>
+    python -m nnscratch.perf.same_numbers <before folder> <after folder> [--by command]
+
+Runs are matched by run id, or with `--by command` by the command that reproduces them (when a change
+of the configs' keys, not of their values, changed the ids).
 
 Exit status 0 when every run of the first is in the second with the same numbers, 1 otherwise.
 """
@@ -16,7 +19,7 @@ import pandas as pd
 
 from nnscratch import results
 
-NOT_NUMBERS = {"seconds", "command", "run_dir", "worker", "mlflow_run_id"}
+NOT_NUMBERS = {"seconds", "command", "run_dir", "worker", "mlflow_run_id", "run_id"}
 
 
 def equal(a: pd.Series, b: pd.Series) -> pd.Series:
@@ -24,10 +27,10 @@ def equal(a: pd.Series, b: pd.Series) -> pd.Series:
     return (a == b) | (a.isna() & b.isna())
 
 
-def differences(before: Path, after: Path) -> tuple[list[str], dict]:
-    """(every difference found, as lines; counts of what was compared)."""
-    ra = results.read_results(before).set_index("run_id")
-    rb = results.read_results(after).set_index("run_id")
+def differences(before: Path, after: Path, by: str = "run_id") -> tuple[list[str], dict]:
+    """(every difference found, as lines; counts of what was compared), runs matched on column `by`."""
+    ra = results.read_results(before).set_index(by, drop=False)
+    rb = results.read_results(after).set_index(by, drop=False)
     missing = sorted(set(ra.index) - set(rb.index))
     out = [f"run {r}: not in {after}" for r in missing]
     ids = [r for r in ra.index if r in rb.index]
@@ -36,7 +39,9 @@ def differences(before: Path, after: Path) -> tuple[list[str], dict]:
     out += [f"run {r}: results.csv {c}" for c in columns for r in same.index[~same[c]]]
     values = 0
     for r in ids:
-        ha, hb = (history(results.runs_dir(f) / r / "history.csv") for f in (before, after))
+        ha, hb = (
+            history(results.runs_dir(f) / x.loc[r, "run_id"] / "history.csv") for f, x in ((before, ra), (after, rb))
+        )
         if isinstance(ha, str) or isinstance(hb, str):  # damaged: said, and the other runs are compared
             out += [f"run {r}: {h}" for h in (ha, hb) if isinstance(h, str)]
             continue
@@ -63,8 +68,9 @@ def history(path: Path) -> pd.DataFrame | str:
 
 
 def main(argv: list[str]) -> int:
-    before, after = map(Path, argv)
-    found, counts = differences(before, after)
+    by = argv[argv.index("--by") + 1] if "--by" in argv else "run_id"
+    before, after = (Path(a) for a in argv if a not in ("--by", by))
+    found, counts = differences(before, after, by)
     print("\n".join(found[:50]))
     print(
         f"compared {counts['runs']} runs, {counts['columns']} results.csv columns, "

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
@@ -20,8 +21,10 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from nnscratch import results
 from nnscratch.claims import claims_digest, claims_for, design, for_dataset, load_claims, undecided_runs
-from nnscratch.config.checks import ConfigError
+from nnscratch.config.checks import ConfigError, parallel_settings
+from nnscratch.config.compose import run_keys
 from nnscratch.config.grid import axis_names, expand, products
+from nnscratch.config.schema import Adaptive, Grid, Parallel, typed_block
 from nnscratch.environment import environment
 from nnscratch.loggers import Logger, NoLogger
 from nnscratch.network import Activation
@@ -37,19 +40,6 @@ from nnscratch.run.prepared import prepare_for
 from nnscratch.run.progress import Progress
 
 log = logging.getLogger(__name__)
-RUN_KEYS = (
-    "data",
-    "model",
-    "weights",
-    "biases",
-    "activation",
-    "optimizer",
-    "network",
-    "train",
-    "seed",
-    "fault",
-)  # top-level keys of train.yaml
-BACKENDS = ("loky", "dask")
 NOT_COMPARED = (
     "parallel",
     "created",
@@ -61,17 +51,22 @@ NOT_COMPARED = (
 )  # may differ on resume
 
 
-def base_overrides(cli_overrides: list[str]) -> list[str]:
-    """The command-line overrides that set the run config, applied to every cell."""
-    return [o for o in cli_overrides if o.lstrip("+~").split("=", 1)[0].split(".")[0] in RUN_KEYS]
+def base_overrides(cli_overrides: list[str], conf_dir: Path = CONF_DIR) -> list[str]:
+    """The command-line overrides that set the run config (a key of the composed train.yaml), applied
+    to every cell."""
+    keys = run_keys(conf_dir)
+    return [o for o in cli_overrides if o.lstrip("+~").split("=", 1)[0].split(".")[0] in keys]
 
 
 def plan(grid: dict, cli_overrides: list[str], conf_dir: Path = CONF_DIR) -> tuple[dict, list[dict]]:
     """(sweep record, run specs) of a grid; ConfigError listing every problem if any cell is bad."""
-    base = base_overrides(cli_overrides)
+    grid, problems = typed_block("sweep", Grid, grid)
+    if problems:
+        raise ConfigError("\n".join(f"sweep '{grid.get('name')}': {p}" for p in problems))
+    base = base_overrides(cli_overrides, conf_dir)
     specs, problems = expand(grid, base, conf_dir)
     if problems:
-        raise ConfigError(f"sweep '{grid.get('name')}' is invalid, nothing was run:\n  " + "\n  ".join(problems))
+        raise ConfigError("\n".join(f"sweep '{grid.get('name')}': {p}" for p in problems))
     record = {
         "name": grid["name"],
         "axes": axis_names(grid),
@@ -139,28 +134,6 @@ def check_resume(sweep_dir: Path, record: dict) -> None:
         )
 
 
-def check_parallel(parallel: dict) -> None:
-    """Refuse pool settings that cannot work, before anything runs."""
-    problems = []
-    if parallel.get("backend", "loky") not in BACKENDS:
-        problems.append(f"parallel.backend: unknown '{parallel.get('backend')}' (allowed: {', '.join(BACKENDS)})")
-    n_jobs = parallel.get("n_jobs")
-    if n_jobs is not None and not (isinstance(n_jobs, int) and n_jobs >= 1):
-        problems.append(f"parallel.n_jobs: must be null (one per core) or a whole number >= 1, got {n_jobs!r}")
-    rows = parallel.get("stack_rows", 0)
-    if not (isinstance(rows, int) and rows >= 0):
-        problems.append(f"parallel.stack_rows: must be a whole number >= 0 (0 = no stacking), got {rows!r}")
-    split = parallel.get("stack_tasks", 1)
-    if not (isinstance(split, int) and split >= 1):
-        problems.append(f"parallel.stack_tasks: must be a whole number >= 1, got {split!r}")
-    every = parallel.get("checkpoint_every", 0)
-    if not (isinstance(every, (int, float)) and not isinstance(every, bool) and every >= 0):
-        problems.append(f"parallel.checkpoint_every: must be seconds >= 0 (0 = no checkpoints), got {every!r}")
-    problems += tls_problems(parallel.get("tls"))
-    if problems:
-        raise ConfigError("invalid parallel settings, nothing was run:\n  " + "\n  ".join(problems))
-
-
 def new_sweep_dir(out_root: Path, name: str) -> Path:
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     path, n = Path(out_root) / name / stamp, 1
@@ -176,23 +149,23 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
     if "seed" not in record["axes"]:  # adaptive seeds are on by default: a grid without seeds has nothing to add
         log.warning("adaptive seeds skipped: the grid has no seed axis (add e.g. seed: [0, 1, 2] to its axes)")
         return None
-    problems = []
+    adaptive, problems = typed_block("adaptive", Adaptive, adaptive)
     max_seeds = adaptive.get("max_seeds")
-    if not (isinstance(max_seeds, int) and not isinstance(max_seeds, bool) and max_seeds >= 2):
-        problems.append(f"adaptive.max_seeds: must be a whole number >= 2, got {max_seeds!r}")
+    if not problems and max_seeds < 2:
+        problems.append(f"adaptive.max_seeds: must be >= 2, got {max_seeds!r}")
     path = Path(adaptive["claims"]) if adaptive.get("claims") else claims_for(record, conf_dir)
     boundary = None
     try:
         boundary = design(load_claims(path))
     except (OSError, ValueError, yaml.YAMLError) as err:
         problems.append(f"adaptive.claims: cannot use {path}: {err}")
-    if boundary and isinstance(max_seeds, int) and max_seeds > boundary.last:
+    if boundary and not problems and max_seeds > boundary.last:
         problems.append(
             f"adaptive.max_seeds: {max_seeds} is beyond the sequential design of {path} (last look "
             f"{boundary.last}); lower adaptive.max_seeds or add a later look to sequential.looks in the claims file"
         )
     if problems:
-        raise ConfigError("invalid adaptive settings, nothing was run:\n  " + "\n  ".join(problems))
+        raise ConfigError("\n".join(problems))
     settings = {"enabled": True, "max_seeds": max_seeds, "claims": str(path), "claims_sha256": claims_digest(path)}
     return settings | {"design": boundary.record()}
 
@@ -225,7 +198,7 @@ def check_same_claims(sweep_dir: Path, on_disk: dict, settings: dict | None) -> 
 
 def open_sweep(
     grid: dict,
-    parallel: dict,
+    parallel: Parallel,
     cli_overrides: list[str],
     out_root: Path,
     resume: str | None,
@@ -234,12 +207,11 @@ def open_sweep(
 ) -> tuple[dict, list[dict], Path, float]:
     """Check and plan a sweep before any work: (its sweep.json record, its run specs, its folder, new
     or the one resumed, whose record's sessions and rounds go on; the seconds planning took)."""
-    check_parallel(parallel)
     planning = time.time()
     record, specs = plan(grid, cli_overrides, conf_dir)
     planning = time.time() - planning
     settings = check_adaptive(adaptive, record, conf_dir)
-    record |= {"parallel": parallel, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "rounds": []}
+    record |= {"parallel": asdict(parallel), "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "rounds": []}
     record |= claims_fixed(settings, record, conf_dir)
     if resume:
         sweep_dir = Path(resume)
@@ -251,24 +223,31 @@ def open_sweep(
         check_same_claims(sweep_dir, on_disk, settings)
     else:
         sweep_dir = new_sweep_dir(out_root, grid["name"])
+        try:
+            sweep_dir.mkdir(parents=True)
+        except OSError as err:
+            raise ConfigError(
+                f"out_root={out_root}: cannot create {sweep_dir} ({err.strerror}); "
+                "give out_root= a folder you can write to"
+            ) from None
         record["sessions"] = []
     record["adaptive"] = settings
     return record, specs, sweep_dir, planning
 
 
-def session(started: float, planning: float, parallel: dict) -> dict:
+def session(started: float, planning: float, parallel: Parallel) -> dict:
     """One session's entry in sweep.json: when it started, its wall and planning time, its backend."""
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "wall_seconds": round(time.time() - started, 1),
         "planning_seconds": round(planning, 2),
-        "parallel": parallel,
+        "parallel": asdict(parallel),
     }
 
 
 def run(
     grid: dict,
-    parallel: dict,
+    parallel: Parallel | dict,
     cli_overrides: list[str],
     out_root: Path = Path("outputs"),
     resume: str | None = None,
@@ -280,7 +259,12 @@ def run(
     """Validate, then run every missing or failed run of the grid, then (adaptive) the rounds of extra
     seeds; (sweep dir, counts). Each record written is given to `logger` (nnscratch.loggers) as it is
     written, and at the end the whole folder (what it has not logged yet): by this process, so give a
-    logger that returns at once (nnscratch.loggers.process.started's) unless waiting on it is fine."""
+    logger that returns at once (nnscratch.loggers.process.started's) unless waiting on it is fine.
+    `parallel` is conf/parallel/'s block, as a Parallel or a dict of some of its keys."""
+    parallel = parallel_settings(parallel)
+    problems = tls_problems(asdict(parallel.tls) if parallel.tls else None)
+    if problems:
+        raise ConfigError("\n".join(problems))
     record, specs, sweep_dir, planning = open_sweep(grid, parallel, cli_overrides, out_root, resume, conf_dir, adaptive)
     settings = record["adaptive"]
     guard = ExitStack()  # the sweep folder's lock and the signal handlers, until this session ends
@@ -289,20 +273,8 @@ def run(
     started = time.time()
     logger = logger or NoLogger()
 
-    def execute(batches: list[list[dict]]) -> Counter:
-        return run_sweep(
-            batches,
-            sweep_dir,
-            parallel.get("n_jobs"),
-            parallel.get("backend", "loky"),
-            progress,
-            parallel.get("scheduler"),
-            parallel.get("stack_rows", 0),
-            parallel.get("stack_tasks", 1),
-            parallel.get("checkpoint_every", 0),
-            on_record=lambda run_id: logger.log_runs(sweep_dir, [run_id]),
-            tls=parallel.get("tls"),
-        )
+    def run_batches(batches: list[list[dict]]) -> Counter:
+        return run_sweep(batches, sweep_dir, parallel, progress, lambda run_id: logger.log_runs(sweep_dir, [run_id]))
 
     try:
         log.info("sweep '%s': %d runs -> %s", grid["name"], len(specs), sweep_dir)
@@ -313,10 +285,10 @@ def run(
         if record.get("network"):
             write_network_check(sweep_dir, specs)
         added = [recorded_specs([r], record["axes"], conf_dir) for r in record["rounds"]]  # of an interrupted sweep
-        counts = execute([specs, *added])
+        counts = run_batches([specs, *added])
         specs += [s for batch in added for s in batch]
         if settings and settings.get("enabled"):
-            counts += add_seeds(record, specs, sweep_dir, execute, conf_dir)
+            counts += add_seeds(record, specs, sweep_dir, run_batches, conf_dir)
         logger.log_runs(sweep_dir)  # any record written unannounced (a dead pool's), or by an earlier session
     except KeyboardInterrupt as err:  # any stop signal (nnscratch.run.stopping): its workers are stopped
         stopping.end_workers()
@@ -339,7 +311,9 @@ def run(
     return sweep_dir, counts
 
 
-def add_seeds(record: dict, specs: list[dict], sweep_dir: Path, execute, conf_dir: Path) -> Counter:
+def add_seeds(
+    record: dict, specs: list[dict], sweep_dir: Path, run_batches: Callable[[list[list[dict]]], Counter], conf_dir: Path
+) -> Counter:
     """Rounds of extra seeds (nnscratch.run.adaptive), each recorded in sweep.json before it runs."""
     settings, rounds, counts = record["adaptive"], record["rounds"], Counter()
     claims = for_dataset(load_claims(Path(settings["claims"])), results.dataset_of(sweep_dir))
@@ -361,27 +335,22 @@ def add_seeds(record: dict, specs: list[dict], sweep_dir: Path, execute, conf_di
         results.write_json(sweep_dir / "sweep.json", record)
         log.info("adaptive round %d: %d extra runs in %d cells", len(rounds), len(new), len(cells))
         specs += new
-        counts += execute([new])
+        counts += run_batches([new])
 
 
 def run_sweep(
     batches: list[list[dict]],
     sweep_dir: Path,
-    n_jobs: int | None = None,
-    backend: str = "loky",
+    parallel: Parallel,
     progress: bool = True,
-    scheduler: str | None = None,
-    stack_rows: int = 0,
-    stack_tasks: int = 1,
-    checkpoint_every: float = 0,
     on_record: Callable[[str], None] | None = None,
     tls: dict | None = None,
 ) -> Counter:
     """Run every spec of `batches` (a grid, then each adaptive round) not yet finished in `sweep_dir`;
     returns counts by status/outcome.
 
-    With stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.train.stack), each
-    group in at least `stack_tasks` tasks (see tasks and plan_tasks).
+    With parallel.stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.train.stack), each
+    group in at least `parallel.stack_tasks` tasks (see tasks and plan_tasks).
     On loky, workers read the prepared data memory-mapped from the sweep folder and write their own
     records; on Dask (nnscratch.run.dask) the data is shipped to the workers and the records come
     back to this process, so the workers need no shared disk.
@@ -392,20 +361,24 @@ def run_sweep(
     in_flight(runs_root)  # leftovers of an interrupted sweep
     done = results.finished_ids(sweep_dir)
     specs = [s for batch in batches for s in batch]
-    planned = plan_tasks(batches, stack_rows, stack_tasks, done)
+    p = parallel
+    planned = plan_tasks(batches, p.stack_rows, p.stack_tasks, done)
     todo = [s for t in planned for s in t]
     counts = Counter()
     bar = Progress(
         specs, done, progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv", on_record=on_record
     )
-    log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), backend)
+    log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), p.backend)
     try:
         with logging_redirect_tqdm():
-            if backend == "dask":
-                run_on_dask(planned, runs_root, n_jobs, scheduler, stack_rows, counts, bar, checkpoint_every, tls)
+            if p.backend == "dask":
+                tls = asdict(p.tls) if p.tls else None
+                run_on_dask(
+                    planned, runs_root, p.n_jobs, p.scheduler, p.stack_rows, counts, bar, p.checkpoint_every, tls
+                )
             else:
-                workers = worker_count(n_jobs, todo)
-                run_on_loky(planned, runs_root, workers, stack_rows, counts, bar, since, checkpoint_every)
+                workers = worker_count(p.n_jobs, todo)
+                run_on_loky(planned, runs_root, workers, p.stack_rows, counts, bar, since, p.checkpoint_every)
     finally:
         bar.close()
         entries = results.read_journal(sweep_dir)

@@ -1,0 +1,381 @@
+"""The schema of every config file: dataclasses, registered in Hydra's ConfigStore (group
+`schema/<group>`, one per option kind), against which a composed config is typed before any work.
+
+A group's option picks its schema by one key (`weights.scheme`, `optimizer.name`, ...), so each option
+accepts only the keys that mean something to it: `std` on `scheme: normal`, not on `uniform`. A new
+option file of an existing kind is YAML only; a new kind is a dataclass here (or anywhere, stored as
+`ConfigStore.instance().store(group="schema/<group>", name=<kind>, node=<dataclass>)`). A group with
+no schema (a user's new folder of conf/) is taken as it is.
+
+`typed(config, groups)` is the one door: it returns the config with its values converted by OmegaConf
+(`train.lr=1` is 1.0) and every problem as one line naming the key and the fix, e.g.
+
+    weights: unknown key 'sd' (did you mean 'std'?)
+
+Range checks and cross-field checks a type cannot say are in checks.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import typing
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+# ---------------------------------------------------------------- the run's groups
+
+
+@dataclass
+class Data:
+    """conf/data/<name>.yaml: which dataset, which part of it, how scaled; `catalogue` is checked by
+    nnscratch.datasets (its keys depend on its format)."""
+
+    name: str = MISSING
+    dir: str | None = None
+    subset: int | None = None
+    subset_method: str = "first"
+    subset_seed: int = 0
+    scaling: str = "unit"
+    mirrors: list[str] | None = None
+    catalogue: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Model:
+    hidden: list[int] = field(default_factory=lambda: [10])
+    dtype: str = "float32"
+
+
+@dataclass
+class Init:
+    """weights or biases with a scheme that has no setting (zeros, uniform, he, xavier)."""
+
+    scheme: str = MISSING
+    per_layer: list[Any] | None = None  # a scheme per layer: a name, or {scheme, std}
+
+
+@dataclass
+class NormalInit(Init):
+    """N(0, std^2): the only scheme that reads std."""
+
+    std: float = 1.0
+
+
+@dataclass
+class Activation:
+    name: str = "relu"
+
+
+@dataclass
+class LeakyRelu(Activation):
+    slope: float = 0.01
+
+
+@dataclass
+class Optimizer:
+    name: str = "gd"
+
+
+@dataclass
+class Momentum(Optimizer):
+    beta: float = 0.9
+
+
+@dataclass
+class Adam(Optimizer):
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1.0e-8
+
+
+@dataclass
+class Train:
+    lr: float = 0.1
+    iterations: int = 500
+    batch_size: int | None = None
+    eval_every: int = 10
+    collapse_margin: float = 0.1
+    blas_threads: int = 1
+    skip_dead: bool = True
+
+
+@dataclass
+class BuiltinNetwork:
+    name: str = "builtin"
+
+
+@dataclass
+class NetworkFunctions:
+    init: str = "init_params"
+    forward: str = "forward_prop"
+    backward: str = "backward_prop"
+    update: str = "update_params"
+    train: str = "gradient_descent"
+
+
+@dataclass
+class NotebookNetwork(BuiltinNetwork):
+    """A user's network written in the tutorial's style (conf/network/notebook.yaml)."""
+
+    source: str | None = None  # path to a .py
+    style: str = "tutorial"
+    functions: NetworkFunctions = field(default_factory=NetworkFunctions)
+    call_timeout: float = 60
+    import_timeout: float = 10
+
+
+@dataclass
+class Repair:
+    enabled: bool = False
+    max_tries: int = 4
+    iterations: int | None = None  # null = the run's own iterations
+
+
+@dataclass
+class Run:
+    """The top-level keys of a run (conf/run.yaml, read by train.yaml and sweep.yaml) besides its groups."""
+
+    seed: int = 0
+    fault: str | None = None  # null | raise | kill: fault injection for the sweep's own tests
+    repair: Repair | None = None
+
+
+@dataclass
+class Single(Run):
+    """The top-level keys of conf/train.yaml besides its groups: a run and where it is written."""
+
+    out_dir: str | None = None
+
+
+# ---------------------------------------------------------------- the sweep's groups
+
+
+@dataclass
+class Tls:
+    ca_file: str = MISSING
+    cert_file: str = MISSING
+    key_file: str = MISSING
+
+
+@dataclass
+class Parallel:
+    """conf/parallel/*.yaml: where and how the runs of a sweep run (the defaults: one run per task, no
+    checkpoints; conf/parallel/ sets its own)."""
+
+    backend: str = "loky"
+    n_jobs: int | None = None
+    scheduler: str | None = None
+    stack_rows: int = 0
+    stack_tasks: int = 1
+    checkpoint_every: float = 0
+    tls: Tls | None = None
+
+
+@dataclass
+class NoLoggerSettings:
+    name: str = "none"
+
+
+@dataclass
+class MlflowSettings(NoLoggerSettings):
+    tracking_uri: str = "sqlite:///outputs/mlflow.db"
+    experiment: str | None = None
+    artifact_root: str | None = None
+    timeout: int = 5
+    retries: int = 0
+    sqlite_wal: bool = True
+    bulk_workers: int = 1
+
+
+@dataclass
+class Grid:
+    """conf/sweep/<grid>.yaml: products of axes (any run key: a group's option or a dotted value)."""
+
+    name: str = MISSING
+    axes: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] | None = None
+    claims: str | None = None
+
+
+@dataclass
+class Adaptive:
+    enabled: bool = True
+    max_seeds: int = 10
+    claims: str | None = None
+
+
+@dataclass
+class Sweep(Run):
+    """The top-level keys of conf/sweep.yaml besides its groups."""
+
+    out_root: str = "outputs"
+    resume: str | None = None
+    report: bool = True
+    adaptive: Adaptive = field(default_factory=Adaptive)
+
+
+# group -> (the key naming the option's kind or None, {kind: schema}); None: one schema for every option
+GROUPS: dict[str, tuple[str | None, dict[str, type]]] = {
+    "data": (None, {"base": Data}),
+    "model": (None, {"base": Model}),
+    "weights": (
+        "scheme",
+        {"zeros": Init, "uniform": Init, "he": Init, "xavier": Init, "normal": NormalInit, "user": Init},
+    ),
+    "biases": ("scheme", {"zeros": Init, "normal": NormalInit}),
+    "activation": ("name", {"relu": Activation, "leaky_relu": LeakyRelu, "tanh": Activation, "sigmoid": Activation}),
+    "optimizer": ("name", {"gd": Optimizer, "momentum": Momentum, "adam": Adam}),
+    "train": (None, {"base": Train}),
+    "network": ("name", {"builtin": BuiltinNetwork, "notebook": NotebookNetwork}),
+    "parallel": (None, {"base": Parallel}),
+    "logger": ("name", {"none": NoLoggerSettings, "mlflow": MlflowSettings}),
+    "sweep": (None, {"base": Grid}),
+}
+for _group, (_, _kinds) in GROUPS.items():
+    for _kind, _node in _kinds.items():
+        ConfigStore.instance().store(group=f"schema/{_group}", name=_kind, node=_node)
+ConfigStore.instance().store(name="schema_run", node=Run)
+ConfigStore.instance().store(name="schema_sweep", node=Sweep)
+
+
+# ---------------------------------------------------------------- typing a composed config
+
+
+def nearest(key: str, allowed: list[str]) -> str:
+    """ " (did you mean 'x'?)" for the closest allowed name, or ""."""
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def schema_keys(group: str) -> list[str]:
+    """Every key some option of `group` reads (all of its schemas'), in order; [] for no schema."""
+    kinds = GROUPS.get(group, (None, {}))[1].values()
+    return list(dict.fromkeys(f.name for kind in kinds for f in dataclasses.fields(kind)))
+
+
+def top_keys(config_name: str) -> list[str]:
+    """The keys of conf/<config_name>.yaml (train or sweep) that are not config groups."""
+    return [f.name for f in dataclasses.fields(Sweep if config_name == "sweep" else Single)]
+
+
+def schema_of(group: str, node: dict) -> tuple[type | None, str | None]:
+    """(the schema of a group's block, or None; the problem if its kind is unknown)."""
+    repo = ConfigStore.instance().repo.get("schema", {}).get(group)
+    if repo is None:
+        return None, None  # a group without a schema: taken as it is
+    kinds = {name.removesuffix(".yaml"): entry.node for name, entry in repo.items()}
+    key = GROUPS.get(group, (None, {}))[0]
+    if key is None:
+        return OmegaConf.get_type(next(iter(kinds.values()))), None
+    kind = node.get(key)
+    if kind not in kinds:
+        hint = nearest(str(kind), list(kinds))
+        return None, f"{group}.{key}: unknown {key} {kind!r}{hint} (allowed: {', '.join(kinds)})"
+    per_layer = node.get("per_layer") or []
+    if key == "scheme" and "normal" in kinds and any(layer == "normal" for layer in per_layer):
+        kind = "normal"  # a normal layer reads the block's std
+    return OmegaConf.get_type(kinds[kind]), None
+
+
+def annotation_of(schema: type, path: str) -> Any:
+    """The type of dotted key `path` of a schema, e.g. (Run, "repair.enabled") -> bool."""
+    kind: Any = schema
+    for part in path.split("."):
+        kind = typing.get_type_hints(kind).get(part) if dataclasses.is_dataclass(kind) else None
+        inner = [a for a in typing.get_args(kind) if a is not type(None)]
+        kind = inner[0] if len(inner) == 1 and dataclasses.is_dataclass(inner[0]) else kind
+    return kind
+
+
+def type_name(kind: Any) -> str:
+    """How a type reads in an error: int -> "a whole number", int | None -> "a whole number or null"."""
+    names = {int: "a whole number", float: "a number", bool: "true or false", str: "a string", dict: "a mapping"}
+    inner = [a for a in typing.get_args(kind) if a is not type(None)]
+    if type(None) in typing.get_args(kind) and len(inner) == 1:
+        return f"{type_name(inner[0])} or null"
+    if typing.get_origin(kind) is list:
+        return f"a list of {type_name(typing.get_args(kind)[0]).removeprefix('a ')}s"
+    return names.get(kind, getattr(kind, "__name__", str(kind)))
+
+
+def typed_block(where: str, schema: type, node: Any) -> tuple[Any, list[str]]:
+    """(node with values converted to its schema's types, problems): unknown keys by name, wrong types."""
+    if not isinstance(node, dict):
+        return node, [f"{where}: must be a mapping of {schema.__name__} keys, got {node!r}"]
+    node = {k: v for k, v in node.items() if k != "defaults"}  # a file read as YAML, not composed by Hydra
+    names = [f.name for f in dataclasses.fields(schema)]
+    kind = next((f"{k} '{node[k]}'" for k in ("scheme", "name") if k in names and k in node), None)
+    problems = [unknown_key(where, key, schema, kind) for key in node if key not in names]
+    if problems:
+        return node, problems
+    return converted(where, schema, json.dumps(node))
+
+
+def unknown_key(where: str, key: str, schema: type, kind: str | None = None) -> str:
+    """The line refusing `key` in a block of `schema`: one another option of its group reads, or none."""
+    names = [f.name for f in dataclasses.fields(schema)]
+    others = [f.name for s in related(schema) for f in dataclasses.fields(s)]
+    if key in others:
+        option = kind or f"this {where} option ({schema.__name__})"
+        return f"{where}: '{key}' means nothing to {option} (its keys: {', '.join(names)}); remove it"
+    return f"{where}: unknown key '{key}'{nearest(key, names) or nearest(key, others)} (keys: {', '.join(names)})"
+
+
+def related(schema: type) -> list[type]:
+    """The other schemas of the group `schema` belongs to."""
+    return [s for _, kinds in GROUPS.values() if schema in kinds.values() for s in kinds.values()]
+
+
+@lru_cache(maxsize=4096)
+def converted(where: str, schema: type, node_json: str) -> tuple[Any, list[str]]:
+    """OmegaConf's conversion of one block (cached: the cells of a grid share most blocks)."""
+    node = json.loads(node_json)
+    try:
+        merged = OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(schema), node), throw_on_missing=True)
+    except OmegaConfBaseException as err:
+        key = ".".join(k for k in (where, str(err.full_key or "")) if k)
+        annotation = annotation_of(schema, str(err.full_key)) if err.full_key else None
+        if "Missing mandatory value" in str(err):
+            return node, [f"{key}: missing (give it in the file or as {key}=...)"]
+        if annotation is None:
+            return node, [f"{key}: {str(err).splitlines()[0]}"]
+        got = OmegaConf.select(OmegaConf.create(node), str(err.full_key))
+        return node, [f"{key}: must be {type_name(annotation)}, got {got!r}"]
+    return {k: merged[k] for k in node} | {k: v for k, v in merged.items() if k not in node}, []
+
+
+def as_object(schema: type, node: dict) -> Any:
+    """A block as its dataclass (the library takes objects, not dicts): one `typed_block` found no
+    problem with."""
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), node))
+
+
+def typed(config: dict, groups: list[str] | None = None, root: type = Run) -> tuple[dict, list[str]]:
+    """(config typed by the schemas, every problem as one line). `groups` are the config groups its
+    defaults list read (Hydra's choices), which may include groups without a schema; with None, keys
+    outside the schemas are not questioned (a config already composed and typed once)."""
+    out, problems = {}, []
+    top = [f.name for f in dataclasses.fields(root)]
+    for key, node in config.items():
+        out[key] = node
+        if groups is not None and key not in top and key not in groups:
+            problems.append(f"unknown key '{key}'{nearest(key, top + groups)}: not in the schema nor a config group")
+            continue
+        schema, problem = schema_of(key, node) if key in GROUPS and isinstance(node, dict) else (None, None)
+        problems += [problem] if problem else []
+        if schema is not None:
+            out[key], found = typed_block(key, schema, node)
+            problems += found
+    scalars = {k: v for k, v in out.items() if k in top}
+    if scalars:
+        values, found = converted("", root, json.dumps(scalars))
+        problems += found
+        out |= {k: values[k] for k in scalars}  # a block the config lacks stays out (repair: its owner's)
+    return out, problems
