@@ -52,7 +52,7 @@ def test_the_reference_config_has_no_problem():
         (
             ["weights.scheme=unifrom"],
             "weights.scheme: unknown scheme 'unifrom' (did you mean 'uniform'?) "
-            "(allowed: zeros, uniform, he, xavier, normal)",
+            "(allowed: zeros, uniform, he, xavier, normal, user)",
         ),
         # ranges and names, by the named checks
         (["model.hidden=[0]"], "model.hidden: must be a list of widths >= 1 such as [10] or [64, 32], got [0]"),
