@@ -140,7 +140,8 @@ def try_spec(chain: Chain, fix: str, budget: Budget) -> dict:
 
 def record_try(chain: Chain, fix: str, spec: dict | None, metrics: dict, history, rules: tuple) -> None:
     """Judge a try and move the chain on: repaired; the mode traded for another failure (the fix is kept
-    and the new mode's fixes come next); or still the same mode (the next of its fixes comes next)."""
+    and the new mode's fixes come next); or still the same mode, or a failure no mode explains (the
+    next of the mode's fixes comes next)."""
     modes, repaired = rules
     healthy, found = judged(history, metrics, spec["config"], modes, repaired) if spec else (False, [])
     chain.tries.append(
@@ -154,14 +155,14 @@ def record_try(chain: Chain, fix: str, spec: dict | None, metrics: dict, history
             "outcome": metrics.get("outcome"),
             "test_acc": metrics.get("test_acc"),
             "diagnosis": found[0].name if found else None,
-            "repaired": healthy,
+            "healthy": healthy,
             "error": metrics.get("error"),
         }
     )
     new = failing_mode(found, modes)
     if healthy:
         chain.repaired_by = " ".join([*chain.kept, fix])
-    elif new is not None and chain.mode not in {d.name for d in found}:
+    elif new is not None and not new.get("fallback") and chain.mode not in {d.name for d in found}:
         features = diagnose.features(history, metrics, spec["config"])
         chain.kept.append(fix)
         chain.mode, chain.fixes, chain.tried = new["name"], fixes_of(new, features), 0
@@ -305,7 +306,7 @@ def try_line(t: dict, budget: Budget) -> str:
     """One try as a line: its number, fix, result and what it shows."""
     if t["status"] != "finished":
         return f"repair: try {t['try']}/{budget.max_tries} {t['overrides']} -> not run: {t['error']}"
-    verdict = "healthy" if t["repaired"] else f"still failing ({t['diagnosis']})"
+    verdict = "healthy" if t["healthy"] else f"not repaired ({t['diagnosis']})"
     return (
         f"repair: try {t['try']}/{budget.max_tries} {t['overrides']} -> test_acc {t['test_acc']:.4f}  "
         f"outcome {t['outcome']}  {verdict}"
