@@ -244,6 +244,7 @@ def repair_sweep(sweep_dir: Path, parallel: dict, budget: Budget, progress: bool
     record = {"name": "repairs", "axes": AXES, "repairs_of": str(sweep_dir), "budget": asdict(budget)}
     results.write_json(tries_dir / "sweep.json", record | {"runs": [], "rounds": [], "sessions": []})
     log.info("repair: %d failed run(s) with fixes to try, at most %d tries each", len(chains), budget.max_tries)
+    path = sweep_dir / "repairs.csv"
     for round_ in range(1, budget.max_tries + 1):
         todo = {id(c): (c, f) for c in chains if (f := c.next_fix(budget)) is not None}
         if not todo:
@@ -271,7 +272,7 @@ def repair_sweep(sweep_dir: Path, parallel: dict, budget: Budget, progress: bool
             run_dir = results.runs_dir(tries_dir) / spec["run_id"]
             metrics = results.read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
             record_try(chain, fix, spec, metrics, read_history(run_dir), rules)
-    path = sweep_dir / "repairs.csv"
+        results.atomic_write_text(path, repairs_table(chains, stuck).to_csv(index=False))  # after each round
     results.atomic_write_text(path, repairs_table(chains, stuck).to_csv(index=False))
     return path
 
@@ -295,7 +296,7 @@ def repairs_table(chains: list[Chain], stuck: list[dict]) -> pd.DataFrame:
         for t in c.tries
     ]
     rows += [s | {"repaired": False, "status": "not repaired: no fix to try", "try": 0} for s in stuck]
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=None if rows else REPAIR_COLUMNS)
     return table[[c for c in REPAIR_COLUMNS if c in table] + [c for c in table if c not in REPAIR_COLUMNS]]
 
 
