@@ -136,6 +136,7 @@ def test_a_sweeps_failed_runs_are_repaired_in_a_folder_of_their_own_and_reported
     table = pd.read_csv(path)
     failed = results.read_results(sweep_dir).query("`train.lr` == 50")["run_id"]
     assert set(table["run_id"]) == set(failed) and table["repaired"].all()
+    assert list(table["result"]) == ["repaired"] * 2 and list(table["status"]) == ["finished"] * 2  # run's, try's
     assert list(table["fix"]) == ["train.lr=5", "train.lr=0.5"] and table["repaired_by"].iloc[0] == "train.lr=0.5"
     assert len(results.run_dirs(sweep_dir / "repairs")) == 2  # the tries, a sweep folder of their own
     assert {d.name: digests(d) for d in results.run_dirs(sweep_dir)} == before

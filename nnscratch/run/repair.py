@@ -277,7 +277,7 @@ def repair_sweep(sweep_dir: Path, parallel: dict, budget: Budget, progress: bool
     return path
 
 
-REPAIR_COLUMNS = ["run_id", "mode", "repaired", "repaired_by", "status", "try", "fixing", "fix", "overrides"]
+REPAIR_COLUMNS = ["run_id", "mode", "repaired", "repaired_by", "result", "try", "fixing", "fix", "overrides"]
 
 
 def repairs_table(chains: list[Chain], stuck: list[dict]) -> pd.DataFrame:
@@ -289,13 +289,13 @@ def repairs_table(chains: list[Chain], stuck: list[dict]) -> pd.DataFrame:
             "mode": c.tries[0]["fixing"] if c.tries else c.mode,
             "repaired": c.repaired_by is not None,
             "repaired_by": c.repaired_by,
-            "status": c.status(),
+            "result": c.status(),
         }
         | t
         for c in chains
         for t in c.tries
     ]
-    rows += [s | {"repaired": False, "status": "not repaired: no fix to try", "try": 0} for s in stuck]
+    rows += [s | {"repaired": False, "result": "not repaired: no fix to try", "try": 0} for s in stuck]
     table = pd.DataFrame(rows, columns=None if rows else REPAIR_COLUMNS)
     return table[[c for c in REPAIR_COLUMNS if c in table] + [c for c in table if c not in REPAIR_COLUMNS]]
 
