@@ -4,6 +4,7 @@ original records untouched."""
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,26 @@ def test_train_with_repair_true_names_the_step_and_ends_with_the_fix_that_worked
         "repair: try 1/4 train.lr=5",
         "repair: try 2/4 train.lr=0.5",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command,key",
+    [
+        (["experiments.train", "repair=true", "repair.max_tries=0", "out_dir=r"], "repair.max_tries"),
+        (["experiments.repair", "sweep_dir=nowhere"], "sweep_dir=nowhere"),
+    ],
+)
+def test_a_bad_repair_setting_is_one_line_before_anything_runs(tmp_path, command, key):
+    work = tmp_path / "work"  # tmp_path also holds the test's cache folder
+    work.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ | {"PYTHONPATH": str(CONF_DIR.parent)},
+    )
+    assert proc.returncode != 0 and key in proc.stderr and "Traceback" not in proc.stderr
+    assert list(work.iterdir()) == []
