@@ -5,7 +5,7 @@ or the budget (`repair.max_tries`, `repair.iterations`) is spent.
 A run's repair is a chain of tries. Each try is the run's own overrides, the fixes kept so far and one
 candidate fix. A try that still shows the mode being fixed drops its fix and the next candidate is
 tried; one that trades the mode for another failure keeps its fix and goes on with the new mode's
-fixes (unscaled pixels and zero weights: scale the pixels, then random weights on top).
+fixes (zero weights on raw pixels: random weights, then the pixels scaled on top of them).
 
     python -m experiments.train train.lr=50 repair=true     one run: its tries one after another, here
     python -m experiments.repair sweep_dir=<folder>        every failed run of a sweep: the tries of a
@@ -60,6 +60,7 @@ class Chain:
         return left[0] if left else None
 
     def status(self) -> str:
+        """repaired, or why not: no fix left, or the budget spent."""
         if self.repaired_by is not None:
             return "repaired"
         return "not repaired: " + ("no fix left" if not self.fixes[self.tried :] else "budget spent")
