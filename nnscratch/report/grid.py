@@ -59,7 +59,8 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     if fixes := remedy_section(claims, verdicts, runs, hist, fig_dir):
         sections.append(fixes)
     sections.append(diagnoses.diagnosis_section(s, diag, claims, verdicts, out, tag))
-    sections += [r for r in [repairs_section(s.path)] if r]
+    if repairs := repairs_section(s.path):
+        sections.append(repairs)
     sections += [collapse_section(heat), every_run_section(runs, axes, f)]
     sections += unit_sections(runs, hist, axes, f) if not hist.empty else []
     return sections + [
