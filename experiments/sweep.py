@@ -14,6 +14,7 @@ from nnscratch.config.schema import Parallel, as_object
 from nnscratch.data import DataError
 from nnscratch.loggers.process import started
 from nnscratch.run import stopping
+from nnscratch.run.repair_budget import Budget, shortcut
 
 log = logging.getLogger("experiments.sweep")
 
@@ -22,6 +23,7 @@ log = logging.getLogger("experiments.sweep")
 def main(cfg: DictConfig) -> None:
     try:
         settings = sweep_settings(OmegaConf.to_container(cfg, resolve=True), HydraConfig.get().runtime.choices)
+        budget = Budget.of(settings["repair"])  # checked before any run
         with started(settings["logger"]) as tracker:  # a process of its own: it opens its store meanwhile
             from nnscratch.run import sweep  # after: a second of imports (pandas, scipy), beside the tracker's
 
@@ -35,6 +37,10 @@ def main(cfg: DictConfig) -> None:
                 logger=tracker,
             )
             log.info("done: %s -> %s/results.csv", dict(counts), sweep_dir)
+            if settings["repair"]["enabled"]:  # after the grid: its failed runs' fixes, in the same pool
+                from nnscratch.run.repair import repair_sweep
+
+                log.info("repairs: %s", repair_sweep(sweep_dir, settings["parallel"], budget))
             if settings["report"]:
                 from nnscratch.report import write_report
 
@@ -54,6 +60,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv = shortcut(sys.argv)
     if refused := command_line_refusal("sweep", sys.argv[1:]):
         sys.exit(f"error: {refused}")
     main()

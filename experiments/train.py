@@ -17,6 +17,7 @@ from nnscratch.config.compose import command_line_refusal
 from nnscratch.config.grid import job_spec
 from nnscratch.data import DataError
 from nnscratch.loggers import make_logger
+from nnscratch.run import repair, repair_budget
 from nnscratch.run.task import drop_if_unused, run_single
 
 
@@ -25,6 +26,7 @@ def main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         spec, out_dir = job_spec(cfg, HydraConfig.get())
+        budget = repair_budget.Budget.of(OmegaConf.to_container(cfg.repair, resolve=True))
         tracker = make_logger(OmegaConf.to_container(cfg.logger, resolve=True))
         m = run_single(spec, out_dir)
     except (ConfigError, DataError) as err:
@@ -37,10 +39,14 @@ def main(cfg: DictConfig) -> None:
         f"iterations {m['iteration']}  {m['seconds']:.1f} s  -> {out_dir}"
     )
     print("\n".join(diagnose.lines(diagnose.diagnose_folder(out_dir))))
+    if cfg.repair.enabled:
+        fixed = repair.repair_run(out_dir, budget, on_try=lambda t: print(repair.try_line(t, budget), flush=True))
+        print(repair.summary_line(fixed, out_dir / "repairs.json") if fixed else "repair: nothing to repair")
     tracker.log_runs(out_dir.parent, [out_dir.name])  # a multirun's job: its folder's; a single run: the day's
 
 
 if __name__ == "__main__":
+    sys.argv = repair_budget.shortcut(sys.argv)
     if refused := command_line_refusal("train", sys.argv[1:]):
         sys.exit(f"error: {refused}")
     main()

@@ -112,6 +112,46 @@ def pre_abs_seen(history: pd.DataFrame) -> dict:
     }
 
 
+def early_growth(history: pd.DataFrame) -> dict:
+    """How much the loss and mean |Z1| grew in the first steps (iterations 1 to EARLY) over iteration 0:
+    loss_jump (loss / loss at 0) at the first evaluation whose loss is above iteration 0's (the step that
+    started it; the largest ratio, below 1, if none), at loss_jump_iter, reaching loss_peak; pre_growth
+    (largest mean |Z1| / at 0) at pre_peak_iter, reaching pre_peak; loss_0. A sane full-batch step lowers the loss and
+    leaves |Z1| about as it was; a step too large overshoots, and each unit it pushes far negative dies."""
+    out = {}
+    rows = history[(history["iteration"] > 0) & (history["iteration"] <= EARLY)]
+    for column, ratio, peak, at in (
+        ("loss", "loss_jump", "loss_peak", "loss_jump_iter"),
+        ("pre_abs_l1", "pre_growth", "pre_peak", "pre_peak_iter"),
+    ):
+        start = float(pd.to_numeric(history[column], errors="coerce").iloc[0]) if column in history else math.nan
+        values = pd.to_numeric(rows[column], errors="coerce").dropna() if column in rows else pd.Series(dtype=float)
+        values = values[np.isfinite(values)]
+        if values.empty or not start > 0:
+            out |= {ratio: math.nan, peak: math.nan, at: math.nan}
+            continue
+        rose = values[values > start] if column == "loss" else values.iloc[:0]
+        top = rose.index[0] if len(rose) else values.idxmax()  # the loss: the first step that raised it
+        out |= {ratio: float(values[top] / start), peak: float(values[top]), at: float(rows.loc[top, "iteration"])}
+    out["loss_0"] = float(pd.to_numeric(history["loss"], errors="coerce").iloc[0]) if "loss" in history else math.nan
+    return out
+
+
+def symptom(history: pd.DataFrame, f: dict) -> str:
+    """What a failure looked like, for a cause's evidence: the loss going inf/NaN, every unit dead by an
+    iteration, many units dead, or the collapse; the final test accuracy otherwise."""
+    all_dead = first_iteration(history, "dead_l1", 1.0)
+    if f["diverged"]:
+        return f"the loss or the parameters became inf/NaN after iteration {f['iterations']:.0f}"
+    if f.get("dead_final", math.nan) >= 1 and not math.isnan(all_dead):
+        return f"every unit was dead by iteration {all_dead:.0f} (test accuracy {f['test_acc']:.3f})"
+    if f.get("dead_final", math.nan) >= 0.25:
+        return f"{f['dead_final']:.0%} of the units were dead at the end (test accuracy {f['test_acc']:.3f})"
+    if f["outcome"] == "collapsed":
+        return f"the run collapsed (test accuracy {f['test_acc']:.3f})"
+    return f"test accuracy ended at {f['test_acc']:.3f}"
+
+
 def share(values: pd.Series, widths: list[int]) -> float:
     """The smallest of a layer statistic divided by that layer's width."""
     ratios = [v / w for v, w in zip(values, widths) if w and pd.notna(v)]
@@ -135,6 +175,7 @@ def features(history: list[dict] | pd.DataFrame, metrics: dict, config: dict | N
         "pre_abs_0": float(first.get("pre_abs_l1", math.nan)),
         **pre_abs_seen(h),
         "dead_0": worst(first, dead),
+        "dead_start": 0.0 if math.isnan(worst(first, dead)) else worst(first, dead),
         "dead_by_8": worst(early, dead),
         "dead_final": worst(last, dead),
         "dead_iter": first_iteration(h, "dead_l1", 0.5),
@@ -148,6 +189,8 @@ def features(history: list[dict] | pd.DataFrame, metrics: dict, config: dict | N
     }
     if f["diverged"]:  # the last rows' weights may be inf/NaN already: their rank and copies mean nothing
         f |= {"rank": math.nan, "rank_share": math.nan, "distinct": math.nan, "distinct_share": math.nan}
+    f |= early_growth(h) | {"zero_start": float(float(first.get("rank_l1", math.nan)) == 0)}
+    f["symptom"] = symptom(h, f)
     f["test_climb_pts"], f["climb_from"] = climb(h, "test_acc")
     f["train_climb_pts"], _ = climb(h, "train_acc")
     f["iterations"] = float(last["iteration"])
@@ -172,6 +215,7 @@ def base_features(metrics: dict, config: dict, widths: list[int]) -> dict:
         "units": float(widths[0]) if widths else math.nan,
         "lr": lr,
         "lr_tenth": lr / 10,
+        "lr_hundredth": lr / 100,
         "activation": (config.get("activation") or {}).get("name", "relu"),
         "iterations": number["iteration"],
     }
@@ -227,6 +271,10 @@ def diagnose(
     modes = load_modes() if modes is None else modes
     f = features(history, metrics, config)
     found = [described(m, f) for m in modes if not m.get("fallback") and applies(m, f)]
+    first: dict[str, Diagnosis] = {}
+    for d in found:  # a mode listed twice (two ways to show it): its first match
+        first.setdefault(d.name, d)
+    found = list(first.values())
     return found or [described(m, f) for m in modes if m.get("fallback") and applies(m, f)][:1]
 
 

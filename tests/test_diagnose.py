@@ -56,10 +56,11 @@ def test_an_unscaled_run_that_learns_a_little_and_loses_no_unit_still_shows_inpu
     assert f"points from the collapse level {f['collapse_acc']:.3f}" in found[0].evidence
 
 
-def test_zero_weights_and_biases_show_no_signal():
+def test_zero_weights_and_biases_name_the_zero_start_with_no_signal_as_its_symptom():
     found, f = diagnosed("weights=zeros", "train.iterations=30")
-    assert names(found)[0] == "no signal" and "symmetry" in names(found)
-    assert f["zero_0"] == f["zero_final"] == 1.0
+    assert names(found)[0] == "zero start" and {"no signal", "symmetry"} <= set(names(found))
+    assert f["zero_0"] == f["zero_final"] == 1.0 and f["zero_start"] == 1
+    assert found[0].evidence.startswith("W1 starts at all zeros") and "100% of their activations" in found[0].evidence
 
 
 def test_zero_weights_with_random_biases_show_symmetry_not_no_signal():
@@ -74,10 +75,29 @@ def test_large_random_biases_show_dead_units():
     assert f["dead_0"] >= 0.25 and f["pre_abs_0"] < 50
 
 
-def test_a_huge_step_shows_divergence_with_its_learning_rate():
-    found, _ = diagnosed("activation=leaky_relu", "weights=normal", "train.lr=50", "train.iterations=30")
-    assert names(found) == ["divergence"]
-    assert "learning rate 50" in found[0].evidence and found[0].override == "train.lr=5"
+def test_a_huge_step_that_diverges_names_the_step_with_the_divergence_as_its_symptom():
+    found, f = diagnosed("activation=leaky_relu", "weights=normal", "train.lr=50", "train.iterations=30")
+    assert names(found) == ["step too large", "divergence"]
+    assert f"the loss rose {f['loss_jump']:.1f}× at iteration 1 " in found[0].evidence and f["loss_jump"] > 1.5
+    assert "learning rate 50" in found[0].evidence and "became inf/NaN" in found[0].evidence
+    assert found[0].override == "train.lr=5"
+
+
+def test_a_huge_step_on_scaled_pixels_is_the_cause_and_the_dead_units_its_symptom():
+    """lr 50 on the log's net: the loss rises at iteration 1 and every unit is dead within a few steps;
+    before the step's rule the headline was the symptom, `dead units` (try leaky ReLU, which diverges)."""
+    found, f = diagnosed("train.lr=50", "train.iterations=30")
+    assert names(found) == ["step too large", "dead units"] and f["loss_jump"] >= 1.5 and f["dead_start"] == 0
+    assert found[0].evidence.startswith(f"the loss rose {f['loss_jump']:.1f}× at iteration 1 ")
+    assert "every unit was dead by iteration" in found[0].evidence
+
+
+def test_a_step_that_only_blows_up_the_pre_activations_is_still_named():
+    """lr 5: the loss falls, but mean |Z1| grows several-fold in the first steps and the units die."""
+    found, f = diagnosed("train.lr=5")
+    assert f["loss_jump"] < 1.5 <= 3 <= f["pre_growth"]
+    assert names(found)[0] == "step too large"
+    assert found[0].evidence.startswith(f"mean |Z1| grew {f['pre_growth']:.1f}×")
 
 
 def test_tanh_with_large_weights_shows_saturation():
@@ -157,6 +177,6 @@ def test_zero_weights_hide_the_input_scale_at_iteration_0_but_not_in_the_first_s
     """Z1 = b1 at iteration 0 whatever the pixels; the first updates (proportional to the pixels) show them."""
     found, f = diagnosed("weights=zeros", "biases=normal", "data.scaling=none", "train.iterations=30")
     assert f["pre_abs_0"] < 50 < f["pre_abs_seen"] and f["pre_abs_iter"] > 0
-    assert names(found)[:2] == ["input scale", "symmetry"]
+    assert names(found)[:2] == ["input scale", "zero start"] and "symmetry" in names(found)
     scaled, g = diagnosed("weights=zeros", "biases=normal", "train.iterations=30")
     assert g["pre_abs_seen"] < 50 and "input scale" not in names(scaled)

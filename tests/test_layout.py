@@ -29,7 +29,8 @@ ALLOWED = {
     "run": BASE | {"train", "networks", "config", "results", "claims", "loggers", "run"},
     "perf": BASE | {"train", "networks", "config", "results", "claims", "loggers", "run", "report", "perf"},
 }
-RUN_ORDER = ["prepared", "task", "plan", "progress", "loky", "dask", "adaptive", "sweep"]  # each imports only earlier
+# each imports only earlier
+RUN_ORDER = ["prepared", "task", "plan", "progress", "loky", "dask", "adaptive", "sweep", "repair"]
 NO_HYDRA = {"results", "claims", "report", "train", "data", "datasets", "network", "optimizers", "diagnostics", "stats"}
 
 

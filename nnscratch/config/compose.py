@@ -64,7 +64,8 @@ def groups_help(config_name: str) -> str:
 
 
 OmegaConf.register_new_resolver("nnscratch.groups", groups_help, replace=True)
-NOT_IDENTITY = ("out_dir", "logger")  # keys of train.yaml that say where to write, not what to run
+# keys of train.yaml that say where to write, or what to do after (repair), not what to run
+NOT_IDENTITY = ("out_dir", "logger", "repair")
 
 
 @contextmanager

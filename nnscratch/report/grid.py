@@ -14,6 +14,7 @@ from nnscratch.report.load import Sweep
 from nnscratch.report.networks import network_section
 from nnscratch.report.remedies import remedy_section
 from nnscratch.report.render import Section
+from nnscratch.report.repairs import repairs_section
 from nnscratch.report.rounds import rounds_section
 from nnscratch.report.verdicts import claim_sections
 
@@ -59,6 +60,8 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     if fixes := remedy_section(claims, verdicts, runs, hist, fig_dir):
         sections.append(fixes)
     sections.append(diagnoses.diagnosis_section(s, diag, claims, verdicts, out, tag))
+    if repairs := repairs_section(s.path):
+        sections.append(repairs)
     sections += [collapse_section(heat), every_run_section(runs, axes, f)]
     sections += unit_sections(runs, hist, axes, f) if not hist.empty else []
     return sections + [

@@ -344,7 +344,6 @@ def run_sweep(
     parallel: Parallel,
     progress: bool = True,
     on_record: Callable[[str], None] | None = None,
-    tls: dict | None = None,
 ) -> Counter:
     """Run every spec of `batches` (a grid, then each adaptive round) not yet finished in `sweep_dir`;
     returns counts by status/outcome.
