@@ -313,9 +313,23 @@ def typed_block(where: str, schema: type, node: Any) -> tuple[Any, list[str]]:
     names = [f.name for f in dataclasses.fields(schema)]
     kind = next((f"{k} '{node[k]}'" for k in ("scheme", "name") if k in names and k in node), None)
     problems = [unknown_key(where, key, schema, kind) for key in node if key not in names]
+    for name, inner in nested_schemas(schema).items():  # e.g. parallel.tls, network.functions
+        if isinstance(node.get(name), dict):
+            problems += typed_block(f"{where}.{name}", inner, node[name])[1]
     if problems:
         return node, problems
     return converted(where, schema, json.dumps(node))
+
+
+def nested_schemas(schema: type) -> dict[str, type]:
+    """The fields of `schema` that are blocks of a schema of their own (Optional or not)."""
+    hints = typing.get_type_hints(schema)
+    out = {}
+    for name, hint in hints.items():
+        inner = [a for a in (typing.get_args(hint) or (hint,)) if dataclasses.is_dataclass(a)]
+        if inner:
+            out[name] = inner[0]
+    return out
 
 
 def unknown_key(where: str, key: str, schema: type, kind: str | None = None) -> str:
