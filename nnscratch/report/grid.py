@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 from nnscratch.claims import confidence, evaluate, for_dataset
-from nnscratch.report import diagnoses, figures, tables
+from nnscratch.report import diagnoses, effects, figures, tables
 from nnscratch.report.load import Sweep
 from nnscratch.report.remedies import remedy_section
 from nnscratch.report.render import Section
 from nnscratch.report.rounds import rounds_section
-from nnscratch.report.verdicts import claim_sections
+from nnscratch.report.verdicts import claim_sections, tested, untested_line
 
 UNIT_CAPTION = (
     "Dead first-layer ReLU units at init and at the end, and distinct units, per condition (input scaling × "
@@ -46,13 +46,18 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     heat = figures.collapse_heatmaps(
         runs, axes, f("collapse_heatmaps"), title=f"Collapse vs success on {s.dataset}: test accuracy per cell"
     )
-    sections = [sweep_header(s)]
-    verdicts = evaluate(for_dataset(claims, s.dataset), runs, hist, axes)
-    intervals = figures.claim_intervals(verdicts, f("claim_intervals"))
-    per_claim = claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
+    sections = [sweep_header(s), answer_section(s, confidence(claims), f)]
+    specs = for_dataset(claims, s.dataset)
+    verdicts = evaluate(specs, runs, hist, axes)
+    judged = [v for v in verdicts if tested(v)]
+    untested = untested_line(verdicts, specs["claims"], runs, claims.get("file", "the claims file"))
     diag = diagnoses.diagnose_sweep(s.path, runs, hist)
-    diagnoses.cite_in_claims(per_claim[1:], verdicts, diag)
-    sections += per_claim
+    if judged:
+        intervals = figures.claim_intervals(judged, f("claim_intervals"))
+        per_claim = claim_sections(judged, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
+        per_claim[0].text += [untested] if untested else []
+        diagnoses.cite_in_claims(per_claim[1:], judged, diag)
+        sections += per_claim
     if extra := rounds_section(s):
         sections.append(extra)
     if fixes := remedy_section(claims, verdicts, runs, hist, fig_dir):
@@ -60,10 +65,34 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     sections.append(diagnoses.diagnosis_section(s, diag, claims, verdicts, out, tag))
     sections += [collapse_section(heat), every_run_section(runs, axes, f)]
     sections += unit_sections(runs, hist, axes, f) if not hist.empty else []
-    return sections + [
-        overfitting_section(runs, axes, f),
-        tables_section(runs, axes, diagnoses.with_diagnosis(runs, diag)),
-    ]
+    sections += [overfitting_section(runs, axes, f), tables_section(runs, axes, diagnoses.with_diagnosis(runs, diag))]
+    return sections + ([Section("Claims", [untested], level=2)] if untested and not judged else [])
+
+
+def answer_section(s: Sweep, level: float, f: Callable[[str], Path]) -> Section:
+    """What the grid varied, answered: a sentence per level, the effect table and its figure."""
+    order = effects.grid_order(s.record)
+    eff = effects.effects(s.runs, s.axes, order, level)
+    title = "What this grid varied"
+    if eff.empty:
+        return Section(title, ["Every axis of this grid has a single level: there is nothing to compare."])
+    inter = effects.interactions(s.runs, s.axes, order, level)
+    said = "\n".join(f"- {effects.summary_sentence(r, inter)}" for _, r in eff.iterrows())
+    how = (
+        "Each level is compared with its axis's first level as the grid lists it, on pairs of runs that differ only "
+        f"in that axis (same seed, same level of every other axis): the mean difference and its {level:.0%} paired "
+        "t interval over the pairs, a description of this grid, not a decision like the claims' verdicts. "
+        "'Changes with' names another axis along which the effect differs (the difference of the two effects, "
+        "paired the same way, has an interval clear of 0)."
+    )
+    figure = figures.effects_forest(effects.figure_rows(eff, inter), f("effects"), level)
+    return Section(
+        title,
+        [said, how],
+        tables=[("Each level against its axis's first level", effects.effect_table(eff, inter))],
+        figures=[("Each axis's effect on test accuracy, over all pairs and where it changes", figure)],
+        anchor="what_this_grid_varied",
+    )
 
 
 def collapse_section(heat: Path) -> Section:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnscratch.claims import CheckResult, ClaimResult, design, margin_text, method_text
+from nnscratch.claims import CheckResult, ClaimResult, as_list, design, margin_text, method_text
+from nnscratch.report.effects import level_text
 from nnscratch.report.render import Section, slug
 
 
@@ -97,3 +98,38 @@ def claim_sections(
                 tabs.append((f"{ch.what} ({ch.verdict})", shown_cells(ch.cells)))
         sections.append(Section(f"{c.title} — {c.verdict.upper()}", text, tables=tabs, level=3, anchor=links[c.title]))
     return sections
+
+
+def tested(result: ClaimResult) -> bool:
+    """The grid has runs for the claim's deciding check."""
+    return not result.checks[0].cells.empty
+
+
+def needed_levels(specs: list[dict], runs: pd.DataFrame) -> list[str]:
+    """What a grid lacks to test these claims: the levels their checks select that it has no runs of, per axis
+    as a grid would list them ('`data.scaling: [none, unit]`'), and the iterations a check reads at."""
+    wanted: dict[str, list[str]] = {}
+    longest = 0
+    for spec in specs:
+        for check in spec["checks"]:
+            for where in (check.get(k) or {} for k in ("select", "a", "b")):
+                for axis, values in where.items():
+                    known = wanted.setdefault(axis, [])
+                    known += [v for v in map(level_text, as_list(values)) if v not in known]
+            longest = max(longest, int(check.get("at", 0)), int(check.get("within", 0)))
+    have = {a: set(runs[a].map(level_text)) if a in runs.columns else set() for a in wanted}
+    lacking = {a: [v for v in values if v not in have[a]] for a, values in wanted.items()}
+    needs = [f"`{a}: [{', '.join(v)}]`" for a, v in lacking.items() if v]
+    iterations = runs["iteration"].max() if "iteration" in runs.columns and len(runs) else 0
+    longer = longest > iterations and not lacking.get("train.iterations")
+    return needs + ([f"runs of at least {longest} iterations"] if longer else [])
+
+
+def untested_line(results_: list[ClaimResult], specs: list[dict], runs: pd.DataFrame, file: str) -> str:
+    """One line naming the claims this grid does not test and what it would need to; '' when it tests all."""
+    missing = [(r, s) for r, s in zip(results_, specs) if not tested(r)]
+    if not missing:
+        return ""
+    titles = "; ".join(r.title for r, _ in missing)
+    needs = needed_levels([s for _, s in missing], runs)
+    return f"Not tested by this grid ({file}): {titles}" + (f" — they need {', '.join(needs)}." if needs else ".")
