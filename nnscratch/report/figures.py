@@ -382,9 +382,10 @@ def claim_intervals(claims: list, path: Path) -> Path:
         ax.text(0.5, 0.5, "no claim has runs in this sweep", ha="center", va="center")
     axs.flat[-1].set_xlabel("margin (measure − threshold, positive = passes)")
     handles = [plt.Line2D([], [], color=c, lw=3, label=f"cell {d}") for d, c in DECISION_COLORS.items()]
-    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=7, frameon=False)
-    fig.suptitle("How sure each verdict is: seeds, mean and confidence interval per cell", y=1.03)
+    fig.suptitle("How sure each verdict is: seeds, mean and confidence interval per cell")
     fig.tight_layout()
+    # below the x label, clear of every title (above the panels it sat on the figure's title)
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7, frameon=False)
     return save(fig, path)
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnscratch.claims import confidence, evaluate, for_dataset
+from nnscratch.claims import confidence, design, evaluate, for_dataset, method_text
 from nnscratch.report import diagnoses, effects, figures, tables
 from nnscratch.report.load import Sweep
 from nnscratch.report.remedies import remedy_section
 from nnscratch.report.render import Section
 from nnscratch.report.rounds import rounds_section
-from nnscratch.report.verdicts import claim_sections, tested, untested_line
+from nnscratch.report.verdicts import HOW_SURE, claim_sections, tested, untested_line
+from nnscratch.results import SEED
 
 UNIT_CAPTION = (
     "Dead first-layer ReLU units at init and at the end, and distinct units, per condition (input scaling × "
@@ -23,17 +24,32 @@ UNIT_CAPTION = (
 
 
 def sweep_header(s: Sweep) -> Section:
-    runs = s.runs
-    wall = sum(x.get("wall_seconds", 0) for x in s.record.get("sessions", []))
-    counts = tables.with_outcome(runs)["outcome"].value_counts().to_dict()
+    """What ran, in two lines: the runs, the grid's axes and levels, the outcomes, the time and the folder."""
+    runs = tables.with_outcome(s.runs)
+    order = effects.grid_order(s.record)
+    varying, fixed = [], []
+    for a in [a for a in s.axes if a in runs.columns and a != SEED]:
+        levels = effects.baseline_and_levels(runs.assign(**{a: runs[a].map(effects.level_text)}), a, order)
+        if len(levels) > 1:
+            varying.append(f"{a} ({', '.join(levels)})")
+        else:
+            fixed.append(f"{a} = {levels[0]}")
+    seeds = runs.groupby(tables.factors(runs, s.axes), dropna=False).size() if varying else pd.Series([len(runs)])
+    per_cell = str(seeds.min()) if seeds.min() == seeds.max() else f"{seeds.min()} to {seeds.max()}"
+    counts = runs["outcome"].value_counts()
+    sessions = s.record.get("sessions") or []
+    wall = sum(x.get("wall_seconds", 0) for x in sessions) / 60
+    took = f"{wall:.1f} min of wall time" + (f" over {len(sessions)} sessions" if len(sessions) > 1 else "")
     text = [
-        f"Sweep '{s.name}' on {s.dataset}: {len(runs)} runs in {s.path}.",
-        "Axes: " + ", ".join(f"{a} ({runs[a].nunique()} levels)" for a in s.axes if a in runs.columns) + ".",
-        "Outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".",
-        f"Wall time: {wall / 60:.1f} min over {len(s.record['sessions'])} session(s)."
-        if s.record.get("sessions")
-        else "Wall time: not recorded.",
-        "Reproduce any run alone with the command in the 'All runs' table.",
+        f"**{len(runs)} runs** of grid '{s.name}' on {s.dataset}: "
+        + (" × ".join(varying) if varying else "a single cell")
+        + f", {per_cell} seeds per cell"
+        + (f" (fixed: {', '.join(fixed)})" if fixed else "")
+        + ". Outcomes: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + ".",
+        (took + ". " if sessions else "")
+        + f"Folder: `{s.path}`; every run's command is in the [All runs](#tables) table.",
     ]
     return Section(f"Sweep {s.name} ({s.dataset})", text, level=2)
 
@@ -66,6 +82,8 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     sections += [collapse_section(heat), every_run_section(runs, axes, f)]
     sections += unit_sections(runs, hist, axes, f) if not hist.empty else []
     sections += [overfitting_section(runs, axes, f), tables_section(runs, axes, diagnoses.with_diagnosis(runs, diag))]
+    if judged:
+        sections.append(Section("How sure the verdicts are", [method_text(design(claims))], anchor=HOW_SURE))
     return sections + ([Section("Claims", [untested], level=2)] if untested and not judged else [])
 
 

@@ -28,7 +28,8 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-al
 th { background: #f3f3f3; } caption { text-align: left; font-weight: 600; padding: 4px 0; }
 img { max-width: 100%; border: 1px solid #eee; } figure { margin: 1em 0; }
 figcaption { font-size: 0.9em; color: #555; margin-top: 0.3em; } nav ul { columns: 2; font-size: 0.9em; }
-td p, td code { margin: 0; }
+td p, td code { margin: 0; } .wide { overflow-x: auto; max-width: 100%; }
+nav { font-size: 0.9em; margin-bottom: 0.5em; } h2 { margin-top: 1.2em; } ul { margin: 0.3em 0; }
 .SUPPORTED { background: #d8f3dc; } .REFUTED { background: #ffd6d6; }
 .CONDITIONAL { background: #fff3bf; } .INCONCLUSIVE { background: #e9ecef; }
 """
@@ -142,19 +143,22 @@ def write_html(path: Path, title: str, sections: list[Section]) -> Path:
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>",
-        "<nav><b>Contents</b><ul>",
+        "<nav><details><summary><b>Contents</b></summary><ul>",
         *[
             f'<li style="margin-left:{1.2 * (s.level - 2)}em"><a href="#{i}">{html.escape(s.title)}</a></li>'
             for s, i in zip(sections, ids)
         ],
-        "</ul></nav>",
+        "</ul></details></nav>",
     ]
     if any(s.sortable for s in sections):
         parts.append(sortable_setup())
     for s, i in zip(sections, ids):
         parts.append(f'<h{s.level} id="{i}">{html.escape(s.title)}</h{s.level}>')
         parts += [MD.render(t) for t in s.text]
-        parts += [sortable_html(c, df) if c in s.sortable else table_html(c, df) for c, df in s.tables]
+        parts += [
+            f'<div class="wide">{sortable_html(c, df) if c in s.sortable else table_html(c, df)}</div>'
+            for c, df in s.tables
+        ]
         parts += [image_tag(c, f) for c, f in s.figures]
     parts.append("</body></html>")
     path.write_text("\n".join(parts))
