@@ -310,3 +310,19 @@ def test_a_claim_the_grid_tests_is_a_row_and_the_rest_stay_one_line(tmp_path):
     assert "Unscaled pixels collapse accuracy" in table and "Zero weight initialization" not in table
     md = (sweep_dir / "report.md").read_text()
     assert "Not tested by this grid (claims.yaml): Zero weight initialization prevents learning;" in md
+
+
+def test_the_rounds_table_names_cells_in_words_not_mappings():
+    import pandas as pd
+
+    from nnscratch.report.load import Sweep
+    from nnscratch.report.rounds import rounds_section
+
+    cell = {"cell": {"weights": "he", "train.lr": 0.1}, "seeds": [3, 4], "runs": [{}, {}], "reason": "undecided"}
+    record = {
+        "adaptive": {"max_seeds": 10},
+        "rounds": [{"round": 1, "cells": [cell], "verdicts_before": {"a": "inconclusive"}, "verdicts_after": {}}],
+    }
+    section = rounds_section(Sweep(None, "g", "mnist", [], pd.DataFrame(), pd.DataFrame(), record))
+    assert section.tables[0][1]["cell"].tolist() == ["weights = he, train.lr = 0.1"]
+    assert "1 round," in section.text[0] and "(s)" not in section.text[0]
