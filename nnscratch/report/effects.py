@@ -103,28 +103,33 @@ def paired(runs: pd.DataFrame, axis: str, level: str, baseline: str, keys: list[
     return pairs.assign(d_acc=pairs["test_acc"] - pairs["test_acc_base"], d_lost=pairs["lost"] - pairs["lost_base"])
 
 
+def every_level(runs: pd.DataFrame, axes: list[str], order: dict[str, list[str]]):
+    """(axis, level, baseline, its twin pairs, the keys twins match on) for every level of every axis with more
+    than one, but the axis's baseline."""
+    done, keys = comparable(runs, axes)
+    for axis in factors(runs, axes):
+        baseline, *levels = baseline_and_levels(done, axis, order)
+        for level in levels:
+            yield axis, level, baseline, paired(done, axis, level, baseline, keys), keys
+
+
 def effects(runs: pd.DataFrame, axes: list[str], order: dict[str, list[str]], confidence: float = 0.95) -> pd.DataFrame:
     """One row per axis with more than one level and per level but its baseline: axis, level, baseline,
     pairs, acc (Interval of the test-accuracy difference), lost (Interval of the did-not-learn difference),
     lost_level / lost_baseline (runs that did not learn, of the pairs)."""
-    done, keys = comparable(runs, axes)
-    rows = []
-    for axis in factors(runs, axes):
-        baseline, *levels = baseline_and_levels(done, axis, order)
-        for level in levels:
-            pairs = paired(done, axis, level, baseline, keys)
-            rows.append(
-                {
-                    "axis": axis,
-                    "level": level,
-                    "baseline": baseline,
-                    "pairs": len(pairs),
-                    "acc": paired_interval(pairs["d_acc"], confidence),
-                    "lost": paired_interval(pairs["d_lost"], confidence),
-                    "lost_level": int(pairs["lost"].sum()),
-                    "lost_baseline": int(pairs["lost_base"].sum()),
-                }
-            )
+    rows = [
+        {
+            "axis": axis,
+            "level": level,
+            "baseline": baseline,
+            "pairs": len(pairs),
+            "acc": paired_interval(pairs["d_acc"], confidence),
+            "lost": paired_interval(pairs["d_lost"], confidence),
+            "lost_level": int(pairs["lost"].sum()),
+            "lost_baseline": int(pairs["lost_base"].sum()),
+        }
+        for axis, level, baseline, pairs, _ in every_level(runs, axes, order)
+    ]
     columns = ["axis", "level", "baseline", "pairs", "acc", "lost", "lost_level", "lost_baseline"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -135,35 +140,31 @@ def interactions(
     """One row per (axis, level, other axis `by`, its level `at` but its baseline): the level's effect at `at`
     and at by's baseline (Intervals, acc), and the paired difference of the two (change, for acc and lost),
     matched by seed and the remaining axes; `changes` when either difference's interval is clear of 0."""
-    done, keys = comparable(runs, axes)
-    rows = []
-    for axis in factors(runs, axes):
-        baseline, *levels = baseline_and_levels(done, axis, order)
-        for level in levels:
-            pairs = paired(done, axis, level, baseline, keys)
-            for by in [k for k in keys if k not in (axis, SEED)]:
-                by_base, *by_levels = baseline_and_levels(done, by, order)
-                rest = [k for k in keys if k not in (axis, by)]
-                for at in by_levels:
-                    here, there = pairs[pairs[by] == at], pairs[pairs[by] == by_base]
-                    both = here.merge(there, on=rest, suffixes=("", "_there"))
-                    acc = paired_interval(both["d_acc"] - both["d_acc_there"], confidence)
-                    lost = paired_interval(both["d_lost"] - both["d_lost_there"], confidence)
-                    rows.append(
-                        {
-                            "axis": axis,
-                            "level": level,
-                            "baseline": baseline,
-                            "by": by,
-                            "at": at,
-                            "by_baseline": by_base,
-                            "acc_at": paired_interval(here["d_acc"], confidence),
-                            "acc_at_baseline": paired_interval(there["d_acc"], confidence),
-                            "acc_change": acc,
-                            "lost_change": lost,
-                            "changes": acc.clear or lost.clear,
-                        }
-                    )
+    done, rows = comparable(runs, axes)[0], []
+    for axis, level, baseline, pairs, keys in every_level(runs, axes, order):
+        for by in [k for k in keys if k not in (axis, SEED)]:
+            by_base, *by_levels = baseline_and_levels(done, by, order)
+            rest = [k for k in keys if k not in (axis, by)]
+            for at in by_levels:
+                here, there = pairs[pairs[by] == at], pairs[pairs[by] == by_base]
+                both = here.merge(there, on=rest, suffixes=("", "_there"))
+                acc = paired_interval(both["d_acc"] - both["d_acc_there"], confidence)
+                lost = paired_interval(both["d_lost"] - both["d_lost_there"], confidence)
+                rows.append(
+                    {
+                        "axis": axis,
+                        "level": level,
+                        "baseline": baseline,
+                        "by": by,
+                        "at": at,
+                        "by_baseline": by_base,
+                        "acc_at": paired_interval(here["d_acc"], confidence),
+                        "acc_at_baseline": paired_interval(there["d_acc"], confidence),
+                        "acc_change": acc,
+                        "lost_change": lost,
+                        "changes": acc.clear or lost.clear,
+                    }
+                )
     return pd.DataFrame(rows)
 
 

@@ -97,17 +97,17 @@ def answer_section(s: Sweep, level: float, f: Callable[[str], Path]) -> Section:
     inter = effects.interactions(s.runs, s.axes, order, level)
     said = "\n".join(f"- {effects.summary_sentence(r, inter)}" for _, r in eff.iterrows())
     how = (
-        "Each level is compared with its axis's first level as the grid lists it, on pairs of runs that differ only "
-        f"in that axis (same seed, same level of every other axis): the mean difference and its {level:.0%} paired "
-        "t interval over the pairs, a description of this grid, not a decision like the claims' verdicts. "
-        "'Changes with' names another axis along which the effect differs (the difference of the two effects, "
-        "paired the same way, has an interval clear of 0)."
+        "How to read it: each level against its axis's first level as the grid lists it, on twin runs (same seed, "
+        f"same level of every other axis): the mean difference and its {level:.0%} paired t interval over the pairs "
+        "— a description of this grid, not a verdict. 'Changes with': another axis along which the effect differs "
+        "(the paired difference of the two effects has an interval clear of 0)."
     )
     figure = figures.effects_forest(effects.figure_rows(eff, inter), f("effects"), level)
     return Section(
         title,
-        [said, how],
+        [said],
         tables=[("Each level against its axis's first level", effects.effect_table(eff, inter))],
+        notes=[how],
         figures=[("Each axis's effect on test accuracy, over all pairs and where it changes", figure)],
         anchor="what_this_grid_varied",
     )

@@ -44,6 +44,7 @@ class Section:
     level: int = 2
     anchor: str = ""  # the heading's id (default: from the title), for links such as [x](#anchor)
     sortable: tuple[str, ...] = ()  # captions of tables shown sortable and filterable in the HTML
+    notes: list[str] = field(default_factory=list)  # text after the tables (how to read them), before the figures
 
 
 def slug(text: str) -> str:
@@ -66,6 +67,7 @@ def write_markdown(path: Path, title: str, sections: list[Section], out: Path) -
                 shown(df).to_markdown(index=False, floatfmt=".3f"),
             ]
             lines += [cut_note(df, f"tables/{name}.csv"), ""]
+        lines += [f"{t}\n" for t in s.notes]
         for caption, fig in s.figures:
             lines += [f"![{caption}]({Path(fig).relative_to(out)})", ""]
     path.write_text("\n".join(lines))
@@ -159,6 +161,7 @@ def write_html(path: Path, title: str, sections: list[Section]) -> Path:
             f'<div class="wide">{sortable_html(c, df) if c in s.sortable else table_html(c, df)}</div>'
             for c, df in s.tables
         ]
+        parts += [MD.render(t) for t in s.notes]
         parts += [image_tag(c, f) for c, f in s.figures]
     parts.append("</body></html>")
     path.write_text("\n".join(parts))
