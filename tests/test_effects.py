@@ -72,6 +72,12 @@ def test_the_summary_says_each_effect_in_a_sentence_per_level_of_the_axis_it_cha
     table = effects.effect_table(eff, inter)
     assert table.loc[0, "test accuracy, level minus baseline"] == "−1.0 [−5.7, +3.7] points"
     assert table.loc[0, "effect on accuracy changes with"] == "train.lr = 0.5 (vs 0.1): −8.0 [−12.3, −3.7] points"
+    # did not learn, paired 0 0 0 1 0 0: mean 1/6, sd sqrt(1/6), half width 2.5706 * sqrt(1/6) / sqrt(6) = 0.4284
+    assert (
+        table.loc[0, "runs that did not learn"]
+        == "1 of 6, against 0 of 6 at uniform (rate +16.7 [−26.2, +59.5] points)"
+    )
+    assert table.loc[1, "runs that did not learn"] == "1 of 6, against 0 of 6 at 0.1 (rate +16.7 [−26.2, +59.5] points)"
 
 
 def test_a_level_without_an_interval_says_why_in_words():
@@ -93,3 +99,10 @@ def test_the_grids_own_order_names_the_baseline_and_null_is_a_level():
         "null",
     ]
     assert effects.baseline_and_levels(runs, "weights", order) == ["uniform", "he"]
+
+
+def test_runs_that_did_not_learn_on_both_sides_are_said_once_and_swapped_ones_are_not():
+    same = pd.Series({"pairs": 4, "lost_level": 2, "lost_baseline": 2, "baseline": "uniform"})
+    assert effects.lost_text({**same, "lost": effects.paired_interval([0] * 4, 0.95)}) == ("2 of 4 at both levels")
+    swapped = {**same, "lost_level": 1, "lost_baseline": 1, "lost": effects.paired_interval([1, -1, 0, 0], 0.95)}
+    assert effects.lost_text(swapped).startswith("1 of 4, against 1 of 4 at uniform (rate +0.0 [−")

@@ -213,15 +213,13 @@ def lost_words(row: pd.Series) -> str:
     return f"{row['lost_level']} of {n} runs did not learn, against {row['lost_baseline']} of {n} at {row['baseline']}"
 
 
-def lost_text(row: pd.Series) -> str:
-    """The did-not-learn cell of the effect table."""
-    n, k, k0 = row["pairs"], row["lost_level"], row["lost_baseline"]
-    if k == k0 == 0:
-        return f"none of {n} at either level"
-    if k == k0 == n:
-        return f"all {n} at both levels"
-    change = row["lost"]
-    return f"{k} of {n} (baseline {k0} of {n}); {interval_text(change).replace('points', 'points of the rate')}"
+def lost_text(row: pd.Series | dict) -> str:
+    """The did-not-learn cell of the effect table: the runs of each side, and the paired change of the rate."""
+    n, k, k0, change = row["pairs"], row["lost_level"], row["lost_baseline"], row["lost"]
+    if change.n and change.low == change.high == 0:  # every pair the same: both learned, or neither
+        return f"none of {n} at either level" if k == 0 else f"{k} of {n} at both levels"
+    rate = interval_text(change).replace(" points", "")
+    return f"{k} of {n}, against {k0} of {n} at {row['baseline']} (rate {rate} points)"
 
 
 def strongest_interaction(inter: pd.DataFrame, axis: str, level: str) -> str | None:

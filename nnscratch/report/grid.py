@@ -71,7 +71,7 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     if judged:
         intervals = figures.claim_intervals(judged, f("claim_intervals"))
         per_claim = claim_sections(judged, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
-        per_claim[0].text += [untested] if untested else []
+        per_claim[0].notes += [untested] if untested else []
         diagnoses.cite_in_claims(per_claim[1:], judged, diag)
         sections += per_claim
     if extra := rounds_section(s):

@@ -19,7 +19,7 @@ RUN_WORDS = {"ok": "learned", "collapsed": "collapsed", "diverged": "diverged"}
 def value_name(value) -> str:
     """A check's threshold in words: a number, 'the collapse level' for the named expression, or the expression."""
     if isinstance(value, int | float):
-        return f"{value:g}"
+        return f"the threshold {value:g}"
     return "the collapse level" if value == "collapse" else f"`{value}`"
 
 
