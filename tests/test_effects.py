@@ -99,6 +99,9 @@ def test_the_grids_own_order_names_the_baseline_and_null_is_a_level():
         "null",
     ]
     assert effects.baseline_and_levels(runs, "weights", order) == ["uniform", "he"]
+    # an extra lists 3000 iterations; the base config's 500 is listed by no product: it is the baseline
+    extra = pd.DataFrame({"train.iterations": ["3000", "500", "500"]})
+    assert effects.baseline_and_levels(extra, "train.iterations", {"train.iterations": ["3000"]}) == ["500", "3000"]
 
 
 def test_runs_that_did_not_learn_on_both_sides_are_said_once_and_swapped_ones_are_not():

@@ -132,6 +132,8 @@ def test_report_html_renders_markdown_links_claims_and_sorts_all_runs_offline(tm
     assert set(claim_links) <= ids  # each verdict row -> its section
     verdicts_id = next(i for i in ids if i.endswith("verdicts"))
     assert html.count(f'href="#{verdicts_id}"') == len(judged) + 1  # and each section back
+    guarantee = re.search(r"<p>How sure: (.*?)</p>", html, re.S).group(1)
+    assert len(guarantee.split()) < 80 and 'href="#how_sure"' in guarantee and "how_sure" in ids  # the rest linked
     assert html.count("<figcaption>") == len(list((sweep_dir / "figures").iterdir()))
     all_runs = re.search(r'<div class="sortable">(.*?)</div>', html, re.S).group(1)
     assert "All runs" in all_runs and "<table" in all_runs

@@ -88,10 +88,11 @@ def grid_order(record: dict) -> dict[str, list[str]]:
 
 
 def baseline_and_levels(runs: pd.DataFrame, axis: str, order: dict[str, list[str]]) -> list[str]:
-    """An axis's levels in the order the grid lists them (else the order of its runs): the first is the baseline."""
+    """An axis's levels, the baseline first: a level no product lists (the base config's, e.g. the 500
+    iterations beside an extra's 3000) first, then the levels in the order the grid lists them."""
     listed = order.get(axis, [])
     present = list(pd.unique(runs[axis]))
-    return sorted(present, key=lambda v: listed.index(v) if v in listed else len(listed) + present.index(v))
+    return sorted(present, key=lambda v: (v in listed, listed.index(v) if v in listed else present.index(v)))
 
 
 def paired(runs: pd.DataFrame, axis: str, level: str, baseline: str, keys: list[str]) -> pd.DataFrame:

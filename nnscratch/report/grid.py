@@ -88,7 +88,7 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
 
 
 def answer_section(s: Sweep, level: float, f: Callable[[str], Path]) -> Section:
-    """What the grid varied, answered: a sentence per level, the effect table and its figure."""
+    """What the grid varied, answered: the effect table, a sentence per level, and the figure."""
     order = effects.grid_order(s.record)
     eff = effects.effects(s.runs, s.axes, order, level)
     title = "What this grid varied"
@@ -105,9 +105,8 @@ def answer_section(s: Sweep, level: float, f: Callable[[str], Path]) -> Section:
     figure = figures.effects_forest(effects.figure_rows(eff, inter), f("effects"), level)
     return Section(
         title,
-        [said],
         tables=[("Each level against its axis's first level", effects.effect_table(eff, inter))],
-        notes=[how],
+        notes=[said, how],
         figures=[("Each axis's effect on test accuracy, over all pairs and where it changes", figure)],
         anchor="what_this_grid_varied",
     )
