@@ -14,7 +14,9 @@ from nnscratch.report.sentences import cells_counted, check_sentence, reason_sen
 from nnscratch.stats import Boundary
 
 
-def claims_table(results_: list[ClaimResult], specs: dict[str, dict], links: dict[str, str] | None = None):
+def claims_table(
+    results_: list[ClaimResult], specs: dict[str, dict], links: dict[str, str] | None = None
+) -> pd.DataFrame:
     """One row per claim, its deciding check's numbers as a sentence; with `links` ({title: section id}) each
     claim links to its section. `specs`: the claims file's claims by id."""
     rows = []
