@@ -1,6 +1,5 @@
 """The main job: python -m experiments.sweep [sweep=<grid>] [overrides], e.g. sweep=smoke data=fashion_mnist"""
 
-import logging
 import sys
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from nnscratch.data import DataError
 from nnscratch.loggers.process import started
 from nnscratch.run import stopping
 from nnscratch.run.repair_budget import Budget, shortcut
-
-log = logging.getLogger("experiments.sweep")
 
 
 @hydra.main(config_path="../conf", config_name="sweep", version_base="1.3")
@@ -36,17 +33,16 @@ def main(cfg: DictConfig) -> None:
                 adaptive=settings["adaptive"],
                 logger=tracker,
             )
-            log.info("done: %s -> %s/results.csv", dict(counts), sweep_dir)
             if settings["repair"]["enabled"]:  # after the grid: its failed runs' fixes, in the same pool
                 from nnscratch.run.repair import repair_sweep
 
-                log.info("repairs: %s", repair_sweep(sweep_dir, settings["parallel"], budget))
+                repair_sweep(sweep_dir, settings["parallel"], budget)
+            report = None
             if settings["report"]:
                 from nnscratch.report import write_report
 
                 with stopping.stop_when_full(sweep_dir, "the report"):
                     report = write_report([sweep_dir])
-                log.info("report: %s", report)
                 tracker.log_report(sweep_dir, report.parent)
     except (ConfigError, DataError, stopping.DiskFull) as err:
         sys.exit(f"error: {err}")
@@ -55,6 +51,10 @@ def main(cfg: DictConfig) -> None:
         sys.exit(stop.exit_code)
     except KeyboardInterrupt:  # before the sweep had a folder
         sys.exit("interrupted before any run started")
+    from nnscratch.run.progress import closing_lines
+
+    name, csv = settings["sweep"]["name"], sweep_dir / "results.csv"
+    print("\n".join(closing_lines(counts, name, report, csv, settings["logger"])), flush=True)
     if counts["failed"]:
         sys.exit(f"{counts['failed']} run(s) failed: see {sweep_dir}/results.csv, then resume={sweep_dir}")
 

@@ -1,6 +1,7 @@
 """The progress bar sees the work inside running tasks, so its estimate holds before any task ends."""
 
 import copy
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import yaml
 
 from nnscratch.data import prepare
 from nnscratch.run import plan, sweep
-from nnscratch.run.progress import Progress
+from nnscratch.run.progress import Progress, closing_lines, shown_fraction
 from nnscratch.train import Stack
 
 
@@ -62,7 +63,8 @@ def test_the_eta_times_each_group_and_list_schedules_the_tasks_left(tmp_path, mo
     # b2 at b's: 0.1 unit x 20 s = 2 s; c (2 units, no run of its group seen) at all groups' share (0.55)
     # and rate (3 s / 0.55 unit): 6 s. Workers free at [2, 1] -> a2 [2, 5] -> b2 [4, 5] -> c [10, 5].
     assert bar.estimate() == pytest.approx(10.0)
-    assert (bar.bar.n, bar.bar.total) == pytest.approx((12.0, 22.0))  # the bar shows time
+    # the bar shows time: at 11 s, 11 / (11 + an ETA of 7); at 12 s the ETA grew to 10 (12 / 22 is less): it stays
+    assert bar.fraction == pytest.approx(11 / 18) and (bar.bar.n, bar.bar.total) == (611, 1000)
     assert bar.planned_share() == pytest.approx((0.5 + 0.5) * unit / (6 * unit))
     clock.now = 20.0
     bar.ended("a1", live_fraction=0.8, live_at_end=0.5)
@@ -159,3 +161,30 @@ def test_a_terminal_gets_the_bar_and_no_plain_lines(caplog):
         shown = not bar.bar.disable
         bar.close()
     assert shown and not caplog.records
+
+
+def test_the_bar_never_moves_back_when_the_eta_grows():
+    shown = 0.0
+    for elapsed, eta in [(1, float("nan")), (2, 8), (4, 4), (5, 15), (6, 14), (9, 1), (10, 0)]:
+        now = shown_fraction(shown, elapsed, eta)
+        assert now >= shown
+        shown = now
+    assert shown_fraction(0.0, 2, 8) == pytest.approx(0.2) and shown_fraction(0.5, 5, 15) == 0.5
+    assert shown == 1.0
+
+
+def test_the_sweeps_last_lines_say_how_runs_ended_and_where_to_look(tmp_path):
+    counts = Counter({"finished": 92, "ok": 55, "collapsed": 37})
+    report = tmp_path / "report.html"
+    assert closing_lines(counts, "log_grid", report, tmp_path / "results.csv", {"name": "none"}) == [
+        "92 runs: 55 ok, 37 collapsed.",
+        f"Report: {report}",
+    ]
+    mlflow = {"name": "mlflow", "tracking_uri": "sqlite:///outputs/mlflow.db", "experiment": None}
+    lines = closing_lines(counts + Counter({"failed": 2}), "g", None, tmp_path / "results.csv", mlflow)
+    assert lines == [
+        "94 runs: 55 ok, 37 collapsed, 2 did not finish.",
+        f"Results: {tmp_path / 'results.csv'}",
+        "MLflow: the runs are in sqlite:///outputs/mlflow.db, experiment 'g'.",
+        "Open it with: mlflow ui --backend-store-uri sqlite:///outputs/mlflow.db --host 127.0.0.1 --port 5000",
+    ]

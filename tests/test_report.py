@@ -97,6 +97,7 @@ def test_report_has_every_figure_and_table_and_is_self_contained(tmp_path):
         "overfitting.png",
         "diagnosis_cells.png",
         "diagnosis_curves.png",
+        "effects.png",
     }
     csvs = " ".join(p.name for p in (sweep_dir / "tables").iterdir())
     for table in (
@@ -106,6 +107,7 @@ def test_report_has_every_figure_and_table_and_is_self_contained(tmp_path):
         "test_accuracy_per_cell",
         "all_runs",
         "claims_of_the_learning_log",
+        "each_level_against_its_axis_s_first_level",
     ):
         assert table in csvs
     assert html.count("data:image/png;base64,") == len(figures)
@@ -125,9 +127,13 @@ def test_report_html_renders_markdown_links_claims_and_sorts_all_runs_offline(tm
     contents = re.search(r"<nav>(.*?)</nav>", html, re.S).group(1)
     assert set(re.findall(r'href="#([^"]+)"', contents)) == ids  # the contents list links every section
     claim_links = re.findall(r'<td><a href="#([^"]+)">', html)
-    assert len(claim_links) == len(CLAIMS["claims"]) and set(claim_links) <= ids  # each verdict row -> its section
+    judged = [c for c in verdicts(sweep_dir).values() if not c.checks[0].cells.empty]
+    assert len(claim_links) == len(judged) < len(CLAIMS["claims"])  # the claims this grid tests, one row each
+    assert set(claim_links) <= ids  # each verdict row -> its section
     verdicts_id = next(i for i in ids if i.endswith("verdicts"))
-    assert html.count(f'href="#{verdicts_id}"') == len(CLAIMS["claims"]) + 1  # and each section back
+    assert html.count(f'href="#{verdicts_id}"') == len(judged) + 1  # and each section back
+    guarantee = re.search(r"<p>How sure: (.*?)</p>", html, re.S).group(1)
+    assert len(guarantee.split()) < 80 and 'href="#how_sure"' in guarantee and "how_sure" in ids  # the rest linked
     assert html.count("<figcaption>") == len(list((sweep_dir / "figures").iterdir()))
     all_runs = re.search(r'<div class="sortable">(.*?)</div>', html, re.S).group(1)
     assert "All runs" in all_runs and "<table" in all_runs
@@ -192,11 +198,14 @@ def test_a_sweep_with_an_extra_and_a_missing_axis_still_gets_its_report(tmp_path
     }
     sweep_dir = make_sweep(tmp_path, axes)
     html = write_report([sweep_dir]).read_text()
-    assert "Axes: model.hidden (2 levels), train.lr (3 levels), data.scaling (2 levels), seed (2 levels)." in html
+    header = "model.hidden ([10], [64]) × train.lr (0.01, 0.1, 1) × data.scaling (unit, none), 2 seeds per cell."
+    assert header in html and "1 levels" not in html
     effects = next(p for p in (sweep_dir / "tables").iterdir() if "main_effects" in p.name).read_text()
     assert "train.lr" in effects  # the extra axis has its own main effect
     assert verdicts(sweep_dir)["random_biases"].verdict == "inconclusive"  # no biases axis
-    assert len(list((sweep_dir / "figures").iterdir())) == 9  # with the two of "Why runs failed"
+    figures = {p.name for p in (sweep_dir / "figures").iterdir()}
+    assert len(figures) == 9 and "effects.png" in figures  # with the two of "Why runs failed" and the effects
+    assert "claim_intervals.png" not in figures  # no claim of the log's selects runs without a weights axis
 
 
 def test_two_datasets_side_by_side_say_which_claim_changes(tmp_path):
@@ -275,3 +284,48 @@ def test_a_null_axis_value_is_a_level_of_its_own_in_every_figure_and_table(tmp_p
     md = (sweep_dir / "report.md").read_text()
     counts = [line for line in md.splitlines() if line.startswith("| train.batch_size")]
     assert any("| null " in line and "|    6 |" in line for line in counts), counts
+
+
+def test_a_grid_of_ones_own_opens_with_its_effects_and_lists_untested_claims_in_one_line(tmp_path):
+    """weights x train.lr, axes the log never varied: the report opens with what they do; the log's claims,
+    none of which this grid tests, are one line naming what they need, never rows of verdicts."""
+    he_helps = lambda c: 0.85 + 0.02 * (c["weights"] == "he")
+    axes = {"weights": ["uniform", "he"], "train.lr": [0.1, 0.5], "seed": [0, 1, 2]}
+    sweep_dir = make_sweep(tmp_path, axes, he_helps)
+    html = write_report([sweep_dir]).read_text()
+    body = re.sub(r"<nav>.*?</nav>", "", html, flags=re.S)
+    first = re.findall(r"<h2 id=\"([^\"]+)\"", body)
+    assert first[:2] == [first[0], "what_this_grid_varied"]  # right after the header
+    assert re.search(r"weights = he beats uniform by 1\.\d \[1\.\d, 2\.\d\] points", html)  # 2 points, noise 0.2
+    assert "verdicts" not in " ".join(first) and "INCONCLUSIVE" not in body.split("</style>")[1]  # no verdict rows
+    assert not list((sweep_dir / "figures").glob("claim_intervals*"))
+    (line,) = [p for p in re.findall(r"<p>(.*?)</p>", html, re.S) if "Not tested by this grid" in p]
+    assert "Unscaled pixels collapse accuracy to about 0.11" in line
+    assert "<code>data.scaling: [none, unit]</code>" in line and "<code>weights: [zeros]</code>" in line
+    assert "<code>weights: [uniform" not in line  # the grid has uniform weights: not needed
+
+
+def test_a_claim_the_grid_tests_is_a_row_and_the_rest_stay_one_line(tmp_path):
+    axes = {"data.scaling": ["unit", "none"], "weights": ["uniform", "he"], "seed": [0, 1, 2]}
+    sweep_dir = make_sweep(tmp_path, axes)
+    write_report([sweep_dir])
+    table = next(p for p in (sweep_dir / "tables").iterdir() if "claims_of_the_learning_log" in p.name).read_text()
+    assert "Unscaled pixels collapse accuracy" in table and "Zero weight initialization" not in table
+    md = (sweep_dir / "report.md").read_text()
+    assert "Not tested by this grid (claims.yaml): Zero weight initialization prevents learning;" in md
+
+
+def test_the_rounds_table_names_cells_in_words_not_mappings():
+    import pandas as pd
+
+    from nnscratch.report.load import Sweep
+    from nnscratch.report.rounds import rounds_section
+
+    cell = {"cell": {"weights": "he", "train.lr": 0.1}, "seeds": [3, 4], "runs": [{}, {}], "reason": "undecided"}
+    record = {
+        "adaptive": {"max_seeds": 10},
+        "rounds": [{"round": 1, "cells": [cell], "verdicts_before": {"a": "inconclusive"}, "verdicts_after": {}}],
+    }
+    section = rounds_section(Sweep(None, "g", "mnist", [], pd.DataFrame(), pd.DataFrame(), record))
+    assert section.tables[0][1]["cell"].tolist() == ["weights = he, train.lr = 0.1"]
+    assert "1 round," in section.text[0] and "(s)" not in section.text[0]

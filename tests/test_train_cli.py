@@ -183,7 +183,7 @@ def test_the_report_reads_a_multirun_as_a_sweep(tmp_path):
     assert len(df) == 4 and set(df["weights"]) == {"uniform", "zeros"} and set(df["seed"]) == {0, 1}
     assert df.loc[df.weights == "zeros", "outcome"].eq("collapsed").all()
     html = (tmp_path / "mr" / "report.html").read_text()
-    assert "Axes: weights (2 levels), seed (2 levels)" in html and "Zero weight initialization" in html
+    assert "weights (uniform, zeros), 2 seeds per cell" in html and "Zero weight initialization" in html
 
 
 @pytest.mark.parametrize("how", ["env", "data.dir"])

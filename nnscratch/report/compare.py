@@ -10,7 +10,7 @@ from nnscratch.claims import evaluate, for_dataset
 from nnscratch.report import figures
 from nnscratch.report.load import Sweep
 from nnscratch.report.render import Section
-from nnscratch.report.verdicts import effect_text
+from nnscratch.report.sentences import check_sentence
 
 
 def comparison_sections(sweeps: list[Sweep], claims: dict, out: Path) -> list[Section]:
@@ -21,7 +21,7 @@ def comparison_sections(sweeps: list[Sweep], claims: dict, out: Path) -> list[Se
         row = {"claim": claim.title}
         for ds, res in per.items():
             row[f"{ds} verdict"] = res[i].verdict.upper()
-            row[f"{ds} numbers"] = effect_text(res[i].checks[0])
+            row[f"{ds} numbers"] = check_sentence(res[i].checks[0], claims["claims"][i]["checks"][0])
         verdicts = {ds: res[i].verdict for ds, res in per.items()}
         said = [
             f"{v} on {d}" + (f" ({per[d][i].checks[0].reason})" if v == "conditional" else "")

@@ -382,9 +382,10 @@ def claim_intervals(claims: list, path: Path) -> Path:
         ax.text(0.5, 0.5, "no claim has runs in this sweep", ha="center", va="center")
     axs.flat[-1].set_xlabel("margin (measure − threshold, positive = passes)")
     handles = [plt.Line2D([], [], color=c, lw=3, label=f"cell {d}") for d, c in DECISION_COLORS.items()]
-    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=7, frameon=False)
-    fig.suptitle("How sure each verdict is: seeds, mean and confidence interval per cell", y=1.03)
+    fig.suptitle("How sure each verdict is: seeds, mean and confidence interval per cell")
     fig.tight_layout()
+    # below the x label, clear of every title (above the panels it sat on the figure's title)
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7, frameon=False)
     return save(fig, path)
 
 
@@ -411,3 +412,29 @@ def draw_intervals(ax, cells: pd.DataFrame) -> None:
     ax.set_ylim(-0.6, len(cells) - 0.4)
     ax.invert_yaxis()
     ax.tick_params(axis="x", labelsize=7)
+
+
+def effects_forest(rows: pd.DataFrame, path: Path, confidence: float) -> Path:
+    """One panel per axis: each level's paired effect on test accuracy against the axis's baseline (points,
+    mean and interval; black over all pairs, blue at each level of the axis it interacts with); 0 dashed."""
+    axes_ = list(dict.fromkeys(rows["axis"]))
+    heights = [0.42 * (rows["axis"] == a).sum() + 0.9 for a in axes_]
+    fig, grid = plt.subplots(
+        len(axes_), 1, figsize=(8, sum(heights) + 0.5), squeeze=False, gridspec_kw={"height_ratios": heights}
+    )
+    for ax, axis in zip(grid.flat, axes_):
+        mine = rows[rows["axis"] == axis].reset_index(drop=True)
+        y = np.arange(len(mine))[::-1]
+        for yi, (_, r) in zip(y, mine.iterrows()):
+            color = "black" if r["overall"] else "#457b9d"
+            if np.isfinite(r["low"]):
+                ax.plot([r["low"], r["high"]], [yi, yi], color=color, lw=2)
+            ax.plot(r["mean"], yi, "o", color=color, ms=5)
+        ax.axvline(0, color="grey", ls="--", lw=0.8)
+        ax.set_yticks(y, mine["label"], fontsize=8)
+        ax.set_ylim(-0.6, len(mine) - 0.4)
+        ax.set_title(axis, fontsize=10, loc="left")
+    grid.flat[-1].set_xlabel("test accuracy, level minus baseline (points; same seed, same other axes)")
+    fig.suptitle(f"What each axis does to test accuracy: mean over twin pairs, {confidence:.0%} paired interval")
+    fig.tight_layout()
+    return save(fig, path)

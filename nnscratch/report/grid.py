@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnscratch.claims import confidence, evaluate, for_dataset
-from nnscratch.report import diagnoses, figures, tables
+from nnscratch.claims import confidence, design, evaluate, for_dataset, method_text
+from nnscratch.report import diagnoses, effects, figures, tables
 from nnscratch.report.load import Sweep
 from nnscratch.report.networks import network_section
 from nnscratch.report.remedies import remedy_section
 from nnscratch.report.render import Section
 from nnscratch.report.repairs import repairs_section
 from nnscratch.report.rounds import rounds_section
-from nnscratch.report.verdicts import claim_sections
+from nnscratch.report.verdicts import HOW_SURE, claim_sections, tested, untested_line
+from nnscratch.results import SEED
 
 UNIT_CAPTION = (
     "Dead first-layer ReLU units at init and at the end, and distinct units, per condition (input scaling × "
@@ -25,17 +26,32 @@ UNIT_CAPTION = (
 
 
 def sweep_header(s: Sweep) -> Section:
-    runs = s.runs
-    wall = sum(x.get("wall_seconds", 0) for x in s.record.get("sessions", []))
-    counts = tables.with_outcome(runs)["outcome"].value_counts().to_dict()
+    """What ran, in two lines: the runs, the grid's axes and levels, the outcomes, the time and the folder."""
+    runs = tables.with_outcome(s.runs)
+    order = effects.grid_order(s.record)
+    varying, fixed = [], []
+    for a in [a for a in s.axes if a in runs.columns and a != SEED]:
+        levels = effects.baseline_and_levels(runs.assign(**{a: runs[a].map(effects.level_text)}), a, order)
+        if len(levels) > 1:
+            varying.append(f"{a} ({', '.join(levels)})")
+        else:
+            fixed.append(f"{a} = {levels[0]}")
+    seeds = runs.groupby(tables.factors(runs, s.axes), dropna=False).size() if varying else pd.Series([len(runs)])
+    per_cell = str(seeds.min()) if seeds.min() == seeds.max() else f"{seeds.min()} to {seeds.max()}"
+    counts = runs["outcome"].value_counts()
+    sessions = s.record.get("sessions") or []
+    wall = sum(x.get("wall_seconds", 0) for x in sessions) / 60
+    took = f"{wall:.1f} min of wall time" + (f" over {len(sessions)} sessions" if len(sessions) > 1 else "")
     text = [
-        f"Sweep '{s.name}' on {s.dataset}: {len(runs)} runs in {s.path}.",
-        "Axes: " + ", ".join(f"{a} ({runs[a].nunique()} levels)" for a in s.axes if a in runs.columns) + ".",
-        "Outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".",
-        f"Wall time: {wall / 60:.1f} min over {len(s.record['sessions'])} session(s)."
-        if s.record.get("sessions")
-        else "Wall time: not recorded.",
-        "Reproduce any run alone with the command in the 'All runs' table.",
+        f"**{len(runs)} runs** of grid '{s.name}' on {s.dataset}: "
+        + (" × ".join(varying) if varying else "a single cell")
+        + f", {per_cell} seeds per cell"
+        + (f" (fixed: {', '.join(fixed)})" if fixed else "")
+        + ". Outcomes: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + ".",
+        (took + ". " if sessions else "")
+        + f"Folder: `{s.path}`; every run's command is in the [All runs](#tables) table.",
     ]
     return Section(f"Sweep {s.name} ({s.dataset})", text, level=2)
 
@@ -48,13 +64,18 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
     heat = figures.collapse_heatmaps(
         runs, axes, f("collapse_heatmaps"), title=f"Collapse vs success on {s.dataset}: test accuracy per cell"
     )
-    sections = [sweep_header(s), *network_section(s)]
-    verdicts = evaluate(for_dataset(claims, s.dataset), runs, hist, axes)
-    intervals = figures.claim_intervals(verdicts, f("claim_intervals"))
-    per_claim = claim_sections(verdicts, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
+    sections = [sweep_header(s), *network_section(s), answer_section(s, confidence(claims), f)]
+    specs = for_dataset(claims, s.dataset)
+    verdicts = evaluate(specs, runs, hist, axes)
+    judged = [v for v in verdicts if tested(v)]
+    untested = untested_line(verdicts, specs["claims"], runs, claims.get("file", "the claims file"))
     diag = diagnoses.diagnose_sweep(s.path, runs, hist)
-    diagnoses.cite_in_claims(per_claim[1:], verdicts, diag)
-    sections += per_claim
+    if judged:
+        intervals = figures.claim_intervals(judged, f("claim_intervals"))
+        per_claim = claim_sections(judged, f"{s.name} on {s.dataset}", confidence(claims), intervals, claims)
+        per_claim[0].notes += [untested] if untested else []
+        diagnoses.cite_in_claims(per_claim[1:], judged, diag)
+        sections += per_claim
     if extra := rounds_section(s):
         sections.append(extra)
     if fixes := remedy_section(claims, verdicts, runs, hist, fig_dir):
@@ -64,10 +85,35 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
         sections.append(repairs)
     sections += [collapse_section(heat), every_run_section(runs, axes, f)]
     sections += unit_sections(runs, hist, axes, f) if not hist.empty else []
-    return sections + [
-        overfitting_section(runs, axes, f),
-        tables_section(runs, axes, diagnoses.with_diagnosis(runs, diag)),
-    ]
+    sections += [overfitting_section(runs, axes, f), tables_section(runs, axes, diagnoses.with_diagnosis(runs, diag))]
+    if judged:
+        sections.append(Section("How sure the verdicts are", [method_text(design(claims))], anchor=HOW_SURE))
+    return sections + ([Section("Claims", [untested], level=2)] if untested and not judged else [])
+
+
+def answer_section(s: Sweep, level: float, f: Callable[[str], Path]) -> Section:
+    """What the grid varied, answered: the effect table, a sentence per level, and the figure."""
+    order = effects.grid_order(s.record)
+    eff = effects.effects(s.runs, s.axes, order, level)
+    title = "What this grid varied"
+    if eff.empty:
+        return Section(title, ["Every axis of this grid has a single level: there is nothing to compare."])
+    inter = effects.interactions(s.runs, s.axes, order, level)
+    said = "\n".join(f"- {effects.summary_sentence(r, inter)}" for _, r in eff.iterrows())
+    how = (
+        "How to read it: each level against its axis's first level as the grid lists it, on twin runs (same seed, "
+        f"same level of every other axis): the mean difference and its {level:.0%} paired t interval over the pairs "
+        "— a description of this grid, not a verdict. 'Changes with': another axis along which the effect differs "
+        "(the paired difference of the two effects has an interval clear of 0)."
+    )
+    figure = figures.effects_forest(effects.figure_rows(eff, inter), f("effects"), level)
+    return Section(
+        title,
+        tables=[("Each level against its axis's first level", effects.effect_table(eff, inter))],
+        notes=[said, how],
+        figures=[("Each axis's effect on test accuracy, over all pairs and where it changes", figure)],
+        anchor="what_this_grid_varied",
+    )
 
 
 def collapse_section(heat: Path) -> Section:

@@ -28,7 +28,8 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-al
 th { background: #f3f3f3; } caption { text-align: left; font-weight: 600; padding: 4px 0; }
 img { max-width: 100%; border: 1px solid #eee; } figure { margin: 1em 0; }
 figcaption { font-size: 0.9em; color: #555; margin-top: 0.3em; } nav ul { columns: 2; font-size: 0.9em; }
-td p, td code { margin: 0; }
+td p, td code { margin: 0; } .wide { overflow-x: auto; max-width: 100%; }
+nav { font-size: 0.9em; margin-bottom: 0.5em; } h2 { margin-top: 1.2em; } ul { margin: 0.3em 0; }
 .SUPPORTED { background: #d8f3dc; } .REFUTED { background: #ffd6d6; }
 .CONDITIONAL { background: #fff3bf; } .INCONCLUSIVE { background: #e9ecef; }
 """
@@ -43,6 +44,7 @@ class Section:
     level: int = 2
     anchor: str = ""  # the heading's id (default: from the title), for links such as [x](#anchor)
     sortable: tuple[str, ...] = ()  # captions of tables shown sortable and filterable in the HTML
+    notes: list[str] = field(default_factory=list)  # text after the tables (how to read them), before the figures
 
 
 def slug(text: str) -> str:
@@ -65,6 +67,7 @@ def write_markdown(path: Path, title: str, sections: list[Section], out: Path) -
                 shown(df).to_markdown(index=False, floatfmt=".3f"),
             ]
             lines += [cut_note(df, f"tables/{name}.csv"), ""]
+        lines += [f"{t}\n" for t in s.notes]
         for caption, fig in s.figures:
             lines += [f"![{caption}]({Path(fig).relative_to(out)})", ""]
     path.write_text("\n".join(lines))
@@ -142,19 +145,23 @@ def write_html(path: Path, title: str, sections: list[Section]) -> Path:
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>",
-        "<nav><b>Contents</b><ul>",
+        "<nav><details><summary><b>Contents</b></summary><ul>",
         *[
             f'<li style="margin-left:{1.2 * (s.level - 2)}em"><a href="#{i}">{html.escape(s.title)}</a></li>'
             for s, i in zip(sections, ids)
         ],
-        "</ul></nav>",
+        "</ul></details></nav>",
     ]
     if any(s.sortable for s in sections):
         parts.append(sortable_setup())
     for s, i in zip(sections, ids):
         parts.append(f'<h{s.level} id="{i}">{html.escape(s.title)}</h{s.level}>')
         parts += [MD.render(t) for t in s.text]
-        parts += [sortable_html(c, df) if c in s.sortable else table_html(c, df) for c, df in s.tables]
+        parts += [
+            f'<div class="wide">{sortable_html(c, df) if c in s.sortable else table_html(c, df)}</div>'
+            for c, df in s.tables
+        ]
+        parts += [MD.render(t) for t in s.notes]
         parts += [image_tag(c, f) for c, f in s.figures]
     parts.append("</body></html>")
     path.write_text("\n".join(parts))

@@ -68,6 +68,14 @@ class GroupRates:
         return e.seconds / e.computed if e.computed else float("nan")
 
 
+def shown_fraction(before: float, elapsed: float, eta: float) -> float:
+    """The share of the time the bar shows: elapsed / (elapsed + ETA), but never less than it showed `before`
+    (an ETA that grows when a slower group starts must not move the bar back; the ETA beside it says so)."""
+    if np.isnan(eta) or elapsed + eta <= 0:
+        return before
+    return max(before, min(1.0, elapsed / (elapsed + eta)))
+
+
 class Progress:
     """A progress bar whose ETA is the time the tasks left will take, not a count of runs (the largest
     tasks go first, so a count of runs would promise hours for a job of minutes).
@@ -134,8 +142,9 @@ class Progress:
             desc=desc,
             dynamic_ncols=True,
             smoothing=0,  # tqdm's rate is then elapsed / elapsed: its "remaining" is our ETA
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed{postfix}",
         )
+        self.fraction = 0.0  # the share the bar shows: elapsed / (elapsed + ETA), never less than shown before
         self.show()
 
     def plan(self, tasks: list[list[str]], workers: int) -> None:
@@ -251,8 +260,11 @@ class Progress:
         if not force and self.shown is not None and now - self.shown < self.SHOW_EVERY:
             return
         self.shown, elapsed, eta = now, now - self.started, self.estimate(now)
-        self.bar.n, self.bar.total = elapsed, (None if np.isnan(eta) else elapsed + eta)
-        self.bar.set_postfix_str(f"{len(self.seen)}/{len(self.work)} runs, {self.failed} failed")
+        self.fraction = shown_fraction(self.fraction, elapsed, eta)
+        known = self.fraction or not np.isnan(eta)
+        self.bar.n, self.bar.total = round(1000 * self.fraction), (1000 if known else None)
+        left = "unknown" if np.isnan(eta) else clock_text(eta)
+        self.bar.set_postfix_str(f"ETA {left}, {len(self.seen)}/{len(self.work)} runs, {self.failed} failed", False)
         if self.plain and (force or self.said is None or now - self.said >= self.PLAIN_EVERY):
             self.said = now
             log.info(self.line(elapsed, eta))
@@ -303,3 +315,23 @@ def count(counts: Counter, summary: dict, bar: Progress) -> None:
     dead = summary.get("dead_l1")
     live_at_end = None if dead is None else 1.0 if np.isnan(dead) else 1.0 - dead  # NaN: units that cannot die
     bar.ended(summary["run_id"], counts["failed"], summary.get("live_fraction") or 1.0, live_at_end)
+
+
+def closing_lines(counts: Counter, name: str, report: Path | None, results_csv: Path, logger: dict | None) -> list[str]:
+    """The sweep's last words on the terminal: how many runs and how they ended, where the report is, and, with
+    an MLflow logger, where its store is and the command that opens it."""
+    said = [f"{counts[o]} {o}" for o in ("ok", "collapsed", "diverged") if counts[o]]
+    said += [f"{counts['failed']} did not finish"] if counts["failed"] else []
+    total = counts["finished"] + counts["failed"]
+    lines = [f"{total} runs: {', '.join(said) or 'none'}."]
+    lines.append(f"Report: {report}" if report else f"Results: {results_csv}")
+    if (logger or {}).get("name") == "mlflow":
+        uri, experiment = logger["tracking_uri"], logger.get("experiment") or name
+        where = f"MLflow: the runs are in {uri}, experiment '{experiment}'."
+        how = (
+            f"Open it with: mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
+            if uri.startswith("sqlite:")
+            else f"Open {uri} in a browser."
+        )
+        lines += [where, how]
+    return lines
