@@ -1,5 +1,5 @@
 """Faults users meet: a folder from someone else (edited, cut short, a crafted checkpoint), a full
-disk, an open cluster port. Real MNIST at small size, real files; see docs/durability.md, "Faults"."""
+disk, an open cluster port. Real MNIST at small size, real files; see docs/record/durability.md, "Faults"."""
 
 import hashlib
 import json

@@ -85,7 +85,9 @@ def network_section(s: Sweep) -> list[Section]:
         f"Of {len(table)} cells, yours fails where the built-in network learns in **{len(code)}** (the cause is in "
         f"the code), both fail in **{len(config)}** (the config), and "
         f"{int(table['cause'].str.startswith('yours learns').sum()) if len(table) else 0} cells learn with yours "
-        "and collapse with the built-in one.",
+        "and collapse with the built-in one; in "
+        f"{int(table['cause'].str.contains('changes what').sum()) if len(table) else 0} cells both learn but the code "
+        f"moves test accuracy by {DIFFERENT:g} points or more.",
     ]
     if findings:
         text.append(f"`python -m experiments.check` found {len(findings)} thing(s) in the code:")
