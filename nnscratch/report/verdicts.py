@@ -11,7 +11,7 @@ from nnscratch.claims import ClaimResult, as_list, design
 from nnscratch.report.effects import level_text
 from nnscratch.report.render import Section, slug
 from nnscratch.report.sentences import cells_counted, check_sentence, reason_sentence
-from nnscratch.stats import Boundary
+from nnscratch.stats import BinomialDesign
 
 
 def claims_table(
@@ -55,13 +55,14 @@ def shown_cells(cells: pd.DataFrame) -> pd.DataFrame:
 HOW_SURE = "how_sure"  # the section with the whole method (claims.METHOD)
 
 
-def guarantee_text(boundary: Boundary) -> str:
+def guarantee_text(test: BinomialDesign) -> str:
     """The guarantee in two sentences, linking to the whole method."""
     return (
-        f"How sure: a cell exactly on its threshold is called 'holds' or 'fails' at most {1 - boundary.level:.0%} of "
-        f"the time, however many seeds are added (up to {boundary.last} per cell, looks at "
-        f"{', '.join(map(str, boundary.looks))}), if its seeds' margins are roughly normal. "
-        f"Margins are in the measure's units (accuracy: 0.01 = 1 point). [The method in full](#{HOW_SURE})."
+        "How sure: a cell is decided by how many of its seeds pass the check, by an exact sequential binomial "
+        f"test at {', '.join(map(str, test.looks))} seeds: a cell exactly on the line is called 'holds' or 'fails' "
+        f"with chance at most {test.error:.3f}, whatever law its seeds follow (normal, skewed, collapsing) and "
+        "however many seeds are added. Margins are in the measure's units (accuracy: 0.01 = 1 point). "
+        f"[The method in full](#{HOW_SURE})."
     )
 
 
