@@ -52,9 +52,15 @@ def cell_sentence(cells: pd.DataFrame, i, spec: dict) -> str:
     mean = f"{cells.at[i, 'mean']:+.3g}" if pairs else f"{cells.at[i, 'mean']:.3g}"
     rate = f" (at least {spec['rate']:.0%} needed)" if spec.get("rate") is not None else ""
     seeds = "pairs of seeds" if pairs else "seeds"
+    beyond = ""
+    if "beyond" in cells.columns and cells.at[i, "beyond"] > 0:  # more seeds than the design's last look
+        beyond = (
+            f"; judged on its first {cells.at[i, 'judged']} seeds (the design's last look), the "
+            f"{cells.at[i, 'beyond']} seeds past it reported only: {cells.at[i, 'pass_rate_all']:.0%} of all {n} pass"
+        )
     return (
         f"{mean} on {n} {seeds}, {abs(d):.2g}{span} {side} {value_name(spec['value'])}; "
-        f"passes on {k} of {n}{rate}; {outcome_words(cells.at[i, 'outcomes'], n, pairs)}"
+        f"passes on {k} of {n}{rate}; {outcome_words(cells.at[i, 'outcomes'], n, pairs)}{beyond}"
     )
 
 
