@@ -358,7 +358,9 @@ def test_a_sweep_runs_over_tls_and_a_client_without_the_certificate_is_refused_b
         done = sweep_with(c.address, ours, "ours")
     for how, proc in refused.items():
         assert proc.returncode == 1, (how, proc.stderr[-2000:])
-        (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+        lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+        assert len(lines) == 1, (how, proc.stderr[-3000:])
+        line = lines[0]
         assert line.startswith("error: parallel.scheduler=") and "cannot connect" in line, (how, line)
         assert "Traceback" not in proc.stderr and proc.stderr.rstrip().endswith(line), (how, proc.stderr[-2000:])
         assert not list((out / how.split()[0]).glob("*/*/runs/*")) if how != "another CA's certificate" else True

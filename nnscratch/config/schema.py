@@ -158,13 +158,6 @@ class Single(Run):
 
 
 @dataclass
-class Tls:
-    ca_file: str = MISSING
-    cert_file: str = MISSING
-    key_file: str = MISSING
-
-
-@dataclass
 class Parallel:
     """conf/parallel/*.yaml: where and how the runs of a sweep run (the defaults: one run per task, no
     checkpoints; conf/parallel/ sets its own)."""
@@ -175,7 +168,9 @@ class Parallel:
     stack_rows: int = 0
     stack_tasks: int = 1
     checkpoint_every: float = 0
-    tls: Tls | None = None
+    # null, or {ca_file, cert_file, key_file} (nnscratch.run.dask.tls_problems checks its keys and files).
+    # Untyped: OmegaConf cannot merge a command line's `parallel.tls={...}` into a typed block that is null.
+    tls: Any = None
 
 
 @dataclass

@@ -262,7 +262,7 @@ def run(
     logger that returns at once (nnscratch.loggers.process.started's) unless waiting on it is fine.
     `parallel` is conf/parallel/'s block, as a Parallel or a dict of some of its keys."""
     parallel = parallel_settings(parallel)
-    problems = tls_problems(asdict(parallel.tls) if parallel.tls else None)
+    problems = tls_problems(dict(parallel.tls) if parallel.tls is not None else None)
     if problems:
         raise ConfigError("\n".join(problems))
     record, specs, sweep_dir, planning = open_sweep(grid, parallel, cli_overrides, out_root, resume, conf_dir, adaptive)
@@ -371,7 +371,7 @@ def run_sweep(
     try:
         with logging_redirect_tqdm():
             if p.backend == "dask":
-                tls = asdict(p.tls) if p.tls else None
+                tls = dict(p.tls) if p.tls else None
                 run_on_dask(
                     planned, runs_root, p.n_jobs, p.scheduler, p.stack_rows, counts, bar, p.checkpoint_every, tls
                 )
