@@ -104,13 +104,15 @@ class Cluster:
 
     def close(self) -> list[str]:
         """Stop everything; the files the workers left under the hidden folder."""
-        with distributed.Client(self.address, security=self.security) as client:
-            client.shutdown()
-        for p in [*self.workers, self.scheduler]:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        try:
+            with distributed.Client(self.address, security=self.security) as client:
+                client.shutdown()
+        finally:  # a shutdown that fails must not leave a worker running
+            for p in [*self.workers, self.scheduler]:
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
         return [line for f in self.tmp.glob("worker*.files") for line in f.read_text().split()]
 
 
