@@ -6,8 +6,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from benchmarks.bench import run_benchmark
 from nnscratch.data import DataError
-from nnscratch.perf.bench import run_benchmark
 
 
 @hydra.main(config_path="../conf", config_name="bench", version_base="1.3")

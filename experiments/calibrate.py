@@ -5,11 +5,11 @@ import time
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from benchmarks.calibration import Case, calibrate, real_cases
+from benchmarks.seed_cost import seed_cost
 from nnscratch import results
 from nnscratch.claims import design, load_claims
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf.calibration import Case, calibrate, real_cases
-from nnscratch.perf.seed_cost import seed_cost
 
 TARGET = 0.05  # the chance of a wrong decision every law must stay within
 POWER = 0.80  # the chance a normal 1.4 sd effect is decided right within the design's seeds

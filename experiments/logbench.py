@@ -1,6 +1,6 @@
 """Logging overhead: python -m experiments.logbench [repeats=2] [trivial_runs=10000] [bulk_workers=2]
 [trivial_dir=<a finished trivial sweep's folder, to log instead of running one>]
-(nnscratch/perf/logbench.py)"""
+(benchmarks/logbench.py)"""
 
 import time
 from pathlib import Path
@@ -9,7 +9,7 @@ import hydra
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from nnscratch.perf import logbench
+from benchmarks import logbench
 
 
 @hydra.main(config_path="../conf", config_name="logbench", version_base="1.3")

@@ -1,4 +1,4 @@
-"""Scale benchmark: python -m experiments.scale [sizes=[1000,10000,100000]]  (see nnscratch/perf/scale.py)"""
+"""Scale benchmark: python -m experiments.scale [sizes=[1000,10000,100000]]  (see benchmarks/scale.py)"""
 
 import time
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nnscratch.perf import scale
+from benchmarks import scale
 
 
 @hydra.main(config_path="../conf", config_name="scale", version_base="1.3")

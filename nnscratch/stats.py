@@ -8,7 +8,7 @@ seed's pass is a coin of some chance p, so 'more than a share r of seeds pass' (
 margin passes) is tested exactly by counting passes: BinomialDesign's critical counts at each look are
 computed under p = r by convolution, no simulation and no assumption on the law.
 
-Everything takes arrays of replications so that the calibration (nnscratch.perf.calibration) runs the very
+Everything takes arrays of replications so that the calibration (benchmarks.calibration) runs the very
 functions the claims engine runs: `margins` is (R, n) float — R replications (R = 1 for a real cell)
 of n seeds' margins, in seed order.
 

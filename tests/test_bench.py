@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import yaml
 
+from benchmarks import bench, floors, steps
 from nnscratch.data import prepare
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf import bench, floors, steps
 from nnscratch.run import prepared, sweep
 from nnscratch.train import Stack
 

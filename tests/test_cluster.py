@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from benchmarks.stops_grid import every_number, saved_iterations
 from nnscratch import results
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf.stops_grid import every_number, saved_iterations
 from nnscratch.run import sweep
 from nnscratch.run.dask import security
 

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import yaml
 
+from benchmarks import floors, steps
 from nnscratch import datasets, results
 from nnscratch.claims import for_dataset, load_claims
 from nnscratch.config.checks import ConfigError, check
 from nnscratch.config.compose import command, compose_run, run_id
 from nnscratch.data import DataError, prepare
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf import floors, steps
 from nnscratch.run import plan, prepared, sweep, task
 from nnscratch.train import train
 

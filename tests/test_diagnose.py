@@ -162,7 +162,7 @@ def test_a_sweep_folder_is_diagnosed_again_exactly_as_its_runs_were(tmp_path):
 
 
 def test_each_grid_run_gets_the_first_cause_its_config_matches():
-    from nnscratch.perf.diagnosis_causes import CAUSES, cause_of
+    from benchmarks.diagnosis_causes import CAUSES, cause_of
 
     causes = yaml.safe_load(CAUSES.read_text())["causes"]
     base, _ = compose_run([])

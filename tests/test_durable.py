@@ -16,10 +16,10 @@ import psutil
 import pytest
 import yaml
 
+from benchmarks.stops_grid import every_number, saved_iterations
 from nnscratch import results
 from nnscratch.config.checks import ConfigError
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf.stops_grid import every_number, saved_iterations
 from nnscratch.run import stopping, sweep
 
 ROOT = CONF_DIR.parent

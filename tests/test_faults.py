@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import yaml
 
+from benchmarks import same_numbers
+from benchmarks.stops_grid import every_number
 from nnscratch import results
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf import same_numbers
-from nnscratch.perf.stops_grid import every_number
 from nnscratch.run import checkpoint, sweep
 from nnscratch.run.prepared import data_key, open_prepared, save_prepared
 from nnscratch.run.task import run_task

@@ -1,5 +1,5 @@
 """Imports point one way: data, network, optimizers <- train <- run/task <- backends <- run/sweep;
-results, claims and report import neither Hydra nor config/ or run/; nothing imports perf/."""
+results, claims and report import neither Hydra nor config/ or run/; the package imports no benchmarks/."""
 
 import ast
 from pathlib import Path
@@ -27,7 +27,6 @@ ALLOWED = {
     "report": {"paths", "diagnostics", "diagnose", "results", "claims", "stats", "report"},
     "loggers": {"paths", "results", "config", "loggers"},
     "run": BASE | {"train", "networks", "config", "results", "claims", "loggers", "run"},
-    "perf": BASE | {"train", "networks", "config", "results", "claims", "loggers", "run", "report", "perf"},
 }
 # each imports only earlier
 RUN_ORDER = ["prepared", "task", "plan", "progress", "loky", "dask", "adaptive", "sweep", "repair"]
@@ -104,3 +103,14 @@ def test_the_model_records_and_report_do_without_hydra(room_name):
     paths = [p for p in PACKAGE.rglob("*.py") if room(module_name(p)) == room_name]
     used = {i.split(".")[0] for p in paths for i in imports(p)}
     assert paths and not used & {"hydra", "omegaconf"}
+
+
+def test_the_package_imports_no_benchmark():
+    """Measurement tools live beside the package (benchmarks/), as scikit-learn keeps its own."""
+    wrong = [
+        f"{module_name(p)} imports {i}"
+        for p in PACKAGE.rglob("*.py")
+        for i in imports(p)
+        if i.split(".")[0] == "benchmarks"
+    ]
+    assert not wrong, wrong

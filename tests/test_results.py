@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import scale
 from nnscratch import results
-from nnscratch.perf import scale
 from nnscratch.run import sweep
 
 
@@ -83,7 +83,7 @@ def test_a_record_written_again_replaces_the_old_one_whole(tmp_path):
 
 
 def test_two_folders_are_compared_run_for_run_and_a_changed_last_bit_is_found(tmp_path):
-    from nnscratch.perf.same_numbers import differences
+    from benchmarks.same_numbers import differences
 
     def folder(name: str, loss: float) -> Path:
         sweep_dir = tmp_path / name

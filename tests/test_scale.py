@@ -9,9 +9,9 @@ import sys
 import pytest
 import yaml
 
+from benchmarks import scale
 from nnscratch import results
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf import scale
 
 pytestmark = pytest.mark.slow  # end to end: the entry points in subprocesses
 

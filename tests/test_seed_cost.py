@@ -1,11 +1,11 @@
-"""What adaptive seeds would cost a real sweep (nnscratch.perf.seed_cost), on a tiny real grid of 5 seeds
+"""What adaptive seeds would cost a real sweep (benchmarks.seed_cost), on a tiny real grid of 5 seeds
 whose uniform-weight cell is put on, or far from, a check's threshold."""
 
 import pytest
 
+from benchmarks.seed_cost import seed_cost
 from nnscratch import results
 from nnscratch.claims import design
-from nnscratch.perf.seed_cost import seed_cost
 from nnscratch.run import sweep
 
 LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None, "stack_rows": 256}

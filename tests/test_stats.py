@@ -1,12 +1,12 @@
 """The statistics of a verdict (nnscratch.stats) and their calibration at small size: the engine's own
-rule, round after round, on synthetic seeds of known law (nnscratch.perf.calibration)."""
+rule, round after round, on synthetic seeds of known law (benchmarks.calibration)."""
 
 import numpy as np
 import pytest
 from scipy import stats as st
 
+from benchmarks.calibration import Case, calibrate, law_of
 from nnscratch.claims import design
-from nnscratch.perf.calibration import Case, calibrate, law_of
 from nnscratch.run.adaptive import next_seeds, round_target
 from nnscratch.stats import binomial_crossing, binomial_design, clopper_pearson, holm, looks_reachable
 

@@ -1,9 +1,9 @@
 """How fast the trainer and the sweep are, against what the hardware allows: the benchmark.
 
-Step and mini-batch (nnscratch.perf.steps): one full-batch iteration against its floor and PyTorch,
+Step and mini-batch (benchmarks.steps): one full-batch iteration against its floor and PyTorch,
 mini-batch SGD against scikit-learn. Grid (here): the default grid, one seed, with one worker and
 with all cores, stacked or not, skipping dead units or not, against the floors of
-nnscratch.perf.floors (FLOPs at the measured peak SGEMM; the roofline of the stacked passes). Then
+benchmarks.floors (FLOPs at the measured peak SGEMM; the roofline of the stacked passes). Then
 the summary. Ratios are taken within one run, on one machine.
 """
 
@@ -17,11 +17,11 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from benchmarks.floors import data_sizes, grid_flops, memory_bandwidth, peak_sgemm, product_speed, roofline_floor
+from benchmarks.steps import MINIBATCH, minibatch_benchmark, step_benchmark
 from nnscratch import datasets
 from nnscratch.data import prepare
 from nnscratch.environment import environment
-from nnscratch.perf.floors import data_sizes, grid_flops, memory_bandwidth, peak_sgemm, product_speed, roofline_floor
-from nnscratch.perf.steps import MINIBATCH, minibatch_benchmark, step_benchmark
 from nnscratch.run.plan import tasks
 from nnscratch.run.progress import Progress
 

@@ -2,7 +2,7 @@
 timing and where things were written), and every run's history.csv on the columns and iterations both
 have: what a refactoring must leave as it was.
 
-    python -m nnscratch.perf.same_numbers <before folder> <after folder> [--by command]
+    python -m benchmarks.same_numbers <before folder> <after folder> [--by command]
 
 Runs are matched by run id, or with `--by command` by the command that reproduces them (when a change
 of the configs' keys, not of their values, changed the ids).

@@ -4,8 +4,8 @@ client or its process group, and print what happened: exit status, seconds to ex
 processes still alive 1.5 s after, records on disk and rows of results.csv, and whether any record
 was written after the exit.
 
-    python -m nnscratch.perf.stops SIGTERM client        # or SIGINT group, SIGHUP client, SIGKILL client
-    python -m nnscratch.perf.stops SIGTERM client dask   # a LocalCluster instead of the loky pool
+    python -m benchmarks.stops SIGTERM client        # or SIGINT group, SIGHUP client, SIGKILL client
+    python -m benchmarks.stops SIGTERM client dask   # a LocalCluster instead of the loky pool
 
 The sweep starts as a shell's background job does, with SIGINT ignored. Nothing imports this module.
 """

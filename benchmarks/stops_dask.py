@@ -5,8 +5,8 @@ no disk with the sweep), `python -m experiments.sweep sweep=smoke parallel=dask`
 SIGKILLed mid-task once `--after` records are on disk; every record of the second sweep compared with
 the straight one's (every metric but its wall time and worker, and the whole history.csv, as text).
 
-    python -m nnscratch.perf.stops_dask              # the worker killed at the 2nd record
-    python -m nnscratch.perf.stops_dask --after 8 'sweep.axes.data.subset=[10000]'   # overrides replace GRID's
+    python -m benchmarks.stops_dask              # the worker killed at the 2nd record
+    python -m benchmarks.stops_dask --after 8 'sweep.axes.data.subset=[10000]'   # overrides replace GRID's
 
 Printed: the killed task's runs and how many had stopped (their records sent to the client) before
 the kill, records on disk at the kill and kept after, the seconds the killed task had run, the age of
@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.stops_grid import every_number, records
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf.stops_grid import every_number, records
 
 DASK = Path(sys.executable).parent / "dask"
 GRID = ["sweep=smoke", "sweep.axes.train.iterations=[300]", "sweep.axes.data.subset=[3000]"]

@@ -1,7 +1,7 @@
 """What adaptive seeds would cost a real sweep under a sequential design: the extra runs and time.
 
 Every check cell the claims engine leaves open at the grid's own seeds (seeds < `first`) is played
-forward with the engine's rule (nnscratch.perf.calibration.binomial_rule, round after round) on seeds that
+forward with the engine's rule (benchmarks.calibration.binomial_rule, round after round) on seeds that
 pass with the share of the cell's seeds that passed over all the seeds the folder has.
 A run cell (the axes but the seed) costs the most seeds any of its check cells needs (an expectation
 over replications, per check cell: so a lower bound on the mean of the maximum), and each extra run
@@ -15,9 +15,9 @@ import json
 import numpy as np
 import pandas as pd
 
+from benchmarks.calibration import Case, binomial_rule
 from nnscratch import results
 from nnscratch.claims import CELL_STATS, OPEN, evaluate, for_dataset
-from nnscratch.perf.calibration import Case, binomial_rule
 from nnscratch.results import SEED
 from nnscratch.stats import BinomialDesign
 

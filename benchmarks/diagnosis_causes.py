@@ -1,7 +1,7 @@
 """How right the diagnoses are: each run's built-in cause (conf/diagnosis_causes.yaml) against its
 headline diagnosis, recomputed from a sweep folder. Pure, like nnscratch.diagnose.
 
-    python -m nnscratch.perf.diagnosis_causes outputs/log_grid/<timestamp> [more sweep folders]
+    python -m benchmarks.diagnosis_causes outputs/log_grid/<timestamp> [more sweep folders]
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ loky workers), each stopped sweep resumed (the sweep whose worker was killed goe
 every record of every resumed sweep compared with the straight one's (every metric but its wall
 time and worker, and the whole history.csv, as text: bit for bit).
 
-    python -m nnscratch.perf.stops_grid                        # 10/30/50/70/90 % x every stop
-    python -m nnscratch.perf.stops_grid --moments 50 --stops group-SIGINT,worker-SIGKILL
+    python -m benchmarks.stops_grid                        # 10/30/50/70/90 % x every stop
+    python -m benchmarks.stops_grid --moments 50 --stops group-SIGINT,worker-SIGKILL
 
 A moment is a share of the straight sweep's wall time. What a stop loses, per task in flight (each
 holds runs/.busy/<pid> from its start, naming its checkpoint): the seconds its worker trained since

@@ -1,6 +1,6 @@
 """What the hardware allows: peak SGEMM, memory bandwidth, the FLOPs of a step and of a grid, and
 the roofline floor of a stacked grid (per pass, the larger of its FLOPs at peak and its bytes at the
-measured bandwidth). The benchmark (nnscratch.perf.bench) states its times against these."""
+measured bandwidth). The benchmark (benchmarks.bench) states its times against these."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from benchmarks.floors import best_time, step_flops
 from nnscratch.data import Prepared
-from nnscratch.perf.floors import best_time, step_flops
 from nnscratch.train.stack import Stack
 
 

@@ -3,7 +3,7 @@ seed and 150 iterations) with logger=none and logger=mlflow (SQLite) in one run,
 turns, each sweep a fresh `python -m experiments.sweep` process: its wall time whole (imports and
 all), the sweep's own session time (sweep.json), and CPU time, the client's own and its children's
 apart (its workers and, with logger=mlflow, its logging process: nnscratch.loggers.process); then a
-finished sweep of trivial runs (nnscratch.perf.scale's grid) logged afterwards, as
+finished sweep of trivial runs (benchmarks.scale's grid) logged afterwards, as
 `python -m experiments.log` does, and logged again (idempotent: nothing new).
 
     python -m experiments.logbench repeats=2 trivial_runs=0   both grids, 2 pairs each
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.scale import stop_pool, trivial_grid
 from nnscratch import results
 from nnscratch.loggers.mlflow import MlflowLogger
 from nnscratch.paths import CONF_DIR
-from nnscratch.perf.scale import stop_pool, trivial_grid
 from nnscratch.run import sweep
 
 ROOT = CONF_DIR.parent  # the checkout: where `python -m experiments.sweep` runs
