@@ -370,3 +370,29 @@ def test_a_sweep_runs_over_tls_and_a_client_without_the_certificate_is_refused_b
     assert done.returncode == 0, done.stderr[-2000:]
     (sweep_dir,) = (out / "ours" / "tiny").iterdir()
     assert len(results.read_results(sweep_dir)) == 8 and len(results.run_dirs(sweep_dir)) == 8
+
+
+def test_a_users_network_file_reaches_workers_that_cannot_see_it(tmp_path):
+    """network=notebook on a cluster: the file sits in the folder the workers see as an empty tmpfs, so
+    they can only run it from the copy the client uploads; its runs equal the loky backend's."""
+    with cluster(tmp_path, workers=1) as c:
+        mine = tmp_path / "client" / "my_net.py"  # hidden from the worker (created after it mounted its tmpfs)
+        shutil.copy(ROOT / "examples" / "tutorial_net.py", mine)
+        grid = {
+            "name": "mine",
+            "axes": {
+                "data": {"subset": [500], "scaling": ["unit"]},
+                "train": {"iterations": [20], "eval_every": [10]},
+                "seed": [0],
+            },
+        }
+        overrides = ["network=notebook", f"network.source={mine}"]
+        dask, counts = sweep.run(
+            grid, {"backend": "dask", "scheduler": c.address}, overrides, tmp_path / "d", progress=False
+        )
+        loky, _ = sweep.run(grid, {"backend": "loky", "n_jobs": 1}, overrides, tmp_path / "l", progress=False)
+    assert counts["finished"] == 2 and not counts["failed"], counts
+    on_dask = {r: drop_where(m) for r, m in records(dask).items()}
+    assert on_dask == {r: drop_where(m) for r, m in records(loky).items()}
+    sources = [results.read_run(d)["run"]["config"]["network"].get("source") for d in results.run_dirs(dask)]
+    assert sorted(map(str, sources)) == sorted([str(mine), "None"])  # the record names the user's own path

@@ -6,6 +6,8 @@ Nothing a worker does touches this machine's filesystem:
   result is that data (`hold`), replicated to every worker; tasks take it by reference, so the
   data crosses the network once per worker, not once per task, and if every worker holding it
   dies Dask makes it again on another (scattered data would be lost for good);
+- a user's network file (network=notebook) is copied to every worker with Dask's `upload_file`, and
+  a worker's runs import that copy (`on_this_worker`), wherever the file was on this machine;
 - a task returns its runs' records (metrics, history) and this process writes them into the sweep
   folder, atomically, as the loky backend's workers do;
 - with checkpoints (`checkpoint_every` > 0), a task saves its stack's state about that often into a
@@ -45,6 +47,7 @@ from pathlib import Path
 from nnscratch import data as datamod
 from nnscratch import results
 from nnscratch.config.checks import ConfigError
+from nnscratch.networks.loading import own_network, source_path
 from nnscratch.run import checkpoint, stopping
 from nnscratch.run.plan import worker_count
 from nnscratch.run.prepared import data_key, prepared_by_key
@@ -198,6 +201,30 @@ def polled(stop_event: str) -> Callable[[], bool]:
     return asked
 
 
+def ship_networks(client, specs: Iterable[dict]) -> None:
+    """Copy each user's network file the specs train (network=notebook) to every worker, present and
+    future (Dask's upload_file): the workers need no shared disk for it either."""
+    for source in sorted({str(source_path(s["config"]["network"])) for s in specs if own_network(s["config"])}):
+        client.upload_file(source, load=False)
+
+
+def on_this_worker(specs: list[dict]) -> list[dict]:
+    """On a worker: the specs with each user's network file read from the copy ship_networks left in
+    this worker's folder."""
+    if not any(own_network(s["config"]) for s in specs):
+        return specs
+    from distributed import get_worker
+
+    folder = Path(get_worker().local_directory)
+
+    def local(spec: dict) -> dict:
+        network = spec["config"]["network"]
+        copy = {**network, "source": str(folder / Path(network["source"]).name)}
+        return spec | {"config": spec["config"] | {"network": copy}} if own_network(spec["config"]) else spec
+
+    return [local(s) for s in specs]
+
+
 def run_task(
     specs: list[dict],
     data: datamod.Prepared,
@@ -212,6 +239,7 @@ def run_task(
     every so many seconds and once the stop Event is set (then the task ends: SavedAtStop), each
     save announced on the topic; it continues from the Variable's state if it holds one (this is
     Dask's retry of a task whose worker died), else from `state`."""
+    specs = on_this_worker(specs)
     if not saving:
         return execute(specs, data, max_rows, report, on_stop)
     from distributed import Variable, get_worker
@@ -442,6 +470,7 @@ def run_on_dask(
         return
     with connect(scheduler, worker_count(n_jobs, todo), tls) as client:
         threads = cluster_threads(client)
+        ship_networks(client, todo)
         bar.plan([[s["run_id"] for s in t] for t in planned], threads)
         saves = (runs_root.parent / "checkpoints", checkpoint_every) if checkpoint_every else None
         prepared = dict(prepared_by_key(todo))
