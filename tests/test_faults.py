@@ -339,3 +339,23 @@ def test_tls_settings_without_their_files_are_refused_before_anything_is_written
     with pytest.raises(ConfigError, match=r"parallel.tls: must be null or \{ca_file, cert_file, key_file\}"):
         sweep.run(TINY, parallel | {"tls": {"ca": "x"}}, [], tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_full_disk_under_a_dask_sweep_stops_it_in_one_line_and_resume_finishes_it(disk_conf, disk_straight, tmp_path):
+    """The same on a real Dask cluster: this process writes the records the workers send back."""
+    pytest.importorskip("distributed", reason="the dask extra is installed by .ci/run")
+    from test_cluster import cluster
+
+    straight, records, _, _ = disk_straight  # no prepared data on this disk: Dask ships it to the workers
+    with cluster(tmp_path, workers=1) as c:
+        on_dask = ("parallel=dask", f"parallel.scheduler={c.address}", "report=false")
+        first, resumed = fill_and_resume(disk_conf, tmp_path, records // 2, *on_dask)
+    assert first.returncode == 1, first.stderr[-3000:]
+    (line,) = [x for x in first.stderr.splitlines() if x.startswith("error:")]
+    (sweep_dir,) = (tmp_path / "full" / "disk").iterdir()
+    assert "the disk is full" in line and "while writing its records" in line and "resume=" in line, line
+    assert "Traceback" not in first.stderr, first.stderr[-3000:]
+    assert 0 < len(whole(sweep_dir)) < len(straight), "the disk did not fill mid-sweep: change the ballast"
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert every_number(tmp_path / "resumed" / "disk" / sweep_dir.name) == straight  # bit for bit
