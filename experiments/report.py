@@ -11,7 +11,8 @@ import hydra
 from omegaconf import DictConfig
 
 from nnscratch import results
-from nnscratch.report import ClaimsChanged, write_report
+from nnscratch.config.claims_file import claims_problems
+from nnscratch.report import ClaimsChanged, claims_file_of, write_report
 
 
 @hydra.main(config_path="../conf", config_name="report", version_base="1.3")
@@ -26,8 +27,12 @@ def main(cfg: DictConfig) -> None:
             "error: give sweep_dir=<a folder a sweep or a multirun wrote> or sweep_dirs=[a,b]; "
             f"no results.csv or multirun.yaml in {missing}"
         )
+    path = Path(cfg.claims) if cfg.claims else claims_file_of(results.read_sweep(dirs[0]))
+    problems = claims_problems(path) if path.is_file() else [f"claims={path}: no such file; give a claims file"]
+    if problems:  # one line each, before anything is written
+        sys.exit("\n".join(f"error: {p}" for p in problems))
     try:
-        print(write_report(dirs, cfg.out_dir, cfg.claims, bool(cfg.explore)))
+        print(write_report(dirs, cfg.out_dir, path, bool(cfg.explore)))
     except ClaimsChanged as err:
         sys.exit(f"error: {err}")
 

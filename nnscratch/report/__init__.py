@@ -35,6 +35,13 @@ def claims_checked(path: Path, records: list[tuple[Path, dict]], explore: bool) 
     return load_claims(path) | {"file": path.name, "exploratory": bool(changed)}
 
 
+def claims_file_of(record: dict) -> Path:
+    """The claims file a sweep (its sweep.json record) is judged by: the file it fixed before its runs,
+    when it still exists, else its grid's `claims:`, else conf/claims.yaml."""
+    recorded = record.get("claims_file")
+    return Path(recorded if recorded and Path(recorded).is_file() else claims_for(record))
+
+
 def write_report(
     sweep_dirs: list[Path], out_dir: Path | None = None, claims_path: Path | None = None, explore: bool = False
 ) -> Path:
@@ -43,9 +50,8 @@ def write_report(
     conf/claims.yaml); a file
     other than the one the sweep recorded is refused unless `explore` (verdicts then labelled exploratory)."""
     sweeps = [load_sweep(Path(d)) for d in sweep_dirs]
-    recorded = sweeps[0].record.get("claims_file")  # the file the sweep fixed before its runs, when it still exists
-    path = Path(claims_path or (recorded if recorded and Path(recorded).is_file() else claims_for(sweeps[0].record)))
-    claims = claims_checked(path, [(s.path, s.record) for s in sweeps], explore)
+    path = claims_path or claims_file_of(sweeps[0].record)
+    claims = claims_checked(Path(path), [(s.path, s.record) for s in sweeps], explore)
     out = (
         Path(out_dir)
         if out_dir

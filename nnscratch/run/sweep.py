@@ -22,6 +22,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from nnscratch import results
 from nnscratch.claims import claims_digest, claims_for, design, for_dataset, load_claims, undecided_runs
 from nnscratch.config.checks import ConfigError, parallel_settings
+from nnscratch.config.claims_file import claims_problems
 from nnscratch.config.compose import run_keys
 from nnscratch.config.grid import axis_names, expand, products
 from nnscratch.config.schema import Adaptive, Grid, Parallel, typed_block
@@ -172,9 +173,17 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
 
 def claims_fixed(settings: dict | None, record: dict, conf_dir: Path) -> dict:
     """The claims file this sweep will be judged by and its SHA-256, recorded before any run (the report
-    refuses another file unless asked to explore)."""
+    refuses another file unless asked to explore); ConfigError, before any work, if the file has a problem
+    (nnscratch.config.claims_file)."""
     path = Path(settings["claims"]) if settings else claims_for(record, conf_dir)
-    return {"claims_file": str(path), "claims_sha256": claims_digest(path)} if path.is_file() else {}
+    if not path.is_file():
+        if record.get("claims"):
+            raise ConfigError(f"sweep '{record['name']}': claims: no file {path}; name a file of {conf_dir}")
+        return {}
+    problems = claims_problems(path)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return {"claims_file": str(path), "claims_sha256": claims_digest(path)}
 
 
 def check_same_claims(sweep_dir: Path, on_disk: dict, settings: dict | None) -> None:
