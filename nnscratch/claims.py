@@ -347,7 +347,7 @@ def declared_independent(check: dict, group: pd.DataFrame) -> bool:
     return chosen is not None and len(chosen) == len(group)
 
 
-def history_of(histories: pd.DataFrame, run_id: str) -> pd.DataFrame:
+def run_history(histories: pd.DataFrame, run_id: str) -> pd.DataFrame:
     if "run_id" not in histories.columns:
         return pd.DataFrame()
     mine = histories[histories["run_id"] == run_id]
@@ -376,7 +376,7 @@ def independence_checked(group: pd.DataFrame, histories: pd.DataFrame) -> tuple[
         return False, "declared seed-independent, not confirmed: one seed, two are needed to compare histories"
     first, second = group.iloc[0], group.iloc[1]
     for x, y in zip(first["run_ids"], second["run_ids"]):
-        found = history_difference(history_of(histories, x), history_of(histories, y))
+        found = history_difference(run_history(histories, x), run_history(histories, y))
         if found:
             return False, (
                 f"declared seed-independent, refused: seeds {first.get(SEED, '?')} and {second.get(SEED, '?')} "
@@ -386,7 +386,7 @@ def independence_checked(group: pd.DataFrame, histories: pd.DataFrame) -> tuple[
     return True, f"seed-independent (declared; confirmed: {seeds} have identical histories)"
 
 
-def alone(margins: np.ndarray, strict: bool, independent: str | None, test: BinomialDesign):
+def decision_before_holm(margins: np.ndarray, strict: bool, independent: str | None, test: BinomialDesign):
     """(decision code, p-value, basis) of one cell before Holm. `independent`: the confirmed evidence when
     the cell is declared and shown seed-independent (then its value decides), else None."""
     if independent and no_spread(margins):  # a deterministic measure: its single value is the truth
@@ -412,7 +412,7 @@ def cell_row(group: pd.DataFrame, check: dict, test: BinomialDesign, strict: boo
     low, high = interval(margins, test.level)
     sd = float(np.std(margins, ddof=1)) if n > 1 else float("nan")
     evidence = independence_checked(group, histories) if declared_independent(check, group) else (False, "")
-    code, p, basis = alone(margins, strict, evidence[1] if evidence[0] else None, test)
+    code, p, basis = decision_before_holm(margins, strict, evidence[1] if evidence[0] else None, test)
     if evidence[1] and not evidence[0]:
         basis += f" ({evidence[1]})"
     failed = int((~passes(margins, strict)).sum())
@@ -457,7 +457,7 @@ def check_decisions(codes: np.ndarray, p: np.ndarray, level: float) -> np.ndarra
     return np.where(unanimous[:, None], codes, adjusted)
 
 
-def cell_table(
+def cell_statistics(
     frame: pd.DataFrame, axes: list[str], check: dict, test: BinomialDesign, strict: bool, histories: pd.DataFrame
 ) -> pd.DataFrame:
     """One row per cell (the axes that vary within the check's runs, seed excluded) with CELL_STATS. A cell
@@ -568,7 +568,7 @@ def run_check(
     frame = frame[frame["margin"].notna()]
     strict = check.get("op", ">=") in STRICT and check["kind"] != "reach"
     test = design_for(check, base)
-    cells = cell_table(frame, [a for a in axes if a in frame.columns], check, test, strict, histories)
+    cells = cell_statistics(frame, [a for a in axes if a in frame.columns], check, test, strict, histories)
     label = check["measure"] + (f" at iteration {check['at']}" if "at" in check else "")
     if check["kind"] == "reach":
         label = f"highest {check['measure']} within {check['within']} iterations (target {check['value']})"
