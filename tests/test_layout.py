@@ -23,7 +23,7 @@ ALLOWED = {
     "networks": BASE | {"train", "networks"},
     "config": BASE | {"config", "networks"},
     "results": {"paths", "diagnostics"},
-    "claims": {"paths", "diagnostics", "results", "stats"},
+    "claims": {"paths", "diagnostics", "results", "stats", "claims"},
     "report": {"paths", "diagnostics", "diagnose", "results", "claims", "stats", "report"},
     "loggers": {"paths", "results", "config", "loggers"},
     "run": BASE | {"train", "networks", "config", "results", "claims", "loggers", "run"},
