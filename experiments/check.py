@@ -13,7 +13,7 @@ from nnscratch.config.checks import ConfigError, check
 from nnscratch.data import DataError
 from nnscratch.network import Activation
 from nnscratch.networks.checks import check_network
-from nnscratch.networks.loading import NetworkFileError, load
+from nnscratch.networks.loading import NetworkFileError, load_notebook
 from nnscratch.run.prepared import prepare_for
 
 
@@ -24,7 +24,7 @@ def main(cfg: DictConfig) -> None:
         if config["network"]["name"] == "builtin":
             raise ConfigError("nothing to check: give your network, network=notebook network.source=<your .py>")
         check(config)
-        nb = load(config["network"])
+        nb = load_notebook(config["network"])
         data = prepare_for(config)
     except (ConfigError, DataError, NetworkFileError) as err:
         print(f"error: {err}", file=sys.stderr)

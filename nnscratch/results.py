@@ -194,9 +194,14 @@ def runs_dir(sweep_dir: Path) -> Path:
     return Path(sweep_dir) if is_multirun(sweep_dir) else Path(sweep_dir) / "runs"
 
 
+def is_sweep(folder: Path) -> bool:
+    """A folder that `python -m experiments.sweep` wrote (its sweep.json)."""
+    return (Path(folder) / "sweep.json").is_file()
+
+
 def is_multirun(folder: Path) -> bool:
     """A folder that `python -m experiments.train -m ...` (a Hydra multirun) wrote."""
-    return (Path(folder) / "multirun.yaml").is_file() and not (Path(folder) / "sweep.json").is_file()
+    return (Path(folder) / "multirun.yaml").is_file() and not is_sweep(folder)
 
 
 def multirun_record(folder: Path) -> dict:
@@ -208,7 +213,11 @@ def multirun_record(folder: Path) -> dict:
 
 def run_dirs(sweep_dir: Path) -> list[Path]:
     """Complete run folders of a sweep (temporary and half-written ones skipped)."""
-    root = runs_dir(sweep_dir)
+    return complete_runs(runs_dir(sweep_dir))
+
+
+def complete_runs(root: Path) -> list[Path]:
+    """The complete run folders in `root` (a sweep's runs/, a multirun, or a day folder of single runs)."""
     if not root.is_dir():
         return []
     return sorted(d for d in root.iterdir() if not d.name.startswith(".") and (d / "metrics.json").is_file())

@@ -310,7 +310,7 @@ def test_a_task_continued_from_a_checkpoint_saved_after_one_of_its_runs_stopped_
     k = next(i for i, (first, second) in enumerate(models) if first["final"] is not None and second["final"] is None)
     first = specs[0]["run_id"]
     shutil.copytree(straight_dir / "runs" / first, resumed_dir / "runs" / first)  # written as it stopped
-    checkpoint.save(resumed_dir / "checkpoints", specs, states[k])
+    checkpoint.save_state(resumed_dir / "checkpoints", specs, states[k])
     kept = (resumed_dir / "runs" / first / "metrics.json").stat().st_mtime_ns
     with caplog.at_level("WARNING"):
         summaries = run_task(specs, data_dir, results.runs_dir(resumed_dir), 64, checkpoint_every=60)

@@ -118,7 +118,7 @@ def test_a_checkpoint_holds_no_pickle_and_continues_bit_for_bit(task, tmp_path):
     states = states_of(specs, data_dir)
     state = states[len(states) // 2]
     assert b"pickle" not in state and state[:2] == b"PK"  # a zip of .npy files
-    checkpoint.save(tmp_path / "resumed" / "checkpoints", specs, state)
+    checkpoint.save_state(tmp_path / "resumed" / "checkpoints", specs, state)
     run_task(specs, data_dir, results.runs_dir(tmp_path / "resumed"), 64, checkpoint_every=60)
     assert every_number(tmp_path / "resumed") == straight
 

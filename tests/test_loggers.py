@@ -22,8 +22,10 @@ from mlflow import MlflowClient
 from nnscratch import results
 from nnscratch.config.checks import ConfigError
 from nnscratch.loggers import make_logger
-from nnscratch.loggers import mlflow as mlflow_logger
-from nnscratch.loggers.mlflow import MlflowLogger, flatten, text
+from nnscratch.loggers.mlflow import MlflowLogger
+from nnscratch.loggers.mlflow import bulk as mlflow_bulk
+from nnscratch.loggers.mlflow import store as mlflow_store
+from nnscratch.loggers.mlflow.mapping import flatten, text
 from nnscratch.loggers.process import started
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import sweep
@@ -279,7 +281,7 @@ def test_resume_logs_the_runs_it_adds_once(tmp_path):
 
 
 def test_a_folder_logged_by_bulk_workers_has_every_run_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(mlflow_logger, "BULK_CHUNK", 2)  # 8 runs: 4 chunks for 2 worker processes
+    monkeypatch.setattr(mlflow_bulk, "BULK_CHUNK", 2)  # 8 runs: 4 chunks for 2 worker processes
     uri = f"sqlite:///{tmp_path / 'store.db'}"
     sweep_dir = run_grid(tmp_path, None)
     tracker = MlflowLogger(settings(uri, bulk_workers=2))
@@ -299,11 +301,11 @@ def journal_mode(db: Path) -> str:
 
 
 def test_only_the_stores_own_sqlite_connections_commit_without_fsync(tmp_path, monkeypatch):
-    monkeypatch.setattr(mlflow_logger, "FAST_STORES", set())
-    mlflow_logger.commit_without_fsync(tmp_path / "store.db")
+    monkeypatch.setattr(mlflow_store, "FAST_STORES", set())
+    mlflow_store.commit_without_fsync(tmp_path / "store.db")
     store, other = (sqlite3.connect(tmp_path / name) for name in ("store.db", "other.db"))
     for c in (store, other):
-        mlflow_logger.fast_commits(c, SimpleNamespace(info={}), None)
+        mlflow_store.fast_commits(c, SimpleNamespace(info={}), None)
     assert journal_mode(tmp_path / "store.db") == "wal" and journal_mode(tmp_path / "other.db") == "delete"
     assert store.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     assert other.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL, SQLite's default

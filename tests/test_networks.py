@@ -15,7 +15,7 @@ from nnscratch.config.compose import compose_run
 from nnscratch.data import prepare
 from nnscratch.network import Activation
 from nnscratch.networks.checks import check_network
-from nnscratch.networks.loading import NetworkFileError, UserCodeError, load
+from nnscratch.networks.loading import NetworkFileError, UserCodeError, load_notebook
 from nnscratch.networks.training import train_notebook
 from nnscratch.paths import CONF_DIR
 from nnscratch.report import write_report
@@ -50,7 +50,7 @@ def small(mnist):
 
 
 def test_the_correct_example_has_no_finding(small):
-    report = check_network(load(notebook(EXAMPLE)), small, Activation("relu"))
+    report = check_network(load_notebook(notebook(EXAMPLE)), small, Activation("relu"))
     assert report.findings == []
     assert any("finite differences" in p for p in report.passed)
 
@@ -67,13 +67,15 @@ def test_the_correct_example_has_no_finding(small):
     ],
 )
 def test_a_planted_bug_is_named_by_its_place(tmp_path, small, name, place, words):
-    report = check_network(load(notebook(planted(tmp_path, name))), small, Activation("relu"))
+    report = check_network(load_notebook(notebook(planted(tmp_path, name))), small, Activation("relu"))
     lines = [f.line() for f in report.findings if f.where.startswith(place)]
     assert lines and any(words in line for line in lines), [f.line() for f in report.findings]
 
 
 def test_relu_derivative_at_zero_is_not_flagged_but_noted(tmp_path, small):
-    report = check_network(load(notebook(planted(tmp_path, "ReLU derivative Z >= 0"))), small, Activation("relu"))
+    report = check_network(
+        load_notebook(notebook(planted(tmp_path, "ReLU derivative Z >= 0"))), small, Activation("relu")
+    )
     assert report.findings == []
     assert any("ReLU'(0) = 1" in n for n in report.notes)
 
@@ -82,7 +84,7 @@ def test_the_correct_example_trains_as_the_built_in_network(small):
     cfg, _ = compose_run(
         ["train.iterations=40", "train.eval_every=10", "network=notebook", f"network.source={EXAMPLE}"]
     )
-    mine = train_notebook(cfg, small, load(cfg["network"]))
+    mine = train_notebook(cfg, small, load_notebook(cfg["network"]))
     theirs = train(cfg, small)
     assert [h["iteration"] for h in mine.history] == [h["iteration"] for h in theirs.history]
     for a, b in zip(mine.history, theirs.history):
@@ -106,19 +108,19 @@ def test_a_file_that_trains_reads_data_or_lacks_a_function_on_import_is_refused(
     path.write_text(EXAMPLE.read_text().replace("def forward_prop(", "def fwd_pass(") + body)
     t0 = time.monotonic()
     with pytest.raises(NetworkFileError, match=message.replace("?", r"\?")):
-        load(notebook(path, import_timeout=2))
+        load_notebook(notebook(path, import_timeout=2))
     assert time.monotonic() - t0 < 20
 
 
 def test_a_hanging_call_is_ended_and_an_error_names_the_users_frame(tmp_path, small):
     path = tmp_path / "my_net.py"
     path.write_text(EXAMPLE.read_text() + "\ndef hang(*args):\n    while True:\n        pass\n")
-    nb = load(notebook(path, call_timeout=1, functions={"forward": "hang"}))
+    nb = load_notebook(notebook(path, call_timeout=1, functions={"forward": "hang"}))
     t0 = time.monotonic()
     with pytest.raises(UserCodeError, match="did not return within 1 s"):
         nb.call("forward", 1)
     assert time.monotonic() - t0 < 5
-    bad = load(notebook(path))
+    bad = load_notebook(notebook(path))
     with pytest.raises(UserCodeError, match=r"my_net\.py:\d+ in forward_prop: `Z1 = W1.dot\(X\) \+ b1`"):
         bad.call("forward", np.zeros((3, 5)), np.zeros((3, 1)), np.zeros((2, 3)), np.zeros((2, 1)), np.zeros((4, 2)))
 

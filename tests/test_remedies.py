@@ -79,7 +79,7 @@ def test_a_tiny_remedies_grid_gives_its_matrix_and_verdicts(tmp_path, conf_copy)
 def test_a_remedies_grid_whose_claims_have_no_runs_still_gets_its_table_and_figures(tmp_path):
     """A pruned remedies grid (no claim selects any of its runs) crashed the report with KeyError 'mean'."""
     from nnscratch.claims import CheckResult, ClaimResult
-    from nnscratch.report.remedies import curves_figure, matrix_figure, remedy_table
+    from nnscratch.report.remedies import matrix_figure, remedy_curves_figure, remedy_table
 
     claims = {"claims": [claim("as_is", "none (as in the log)", UNSCALED), claim("adam", "adam", ADAM)]}
     empty = [
@@ -88,7 +88,7 @@ def test_a_remedies_grid_whose_claims_have_no_runs_still_gets_its_table_and_figu
     table = remedy_table(claims, empty)
     assert list(table["verdict"]) == ["inconclusive", "inconclusive"] and table["mean"].isna().all()
     assert matrix_figure(table, tmp_path / "m.png").is_file()
-    curves_figure(
+    remedy_curves_figure(
         claims, table, pd.DataFrame({"run_id": []}), pd.DataFrame({"run_id": [], "iteration": []}), tmp_path / "c.png"
     )
 

@@ -43,7 +43,7 @@ def unknown_name(key: str, value: object, allowed: tuple | dict) -> list[str]:
     return [] if value in allowed else [f"{key}: unknown '{value}' (allowed: {names})"]
 
 
-def check_init(key: str, init: dict, table: dict, n_layers: int) -> list[str]:
+def init_problems(key: str, init: dict, table: dict, n_layers: int) -> list[str]:
     """A weights/biases block against the network's depth: per_layer has one known scheme per layer."""
     per_layer = init.get("per_layer")
     if per_layer is None:
@@ -103,8 +103,8 @@ def validate(cfg: dict) -> list[str]:
         return problems
     problems = check_data(cfg["data"]) + check_model(cfg["model"])
     n_layers = len(cfg["model"]["hidden"]) + 1
-    problems += check_init("weights", cfg["weights"], WEIGHT_INITS, n_layers)
-    problems += check_init("biases", cfg["biases"], BIAS_INITS, n_layers)
+    problems += init_problems("weights", cfg["weights"], WEIGHT_INITS, n_layers)
+    problems += init_problems("biases", cfg["biases"], BIAS_INITS, n_layers)
     problems += check_train(cfg["train"]) + check_rates(cfg) + network_problems(cfg)
     return problems + unknown_name("fault", cfg.get("fault"), FAULTS)
 

@@ -97,7 +97,7 @@ class Reference:
         return [g["W"][0], g["b"][0], g["W"][1], g["b"][1]]
 
 
-def start(n_inputs: int, n_classes: int, hidden: int, seed: int) -> list[np.ndarray]:
+def reference_params(n_inputs: int, n_classes: int, hidden: int, seed: int) -> list[np.ndarray]:
     """Float64 parameters for the checks: He-scaled weights and small random biases (nonzero, so that no
     pre-activation sits exactly at ReLU's kink and a bias bug shows)."""
     p = init_params([n_inputs, hidden, n_classes], [Init("he")] * 2, [Init("normal", 0.1)] * 2, seed, "float64")
@@ -118,7 +118,7 @@ def check_network(nb: Notebook, data: Prepared, act: Activation, seed: int = 0) 
     the hidden activation `act` the user's network is meant to compute."""
     report, t0 = CheckReport(), time.perf_counter()
     X, y = batch(data, BATCH)
-    ref = Reference(start(data.n_inputs, data.n_classes, HIDDEN, seed), X, y, data.n_classes, act)
+    ref = Reference(reference_params(data.n_inputs, data.n_classes, HIDDEN, seed), X, y, data.n_classes, act)
     for check in (check_init, check_forward, check_backward, check_update, check_training, check_differential):
         try:
             # one BLAS thread: these products are small, and threads only wait for each other on a busy machine
@@ -375,7 +375,7 @@ def check_training(nb: Notebook, ref: Reference, data: Prepared, report: CheckRe
     with np.errstate(all="ignore"):
         losses, _ = train_with(nb, [p.copy() for p in ref.params], ref.X, ref.y, 0.1, 20)
         X, y = batch(data, OVERFIT_IMAGES)
-        params = start(data.n_inputs, data.n_classes, OVERFIT_HIDDEN, 1)
+        params = reference_params(data.n_inputs, data.n_classes, OVERFIT_HIDDEN, 1)
         _, accs = train_with(nb, params, X, y, OVERFIT_LR, OVERFIT_ITERATIONS, until=lambda a: a == 1.0)
     if not losses[-1] < losses[0]:
         report.findings.append(

@@ -271,7 +271,7 @@ def missing_functions(names: dict[str, str], defined: list[str], path: Path) -> 
     return lines
 
 
-def load(network: dict, probe: bool = True) -> Notebook:
+def load_notebook(network: dict, probe: bool = True) -> Notebook:
     """The user's file named by a `network` config block (conf/network/notebook.yaml), imported once per
     process; with `probe`, its import is first tried in a child process (probe_import)."""
     path = source_path(network)

@@ -62,7 +62,7 @@ def as_params(arrays: list[np.ndarray]) -> Params:
     return {"W": [W1, W2], "b": [np.broadcast_to(b1, (W1.shape[0], 1)), np.broadcast_to(b2, (W2.shape[0], 1))]}
 
 
-def history_row(
+def notebook_history_row(
     iteration: int, arrays: list, forward: tuple, grads: tuple, y: np.ndarray, test_pred: np.ndarray, y_test
 ) -> dict:
     """The built-in network's history columns (nnscratch.train.history.history_row) for one hidden layer,
@@ -122,7 +122,7 @@ def train_notebook(
             diverged = not (finite(fwd[3]) and finite(arrays))
             if evaluating(i, iterations, tc["eval_every"]) or diverged:
                 test_pred = test_predictions(nb, arrays, data.X_test)
-                history.append(history_row(i, arrays, fwd, grads, y, test_pred, data.y_test))
+                history.append(notebook_history_row(i, arrays, fwd, grads, y, test_pred, data.y_test))
             if diverged or i == iterations:
                 break
             # kept in the run's dtype: a float64 one-hot in the user's code would otherwise promote them

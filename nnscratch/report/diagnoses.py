@@ -44,9 +44,9 @@ def cell_names(runs: pd.DataFrame, axes: list[str]) -> pd.Series:
     return runs[keys].astype(str).apply(lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
 
 
-def cell_table(runs: pd.DataFrame, diag: pd.DataFrame, axes: list[str], order: list[str]) -> pd.DataFrame:
+def diagnosis_counts(runs: pd.DataFrame, diag: pd.DataFrame, axes: list[str], order: list[str]) -> pd.DataFrame:
     """Runs per cell (rows) and headline diagnosis (columns, in the modes' order)."""
-    joined = with_diagnosis(runs, diag)
+    joined = runs_with_diagnosis(runs, diag)
     table = pd.crosstab(cell_names(joined, axes), joined["diagnosis"].fillna("not run"))
     return table[[d for d in order if d in table.columns] + [c for c in table.columns if c not in order]]
 
@@ -126,7 +126,7 @@ def fix_text(mode: dict, override: str | None, quoted: list[str]) -> str:
     return f"{mode['remedy']}: try `{override}` (not measured in this sweep)" if override else mode["remedy"]
 
 
-def curves_figure(hist: pd.DataFrame, diag: pd.DataFrame, path: Path) -> Path | None:
+def diagnosis_curves_figure(hist: pd.DataFrame, diag: pd.DataFrame, path: Path) -> Path | None:
     """For each failing headline diagnosis, the test accuracy and dead-unit share of its first run
     against iteration, beside the first healthy run's (log-scaled iterations: the early ones show)."""
     shown = set(diag["diagnosis"].dropna())
@@ -171,7 +171,7 @@ def cite_in_claims(claim_sections: list[Section], verdicts: list[ClaimResult], d
             )
 
 
-def with_diagnosis(runs: pd.DataFrame, diag: pd.DataFrame) -> pd.DataFrame:
+def runs_with_diagnosis(runs: pd.DataFrame, diag: pd.DataFrame) -> pd.DataFrame:
     """results.csv with the recomputed diagnosis columns in place of the recorded ones."""
     cols = [c for c in diag.columns if c != "run_id"]
     return runs.drop(columns=[c for c in cols if c in runs.columns]).merge(diag, on="run_id", how="left")
@@ -181,14 +181,14 @@ def diagnosis_section(s, diag: pd.DataFrame, claims: dict, verdicts: list[ClaimR
     """The section 'Why runs failed' of one sweep."""
     modes = diagnose.load_modes()
     order = [m["name"] for m in modes]
-    table = cell_table(s.runs, diag, s.axes, order)
+    table = diagnosis_counts(s.runs, diag, s.axes, order)
     figs = [
         (
             "Headline diagnosis per cell: the number of runs of each.",
             cell_figure(table, out / "figures" / f"{tag}diagnosis_cells.png"),
         )
     ]
-    if curves := curves_figure(s.histories, diag, out / "figures" / f"{tag}diagnosis_curves.png"):
+    if curves := diagnosis_curves_figure(s.histories, diag, out / "figures" / f"{tag}diagnosis_curves.png"):
         figs.append(
             (
                 "One run of each failing diagnosis (red) beside a healthy run (green): test accuracy and "

@@ -85,7 +85,10 @@ def sweep_sections(s: Sweep, claims: dict, out: Path, tag: str) -> list[Section]
         sections.append(repairs)
     sections += [collapse_section(heat), every_run_section(runs, axes, f)]
     sections += unit_sections(runs, hist, axes, f) if not hist.empty else []
-    sections += [overfitting_section(runs, axes, f), tables_section(runs, axes, diagnoses.with_diagnosis(runs, diag))]
+    sections += [
+        overfitting_section(runs, axes, f),
+        tables_section(runs, axes, diagnoses.runs_with_diagnosis(runs, diag)),
+    ]
     if judged:
         sections.append(Section("How sure the verdicts are", [method_text(design(claims))], anchor=HOW_SURE))
     return sections + ([Section("Claims", [untested], level=2)] if untested and not judged else [])
@@ -164,7 +167,7 @@ def tables_section(runs: pd.DataFrame, axes: list[str], every_run: pd.DataFrame)
         ],
         tables=[
             ("Main effects", tables.main_effects(runs, axes)),
-            ("Interactions", tables.interactions(runs, axes)),
+            ("Interactions", tables.effect_across_levels(runs, axes)),
             ("Outcome counts by factor", tables.outcome_counts(runs, axes)),
             ("Test accuracy per cell (mean, std over seeds)", tables.pivot(runs, axes)),
             ("All runs", tables.all_runs(every_run, axes)),

@@ -22,7 +22,7 @@ def failing(outcomes: pd.Series) -> bool:
     return outcomes.isin(FAILED).mean() > 0.5
 
 
-def outcome_counts(outcomes: pd.Series) -> str:
+def outcomes_in_words(outcomes: pd.Series) -> str:
     return ", ".join(f"{k} {v}" for k, v in outcomes.value_counts().items())
 
 
@@ -41,7 +41,7 @@ def reading(mine_fails: bool, builtin_fails: bool, points: float) -> str:
     return "both learn"
 
 
-def cell_table(runs: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
+def network_comparison(runs: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     """One row per cell (axes but network and seed): mean test accuracy of each network over the seeds
     both ran, their outcomes, the difference in points, and what it says."""
     cell_axes = [a for a in axes if a not in ("network", "seed") and a in runs.columns and runs[a].nunique() > 1]
@@ -61,8 +61,8 @@ def cell_table(runs: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
                 "built-in test accuracy": round(g["test_acc_builtin"].mean(), 4),
                 "yours": round(g["test_acc"].mean(), 4),
                 "yours - built-in (points)": round(points, 2),
-                "built-in outcomes": outcome_counts(g["outcome_builtin"]),
-                "your outcomes": outcome_counts(g["outcome"]),
+                "built-in outcomes": outcomes_in_words(g["outcome_builtin"]),
+                "your outcomes": outcomes_in_words(g["outcome"]),
                 "cause": reading(yours, theirs, points),
             }
         )
@@ -74,7 +74,7 @@ def network_section(s: Sweep) -> list[Section]:
     network = s.record.get("network")
     if not network or "network" not in s.runs.columns:
         return []
-    table = cell_table(s.runs, s.axes)
+    table = network_comparison(s.runs, s.axes)
     check = results.read_json(s.path / "network_check.json") if (s.path / "network_check.json").is_file() else {}
     findings = check.get("findings") or []
     code = table[table["cause"].str.startswith("the code")] if len(table) else table

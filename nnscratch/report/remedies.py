@@ -82,7 +82,7 @@ def runs_of(check: dict) -> dict:
     return check.get("a") or check.get("select") or {}
 
 
-def curves_figure(claims: dict, table: pd.DataFrame, runs: pd.DataFrame, hist: pd.DataFrame, path: Path) -> Path:
+def remedy_curves_figure(claims: dict, table: pd.DataFrame, runs: pd.DataFrame, hist: pd.DataFrame, path: Path) -> Path:
     """Per failure: the failing runs, its best remedy's runs and the reference, test (or train) accuracy
     against iteration, one thin line per seed and the mean thick."""
     specs = {(c["failure"], c["remedy"]): c for c in claims["claims"]}
@@ -136,7 +136,7 @@ def remedy_section(claims: dict, results_: list[ClaimResult], runs, hist, fig_di
     table = remedy_table(claims, results_)
     figs = [("Failure × remedy", matrix_figure(table, fig_dir / "remedy_matrix.png"))]
     if not hist.empty:
-        figs.append(("Learning curves", curves_figure(claims, table, runs, hist, fig_dir / "remedy_curves.png")))
+        figs.append(("Learning curves", remedy_curves_figure(claims, table, runs, hist, fig_dir / "remedy_curves.png")))
     text = [
         "Each failure of the log (rows) against the changes that might fix it (columns). The number is the "
         "deciding check's measure, mean ± sd over seeds: the paired difference in test accuracy from the healthy "

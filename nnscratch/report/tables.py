@@ -63,7 +63,7 @@ def effect(frame: pd.DataFrame, factor: str) -> float:
     return float(means.max() - means.min()) if len(means) > 1 else float("nan")
 
 
-def interactions(runs: pd.DataFrame, axes: list[str], threshold: float = 0.05) -> pd.DataFrame:
+def effect_across_levels(runs: pd.DataFrame, axes: list[str], threshold: float = 0.05) -> pd.DataFrame:
     """For each ordered pair (A, B): A's effect at each level of B. When it moves by more than
     `threshold` across B's levels, A matters only in combination with B: 'depends' is True."""
     done = runs[runs["status"] == "finished"]

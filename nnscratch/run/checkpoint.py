@@ -57,13 +57,13 @@ def path_of(folder: Path, specs: list[dict]) -> Path:
     return Path(folder) / f"{task_name(specs)}.ckpt"
 
 
-def save(folder: Path, specs: list[dict], state: bytes) -> None:
+def save_state(folder: Path, specs: list[dict], state: bytes) -> None:
     """Write a task's checkpoint atomically."""
     payload = json.dumps(fingerprint()).encode() + b"\n" + state
     results.atomic_write_bytes(path_of(folder, specs), hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
 
 
-def load(folder: Path, specs: list[dict]) -> bytes | None:
+def load_state(folder: Path, specs: list[dict]) -> bytes | None:
     """A task's saved state, or None: no checkpoint, or one that cannot be used (said, and removed)."""
     path = path_of(folder, specs)
     try:

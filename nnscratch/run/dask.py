@@ -225,7 +225,7 @@ def on_this_worker(specs: list[dict]) -> list[dict]:
     return [local(s) for s in specs]
 
 
-def run_task(
+def execute_on_worker(
     specs: list[dict],
     data: datamod.Prepared,
     max_rows: int | None,
@@ -287,12 +287,12 @@ class InFlight:
         saving, state = None, None
         if self.saves:
             folder, topic, every = self.saves
-            saving, state = (f"{key}-state", topic, every, self.stop_event), checkpoint.load(folder, specs)
+            saving, state = (f"{key}-state", topic, every, self.stop_event), checkpoint.load_state(folder, specs)
             self.saving[saving[0]] = specs
             if state is not None:  # resume=: the checkpoint this process kept
                 log.warning("a task of %d run(s) continues from its checkpoint", len(specs))
         args = (specs, data, self.max_rows, self.report, self.on_stop, saving, state)
-        future = self.client.submit(run_task, *args, key=key)
+        future = self.client.submit(execute_on_worker, *args, key=key)
         self.running[future] = specs
         self.by_id.update((s["run_id"], s) for s in specs)
         self.done.add(future)
@@ -343,7 +343,7 @@ class InFlight:
             return
         state = await Variable(sent["name"], client=self.client)._get(timeout=30)
         if sent["name"] in self.saving:
-            checkpoint.save(self.saves[0], specs, state)
+            checkpoint.save_state(self.saves[0], specs, state)
             self.saved_at[sent["name"]] = time.monotonic()
 
     def save_now(self, wait: float = stopping.SAVE_WAIT) -> None:

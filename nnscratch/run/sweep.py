@@ -30,7 +30,7 @@ from nnscratch.environment import environment
 from nnscratch.loggers import Logger, NoLogger
 from nnscratch.network import Activation
 from nnscratch.networks.checks import check_network
-from nnscratch.networks.loading import NetworkFileError, load, own_network
+from nnscratch.networks.loading import NetworkFileError, load_notebook, own_network
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import stopping
 from nnscratch.run.adaptive import plan_round, recorded_specs, verdicts
@@ -89,7 +89,7 @@ def with_builtin_twins(
     stops the sweep with one line."""
     network = specs[0]["config"]["network"]
     try:
-        nb = load(network)
+        nb = load_notebook(network)
     except NetworkFileError as err:
         raise ConfigError(f"sweep '{grid['name']}': {err}") from None
     twins, _ = expand(grid, [o for o in base if o.lstrip("+~").split("=", 1)[0].split(".")[0] != "network"], conf_dir)
@@ -107,7 +107,7 @@ def write_network_check(sweep_dir: Path, specs: list[dict]) -> None:
     network_check.json for the report: what the code does wrong, apart from any config."""
     config = next(s["config"] for s in specs if own_network(s["config"]))
     report = check_network(
-        load(config["network"], probe=False), prepare_for(config), Activation(**config["activation"])
+        load_notebook(config["network"], probe=False), prepare_for(config), Activation(**config["activation"])
     )
     found = [f.line() for f in report.findings]
     results.write_json(

@@ -16,7 +16,7 @@ from pathlib import Path
 from nnscratch import data as datamod
 from nnscratch import diagnose, results
 from nnscratch.config.checks import ConfigError, check
-from nnscratch.networks.loading import NetworkFileError, load, own_network
+from nnscratch.networks.loading import NetworkFileError, load_notebook, own_network
 from nnscratch.networks.training import train_notebook
 from nnscratch.run import checkpoint, stopping
 from nnscratch.run.checkpoint import refused, task_name
@@ -68,7 +68,7 @@ def execute(
             ((cfg,),) = [cfgs]
             progress = (lambda done: reporting([(done, done, 1.0)])) if reporting else None
             asked = checkpoint[2] if checkpoint and len(checkpoint) > 2 else None
-            done = [train_notebook(cfg, data, load(cfg["network"], probe=False), progress, asked)]
+            done = [train_notebook(cfg, data, load_notebook(cfg["network"], probe=False), progress, asked)]
         else:
             try:
                 done = train_stack(cfgs, data, max_rows, state, **hooks)
@@ -116,7 +116,8 @@ def run_single(spec: dict, out_dir: Path) -> dict:
     try:
         check(spec["config"])
         if own_network(spec["config"]):
-            load(spec["config"]["network"])  # its import probed: slow, data-reading or incomplete files stop here
+            # its import probed: slow, data-reading or incomplete files stop here
+            load_notebook(spec["config"]["network"])
         data = prepare_for(spec["config"])
     except NetworkFileError as err:
         drop_if_unused(Path(out_dir))
@@ -174,7 +175,7 @@ def run_task(
         started[rid].unlink(missing_ok=True)
 
     saves = runs_root.parent / "checkpoints"
-    state = checkpoint.load(saves, specs) if checkpoint_every else None
+    state = checkpoint.load_state(saves, specs) if checkpoint_every else None
     if state is not None:
         log.warning("a task of %d run(s) continues from its checkpoint", len(specs))
     every = saver(saves, specs, checkpoint_every, runs_root / ".busy" / str(os.getpid())) if checkpoint_every else None
@@ -201,7 +202,7 @@ def saver(saves: Path, specs: list[dict], every: float, busy: Path) -> tuple:
     results.atomic_write_text(busy, checkpoint.path_of(saves, specs).name)
 
     def save(state: bytes) -> None:
-        checkpoint.save(saves, specs, state)
+        checkpoint.save_state(saves, specs, state)
         if asked():
             stopping.hold_after_save()
 

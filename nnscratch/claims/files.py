@@ -1,0 +1,48 @@
+"""Claims files: reading one, the one a sweep is judged by, its digest, and its selections on another dataset."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+
+from nnscratch.claims.selection import as_list
+from nnscratch.paths import CONF_DIR
+
+DEFAULT_CLAIMS = CONF_DIR / "claims.yaml"
+
+
+def load_claims(path: Path) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def claims_for(record: dict, conf_dir: Path = CONF_DIR) -> Path:
+    """The claims file a sweep is judged by: its grid's `claims:` (a file in the conf folder), else
+    conf/claims.yaml."""
+    return Path(conf_dir) / record["claims"] if record.get("claims") else Path(conf_dir) / DEFAULT_CLAIMS.name
+
+
+def claims_digest(path: Path) -> str:
+    """SHA-256 of a claims file's bytes: a sweep's adaptive rounds are bound to the file they used."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def for_dataset(claims: dict, dataset: str) -> dict:
+    """The claims with the log's subsets in their selections (data.subset: 60000, 5000) replaced by their
+    equivalents on `dataset`, as the file's `subsets:` declares ({dataset: {log's subset: its own}}), so
+    that one file judges every grid; unchanged when it declares none for the dataset."""
+    mapping = (claims.get("subsets") or {}).get(dataset)
+    if not mapping:
+        return claims
+
+    def swap(where: dict) -> dict:
+        if "data.subset" not in where:
+            return where
+        values = [mapping.get(v, v) for v in as_list(where["data.subset"])]
+        return where | {"data.subset": values if isinstance(where["data.subset"], list) else values[0]}
+
+    def check(c: dict) -> dict:
+        return c | {k: swap(c[k]) for k in ("select", "a", "b") if k in c}
+
+    return claims | {"claims": [c | {"checks": [check(x) for x in c["checks"]]} for c in claims["claims"]]}
