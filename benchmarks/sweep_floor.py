@@ -1,6 +1,6 @@
 """A finished sweep against its floor: the live FLOPs of its two large products, at this machine's rate.
 
-    python -m benchmarks.sweep_floor <sweep folder> [--by data.subset data.scaling] [--rounds 10]
+    python -m benchmarks.sweep_floor <sweep folder> [--by data.subset data.scaling] [--rounds 10 | --gflops 97]
 
 From the sweep's own records (each run's hidden units, live fraction, inputs used, samples,
 iterations, and the stack it trained in, rebuilt from the journal's order on each worker), each
@@ -185,11 +185,13 @@ def sweep_work(sweep_dir: Path) -> tuple[dict, pd.DataFrame, dict[str, int]]:
     return facts, work, inputs
 
 
-def report(sweep_dir: Path, by: list[str], rounds: int) -> str:
-    """The sweep against its floor, in Markdown, with the rates measured here in `rounds` rounds."""
+def report(sweep_dir: Path, by: list[str], rounds: int, gflops: float | None = None) -> str:
+    """The sweep against its floor, in Markdown, with the rates measured here in `rounds` rounds, or
+    `gflops` per core at every height (a rate measured elsewhere, e.g. on an idle machine)."""
     facts, work, inputs = sweep_work(sweep_dir)
     cores, wall, fattest = facts["cores"], facts["wall_s"], facts["stack_rows"]
-    rates = measured_rates(shapes(work, inputs) | shapes(work, inputs, fattest), rounds)
+    wanted = shapes(work, inputs) | shapes(work, inputs, fattest)
+    rates = dict.fromkeys(wanted, gflops * 1e9) if gflops else measured_rates(wanted, rounds)
 
     def rate(rows: int, i: int, n: int) -> float:
         return rates[rows, i, n]
@@ -199,6 +201,7 @@ def report(sweep_dir: Path, by: list[str], rounds: int) -> str:
     measured = pd.DataFrame(
         [{"rows": r, "inputs": i, "samples": n, "gflops": f / 1e9} for (r, i, n), f in sorted(rates.items())]
     )
+    source = f"given: {gflops:g} GFLOP/s" if gflops else f"measured here: the best of {rounds} rounds"
     heights = work.groupby("stack").agg(runs=("run_id", "size"), height=("height", "first"), tflop=("flops", "sum"))
     lines = [
         f"# {sweep_dir.name} against its floor",
@@ -219,9 +222,9 @@ def report(sweep_dir: Path, by: list[str], rounds: int) -> str:
         "",
         work_by_group(work, by).to_markdown(index=False, floatfmt=".3g"),
         "",
-        f"## This machine's rate of the two products per core (1 BLAS thread, float32, best of {rounds} rounds)",
+        f"## The rate of the two products per core (1 BLAS thread, float32), {source}",
         "",
-        measured.to_markdown(index=False, floatfmt=".4g"),
+        measured.to_markdown(index=False, floatfmt=(".0f", ".0f", ".0f", ".4g")),
     ]
     return "\n".join(lines) + "\n"
 
@@ -250,11 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=10, help="rounds timing every product shape once (the best counts)"
     )
+    parser.add_argument("--gflops", type=float, help="a per-core rate to use at every height instead of measuring")
     args = parser.parse_args(argv)
     if (why := problem(args.sweep, args.by)) is not None:
         print(why, file=sys.stderr)
         return 2
-    print(report(args.sweep, args.by, args.rounds), end="")
+    print(report(args.sweep, args.by, args.rounds, args.gflops), end="")
     return 0
 
 
