@@ -1,6 +1,7 @@
 """Gradient descent on MLPs that share their training data: a single run is a stack of one.
 
-One iteration is the log's: forward on the batch, loss, backward, `W -= lr * dW`. Full-batch by
+One iteration is the log's: forward on the batch, loss, backward, `W -= lr * dW`, written out in
+nnscratch.train.iteration (read that first: this module is that iteration, optimised). Full-batch by
 default (batch_size null); mini-batch SGD draws a fresh permutation of the training set each epoch.
 Every `eval_every` epochs (full batch: iterations) and after the last, a pass over the whole
 training set and the test set records the history's diagnostics.
