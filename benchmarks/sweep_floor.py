@@ -85,17 +85,17 @@ def stack_ids(records: pd.DataFrame) -> pd.Series:
     return ids
 
 
-def with_work(records: pd.DataFrame, inputs: dict[str, int], stack_rows: int) -> pd.DataFrame:
+def with_work(records: pd.DataFrame, inputs: dict[str, int], stack_rows: int | None) -> pd.DataFrame:
     """The records with each run's `flops` (its two large products over all its passes, live units only,
     over its data's `inputs` used: {data key: count}), `stack` and the `height` of its stack: the stack's
     live unit-passes over its passes, at most `stack_rows` rows at a time and at least one pass per
-    iteration of its longest run (Stack admits runs while their live rows fit stack_rows)."""
+    iteration of its longest run (Stack admits runs while their live rows fit stack_rows; None: no cap)."""
     out = records.copy()
     out["unit_passes"] = out["hidden"] * out["live_fraction"] * out["passes"]
     out["flops"] = 4 * out["unit_passes"] * out["samples"] * out["key"].map(inputs)
     out["stack"] = stack_ids(out)
     by_stack = out.groupby("stack")
-    passes = np.maximum(by_stack["passes"].max(), by_stack["unit_passes"].sum() / stack_rows)
+    passes = np.maximum(by_stack["passes"].max(), by_stack["unit_passes"].sum() / (stack_rows or np.inf))
     out["height"] = out["stack"].map(by_stack["unit_passes"].sum() / passes)
     return out
 
@@ -168,7 +168,7 @@ def sweep_facts(sweep_dir: Path) -> dict:
     return {
         "wall_s": sum(s["wall_seconds"] for s in sweep.get("sessions", [])),
         "cores": parallel.get("n_jobs") or env["cores"],
-        "stack_rows": parallel.get("stack_rows") or 1,
+        "stack_rows": parallel.get("stack_rows") or None,  # 0 or None: runs alone
         "axes": sweep["axes"],
         "cpu": env.get("cpu"),
     }
@@ -189,7 +189,8 @@ def report(sweep_dir: Path, by: list[str], rounds: int, gflops: float | None = N
     """The sweep against its floor, in Markdown, with the rates measured here in `rounds` rounds, or
     `gflops` per core at every height (a rate measured elsewhere, e.g. on an idle machine)."""
     facts, work, inputs = sweep_work(sweep_dir)
-    cores, wall, fattest = facts["cores"], facts["wall_s"], facts["stack_rows"]
+    cores, wall = facts["cores"], facts["wall_s"]
+    fattest = facts["stack_rows"] or row_count(work["height"].max())
     wanted = shapes(work, inputs) | shapes(work, inputs, fattest)
     rates = dict.fromkeys(wanted, gflops * 1e9) if gflops else measured_rates(wanted, rounds)
 
@@ -207,7 +208,7 @@ def report(sweep_dir: Path, by: list[str], rounds: int, gflops: float | None = N
         f"# {sweep_dir.name} against its floor",
         "",
         f"Recorded on: {facts['cpu']}, {cores} cores; {len(work)} runs in {len(heights)} stacks "
-        f"(stack_rows {fattest}); wall {wall:.0f} s over all sessions.",
+        f"(stack_rows {facts['stack_rows'] or 'none: runs alone'}); wall {wall:.0f} s over all sessions.",
         "",
         f"- Live FLOPs of the two large products: {work['flops'].sum() / 1e12:.1f} TFLOP.",
         f"- Floor at each stack's own height: {at_heights:.0f} s on {cores} cores; the sweep took "

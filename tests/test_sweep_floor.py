@@ -53,6 +53,7 @@ def test_stacks_follow_each_workers_journal_order_and_heights_are_live_rows_per_
     assert work.loc["r3", "height"] == 150  # 300 units, half alive
     # at most stack_rows at a time: 1650 unit-passes in 100-row passes need 16.5 passes, more than its 11
     assert sf.with_work(records(), INPUTS, stack_rows=100).set_index("run_id").loc["r3", "height"] == 100
+    assert sf.with_work(records(), INPUTS, stack_rows=None).set_index("run_id").loc["r3", "height"] == 150  # no cap
 
 
 def test_floor_is_each_stacks_flops_at_its_heights_rate_on_the_cores():
@@ -92,3 +93,33 @@ def test_bad_folder_or_axis_is_one_line_before_any_work(tmp_path, capsys):
     assert sf.main([str(tmp_path), "--by", "data.subsett"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--by data.subsett: not an axis of this sweep" in err
+
+
+def test_a_real_sweeps_records_give_its_stacks_and_flops(tmp_path, capsys):
+    """A tiny sweep (one worker, stacked): every run is found in a stack of the size it recorded, and the
+    FLOPs are each run's 4 x live units x passes x samples x inputs used, from its own results."""
+    from nnscratch import results
+    from nnscratch.run import sweep
+
+    grid = {
+        "name": "floor",
+        "axes": {
+            "model": {"hidden": [[8], [4]]},
+            "data": {"subset": [300]},
+            "weights": ["uniform", "zeros"],
+            "train": {"iterations": [6]},
+            "seed": [0, 1],
+        },
+    }
+    parallel = {"backend": "loky", "n_jobs": 1, "scheduler": None, "stack_rows": 16, "stack_tasks": 1}
+    sweep_dir, _ = sweep.run(grid, parallel, [], tmp_path / "out", progress=False)
+    facts, work, inputs = sf.sweep_work(sweep_dir)
+    table = results.read_results(sweep_dir).set_index("run_id").loc[work["run_id"]]
+    assert len(work) == 8 and facts["stack_rows"] == 16
+    assert (work.groupby("stack")["run_id"].transform("size").to_numpy() == table["stacked_with"].to_numpy()).all()
+    [used] = inputs.values()
+    hidden = table["model.hidden"].str.strip("[]").astype(int)
+    expected = 4 * hidden * table["live_fraction"] * (table["iteration"] + 1) * 300 * used
+    assert work["flops"].to_numpy() == pytest.approx(expected.to_numpy())
+    assert sf.main([str(sweep_dir), "--by", "weights", "--gflops", "0.001"]) == 0  # 1 MFLOP/s
+    assert f"own height: {work['flops'].sum() / 1e6:.0f} s on 1 cores" in capsys.readouterr().out
