@@ -107,3 +107,20 @@ def test_every_activation_and_optimizer_trains_from_its_config_group(small_confi
             assert np.isnan(result.history[-1]["dead_l1"])  # dead units: ReLU's notion only
     sigmoid, _ = compose_run(["data.subset=1000", "train.iterations=100", "activation=sigmoid"])
     assert train(sigmoid, scaled).history[-1]["loss"] < train(sigmoid, scaled).history[0]["loss"]
+
+
+def test_minibatch_early_evaluations_stop_at_batch_8_and_never_change_training(small_config, scaled):
+    """Each evaluation is a pass over the whole training set: a mini-batch run's early ones stop at batch
+    8 (what nnscratch.diagnose reads), a full-batch run's go on to the first period; fewer evaluations
+    leave every weight as it was."""
+    from nnscratch.train import Stack
+
+    cfg = with_changes(small_config, train__batch_size=100, train__iterations=60, train__eval_every=5)  # 50 batches
+    sparse, dense = Stack([cfg], scaled), Stack([with_changes(cfg, train__eval_every=1)], scaled)
+    history = sparse.train()[0].history
+    dense.train()
+    assert [h["iteration"] for h in history] == [0, 1, 2, 4, 8, 50, 60]
+    for a, b in zip(sparse.models[0].params["W"], dense.models[0].params["W"]):
+        np.testing.assert_array_equal(a, b)
+    full = train(with_changes(small_config, train__iterations=60, train__eval_every=50), scaled)
+    assert [h["iteration"] for h in full.history] == [0, 1, 2, 4, 8, 16, 32, 50, 60]
