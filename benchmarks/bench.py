@@ -217,7 +217,8 @@ def summary(
         "",
         f"`python -m experiments.train {' '.join(MINIBATCH)}`: {minibatch['nnscratch_s']:.2f} s "
         f"(test {minibatch['nnscratch_test_acc']:.4f}); scikit-learn MLPClassifier: {minibatch['sklearn_s']:.2f} s "
-        f"(test {minibatch['sklearn_test_acc']:.4f}); the pairs' median ratio {minibatch['nnscratch/sklearn']:.2f}.",
+        f"(test {minibatch['sklearn_test_acc']:.4f}); the pairs' median ratio {minibatch['nnscratch/sklearn']:.2f}, "
+        f"{minibatch.get('nnscratch/sklearn_cpu', float('nan')):.2f} in CPU time (the steadier under load).",
         "",
         "## The default grid, one seed",
         "",

@@ -130,35 +130,37 @@ def minibatch_benchmark(data: Prepared, repeat: int = 3) -> dict:
     """Mini-batch SGD (batch 100, lr 0.1, 10 epochs of 60,000 images, 1 BLAS thread): nnscratch's
     `python -m experiments.train` + MINIBATCH against scikit-learn's MLPClassifier doing the same
     algorithm (sgd, no momentum, no L2, constant rate), in `repeat` pairs (ours, then theirs, in one
-    process): the median seconds of each and the median of the pairs' ratios, so that a change in the
-    machine's load between pairs cancels out. NaN for scikit-learn's figures without it."""
+    process): the median wall and CPU seconds of each and the median of the pairs' ratios, so that a
+    change in the machine's load between pairs cancels out (CPU time, both on one thread, is the
+    steadier on a shared machine). NaN for scikit-learn's figures without it."""
     from nnscratch.config.compose import compose_run
     from nnscratch.train.stack import train
 
     config = compose_run(MINIBATCH)[0]
     ours, theirs = [], []
     for seed in range(repeat):
+        cpu = time.process_time()
         result = train(config, data)
-        ours.append((result.metrics["seconds"], result.metrics["test_acc"]))
+        ours.append((result.metrics["seconds"], time.process_time() - cpu, result.metrics["test_acc"]))
         theirs.append(sklearn_fit(data, seed))
-    return {
-        "nnscratch_s": statistics.median(s for s, _ in ours),
-        "nnscratch_test_acc": ours[0][1],
-        "sklearn_s": statistics.median(s for s, _ in theirs),
-        "sklearn_test_acc": theirs[-1][1],
-        "nnscratch/sklearn": statistics.median(a / b for (a, _), (b, _) in zip(ours, theirs)),
-    }
+    figures = {"nnscratch_test_acc": ours[0][2], "sklearn_test_acc": theirs[-1][2]}
+    for i, kind in enumerate(("s", "cpu_s")):
+        figures[f"nnscratch_{kind}"] = statistics.median(o[i] for o in ours)
+        figures[f"sklearn_{kind}"] = statistics.median(t[i] for t in theirs)
+    figures["nnscratch/sklearn"] = statistics.median(o[0] / t[0] for o, t in zip(ours, theirs))
+    figures["nnscratch/sklearn_cpu"] = statistics.median(o[1] / t[1] for o, t in zip(ours, theirs))
+    return figures
 
 
-def sklearn_fit(data: Prepared, seed: int) -> tuple[float, float]:
-    """Seconds and test accuracy of one MLPClassifier fit of MINIBATCH's algorithm ((NaN, NaN) without
-    scikit-learn)."""
+def sklearn_fit(data: Prepared, seed: int) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and test accuracy of one MLPClassifier fit of MINIBATCH's algorithm
+    (NaNs without scikit-learn)."""
     import warnings
 
     try:
         from sklearn.neural_network import MLPClassifier
     except ImportError:
-        return float("nan"), float("nan")
+        return float("nan"), float("nan"), float("nan")
     X, X_test = np.ascontiguousarray(data.X_train.T), np.ascontiguousarray(data.X_test.T)
     clf = MLPClassifier(
         hidden_layer_sizes=(100,),
@@ -175,10 +177,10 @@ def sklearn_fit(data: Prepared, seed: int) -> tuple[float, float]:
     )
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "maximum iterations reached": 10 epochs is the plan
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         clf.fit(X, data.y_train)
-        seconds = time.perf_counter() - t
-    return seconds, clf.score(X_test, data.y_test)
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    return seconds, cpu, clf.score(X_test, data.y_test)
 
 
 if __name__ == "__main__":  # python -m benchmarks.steps: the mini-batch pairs alone
