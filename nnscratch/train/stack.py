@@ -266,8 +266,8 @@ class Stack:
         """Every eval_period iterations and after the last; before the first period also at iterations
         1, 2, 4, 8, ..., where units die (nnscratch.diagnose reads when: up to iteration 8). A mini-batch
         run's early evaluations stop at MINIBATCH_EARLY: each is a pass over the whole training set, an
-        epoch's work where a full-batch run's is one iteration's (at 16, 32, ..., 4096 batches they cost
-        more than 10 epochs of training). Evaluations never change training (a mini-batch run drops the
+        epoch's work where a full-batch run's is one iteration's (at 16, 32, ..., 4096 batches, nine
+        passes: nearly the work of 10 epochs of training). Evaluations never change training (a mini-batch run drops the
         units an evaluation finds dead: only the float32 rounding of the products can move with when)."""
         i = m.iteration
         last_early = self.eval_period if self.full_batch else min(self.eval_period, MINIBATCH_EARLY + 1)
