@@ -14,7 +14,8 @@ hidden units x live_fraction (units still alive, averaged over the passes). The 
 on the sweep's cores at this machine's SGEMM rate per core (1 BLAS thread, float32), measured on
 the same two products at each stack's own height (its runs' live rows per pass) and at the fattest
 stack (`stack_rows`); the sweep's wall time over each floor is what scheduling, small products and
-everything else cost. Nothing reads or writes the sweep but this module's reading of its records.
+everything else cost. A mini-batch run counts its batch passes only (its evaluations over the whole
+training set are left out). The sweep's folder is only read.
 """
 
 from __future__ import annotations
