@@ -12,7 +12,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from benchmarks.floors import best_time, step_flops
-from nnscratch.data import Prepared
+from nnscratch.data import Prepared, prepare
 from nnscratch.train.stack import Stack
 
 
@@ -129,54 +129,65 @@ MINIBATCH = [
 def minibatch_benchmark(data: Prepared, repeat: int = 3) -> dict:
     """Mini-batch SGD (batch 100, lr 0.1, 10 epochs of 60,000 images, 1 BLAS thread): nnscratch's
     `python -m experiments.train` + MINIBATCH against scikit-learn's MLPClassifier doing the same
-    algorithm (sgd, no momentum, no L2, constant rate), median seconds of `repeat` fits each."""
-    ours = nnscratch_minibatch(data, repeat)
-    theirs = sklearn_minibatch(data, repeat)
-    return ours | theirs | {"nnscratch/sklearn": ours["nnscratch_s"] / theirs["sklearn_s"]}
-
-
-def nnscratch_minibatch(data: Prepared, repeat: int) -> dict:
-    """Median seconds and test accuracy of `repeat` runs of `python -m experiments.train` + MINIBATCH."""
+    algorithm (sgd, no momentum, no L2, constant rate), in `repeat` pairs (ours, then theirs, in one
+    process): the median wall and CPU seconds of each and the median of the pairs' ratios, so that a
+    change in the machine's load between pairs cancels out (CPU time, both on one thread, is the
+    steadier on a shared machine). NaN for scikit-learn's figures without it."""
     from nnscratch.config.compose import compose_run
     from nnscratch.train.stack import train
 
     config = compose_run(MINIBATCH)[0]
-    ours = [train(config, data) for _ in range(repeat)]
-    return {
-        "nnscratch_s": statistics.median(r.metrics["seconds"] for r in ours),
-        "nnscratch_test_acc": ours[0].metrics["test_acc"],
-    }
+    ours, theirs = [], []
+    for seed in range(repeat):
+        cpu = time.process_time()
+        result = train(config, data)
+        ours.append((result.metrics["seconds"], time.process_time() - cpu, result.metrics["test_acc"]))
+        theirs.append(sklearn_fit(data, seed))
+    figures = {"nnscratch_test_acc": ours[0][2], "sklearn_test_acc": theirs[-1][2]}
+    for i, kind in enumerate(("s", "cpu_s")):
+        figures[f"nnscratch_{kind}"] = statistics.median(o[i] for o in ours)
+        figures[f"sklearn_{kind}"] = statistics.median(t[i] for t in theirs)
+    figures["nnscratch/sklearn"] = statistics.median(o[0] / t[0] for o, t in zip(ours, theirs))
+    figures["nnscratch/sklearn_cpu"] = statistics.median(o[1] / t[1] for o, t in zip(ours, theirs))
+    return figures
 
 
-def sklearn_minibatch(data: Prepared, repeat: int) -> dict:
-    """Median seconds and test accuracy of `repeat` MLPClassifier fits of MINIBATCH's algorithm (NaN
-    without scikit-learn)."""
+def sklearn_fit(data: Prepared, seed: int) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and test accuracy of one MLPClassifier fit of MINIBATCH's algorithm
+    (NaNs without scikit-learn)."""
     import warnings
 
     try:
         from sklearn.neural_network import MLPClassifier
     except ImportError:
-        return {"sklearn_s": float("nan"), "sklearn_test_acc": float("nan")}
+        return float("nan"), float("nan"), float("nan")
     X, X_test = np.ascontiguousarray(data.X_train.T), np.ascontiguousarray(data.X_test.T)
-    times, score = [], float("nan")
-    for seed in range(repeat):
-        clf = MLPClassifier(
-            hidden_layer_sizes=(100,),
-            solver="sgd",
-            batch_size=100,
-            learning_rate_init=0.1,
-            momentum=0.0,
-            alpha=0.0,
-            max_iter=10,
-            shuffle=True,
-            random_state=seed,
-            tol=0.0,
-            n_iter_no_change=100,
-        )
-        with threadpool_limits(1), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "maximum iterations reached": 10 epochs is the plan
-            t = time.perf_counter()
-            clf.fit(X, data.y_train)
-            times.append(time.perf_counter() - t)
-        score = clf.score(X_test, data.y_test)
-    return {"sklearn_s": statistics.median(times), "sklearn_test_acc": score}
+    clf = MLPClassifier(
+        hidden_layer_sizes=(100,),
+        solver="sgd",
+        batch_size=100,
+        learning_rate_init=0.1,
+        momentum=0.0,
+        alpha=0.0,
+        max_iter=10,
+        shuffle=True,
+        random_state=seed,
+        tol=0.0,
+        n_iter_no_change=100,
+    )
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "maximum iterations reached": 10 epochs is the plan
+        t, cpu = time.perf_counter(), time.process_time()
+        clf.fit(X, data.y_train)
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    return seconds, cpu, clf.score(X_test, data.y_test)
+
+
+if __name__ == "__main__":  # python -m benchmarks.steps: the mini-batch pairs alone
+    import sys
+
+    from nnscratch import datasets
+    from nnscratch.config.compose import compose_run
+
+    ds = datasets.load(compose_run(MINIBATCH)[0]["data"])
+    print(minibatch_benchmark(prepare(ds, None, "unit"), int(sys.argv[1]) if len(sys.argv) > 1 else 3))

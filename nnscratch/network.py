@@ -6,7 +6,8 @@ Layout is the learning log's: one column per sample. For the log's 784 -> 10 -> 
     Z1 = W1 @ X + b1     A1 = relu(Z1)          W1: (10, 784)  b1: (10, 1)  X: (784, N)
     Z2 = W2 @ A1 + b2    A2 = softmax(Z2)       W2: (10, 10)   b2: (10, 1)
 
-and any depth is the same with lists ``W[l], b[l]`` indexed by layer (0-based in code).
+and any depth is the same with lists ``W[l], b[l]`` indexed by layer (0-based in code). One whole
+iteration of the log's network (forward, backward, update), written out: nnscratch.train.iteration.
 """
 
 from __future__ import annotations

@@ -91,37 +91,6 @@ def test_float32_end_to_end(small_config, scaled):
     assert all(p.dtype == np.float32 for g in params.values() for p in g)
 
 
-def test_relu_gd_is_the_plain_loop_of_the_log_bit_for_bit(small_config, scaled):
-    """The trainer (a stack of one, skipping on) against the textbook loop over network.py."""
-    from threadpoolctl import threadpool_limits
-
-    from nnscratch.network import backward, forward, log_softmax, one_hot
-    from nnscratch.train.model import build_params
-
-    cfg = with_changes(small_config, activation={"name": "relu"}, optimizer={"name": "gd"}, train__skip_dead=False)
-    result = train(cfg, scaled)
-    params = build_params(cfg, scaled.n_inputs, scaled.n_classes)
-    Y, lr = one_hot(scaled.y_train, scaled.n_classes), np.float32(cfg["train"]["lr"])
-    with threadpool_limits(1, user_api="blas"):  # as the run's train.blas_threads: OpenBLAS rounds by thread count
-        for _ in range(cfg["train"]["iterations"]):
-            Zs, As = forward(params, scaled.X_train)
-            grads = backward(params, Zs, As, log_softmax(Zs[-1]), Y)
-            for group in ("W", "b"):
-                for p, g in zip(params[group], grads[group]):
-                    p -= lr * g
-        Zs, _ = forward(params, scaled.X_train)
-    assert result.history[-1]["loss"] == cross_entropy_of(Zs[-1], scaled.y_train)
-    assert result.metrics["test_acc"] == float(
-        (forward(params, scaled.X_test)[0][-1].argmax(0) == scaled.y_test).mean()
-    )
-
-
-def cross_entropy_of(Z, y):
-    from nnscratch.network import cross_entropy, log_softmax
-
-    return cross_entropy(log_softmax(Z), y)
-
-
 def test_every_activation_and_optimizer_trains_from_its_config_group(small_config, scaled):
     from nnscratch.config.compose import compose_run
 
@@ -138,3 +107,20 @@ def test_every_activation_and_optimizer_trains_from_its_config_group(small_confi
             assert np.isnan(result.history[-1]["dead_l1"])  # dead units: ReLU's notion only
     sigmoid, _ = compose_run(["data.subset=1000", "train.iterations=100", "activation=sigmoid"])
     assert train(sigmoid, scaled).history[-1]["loss"] < train(sigmoid, scaled).history[0]["loss"]
+
+
+def test_minibatch_early_evaluations_stop_at_batch_8_and_never_change_training(small_config, scaled):
+    """Each evaluation is a pass over the whole training set: a mini-batch run's early ones stop at batch
+    8 (what nnscratch.diagnose reads), a full-batch run's go on to the first period; fewer evaluations
+    leave every weight as it was."""
+    from nnscratch.train import Stack
+
+    cfg = with_changes(small_config, train__batch_size=100, train__iterations=60, train__eval_every=5)  # 50 batches
+    sparse, dense = Stack([cfg], scaled), Stack([with_changes(cfg, train__eval_every=1)], scaled)
+    history = sparse.train()[0].history
+    dense.train()
+    assert [h["iteration"] for h in history] == [0, 1, 2, 4, 8, 50, 60]
+    for a, b in zip(sparse.models[0].params["W"], dense.models[0].params["W"]):
+        np.testing.assert_array_equal(a, b)
+    full = train(with_changes(small_config, train__iterations=60, train__eval_every=50), scaled)
+    assert [h["iteration"] for h in full.history] == [0, 1, 2, 4, 8, 16, 32, 50, 60]

@@ -1,6 +1,7 @@
 """Gradient descent on MLPs that share their training data: a single run is a stack of one.
 
-One iteration is the log's: forward on the batch, loss, backward, `W -= lr * dW`. Full-batch by
+One iteration is the log's: forward on the batch, loss, backward, `W -= lr * dW`, written out in
+nnscratch.train.iteration (read that first: this module is that iteration, optimised). Full-batch by
 default (batch_size null); mini-batch SGD draws a fresh permutation of the training set each epoch.
 Every `eval_every` epochs (full batch: iterations) and after the last, a pass over the whole
 training set and the test set records the history's diagnostics.
@@ -58,6 +59,7 @@ from nnscratch.train.saved import UnusableState
 from nnscratch.train.skip import can_skip, fixed_test_share, used_inputs
 
 REPORT_EVERY = 1.0  # seconds between a stack's progress reports (train_stack's `report`)
+MINIBATCH_EARLY = 8  # a mini-batch run's last early evaluation (Stack.evaluating; nnscratch.diagnose reads 1 to 8)
 
 
 class RunProgress(NamedTuple):
@@ -262,9 +264,14 @@ class Stack:
 
     def evaluating(self, m: Model) -> bool:
         """Every eval_period iterations and after the last; before the first period also at iterations
-        1, 2, 4, 8, ..., where units die (nnscratch.diagnose reads when). Evaluations never change training."""
+        1, 2, 4, 8, ..., where units die (nnscratch.diagnose reads when: up to iteration 8). A mini-batch
+        run's early evaluations stop at MINIBATCH_EARLY: each is a pass over the whole training set, an
+        epoch's work where a full-batch run's is one iteration's (at 16, 32, ..., 4096 batches, nine
+        passes: nearly the work of 10 epochs of training). Evaluations never change training (a mini-batch run drops the
+        units an evaluation finds dead: only the float32 rounding of the products can move with when)."""
         i = m.iteration
-        early = 0 < i < self.eval_period and i & (i - 1) == 0
+        last_early = self.eval_period if self.full_batch else min(self.eval_period, MINIBATCH_EARLY + 1)
+        early = 0 < i < last_early and i & (i - 1) == 0
         return i % self.eval_period == 0 or i == self.tc["iterations"] or early
 
     def progress(self) -> list[RunProgress]:
