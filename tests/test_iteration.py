@@ -11,7 +11,7 @@ from nnscratch.config.compose import compose_run
 from nnscratch.data import prepare
 from nnscratch.network import one_hot
 from nnscratch.train import Stack, train
-from nnscratch.train.iteration import iteration, predict
+from nnscratch.train.iteration import iteration, predicted_classes
 from nnscratch.train.model import build_params
 
 
@@ -53,7 +53,7 @@ def test_a_run_alone_without_skips_is_the_written_out_iteration_bit_for_bit(smal
             np.testing.assert_array_equal(ours, plain)
     result = train(cfg, scaled)
     assert result.history[-1]["loss"] == loss
-    assert result.metrics["test_acc"] == float((predict(params, scaled.X_test) == scaled.y_test).mean())
+    assert result.metrics["test_acc"] == float((predicted_classes(params, scaled.X_test) == scaled.y_test).mean())
 
 
 def test_stacked_runs_are_the_iteration_within_float32_rounding(small_config, scaled):
@@ -71,7 +71,7 @@ def test_the_reference_run_gives_the_logs_numbers_through_the_iteration(mnist):
     data = prepare(mnist, cfg["data"]["subset"], cfg["data"]["scaling"])
     params, _ = plain_training(cfg, data)
     result = train(cfg, data)
-    plain_train = float((predict(params, data.X_train) == data.y_train).mean())
-    plain_test = float((predict(params, data.X_test) == data.y_test).mean())
+    plain_train = float((predicted_classes(params, data.X_train) == data.y_train).mean())
+    plain_test = float((predicted_classes(params, data.X_test) == data.y_test).mean())
     assert (round(plain_train, 4), round(plain_test, 4)) == (0.8632, 0.8379)
     assert (round(result.metrics["train_acc"], 4), round(result.metrics["test_acc"], 4)) == (0.8632, 0.8379)

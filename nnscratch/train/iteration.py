@@ -56,7 +56,7 @@ def iteration(params: Params, X: np.ndarray, y: np.ndarray, Y: np.ndarray, lr: n
     return loss
 
 
-def predict(params: Params, X: np.ndarray) -> np.ndarray:
+def predicted_classes(params: Params, X: np.ndarray) -> np.ndarray:
     """The predicted class of each column of X (inputs, N): (N,) int."""
     (W1, W2), (b1, b2) = params["W"], params["b"]
     return (W2 @ np.maximum(W1 @ X + b1, 0) + b2).argmax(axis=0)
