@@ -139,12 +139,13 @@ def test_a_sweeps_failed_runs_are_repaired_in_a_folder_of_their_own_and_reported
     assert set(table["run_id"]) == set(failed) and table["repaired"].all()
     assert list(table["result"]) == ["repaired"] * 2 and list(table["status"]) == ["finished"] * 2  # run's, try's
     assert list(table["fix"]) == ["train.lr=5", "train.lr=0.5"] and table["repaired_by"].iloc[0] == "train.lr=0.5"
-    assert len(results.run_dirs(sweep_dir / "repairs")) == 2  # the tries, a sweep folder of their own
+    assert len(results.run_dirs(sweep_dir / "repairs")) == 3  # the tries and the reference, a sweep folder of their own
     assert {d.name: digests(d) for d in results.run_dirs(sweep_dir)} == before
     assert (sweep_dir / "results.csv").read_text() == csv_before
     report = write_report([sweep_dir]).with_suffix(".md").read_text()
     section = report[report.index("## Fixes tried on the failed runs") :]
-    assert "**1 of 1 failed runs repaired (100.0 %)**" in section and "`train.lr=0.5` (1)" in section
+    assert "**1 of 1 failed runs repaired (100.0 %)**" in section and "`train.lr=0.5` (1/1)" in section
+    assert "**1 (100.0 %) within the healthy bar**" in section
 
 
 @pytest.mark.slow
