@@ -289,7 +289,8 @@ def repair_sweep(sweep_dir: Path, parallel: dict, budget: Budget, progress: bool
                 record_try(chain, fix, None, {"status": "failed", "error": str(err)}, pd.DataFrame(), rules)
         unique = list({s["run_id"]: s for s in specs.values()}.values())
         extra = list(references.values()) if round_ == 1 else []
-        log.info("repair round %d: %d tries%s", round_, len(unique), f" and {len(extra)} references" * bool(extra))
+        refs = f", {len(extra)} healthy reference(s)" if extra else ""
+        log.info("repair round %d: %d tries%s", round_, len(unique), refs)
         run_sweep([unique + extra], tries_dir, parallel_settings(parallel), progress)
         for chain in chains if extra else []:
             chain.reference_acc = try_metrics(tries_dir, chain.reference_id).get("test_acc")
