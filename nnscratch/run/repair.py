@@ -345,7 +345,7 @@ def try_line(t: dict, budget: Budget) -> str:
     """One try as a line: its number, fix, result and what it shows."""
     if t["status"] != "finished":
         return f"repair: try {t['try']}/{budget.max_tries} {t['overrides']} -> not run: {t['error']}"
-    verdict = "healthy" if t["healthy"] else f"not repaired ({t['diagnosis']})"
+    verdict = "no longer failing" if t["healthy"] else f"not repaired ({t['diagnosis']})"
     return (
         f"repair: try {t['try']}/{budget.max_tries} {t['overrides']} -> test_acc {t['test_acc']:.4f}  "
         f"outcome {t['outcome']}  {verdict}, {bar_words(t['within_bar'], t['reference_acc'], t['bar_pts'])}"
