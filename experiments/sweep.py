@@ -21,6 +21,10 @@ def main(cfg: DictConfig) -> None:
     try:
         settings = sweep_settings(OmegaConf.to_container(cfg, resolve=True), HydraConfig.get().runtime.choices)
         budget = Budget.of(settings["repair"])  # checked before any run
+        if settings["repair"]["enabled"]:
+            from nnscratch.run.repair_bar import load_bar
+
+            load_bar()  # conf/diagnoses.yaml's healthy bar, likewise
         with started(settings["logger"]) as tracker:  # a process of its own: it opens its store meanwhile
             from nnscratch.run import sweep  # after: a second of imports (pandas, scipy), beside the tracker's
 

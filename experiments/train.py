@@ -18,6 +18,7 @@ from nnscratch.config.grid import job_spec
 from nnscratch.data import DataError
 from nnscratch.loggers import make_logger
 from nnscratch.run import repair, repair_budget
+from nnscratch.run.repair_bar import load_bar
 from nnscratch.run.task import drop_if_unused, run_single
 
 
@@ -27,6 +28,8 @@ def main(cfg: DictConfig) -> None:
     try:
         spec, out_dir = job_spec(cfg, HydraConfig.get())
         budget = repair_budget.Budget.of(OmegaConf.to_container(cfg.repair, resolve=True))
+        if cfg.repair.enabled:
+            load_bar()  # conf/diagnoses.yaml's healthy bar, checked before the run
         tracker = make_logger(OmegaConf.to_container(cfg.logger, resolve=True))
         m = run_single(spec, out_dir)
     except (ConfigError, DataError) as err:

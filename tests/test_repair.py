@@ -20,6 +20,7 @@ from nnscratch.config.grid import single_spec
 from nnscratch.paths import CONF_DIR
 from nnscratch.report import write_report
 from nnscratch.run import repair, sweep
+from nnscratch.run.repair_bar import Bar, load_bar, reference_overrides, within
 from nnscratch.run.repair_budget import Budget, shortcut
 from nnscratch.run.task import run_single
 
@@ -54,6 +55,16 @@ def test_a_huge_step_is_repaired_by_a_smaller_rate_and_the_run_is_left_as_it_was
         config = results.read_run(run / "repairs" / f"{t['try']}-{t['try_run_id']}")["run"]["config"]
         assert config["seed"] == 0 and config["data"]["subset"] == 1000 and config["train"]["iterations"] == 100
     assert digests(run) == before | {"repairs.json": digests(run)["repairs.json"]}  # only repairs.json added
+    reference = results.read_run(run / "repairs" / f"reference-{record['reference_id']}")
+    config = reference["run"]["config"]  # the built-in default on the run's data, seed and iterations
+    assert (config["train"]["lr"], config["data"]["scaling"], config["data"]["subset"], config["seed"]) == (
+        0.1,
+        "unit",
+        1000,
+        0,
+    )
+    assert record["reference_acc"] == reference["metrics"]["test_acc"] and record["bar_pts"] == 1
+    assert tries[1]["within_bar"] and record["within_bar"]  # lr 0.5 beats the default's lr 0.1 at 100 iterations
 
 
 def test_a_fix_that_trades_the_failure_for_another_is_kept_under_the_next_fix(tmp_path):
@@ -82,6 +93,50 @@ def test_a_repair_that_exhausts_its_list_or_its_budget_says_so(tmp_path):
     (run / "repairs.json").unlink()
     short = repair.repair_run(run, Budget(max_tries=1), rules_path=path)
     assert len(short["tries"]) == 1 and short["status"] == "not repaired: budget spent"
+
+
+def test_a_try_that_no_longer_fails_but_is_far_below_the_healthy_reference_is_below_the_bar(tmp_path):
+    rules = yaml.safe_load((CONF_DIR / "diagnoses.yaml").read_text())
+    rules["repaired"] = [{"feature": "failed", "op": "==", "value": 0}]  # any run that does not fail
+    for step in [m for m in rules["modes"] if m["name"] == "step too large"]:  # listed twice: two ways it shows
+        step["fixes"], step["within_pts"] = ["train.lr=0.03"], 5  # a rate too small: 0.28 where the reference is 0.58
+    path = tmp_path / "diagnoses.yaml"
+    path.write_text(yaml.safe_dump(rules, sort_keys=False))
+    run = trained(tmp_path / "run", "train.lr=50")
+    record = repair.repair_run(run, Budget(max_tries=2), rules_path=path)
+    last = record["tries"][-1]
+    assert record["repaired_by"] == "train.lr=0.03" and last["outcome"] == "ok" and record["bar_pts"] == 5
+    assert last["test_acc"] < record["reference_acc"] - 0.05 and not last["within_bar"] and not record["within_bar"]
+    assert "below the bar (healthy reference" in repair.summary_line(record, run)
+
+
+def test_the_healthy_reference_keeps_only_the_runs_data_seed_and_the_tries_iterations():
+    run = ["model.hidden=[64]", "data=fashion_mnist", "data.subset=60000", "data.scaling=none", "seed=3", "train.lr=50"]
+    assert reference_overrides(run, Bar(), 100) == [
+        "data=fashion_mnist",
+        "data.subset=60000",
+        "seed=3",
+        "train.iterations=100",
+    ]
+    assert reference_overrides([*run, "train.iterations=900"], Bar(), None)[-1] == "train.iterations=900"
+
+
+@pytest.mark.parametrize("acc,ref,pts,ok", [(0.83, 0.84, 1, True), (0.8299, 0.84, 1, False), (0.5, None, 1, False)])
+def test_a_try_is_within_the_bar_at_most_the_modes_points_below_the_reference(acc, ref, pts, ok):
+    assert within(acc, ref, pts) is ok
+
+
+def test_a_mode_sets_its_own_bar_and_a_bad_one_names_its_key(tmp_path):
+    rules = yaml.safe_load((CONF_DIR / "diagnoses.yaml").read_text())
+    next(m for m in rules["modes"] if m["name"] == "zero start")["within_pts"] = 3
+    path = tmp_path / "diagnoses.yaml"
+    path.write_text(yaml.safe_dump(rules, sort_keys=False))
+    bar = load_bar(path)
+    assert bar.points("zero start") == 3 and bar.points("input scale") == rules["healthy_bar"]["within_pts"] == 1
+    rules["healthy_bar"]["within_pts"] = "one"
+    path.write_text(yaml.safe_dump(rules, sort_keys=False))
+    with pytest.raises(ConfigError, match="healthy_bar.within_pts"):
+        load_bar(path)
 
 
 def test_a_healthy_run_needs_no_repair(tmp_path):
@@ -139,12 +194,13 @@ def test_a_sweeps_failed_runs_are_repaired_in_a_folder_of_their_own_and_reported
     assert set(table["run_id"]) == set(failed) and table["repaired"].all()
     assert list(table["result"]) == ["repaired"] * 2 and list(table["status"]) == ["finished"] * 2  # run's, try's
     assert list(table["fix"]) == ["train.lr=5", "train.lr=0.5"] and table["repaired_by"].iloc[0] == "train.lr=0.5"
-    assert len(results.run_dirs(sweep_dir / "repairs")) == 2  # the tries, a sweep folder of their own
+    assert len(results.run_dirs(sweep_dir / "repairs")) == 3  # the tries and the reference, a sweep folder of their own
     assert {d.name: digests(d) for d in results.run_dirs(sweep_dir)} == before
     assert (sweep_dir / "results.csv").read_text() == csv_before
     report = write_report([sweep_dir]).with_suffix(".md").read_text()
     section = report[report.index("## Fixes tried on the failed runs") :]
-    assert "**1 of 1 failed runs repaired (100.0 %)**" in section and "`train.lr=0.5` (1)" in section
+    assert "**1 of 1 failed runs repaired (100.0 %)**" in section and "`train.lr=0.5` (1/1)" in section
+    assert "**1 (100.0 %) within the healthy bar**" in section
 
 
 @pytest.mark.slow

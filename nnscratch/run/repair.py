@@ -1,6 +1,8 @@
 """Fixes tried, not only suggested: each failed run trained again with its failure mode's fixes
 (conf/diagnoses.yaml `fixes`), in order, on its own seed and data, until a try is healthy (`repaired`)
-or the budget (`repair.max_tries`, `repair.iterations`) is spent.
+or the budget (`repair.max_tries`, `repair.iterations`) is spent. Each try is also judged against the
+healthy bar (nnscratch.run.repair_bar): within the mode's points of the built-in default config trained on
+the run's data, subset and seed; a repair is counted both ways (no longer failing, within the bar).
 
 A run's repair is a chain of tries. Each try is the run's own overrides, the fixes kept so far and one
 candidate fix. A try that still shows the mode being fixed drops its fix and the next candidate is
@@ -12,8 +14,8 @@ fixes (zero weights on raw pixels: random weights, then the pixels scaled on top
                                                            round share the sweep's pool and stacking
 
 A run's tries are written beside it and its record is never touched: <run>/repairs/<try>-<run id>/
-and <run>/repairs.json for one run; <sweep>/repairs/ (a sweep folder of the tries) and
-<sweep>/repairs.csv (one row per try) for a sweep.
+(and reference-<run id>/, the healthy reference) and <run>/repairs.json for one run; <sweep>/repairs/
+(a sweep folder of the tries and references) and <sweep>/repairs.csv (one row per try) for a sweep.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from nnscratch import data as datamod
 from nnscratch import diagnose, results
 from nnscratch.config.checks import ConfigError, parallel_settings
 from nnscratch.config.grid import make_spec
+from nnscratch.run.repair_bar import Bar, load_bar, reference_spec, within
 from nnscratch.run.repair_budget import Budget
 from nnscratch.run.sweep import base_overrides, run_sweep
 from nnscratch.run.task import run_single
@@ -51,6 +54,10 @@ class Chain:
     tried: int = 0  # fixes of `mode` tried so far
     tries: list[dict] = field(default_factory=list)
     repaired_by: str | None = None
+    bar_pts: float = 1.0  # the healthy bar of the run's mode: points below the reference (repair_bar)
+    reference_id: str | None = None
+    reference_acc: float | None = None  # the healthy reference's test accuracy, once it has run
+    within_bar: bool = False  # whether the try that repaired the run is within the bar
 
     def next_fix(self, budget: Budget) -> str | None:
         """The next candidate, or None when repaired, out of fixes or out of budget."""
@@ -157,12 +164,15 @@ def record_try(chain: Chain, fix: str, spec: dict | None, metrics: dict, history
             "test_acc": metrics.get("test_acc"),
             "diagnosis": found[0].name if found else None,
             "healthy": healthy,
+            "reference_acc": chain.reference_acc,
+            "bar_pts": chain.bar_pts,
+            "within_bar": within(metrics.get("test_acc"), chain.reference_acc, chain.bar_pts) if spec else False,
             "error": metrics.get("error"),
         }
     )
     new = failing_mode(found, modes)
     if healthy:
-        chain.repaired_by = " ".join([*chain.kept, fix])
+        chain.repaired_by, chain.within_bar = " ".join([*chain.kept, fix]), chain.tries[-1]["within_bar"]
     elif new is not None and not new.get("fallback") and chain.mode not in {d.name for d in found}:
         features = diagnose.features(history, metrics, spec["config"])
         chain.kept.append(fix)
@@ -179,20 +189,37 @@ def read_history(run_dir: Path) -> pd.DataFrame:
     return pd.read_csv(csv) if csv.is_file() and csv.stat().st_size > 1 else pd.DataFrame()
 
 
+def with_bar(chain: Chain, bar: Bar, budget: Budget) -> dict:
+    """Set a chain's bar (its mode's points) and reference id; the reference's run spec."""
+    spec = reference_spec(chain.overrides, bar, budget.iterations, AXES)
+    chain.bar_pts, chain.reference_id = bar.points(chain.mode), spec["run_id"]
+    return spec
+
+
+def trained(spec: dict, folder: Path) -> dict:
+    """The metrics of `spec` trained in `folder`, or read there when an earlier repair trained it."""
+    done = Path(folder) / "metrics.json"
+    return results.read_json(done) if done.is_file() else run_single(spec, folder)
+
+
 def repair_run(run_dir: Path, budget: Budget, on_try=None, rules_path: Path | None = None) -> dict | None:
-    """Repair the run in `run_dir` (a folder experiments.train wrote): its tries one after another in
-    <run_dir>/repairs/<n>-<run id>/, the record in <run_dir>/repairs.json (also returned); None when
-    the run needs no repair. `on_try(try record)` is called as each try ends."""
+    """Repair the run in `run_dir` (a folder experiments.train wrote): its healthy reference in
+    <run_dir>/repairs/reference-<run id>/, then its tries one after another in <run_dir>/repairs/<n>-<run id>/,
+    the record in <run_dir>/repairs.json (also returned); None when the run needs no repair.
+    `on_try(try record)` is called as each try ends."""
     run_dir, rules = Path(run_dir), load_rules(rules_path)
     rec = results.read_run(run_dir)
     chain = start(rec["run"], read_history(run_dir), rec["metrics"], *rules)
     if chain is None:
         return None
+    reference = with_bar(chain, load_bar(rules_path), budget)
+    folder = run_dir / "repairs" / f"reference-{reference['run_id']}"
+    chain.reference_acc = trained(reference, folder).get("test_acc")
     while (fix := chain.next_fix(budget)) is not None:
         try:
             spec = try_spec(chain, fix, budget)
             folder = run_dir / "repairs" / f"{len(chain.tries) + 1}-{spec['run_id']}"
-            metrics, history = run_single(spec, folder), read_history(folder)
+            metrics, history = trained(spec, folder), read_history(folder)
         except (ConfigError, datamod.DataError) as err:
             spec, metrics, history = None, {"status": "failed", "error": str(err)}, pd.DataFrame()
         record_try(chain, fix, spec, metrics, history, rules)
@@ -206,7 +233,8 @@ def repair_run(run_dir: Path, budget: Budget, on_try=None, rules_path: Path | No
 def chain_record(chain: Chain, budget: Budget) -> dict:
     """What repairs.json keeps of a run's repair."""
     keep = asdict(chain)
-    return {k: keep[k] for k in ("run_id", "diagnosis", "tries", "repaired_by")} | {
+    fields = ("run_id", "diagnosis", "tries", "repaired_by", "within_bar", "bar_pts", "reference_id", "reference_acc")
+    return {k: keep[k] for k in fields} | {
         "status": chain.status(),
         "mode": chain.tries[0]["fixing"] if chain.tries else chain.mode,
         "budget": asdict(budget),
@@ -236,11 +264,14 @@ def sweep_chains(sweep_dir: Path, rules: tuple) -> tuple[list[Chain], list[dict]
 
 
 def repair_sweep(sweep_dir: Path, parallel: dict, budget: Budget, progress: bool = True) -> Path:
-    """Repair every failed run of a sweep: round k runs the k-th try of every chain still open, all
-    through the sweep machinery (pool, stacking, progress) in <sweep_dir>/repairs/; the table of every
-    try is <sweep_dir>/repairs.csv (also returned)."""
+    """Repair every failed run of a sweep: round k runs the k-th try of every chain still open (round 1
+    also the healthy references, one per data, subset, seed and iterations), all through the sweep
+    machinery (pool, stacking, progress) in <sweep_dir>/repairs/; the table of every try is
+    <sweep_dir>/repairs.csv (also returned)."""
     sweep_dir, rules = Path(sweep_dir), load_rules()
     chains, stuck = sweep_chains(sweep_dir, rules)
+    bar = load_bar()
+    references = {r["run_id"]: r for r in [with_bar(c, bar, budget) for c in chains]}
     tries_dir = sweep_dir / "repairs"
     record = {"name": "repairs", "axes": AXES, "repairs_of": str(sweep_dir), "budget": asdict(budget)}
     results.write_json(tries_dir / "sweep.json", record | {"runs": [], "rounds": [], "sessions": []})
@@ -257,37 +288,52 @@ def repair_sweep(sweep_dir: Path, parallel: dict, budget: Budget, progress: bool
             except ConfigError as err:
                 record_try(chain, fix, None, {"status": "failed", "error": str(err)}, pd.DataFrame(), rules)
         unique = list({s["run_id"]: s for s in specs.values()}.values())
-        log.info("repair round %d: %d tries", round_, len(unique))
-        run_sweep([unique], tries_dir, parallel_settings(parallel), progress)
+        extra = list(references.values()) if round_ == 1 else []
+        refs = f", {len(extra)} healthy reference(s)" if extra else ""
+        log.info("repair round %d: %d tries%s", round_, len(unique), refs)
+        run_sweep([unique + extra], tries_dir, parallel_settings(parallel), progress)
+        for chain in chains if extra else []:
+            chain.reference_acc = try_metrics(tries_dir, chain.reference_id).get("test_acc")
         for key, spec in specs.items():
             chain, fix = todo[key]
             run_dir = results.runs_dir(tries_dir) / spec["run_id"]
-            metrics = results.read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
-            record_try(chain, fix, spec, metrics, read_history(run_dir), rules)
+            record_try(chain, fix, spec, try_metrics(tries_dir, spec["run_id"]), read_history(run_dir), rules)
         results.atomic_write_text(path, repairs_table(chains, stuck).to_csv(index=False))  # after each round
     results.atomic_write_text(path, repairs_table(chains, stuck).to_csv(index=False))
     return path
 
 
-REPAIR_COLUMNS = ["run_id", "mode", "repaired", "repaired_by", "result", "try", "fixing", "fix", "overrides"]
+def try_metrics(tries_dir: Path, run_id: str) -> dict:
+    """The metrics of a run of the tries' sweep folder ({} if it has none)."""
+    path = results.runs_dir(tries_dir) / run_id / "metrics.json"
+    return results.read_json(path) if path.is_file() else {}
+
+
+REPAIR_COLUMNS = [
+    *["run_id", "mode", "repaired", "repaired_by", "repaired_within_bar", "result"],
+    *["try", "fixing", "fix", "overrides", "test_acc", "reference_acc", "within_bar"],
+]
 
 
 def repairs_table(chains: list[Chain], stuck: list[dict]) -> pd.DataFrame:
-    """One row per try of every chain (run_id, the run's mode, whether and by what it was repaired, the
-    try's fix and result), and one row (try 0) per failed run that had nothing to try."""
+    """One row per try of every chain (run_id, the run's mode, whether and by what it was repaired and
+    whether that try is within the healthy bar, the try's fix and result, its reference's test accuracy),
+    and one row (try 0) per failed run that had nothing to try."""
     rows = [
         {
             "run_id": c.run_id,
             "mode": c.tries[0]["fixing"] if c.tries else c.mode,
             "repaired": c.repaired_by is not None,
             "repaired_by": c.repaired_by,
+            "repaired_within_bar": c.within_bar,
             "result": c.status(),
         }
         | t
         for c in chains
         for t in c.tries
     ]
-    rows += [s | {"repaired": False, "result": "not repaired: no fix to try", "try": 0} for s in stuck]
+    none = {"repaired": False, "repaired_within_bar": False, "result": "not repaired: no fix to try", "try": 0}
+    rows += [s | none for s in stuck]
     table = pd.DataFrame(rows, columns=None if rows else REPAIR_COLUMNS)
     return table[[c for c in REPAIR_COLUMNS if c in table] + [c for c in table if c not in REPAIR_COLUMNS]]
 
@@ -299,11 +345,19 @@ def try_line(t: dict, budget: Budget) -> str:
     """One try as a line: its number, fix, result and what it shows."""
     if t["status"] != "finished":
         return f"repair: try {t['try']}/{budget.max_tries} {t['overrides']} -> not run: {t['error']}"
-    verdict = "healthy" if t["healthy"] else f"not repaired ({t['diagnosis']})"
+    verdict = "no longer failing" if t["healthy"] else f"not repaired ({t['diagnosis']})"
     return (
         f"repair: try {t['try']}/{budget.max_tries} {t['overrides']} -> test_acc {t['test_acc']:.4f}  "
-        f"outcome {t['outcome']}  {verdict}"
+        f"outcome {t['outcome']}  {verdict}, {bar_words(t['within_bar'], t['reference_acc'], t['bar_pts'])}"
     )
+
+
+def bar_words(within_bar: bool, reference_acc: float | None, bar_pts: float) -> str:
+    """Whether a try is within the healthy bar, and the reference it was judged by."""
+    if reference_acc is None:
+        return "no healthy reference to judge by"
+    where = "within" if within_bar else "below"
+    return f"{where} the bar (healthy reference {reference_acc:.4f} less {bar_pts:g} pt)"
 
 
 def summary_line(record: dict, where: Path) -> str:
@@ -312,7 +366,8 @@ def summary_line(record: dict, where: Path) -> str:
     if record["repaired_by"] is not None:
         last = record["tries"][-1]
         return (
-            f"repaired by {record['repaired_by']}: test_acc {last['test_acc']:.4f}, outcome {last['outcome']} "
+            f"repaired by {record['repaired_by']}: test_acc {last['test_acc']:.4f}, outcome {last['outcome']}, "
+            f"{bar_words(record['within_bar'], record['reference_acc'], record['bar_pts'])} "
             f"(try {n} of at most {record['budget']['max_tries']}; {where})"
         )
     return f"{record['status']} after {n} tries ({where})"
