@@ -243,6 +243,7 @@ def test_bad_grid_lists_every_problem_at_once(conf, tmp_path):
 
 
 def test_cli_bad_grid_exits_nonzero_and_writes_nothing(tmp_path):
+    """A new process: its stderr is the one line, nothing an import printed (the other refusals run in-process)."""
     proc = subprocess.run(
         sweep_argv(
             "sweep=smoke",
@@ -278,11 +279,12 @@ def test_cli_bad_grid_exits_nonzero_and_writes_nothing(tmp_path):
         ),
     ],
 )
-def test_cli_mistakes_are_one_line_and_leave_nothing(tmp_path, override, line):
+def test_cli_mistakes_are_one_line_and_leave_nothing(tmp_path, in_process, override, line):
+    """In this process (test_cli_bad_grid_exits_nonzero_and_writes_nothing runs a refusal as a new one)."""
     (tmp_path / "file").write_text("a file, not a folder")
     out = f"out_root={tmp_path / 'o'}"
     args = ["sweep=smoke", "adaptive.enabled=false", out, override.format(file=tmp_path / "file")]
-    proc = subprocess.run(sweep_argv(*args), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = in_process("experiments.sweep", *args)
     assert proc.returncode != 0
     (got,) = proc.stderr.strip().splitlines()
     assert re.sub(r"/smoke/[\d_-]+ ", "/smoke/<stamp> ", got) == line.format(file=tmp_path / "file")
