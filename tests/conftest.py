@@ -65,15 +65,17 @@ def conf_copy(tmp_path) -> Path:
     return folder
 
 
-def wait_until(predicate, seconds: float, what: str, every: float = 0.1) -> None:
-    """Poll `predicate` until it is true; fail the test, naming `what`, when `seconds` pass first."""
+def wait_until(predicate, seconds: float, what: str, every: float = 0.1):
+    """Poll `predicate` until it returns something true, and return that; fail the test, naming `what`,
+    when `seconds` pass first. (Test modules whose helpers wait import it: `from conftest import wait_until`.)"""
     import time
 
     deadline = time.monotonic() + seconds
-    while not predicate():
+    while not (found := predicate()):
         if time.monotonic() > deadline:
             pytest.fail(f"waited {seconds:.0f} s for {what}; it never came")
         time.sleep(every)
+    return found
 
 
 @pytest.fixture

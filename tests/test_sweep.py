@@ -291,18 +291,12 @@ def test_cli_mistakes_are_one_line_and_leave_nothing(tmp_path, in_process, overr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path):
+def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path, in_process):
     sweep_dir, _ = run(conf, tmp_path)
     cell = results.read_run(results.run_dirs(sweep_dir)[0])
     out = tmp_path / "single"
     args = cell["run"]["overrides"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "experiments.train", *args, f"out_dir={out}", f"--config-dir={conf}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = in_process("experiments.train", *args, f"out_dir={out}", f"--config-dir={conf}")
     assert proc.returncode == 0, proc.stderr
     assert cell["run"]["command"].startswith("python -m experiments.train ")
     single = results.read_run(out)

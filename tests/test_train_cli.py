@@ -139,17 +139,20 @@ def test_a_multirun_gives_each_job_its_own_folder(tmp_path, launcher):
     assert (sweep / "multirun.yaml").is_file()
 
 
-def test_out_dir_is_an_alias_and_never_overwritten(tmp_path):
-    proc = train_cli("-m", "model.hidden=[10],[32]", *SMALL, f"out_dir={tmp_path / 'x'}", cwd=tmp_path)
+def test_out_dir_is_an_alias_and_never_overwritten(tmp_path, in_process):
+    """In this process (Hydra's basic launcher runs the jobs in it too); test_a_multirun_gives_each_job_its_own_folder
+    runs such a multirun as a new process."""
+    train = lambda *args: in_process("experiments.train", *args, cwd=tmp_path)
+    proc = train("-m", "model.hidden=[10],[32]", *SMALL, f"out_dir={tmp_path / 'x'}")
     assert proc.returncode == 0, proc.stderr
     assert sorted(runs_under(tmp_path / "x")) == ["0", "1"]  # a multirun's out_dir: one folder per job
     first = (tmp_path / "x" / "0" / "metrics.json").read_text()
-    again = train_cli(*SMALL, "model.hidden=[64]", f"out_dir={tmp_path / 'x' / '0'}", cwd=tmp_path)
+    again = train(*SMALL, "model.hidden=[64]", f"out_dir={tmp_path / 'x' / '0'}")
     assert again.returncode != 0 and "already holds a run" in again.stderr and "Traceback" not in again.stderr
     assert (tmp_path / "x" / "0" / "metrics.json").read_text() == first
-    run = train_cli(*SMALL, "hydra.run.dir=elsewhere", cwd=tmp_path)
+    run = train(*SMALL, "hydra.run.dir=elsewhere")
     assert run.returncode == 0 and (tmp_path / "elsewhere" / "metrics.json").is_file()
-    default = train_cli(*SMALL, cwd=tmp_path)
+    default = train(*SMALL)
     assert default.returncode == 0 and len(list((tmp_path / "outputs" / "train").glob("*/*/metrics.json"))) == 1
 
 
