@@ -73,7 +73,7 @@ def wait_until(predicate, seconds: float, what: str, every: float = 0.1):
     deadline = time.monotonic() + seconds
     while not (found := predicate()):
         if time.monotonic() > deadline:
-            pytest.fail(f"waited {seconds:.0f} s for {what}; it never came")
+            pytest.fail(f"waited {seconds:g} s for {what}; it never came")
         time.sleep(every)
     return found
 
