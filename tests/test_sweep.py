@@ -313,8 +313,8 @@ def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path, wait_for):
             "sweep=smoke",
             "adaptive.enabled=false",
             f"out_root={out}",
-            "sweep.axes.train.iterations=[400]",
-            "sweep.axes.data.subset=[5000]",
+            "sweep.axes.train.iterations=[100]",  # 32 runs: most still to train at the first record
+            "sweep.axes.data.subset=[2000]",
             "report=false",
         ),
         cwd=ROOT,
