@@ -1,6 +1,13 @@
 """Shared fixtures: the real datasets (from NNSCRATCH_DATA_DIR), a small composed run config."""
 
+import contextlib
+import io
+import logging
 import os
+import runpy
+import subprocess
+import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -58,18 +65,58 @@ def conf_copy(tmp_path) -> Path:
     return folder
 
 
-def wait_until(predicate, seconds: float, what: str, every: float = 0.1) -> None:
-    """Poll `predicate` until it is true; fail the test, naming `what`, when `seconds` pass first."""
+def wait_until(predicate, seconds: float, what: str, every: float = 0.1):
+    """Poll `predicate` until it returns something true, and return that; fail the test, naming `what`,
+    when `seconds` pass first. (Test modules whose helpers wait import it: `from conftest import wait_until`.)"""
     import time
 
     deadline = time.monotonic() + seconds
-    while not predicate():
+    while not (found := predicate()):
         if time.monotonic() > deadline:
-            pytest.fail(f"waited {seconds:.0f} s for {what}; it never came")
+            pytest.fail(f"waited {seconds:g} s for {what}; it never came")
         time.sleep(every)
+    return found
 
 
 @pytest.fixture
 def wait_for():
     """wait_for(predicate, seconds, what): poll with a deadline that fails the test when it passes."""
     return wait_until
+
+
+def run_in_process(module: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` run in this process, as the interpreter would run it: its stdout and
+    stderr, and the exit status `sys.exit` gives (a message is printed to stderr and means 1; an uncaught
+    exception prints its traceback and means 1). The entry points' refusals are tested this way, without
+    the ~3 s of imports (CPU) a new interpreter spends; each kind of refusal also runs once as a real
+    process, to see that nothing imported writes to its stderr. Not for what a new process changes:
+    signals, pin_paths (run once, at import), the joblib launcher's workers."""
+    out, err = io.StringIO(), io.StringIO()
+    argv, here, handlers, level = sys.argv, os.getcwd(), logging.root.handlers[:], logging.root.level
+    code = 0
+    try:
+        sys.argv = [module, *args]
+        os.chdir(cwd or ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                runpy.run_module(module, run_name="__main__", alter_sys=True)
+            except SystemExit as done:
+                if isinstance(done.code, str):
+                    print(done.code, file=sys.stderr)
+                code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = argv
+        os.chdir(here)
+        for handler in set(logging.root.handlers) - set(handlers):  # Hydra's job logging, set up by a run
+            handler.close()
+        logging.root.handlers[:], logging.root.level = handlers, level
+    return subprocess.CompletedProcess([module, *args], code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def in_process():
+    """in_process(module, *args, cwd=...): `python -m module args` run in this process (run_in_process)."""
+    return run_in_process

@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
+from conftest import wait_until as wait_for
 
 from benchmarks.stops_grid import every_number, saved_iterations
 from nnscratch import results
@@ -36,16 +37,6 @@ QUEUED = {
     },
 }
 ONE_TASK = {"n_jobs": 1, "scheduler": None, "stack_rows": 64, "stack_tasks": 1}
-
-
-def wait_for(condition, seconds: float, what: str):
-    """Poll `condition` until it returns something true; fail when `seconds` pass first."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := condition():
-            return found
-        time.sleep(0.05)
-    pytest.fail(f"waited {seconds} s for {what}")
 
 
 def records_on_disk(out: Path) -> list[Path]:
@@ -118,6 +109,29 @@ def inherited_signals(sigint_ignored: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN if sigint_ignored else signal.SIG_DFL)
 
 
+def session(sid: int) -> list[int]:
+    """The living processes of session `sid` (a sweep started with start_new_session: it and every
+    process it started, however deep)."""
+
+    def member(pid: int) -> bool:
+        try:
+            return os.getsid(pid) == sid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            return False
+
+    return [p for p in psutil.pids() if member(p)]
+
+
+def pending(pid: int, sig: int) -> bool:
+    """Whether `sig`, sent to `pid`, still waits to be delivered (/proc/<pid>/status: SigPnd, ShdPnd)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return False
+    masks = [int(line.split()[1], 16) for line in status if line.startswith(("SigPnd:", "ShdPnd:"))]
+    return any(mask >> (sig - 1) & 1 for mask in masks)
+
+
 def alive(pids: list[int]) -> list[int]:
     def running(pid: int) -> bool:
         try:
@@ -157,8 +171,8 @@ def test_a_stop_signal_ends_the_sweep_and_its_workers_keeping_every_stopped_run(
     assert sorted(results.read_results(sweep_dir)["run_id"]) == on_disk  # results.csv has every stopped run
     assert f"interrupted by {signal.Signals(sig).name}" in stderr and f"resume={sweep_dir}" in stderr
     assert not (sweep_dir / "sweep.lock").exists()
-    time.sleep(1)
-    assert sorted(d.name for d in results.run_dirs(sweep_dir)) == on_disk  # nobody writes after the end
+    wait_for(lambda: not session(proc.pid), 10, "every process of the sweep's session to end")
+    assert sorted(d.name for d in results.run_dirs(sweep_dir)) == on_disk  # nobody left who could write
 
 
 def test_a_sigkilled_client_takes_its_workers_with_it_and_resume_equals_a_straight_sweep(conf, tmp_path, straight):
@@ -405,8 +419,8 @@ def test_idle_loky_workers_leave_a_groups_sigterm_to_the_sweep_and_end_with_a_si
         assert len(workers) == 2
         for pid in workers:
             os.kill(pid, signal.SIGTERM)
-        time.sleep(0.5)
-        assert alive(workers) == workers  # left to the sweep
+        wait_for(lambda: not any(pending(pid, signal.SIGTERM) for pid in workers), 10, "SIGTERM to reach them")
+        assert alive(workers) == workers  # delivered, and left to the sweep (a worker it ends dies as it is)
     finally:
         parent.kill()
         parent.wait()

@@ -45,13 +45,13 @@ IN_PROCESS = {"backend": "loky", "n_jobs": 1, "scheduler": None, "stack_rows": 0
 
 
 @pytest.fixture(scope="module")
-def task(tmp_path_factory) -> tuple[list[dict], Path, dict]:
-    """The QUEUED task's specs, its prepared data, and every_number of it run straight."""
+def task(tmp_path_factory) -> tuple[list[dict], Path, dict, list[bytes]]:
+    """The QUEUED task's specs, its prepared data, every_number of it run straight, and its states."""
     tmp = tmp_path_factory.mktemp("task")
     _, specs = sweep.plan(QUEUED, [])
     data_dir = save_prepared(specs, tmp / "prepared")[data_key(specs[0]["config"])]
     run_task(specs, data_dir, results.runs_dir(tmp / "straight"), 64)
-    return specs, data_dir, every_number(tmp / "straight")
+    return specs, data_dir, every_number(tmp / "straight"), states_of(specs, data_dir)
 
 
 def states_of(specs: list[dict], data_dir: Path) -> list[bytes]:
@@ -98,8 +98,7 @@ def crafted_files(marker: Path, state: bytes) -> dict[str, tuple[bytes, str]]:
 def test_a_crafted_or_foreign_checkpoint_is_refused_in_one_line_runs_nothing_and_its_task_restarts(
     task, tmp_path, caplog, case
 ):
-    specs, data_dir, straight = task
-    states = states_of(specs, data_dir)
+    specs, data_dir, straight, states = task
     marker = tmp_path / "ran"
     name, (content, says) = list(crafted_files(marker, states[len(states) // 2]).items())[case]
     path = checkpoint.path_of(tmp_path / "resumed" / "checkpoints", specs)
@@ -114,8 +113,7 @@ def test_a_crafted_or_foreign_checkpoint_is_refused_in_one_line_runs_nothing_and
 
 
 def test_a_checkpoint_holds_no_pickle_and_continues_bit_for_bit(task, tmp_path):
-    specs, data_dir, straight = task
-    states = states_of(specs, data_dir)
+    specs, data_dir, straight, states = task
     state = states[len(states) // 2]
     assert b"pickle" not in state and state[:2] == b"PK"  # a zip of .npy files
     checkpoint.save_state(tmp_path / "resumed" / "checkpoints", specs, state)

@@ -81,7 +81,7 @@ class Plug:
     while the server itself stays up for the next test (one start per module: each takes seconds)."""
 
     def __init__(self, port: int):
-        self.target, self.sockets = port, []
+        self.target, self.sockets, self.pulled = port, [], False
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.uri = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         threading.Thread(target=self.accept, daemon=True).start()
@@ -98,6 +98,7 @@ class Plug:
                 threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
     def pull(self) -> None:
+        self.pulled = True
         for s in [self.listener, *self.sockets]:
             try:
                 s.shutdown(socket.SHUT_RDWR)
@@ -217,6 +218,7 @@ def test_a_tracker_lost_mid_sweep_loses_no_record_and_a_relog_fills_it_in(server
         sweep_dir = run_grid(tmp_path, tracker)
     took, said = time.time() - started_at, capfd.readouterr().err  # the logging process's stderr is ours
     stop.set()
+    assert plug.pulled, "the sweep ended before a run's MLflow id was recorded: the tracker was never cut"
     table = results.read_results(sweep_dir)
     assert len(table) == 8 and set(table["status"]) == {"finished"}  # every record is there
     assert tracker.problem and said.count("cannot log") == 1, said  # reported once

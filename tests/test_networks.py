@@ -2,7 +2,6 @@
 its failures kept to its own runs, and run through a grid beside the built-in network."""
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -125,10 +124,11 @@ def test_a_hanging_call_is_ended_and_an_error_names_the_users_frame(tmp_path, sm
         bad.call("forward", np.zeros((3, 5)), np.zeros((3, 1)), np.zeros((2, 3)), np.zeros((2, 1)), np.zeros((4, 2)))
 
 
-def test_the_check_command_exits_0_on_the_example_and_1_on_the_bias_bug():
+def test_the_check_command_exits_0_on_the_example_and_1_on_the_bias_bug(in_process):
+    """In this process (the user's file is imported in a child process all the same)."""
+
     def check(name: str) -> subprocess.CompletedProcess:
-        argv = [sys.executable, "-m", "experiments.check", "network=notebook", f"network.source=examples/{name}"]
-        return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        return in_process("experiments.check", "network=notebook", f"network.source=examples/{name}")
 
     good, bad = check("tutorial_net.py"), check("tutorial_bias_bug.py")
     assert good.returncode == 0 and "nothing found" in good.stdout, good.stdout + good.stderr

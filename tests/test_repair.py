@@ -4,7 +4,6 @@ original records untouched."""
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -230,16 +229,9 @@ def test_train_with_repair_true_names_the_step_and_ends_with_the_fix_that_worked
         (["experiments.repair", "sweep_dir=nowhere"], "sweep_dir=nowhere"),
     ],
 )
-def test_a_bad_repair_setting_is_one_line_before_anything_runs(tmp_path, command, key):
+def test_a_bad_repair_setting_is_one_line_before_anything_runs(tmp_path, in_process, command, key):
     work = tmp_path / "work"  # tmp_path also holds the test's cache folder
     work.mkdir()
-    proc = subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ | {"PYTHONPATH": str(CONF_DIR.parent)},
-    )
+    proc = in_process(*command, cwd=work)
     assert proc.returncode != 0 and key in proc.stderr and "Traceback" not in proc.stderr
     assert list(work.iterdir()) == []

@@ -243,6 +243,7 @@ def test_bad_grid_lists_every_problem_at_once(conf, tmp_path):
 
 
 def test_cli_bad_grid_exits_nonzero_and_writes_nothing(tmp_path):
+    """A new process: its stderr is the one line, nothing an import printed (the other refusals run in-process)."""
     proc = subprocess.run(
         sweep_argv(
             "sweep=smoke",
@@ -278,29 +279,24 @@ def test_cli_bad_grid_exits_nonzero_and_writes_nothing(tmp_path):
         ),
     ],
 )
-def test_cli_mistakes_are_one_line_and_leave_nothing(tmp_path, override, line):
+def test_cli_mistakes_are_one_line_and_leave_nothing(tmp_path, in_process, override, line):
+    """In this process (test_cli_bad_grid_exits_nonzero_and_writes_nothing runs a refusal as a new one)."""
     (tmp_path / "file").write_text("a file, not a folder")
     out = f"out_root={tmp_path / 'o'}"
     args = ["sweep=smoke", "adaptive.enabled=false", out, override.format(file=tmp_path / "file")]
-    proc = subprocess.run(sweep_argv(*args), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = in_process("experiments.sweep", *args)
     assert proc.returncode != 0
     (got,) = proc.stderr.strip().splitlines()
     assert re.sub(r"/smoke/[\d_-]+ ", "/smoke/<stamp> ", got) == line.format(file=tmp_path / "file")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path):
+def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path, in_process):
     sweep_dir, _ = run(conf, tmp_path)
     cell = results.read_run(results.run_dirs(sweep_dir)[0])
     out = tmp_path / "single"
     args = cell["run"]["overrides"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "experiments.train", *args, f"out_dir={out}", f"--config-dir={conf}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = in_process("experiments.train", *args, f"out_dir={out}", f"--config-dir={conf}")
     assert proc.returncode == 0, proc.stderr
     assert cell["run"]["command"].startswith("python -m experiments.train ")
     single = results.read_run(out)
@@ -317,8 +313,8 @@ def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path, wait_for):
             "sweep=smoke",
             "adaptive.enabled=false",
             f"out_root={out}",
-            "sweep.axes.train.iterations=[400]",
-            "sweep.axes.data.subset=[5000]",
+            "sweep.axes.train.iterations=[100]",  # 32 runs: most still to train at the first record
+            "sweep.axes.data.subset=[2000]",
             "report=false",
         ),
         cwd=ROOT,

@@ -19,6 +19,15 @@ def train_cli(*args, cwd=CONF_DIR.parent):
     )
 
 
+def test_a_refusal_in_a_new_process_is_the_one_line_it_is_in_this_one(tmp_path, in_process):
+    """What the tests below see in-process is what a user's new interpreter prints: nothing imported
+    adds a line to stderr, and the exit status is the same."""
+    args = ("model.hidden=[0]", f"out_dir={tmp_path / 'run'}")
+    real, here = train_cli(*args, cwd=tmp_path), in_process("experiments.train", *args, cwd=tmp_path)
+    assert (real.returncode, real.stdout, real.stderr) == (here.returncode, here.stdout, here.stderr) != (0, "", "")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_default_run_is_the_logs_reference_and_writes_its_record(tmp_path):
     out = tmp_path / "run"
     proc = train_cli(f"out_dir={out}", "train.iterations=50")
@@ -44,8 +53,8 @@ def test_default_run_is_the_logs_reference_and_writes_its_record(tmp_path):
         ("data.scaling=minmax", "data.scaling"),
     ],
 )
-def test_bad_value_names_the_key_exits_nonzero_and_writes_nothing(tmp_path, override, key):
-    proc = train_cli(override, f"out_dir={tmp_path / 'run'}", cwd=tmp_path)
+def test_bad_value_names_the_key_exits_nonzero_and_writes_nothing(tmp_path, in_process, override, key):
+    proc = in_process("experiments.train", override, f"out_dir={tmp_path / 'run'}", cwd=tmp_path)
     assert proc.returncode != 0
     assert key in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -77,8 +86,8 @@ def test_bad_value_names_the_key_exits_nonzero_and_writes_nothing(tmp_path, over
         ),
     ],
 )
-def test_each_mistake_of_the_issue_is_one_line_and_writes_nothing(tmp_path, override, line):
-    proc = train_cli(override, f"out_dir={tmp_path / 'run'}", cwd=tmp_path)
+def test_each_mistake_of_the_issue_is_one_line_and_writes_nothing(tmp_path, in_process, override, line):
+    proc = in_process("experiments.train", override, f"out_dir={tmp_path / 'run'}", cwd=tmp_path)
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == [line]
     assert list(tmp_path.iterdir()) == []
@@ -130,27 +139,28 @@ def test_a_multirun_gives_each_job_its_own_folder(tmp_path, launcher):
     assert (sweep / "multirun.yaml").is_file()
 
 
-def test_out_dir_is_an_alias_and_never_overwritten(tmp_path):
-    proc = train_cli("-m", "model.hidden=[10],[32]", *SMALL, f"out_dir={tmp_path / 'x'}", cwd=tmp_path)
+def test_out_dir_is_an_alias_and_never_overwritten(tmp_path, in_process):
+    """In this process (Hydra's basic launcher runs the jobs in it too); test_a_multirun_gives_each_job_its_own_folder
+    runs such a multirun as a new process."""
+    train = lambda *args: in_process("experiments.train", *args, cwd=tmp_path)
+    proc = train("-m", "model.hidden=[10],[32]", *SMALL, f"out_dir={tmp_path / 'x'}")
     assert proc.returncode == 0, proc.stderr
     assert sorted(runs_under(tmp_path / "x")) == ["0", "1"]  # a multirun's out_dir: one folder per job
     first = (tmp_path / "x" / "0" / "metrics.json").read_text()
-    again = train_cli(*SMALL, "model.hidden=[64]", f"out_dir={tmp_path / 'x' / '0'}", cwd=tmp_path)
+    again = train(*SMALL, "model.hidden=[64]", f"out_dir={tmp_path / 'x' / '0'}")
     assert again.returncode != 0 and "already holds a run" in again.stderr and "Traceback" not in again.stderr
     assert (tmp_path / "x" / "0" / "metrics.json").read_text() == first
-    run = train_cli(*SMALL, "hydra.run.dir=elsewhere", cwd=tmp_path)
+    run = train(*SMALL, "hydra.run.dir=elsewhere")
     assert run.returncode == 0 and (tmp_path / "elsewhere" / "metrics.json").is_file()
-    default = train_cli(*SMALL, cwd=tmp_path)
+    default = train(*SMALL)
     assert default.returncode == 0 and len(list((tmp_path / "outputs" / "train").glob("*/*/metrics.json"))) == 1
 
 
 @pytest.mark.parametrize("entry,config", [("train", "train"), ("sweep", "sweep"), ("report", "report")])
-def test_help_lists_only_the_groups_an_entry_point_reads(entry, config):
+def test_help_lists_only_the_groups_an_entry_point_reads(in_process, entry, config):
     import yaml
 
-    proc = subprocess.run(
-        [sys.executable, "-m", f"experiments.{entry}", "--help"], cwd=CONF_DIR.parent, capture_output=True, text=True
-    )
+    proc = in_process(f"experiments.{entry}", "--help")
     assert proc.returncode == 0, proc.stderr
     listed = proc.stdout.split("== Configuration groups (group=option) ==")[1].split("== Config ==")[0]
     groups = {line.split(":")[0] for line in listed.strip().splitlines() if ": " in line and "(none" not in line}
