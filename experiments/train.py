@@ -17,7 +17,7 @@ from nnscratch.config.compose import command_line_refusal
 from nnscratch.config.grid import job_spec
 from nnscratch.data import DataError
 from nnscratch.loggers import make_logger
-from nnscratch.run import repair, repair_budget
+from nnscratch.run import repair_budget
 from nnscratch.run.repair_bar import load_bar
 from nnscratch.run.task import drop_if_unused, run_single
 
@@ -43,6 +43,8 @@ def main(cfg: DictConfig) -> None:
     )
     print("\n".join(diagnose.lines(diagnose.diagnose_folder(out_dir))))
     if cfg.repair.enabled:
+        from nnscratch.run import repair  # only here: it imports the sweep's machinery (scipy, pandas: seconds)
+
         fixed = repair.repair_run(out_dir, budget, on_try=lambda t: print(repair.try_line(t, budget), flush=True))
         print(repair.summary_line(fixed, out_dir / "repairs.json") if fixed else "repair: nothing to repair")
     tracker.log_runs(out_dir.parent, [out_dir.name])  # a multirun's job: its folder's; a single run: the day's
