@@ -112,18 +112,23 @@ def plan_round(
     results_ = evaluate(claims, runs, histories, axes)
     cells, new = [], []
     for cell in wanted_cells(results_, specs, max_seeds, design(claims).looks).values():
-        template = cell.specs[0]
-        added = [with_seed(template, seed, axes, conf_dir) for seed in new_seeds(cell)]
+        entry, added = round_entry(cell, axes, conf_dir)
+        cells.append(entry)
         new += added
-        cells.append(
-            {
-                "cell": {k: v for k, v in template["axes"].items() if k != SEED},
-                "seeds": [int(s["axes"][SEED]) for s in added],
-                "reason": "undecided: " + "; ".join(dict.fromkeys(cell.reasons)),
-                "runs": [{"run_id": s["run_id"], "overrides": s["overrides"]} for s in added],
-            }
-        )
     return results_, cells, new
+
+
+def round_entry(cell: Cell, axes: list[str], conf_dir: Path = CONF_DIR) -> tuple[dict, list[dict]]:
+    """(a cell's entry in its round's record in sweep.json, the specs of its new seeds)."""
+    template = cell.specs[0]
+    added = [with_seed(template, seed, axes, conf_dir) for seed in new_seeds(cell)]
+    entry = {
+        "cell": {k: v for k, v in template["axes"].items() if k != SEED},
+        "seeds": [int(s["axes"][SEED]) for s in added],
+        "reason": "undecided: " + "; ".join(dict.fromkeys(cell.reasons)),
+        "runs": [{"run_id": s["run_id"], "overrides": s["overrides"]} for s in added],
+    }
+    return entry, added
 
 
 def recorded_specs(rounds: list[dict], axes: list[str], conf_dir: Path = CONF_DIR) -> list[dict]:

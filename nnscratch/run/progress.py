@@ -158,6 +158,23 @@ class Progress:
         self.task_start: dict[int, float] = {}
         self.closed: dict[tuple, Evidence] = {}  # per group, the evidence of its tasks that ended
 
+    def add(self, tasks: list[list[dict]]) -> None:
+        """Tasks planned while the sweep runs (overlapped adaptive rounds: nnscratch.run.overlap), after
+        those planned so far; their runs' work joins the bar's."""
+        with self.lock:
+            for task in tasks:
+                for s in task:
+                    if s["run_id"] not in self.work:
+                        self.work[s["run_id"]], self.configs[s["run_id"]] = cost([s]), s["config"]
+                        self.planned_all += self.work[s["run_id"]]
+                ids = [s["run_id"] for s in task]
+                self.task_of |= dict.fromkeys(ids, len(self.tasks))
+                self.tasks.append(ids)
+                self.task_group.append(group_key(task[0]["config"]))
+                self.task_left.append(sum(self.work[r] for r in ids if r not in self.seen))
+                self.task_passes.append(self.PASS_UNITS * samples_read(task[0]["config"]))
+                self.runs_left.append(sum(r not in self.seen for r in ids))
+
     def ended(self, run_id: str, failed: int = 0, live_fraction: float = 1.0, live_at_end: float | None = None) -> None:
         """A run's record is written: it did `live_fraction` of its planned work, and ended with
         `live_at_end` of its units alive (None: unknown, e.g. it failed)."""
