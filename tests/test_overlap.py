@@ -37,7 +37,11 @@ def claims(value_8: float, value_16: float) -> dict:
     zeros |= {"op": "<=", "value": 0.9, "seed_independent": {"weights": "zeros"}}
     return {
         "confidence": 0.95,
-        "claims": [threshold("[8]", value_8), threshold("[16]", value_16), {"id": "z", "title": "z", "checks": [zeros]}],
+        "claims": [
+            threshold("[8]", value_8),
+            threshold("[16]", value_16),
+            {"id": "z", "title": "z", "checks": [zeros]},
+        ],
     }
 
 

@@ -84,6 +84,8 @@ class OverlappedRounds:
             k: CellRounds(sorted(v, key=lambda s: int(s["axes"][SEED])), [len(v)]) for k, v in by_cell.items()
         }
         self.near = neighbours(claims, specs)
+        frame = pd.DataFrame([s["axes"] | {"cell": cell_key(s)} for s in specs])
+        self.read = {k for c in claims["claims"] for check in c["checks"] for k in selected_cells(check, frame)}
 
     def counts(self, keys) -> dict[str, int]:
         return {k: len(self.cells[k].specs) for k in keys}
@@ -143,6 +145,19 @@ class OverlappedRounds:
                         out.append((k, entry, new))
                     cell.after.append(len(cell.specs))
         return out
+
+    def forecast(self, prior_weight: float = 2.0) -> list[tuple[dict, float]]:
+        """(a spec of the cell, seeds it may still add) of each cell a check reads that has not settled: up
+        to the mean final seed count of the read cells settled so far, counting `prior_weight` cells at
+        halfway between the grid's seeds and max_seeds (the progress bar's ETA counts them: nnscratch.run.progress)."""
+        settled = [len(self.cells[k].specs) for k in self.read if self.settled(k)]
+        halfway = (sum(c.after[0] for c in self.cells.values()) / len(self.cells) + self.max_seeds) / 2
+        expected = (prior_weight * halfway + sum(settled)) / (prior_weight + len(settled))
+        return [
+            (self.cells[k].specs[0], expected - len(self.cells[k].specs))
+            for k in self.read
+            if not self.settled(k) and len(self.cells[k].specs) < expected
+        ]
 
     def done(self) -> bool:
         return all(self.settled(k) for k in self.cells)

@@ -275,9 +275,9 @@ def run(
     started = time.time()
     logger = logger or NoLogger()
 
-    def run_batches(batches: list[list[dict]], rounds: list[list[dict]] = (), feed=None) -> Counter:
+    def run_batches(batches: list[list[dict]], rounds: list[list[dict]] = (), **fed) -> Counter:
         on_record = lambda run_id: logger.log_runs(sweep_dir, [run_id])  # noqa: E731
-        return run_sweep(batches, sweep_dir, parallel, progress, on_record, rounds, feed)
+        return run_sweep(batches, sweep_dir, parallel, progress, on_record, rounds, **fed)
 
     try:
         log.info("sweep '%s': %d runs -> %s", grid["name"], len(specs), sweep_dir)
@@ -381,7 +381,7 @@ def overlapped_seeds(
             results.write_json(sweep_dir / "sweep.json", record)
         return [new for _, _, new in decided]
 
-    counts = run_batches([specs], feed=feed)
+    counts = run_batches([specs], feed=feed, foresee=flow.forecast)
     specs += added
     runs, histories = tables()
     if not flow.done():
@@ -400,10 +400,12 @@ def run_sweep(
     on_record: Callable[[str], None] | None = None,
     rounds: list[list[dict]] = (),
     feed: Callable[[], list[list[dict]]] | None = None,
+    foresee: Callable[[], list[tuple[dict, float]]] | None = None,
 ) -> Counter:
     """Run every spec of `batches` (a grid) and `rounds` (each cell's seeds of an adaptive round) not yet
     finished in `sweep_dir`, and those `feed()` gives as the runs end (overlapped rounds: each cell's seeds
-    of a round); returns counts by status/outcome.
+    of a round); returns counts by status/outcome. `foresee()` (after each feed) gives the runs still
+    expected but not yet fed, (a spec of their cell, how many), for the progress bar's ETA.
 
     With parallel.stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.train.stack):
     a grid's groups each in at least `parallel.stack_tasks` tasks, a cell's round whole (see plan_tasks,
@@ -425,6 +427,8 @@ def run_sweep(
 
         def more() -> list[list[dict]]:
             fed = feed()
+            if foresee:
+                bar.foresee(foresee())
             return round_tasks(fed, p.stack_rows, results.finished_ids(sweep_dir)) if fed else []
 
     todo = [s for t in planned for s in t]
@@ -433,6 +437,8 @@ def run_sweep(
         specs, done, progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv", on_record=on_record
     )
     log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), p.backend)
+    if foresee:
+        bar.foresee(foresee())
     try:
         with logging_redirect_tqdm():
             if p.backend == "dask":
