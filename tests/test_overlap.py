@@ -10,6 +10,7 @@ from nnscratch import results
 from nnscratch.run import sweep
 from nnscratch.run.adaptive import cell_key
 from nnscratch.run.overlap import OverlappedRounds
+from nnscratch.run.progress import Progress
 
 LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None, "stack_rows": 256, "stack_tasks": 2}
 GRID = {
@@ -103,3 +104,32 @@ def test_overlapped_rounds_decide_as_strict_rounds(tmp_path, thresholds):
     assert rounds(strict_record) == rounds(overlapped_record)
     assert strict_record["adaptive"]["stopped"] == overlapped_record["adaptive"]["stopped"]
     assert overlapped_record["adaptive"]["overlap"] and not strict_record["adaptive"]["overlap"]
+
+
+def test_the_cells_not_settled_foresee_seeds_up_to_the_mean_of_those_settled():
+    _, specs = sweep.plan(GRID, [])
+    flow = OverlappedRounds(claims(0.5, 0.5), ["model.hidden", "data.subset", "weights", "seed"], specs, 10)
+    assert sorted(n for _, n in flow.forecast()) == [3.5] * 4  # halfway from 3 seeds to 10 before any evidence
+    done = flow.cells[cell_key(specs[0])]
+    done.added, done.judged_on = False, flow.counts([cell_key(specs[0]), *flow.near[cell_key(specs[0])]])
+    assert sorted(n for _, n in flow.forecast()) == pytest.approx([(2 * 6.5 + 3) / 3 - 3] * 3)
+
+
+def test_the_eta_counts_the_runs_foreseen():
+    class Clock:
+        now = 0.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    config = {"model": {"hidden": [10]}, "data": {"subset": 1000, "scaling": "unit"}, "train": {"iterations": 10}}
+    run = {"run_id": "a", "config": config}
+    bar = Progress([run], set(), False, "t", clock=clock)
+    bar.PASS_UNITS = 0.0
+    bar.plan([["a"]], workers=1)
+    clock.now = 11.0
+    bar.moving({"a": (0.5, 0.5, 1.0)})  # started at 10 (its first report a second in): half of it in 1 s
+    assert bar.estimate() == pytest.approx(1.0)
+    bar.foresee([(run, 3)])  # three more runs of its cell: 2 s each
+    assert bar.estimate() == pytest.approx(7.0)
