@@ -98,7 +98,7 @@ class Progress:
 
     Running runs count as their tasks report (`moving`: about every second). The bar shows time:
     elapsed over elapsed + ETA. Every TRAIL_EVERY seconds, what it showed (elapsed, runs ended,
-    share of the planned work done, ETA) is kept in `trail` and, with `record`, appended to that CSV
+    share of the planned work done, ETA, tasks training) is kept in `trail` and, with `record`, appended to that CSV
     at the end."""
 
     TRAIL_EVERY = 5.0  # seconds between the samples of `trail`
@@ -301,7 +301,8 @@ class Progress:
             log.info(self.line(elapsed, eta))
         if not self.trail or elapsed - self.trail[-1]["elapsed_s"] >= self.TRAIL_EVERY:
             done = self.planned_share()
-            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": done, "eta_s": eta})
+            busy = sum(1 for i in self.task_start if self.runs_left[i])  # tasks training: the workers busy
+            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": done, "eta_s": eta, "busy": busy})
 
     def line(self, elapsed: float, eta: float) -> str:
         """What the bar shows, as one plain line: elapsed, runs, share of the work done, ETA."""
@@ -322,7 +323,7 @@ class Progress:
         if self.record is None or not self.trail:
             return
         started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started))
-        end = {"elapsed_s": self.clock() - self.started, "runs": len(self.seen), "done": 1.0, "eta_s": 0.0}
+        end = {"elapsed_s": self.clock() - self.started, "runs": len(self.seen), "done": 1.0, "eta_s": 0.0, "busy": 0}
         rows = pd.DataFrame([*self.trail, end]).assign(session=started)
         rows.to_csv(self.record, mode="a", header=not self.record.exists(), index=False)
 
