@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from nnscratch.claims import ClaimResult, design, evaluate, select, undecided_runs
+from nnscratch.config.compose import Composer
 from nnscratch.paths import CONF_DIR
 from nnscratch.results import SEED
 from nnscratch.run.adaptive import cell_key, round_entry, verdicts, wanted_cells
@@ -76,7 +77,7 @@ class OverlappedRounds:
 
     def __init__(self, claims: dict, axes: list[str], specs: list[dict], max_seeds: int, conf_dir: Path = CONF_DIR):
         self.claims, self.axes, self.max_seeds, self.conf_dir = claims, axes, max_seeds, conf_dir
-        self.looks = design(claims).looks
+        self.looks, self.composer = design(claims).looks, Composer(conf_dir)
         by_cell: dict[str, list[dict]] = {}
         for s in specs:
             by_cell.setdefault(cell_key(s), []).append(s)
@@ -139,7 +140,7 @@ class OverlappedRounds:
                     cell.judged_on = {n: self.cells[n].seeds_after(k - 1) for n in [key, *self.near[key]]}
                     cell.added = key in wanted
                     if cell.added:
-                        entry, new = round_entry(wanted[key], self.axes, self.conf_dir)
+                        entry, new = round_entry(wanted[key], self.axes, self.conf_dir, self.composer)
                         cell.specs += new
                         cell.entries[k] = entry
                         out.append((k, entry, new))
