@@ -80,15 +80,30 @@ def thresholds(tmp_path_factory):
     return float(low["[8]"]), float(low["[16]"])
 
 
-def test_overlapped_rounds_decide_as_strict_rounds(tmp_path, thresholds):
-    path = tmp_path / "claims.yaml"
+@pytest.fixture(scope="module")
+def claims_path(tmp_path_factory, thresholds):
+    path = tmp_path_factory.mktemp("claims") / "claims.yaml"
     path.write_text(yaml.safe_dump(claims(*thresholds)))
-    done = {}
-    for overlap in (False, True):
-        adaptive = {"enabled": True, "max_seeds": 10, "claims": str(path), "overlap": overlap}
-        sweep_dir, _ = sweep.run(GRID, LOKY, [], tmp_path / str(overlap), progress=False, adaptive=adaptive)
-        done[overlap] = results.read_results(sweep_dir), results.read_sweep(sweep_dir)
-    (strict, strict_record), (overlapped, overlapped_record) = done[False], done[True]
+    return path
+
+
+def adaptive_sweep(out, claims_path, overlap: bool, backend: str = "loky") -> tuple:
+    adaptive = {"enabled": True, "max_seeds": 10, "claims": str(claims_path), "overlap": overlap}
+    sweep_dir, _ = sweep.run(GRID, LOKY | {"backend": backend}, [], out, progress=False, adaptive=adaptive)
+    return results.read_results(sweep_dir), results.read_sweep(sweep_dir)
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory, claims_path):
+    return adaptive_sweep(tmp_path_factory.mktemp("strict"), claims_path, overlap=False)
+
+
+@pytest.mark.parametrize("backend", ["loky", "dask"])
+def test_overlapped_rounds_decide_as_strict_rounds(tmp_path, claims_path, strict, backend):
+    (strict, strict_record), (overlapped, overlapped_record) = (
+        strict,
+        adaptive_sweep(tmp_path, claims_path, True, backend),
+    )
     cells = ["model.hidden", "weights"]
     seeds = strict.groupby(cells)["seed"].apply(sorted).to_dict()
     assert seeds == overlapped.groupby(cells)["seed"].apply(sorted).to_dict()
