@@ -325,6 +325,9 @@ class Progress:
         started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started))
         end = {"elapsed_s": self.clock() - self.started, "runs": len(self.seen), "done": 1.0, "eta_s": 0.0, "busy": 0}
         rows = pd.DataFrame([*self.trail, end]).assign(session=started)
+        if self.record.exists():  # a resumed sweep's: its columns (one written before `busy` was has none)
+            with open(self.record) as f:
+                rows = rows.reindex(columns=f.readline().strip().split(","))
         rows.to_csv(self.record, mode="a", header=not self.record.exists(), index=False)
 
 
