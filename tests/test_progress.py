@@ -78,7 +78,7 @@ def test_the_eta_times_each_group_and_list_schedules_the_tasks_left(tmp_path, mo
     bar.ended("b1", live_fraction=1.0)  # failed or unknown: no say in the share of units alive
     bar.close()
     trail = pd.read_csv(tmp_path / "p.csv")
-    assert list(trail.columns) == ["elapsed_s", "runs", "done", "eta_s", "session"]
+    assert list(trail.columns) == ["elapsed_s", "runs", "done", "eta_s", "busy", "session"]
     assert trail["done"].iloc[-1] == 1.0 and trail["runs"].iloc[-1] == 2
 
 

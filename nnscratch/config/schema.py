@@ -204,6 +204,7 @@ class Adaptive:
     enabled: bool = True
     max_seeds: int = 10
     claims: str | None = None
+    overlap: bool = True  # a cell's next round starts when the cells it is judged with are in (nnscratch.run.overlap)
 
 
 @dataclass

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from nnscratch.claims import ClaimResult, design, evaluate, undecided_runs
+from nnscratch.config.compose import Composer
 from nnscratch.config.grid import make_spec
 from nnscratch.paths import CONF_DIR
 from nnscratch.results import SEED
@@ -90,10 +91,10 @@ def new_seeds(cell: Cell) -> list[int]:
     return next_seeds(cell.seeds, max(0, cell.target - len(cell.seeds)))
 
 
-def with_seed(spec: dict, seed: int, names: list[str], conf_dir: Path) -> dict:
+def with_seed(spec: dict, seed: int, names: list[str], conf_dir: Path, composer: Composer | None = None) -> dict:
     """The run of the same cell with another seed, composed as a grid cell is."""
     overrides = [o for o in spec["overrides"] if o.split("=", 1)[0].lstrip("+~") != SEED] + [f"{SEED}={seed}"]
-    new, problems = make_spec(overrides, spec["axes"] | {SEED: seed}, names, conf_dir)
+    new, problems = make_spec(overrides, spec["axes"] | {SEED: seed}, names, conf_dir, composer)
     if problems or new is None:
         raise ValueError(f"adding seed {seed} to {spec['command']}: " + "; ".join(problems))
     return new
@@ -110,20 +111,28 @@ def plan_round(
 ) -> tuple[list[ClaimResult], list[dict], list[dict]]:
     """(claim results now, the round's cells as recorded in sweep.json, the new run specs)."""
     results_ = evaluate(claims, runs, histories, axes)
-    cells, new = [], []
+    cells, new, composer = [], [], Composer(conf_dir)  # one Hydra compose per cell, not per seed
     for cell in wanted_cells(results_, specs, max_seeds, design(claims).looks).values():
-        template = cell.specs[0]
-        added = [with_seed(template, seed, axes, conf_dir) for seed in new_seeds(cell)]
+        entry, added = round_entry(cell, axes, conf_dir, composer)
+        cells.append(entry)
         new += added
-        cells.append(
-            {
-                "cell": {k: v for k, v in template["axes"].items() if k != SEED},
-                "seeds": [int(s["axes"][SEED]) for s in added],
-                "reason": "undecided: " + "; ".join(dict.fromkeys(cell.reasons)),
-                "runs": [{"run_id": s["run_id"], "overrides": s["overrides"]} for s in added],
-            }
-        )
     return results_, cells, new
+
+
+def round_entry(
+    cell: Cell, axes: list[str], conf_dir: Path = CONF_DIR, composer: Composer | None = None
+) -> tuple[dict, list[dict]]:
+    """(a cell's entry in its round's record in sweep.json, the specs of its new seeds; `composer` keeps
+    each cell's Hydra composition: a new seed only changes a value)."""
+    template = cell.specs[0]
+    added = [with_seed(template, seed, axes, conf_dir, composer) for seed in new_seeds(cell)]
+    entry = {
+        "cell": {k: v for k, v in template["axes"].items() if k != SEED},
+        "seeds": [int(s["axes"][SEED]) for s in added],
+        "reason": "undecided: " + "; ".join(dict.fromkeys(cell.reasons)),
+        "runs": [{"run_id": s["run_id"], "overrides": s["overrides"]} for s in added],
+    }
+    return entry, added
 
 
 def recorded_specs(rounds: list[dict], axes: list[str], conf_dir: Path = CONF_DIR) -> list[dict]:

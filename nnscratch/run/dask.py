@@ -47,6 +47,7 @@ from pathlib import Path
 from nnscratch import data as datamod
 from nnscratch import results
 from nnscratch.config.checks import ConfigError
+from nnscratch.config.schema import Parallel
 from nnscratch.networks.loading import own_network, source_path
 from nnscratch.run import checkpoint, stopping
 from nnscratch.run.plan import worker_count
@@ -390,8 +391,10 @@ def run_tasks(
     max_rows: int | None = None,
     moving: Callable[[dict[str, RunProgress]], None] | None = None,
     saves: tuple[Path, float] | None = None,
+    more: Callable[[], list[list[dict]]] | None = None,
 ) -> None:
-    """Run every task on the cluster, `write(spec, metrics, history)` each run's record the moment its
+    """Run every task on the cluster (and, after each task, those `more()` adds: overlapped adaptive rounds),
+    `write(spec, metrics, history)` each run's record the moment its
     model stops (a Dask event from the worker; again with its task's result: `write` keeps the
     first), and pass `moving` the work running tasks report (about every second, as Dask events).
     With `saves` = (checkpoint folder, seconds), each task checkpoints about that often (see the
@@ -415,7 +418,7 @@ def run_tasks(
         write(pool.by_id[sent["run_id"]], sent["metrics"], sent["history"])
 
     client.subscribe_topic(stopped, record_sent)
-    todo = iter(tasks)
+    todo = itertools.chain(more(), tasks) if more else iter(tasks)  # (a resumed sweep's rounds may be due at once)
     for specs in itertools.islice(todo, WINDOW * threads):
         pool.submit(specs)
     try:
@@ -424,7 +427,8 @@ def run_tasks(
             for spec, (metrics, history) in zip(specs, records):
                 write(spec, metrics, history)
             pool.forget_state(future.key)
-            for following in itertools.islice(todo, 1):
+            todo = itertools.chain(more(), todo) if more else todo  # a round's seeds before the grid's small tasks
+            for following in itertools.islice(todo, max(1, WINDOW * threads - len(pool.running))):
                 pool.submit(following)
             pool.try_next_suspect()
     except BaseException as err:
@@ -443,17 +447,17 @@ def run_tasks(
 def run_on_dask(
     planned: list[list[dict]],
     runs_root: Path,
-    n_jobs: int | None,
-    scheduler: str | None,
-    stack_rows: int,
+    parallel: Parallel,
     counts: Counter,
     bar: Progress,
-    checkpoint_every: float = 0,
-    tls: dict | None = None,
+    more: Callable[[], list[list[dict]]] | None = None,
+    data_of: list[dict] | None = None,
 ) -> None:
-    """Tasks on a Dask cluster, each checkpointed about every `checkpoint_every` seconds (0: never)
-    into this process's <sweep dir>/checkpoints/; this process writes every record. Over TLS with
-    `tls` (parallel.tls: see security)."""
+    """Tasks on a Dask cluster (parallel.scheduler, or a LocalCluster of parallel.n_jobs workers), each
+    checkpointed about every parallel.checkpoint_every seconds (0: never) into this process's
+    <sweep dir>/checkpoints/; this process writes every record. After each task, `more()` gives the
+    tasks to add (overlapped adaptive rounds: their data is among `data_of`'s). Over TLS with
+    parallel.tls (see security)."""
 
     written, lock = set(bar.seen), threading.Lock()  # finished before (a resumed task's) or already written
 
@@ -465,13 +469,21 @@ def run_on_dask(
             written.add(spec["run_id"])
             tally(counts, row, bar)
 
-    todo = [s for t in planned for s in t]
-    if not todo:
+    def added() -> list[list[dict]]:
+        tasks = more()
+        bar.add(tasks)
+        return tasks
+
+    todo = data_of or [s for t in planned for s in t]
+    if not planned and not more:
         return
-    with connect(scheduler, worker_count(n_jobs, todo), tls) as client:
+    tls = dict(parallel.tls) if parallel.tls else None
+    with connect(parallel.scheduler, worker_count(parallel.n_jobs, todo), tls) as client:
         threads = cluster_threads(client)
         ship_networks(client, todo)
         bar.plan([[s["run_id"] for s in t] for t in planned], threads)
-        saves = (runs_root.parent / "checkpoints", checkpoint_every) if checkpoint_every else None
+        every = parallel.checkpoint_every
+        saves = (runs_root.parent / "checkpoints", every) if every else None
         prepared = dict(prepared_by_key(todo))
-        run_tasks(client, planned, prepared, write, threads, stack_rows or None, bar.moving, saves)
+        rows = parallel.stack_rows or None
+        run_tasks(client, planned, prepared, write, threads, rows, bar.moving, saves, added if more else None)

@@ -12,17 +12,21 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, wait
 from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
 
 import psutil
-from joblib import Parallel, delayed, parallel_config
+from joblib import Parallel as Jobs
+from joblib import delayed, parallel_config
+from joblib.externals.loky import get_reusable_executor
 
 from nnscratch import results
+from nnscratch.config.schema import Parallel
 from nnscratch.run import stopping
-from nnscratch.run.plan import pending
+from nnscratch.run.plan import cost, pending, worker_count
 from nnscratch.run.prepared import data_key, save_prepared
 from nnscratch.run.progress import Progress, tally
 from nnscratch.run.task import run_task
@@ -127,7 +131,7 @@ def stream(
     """Yield run summaries as their tasks finish (any order); joblib dispatches them a few at a time.
     Each task checkpoints about `every` seconds (0: never)."""
     with pool(n_jobs, every):
-        for summaries in Parallel(return_as="generator_unordered")(
+        for summaries in Jobs(return_as="generator_unordered")(
             delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root, max_rows or None, every) for t in todo
         ):
             yield from summaries
@@ -182,36 +186,58 @@ def retry_after_death(
     return pending(planned, ended)
 
 
+def executor(n_jobs: int, every: float = 0):
+    """loky's reusable executor behind joblib's loky backend (the same workers, set up as `pool`'s), for
+    tasks submitted while others run."""
+    return get_reusable_executor(max_workers=n_jobs, initializer=stopping.start_worker, initargs=(every > 0,))
+
+
 def run_on_loky(
     planned: list[list[dict]],
     runs_root: Path,
-    workers: int,
-    stack_rows: int,
+    parallel: Parallel,
     counts: Counter,
     bar: Progress,
     since: float,
-    checkpoint_every: float = 0,
+    more: Callable[[], list[list[dict]]] | None = None,
+    data_of: list[dict] | None = None,
 ) -> None:
-    """Tasks on joblib's process pool, each checkpointed about every `checkpoint_every` seconds. A
-    worker that dies (SIGKILL, out of memory) aborts joblib's whole call: the runs it had in flight
-    are retried alone, one at a time, and only a run that kills its worker again is recorded as
-    failed; every other run goes on."""
+    """Tasks on loky's process pool (parallel.n_jobs workers), each checkpointed about every
+    parallel.checkpoint_every seconds; after each task, `more()` gives the tasks to add (overlapped
+    adaptive rounds: their data is among `data_of`'s). A worker that dies (SIGKILL, out of memory)
+    breaks the pool: the runs it had in flight are retried alone, one at a time, and only a run that
+    kills its worker again is recorded as failed; every other run goes on."""
     prep_dir, strikes = runs_root.parent / ".prepared", Counter()
+    every, rows = parallel.checkpoint_every, parallel.stack_rows
+    workers = worker_count(parallel.n_jobs, data_of or [s for t in planned for s in t])
     log.info("loky: %d workers", workers)
+    queue, running = list(planned), {}
     try:
-        paths = save_prepared([s for t in planned for s in t], prep_dir)
-        at_stop = partial(save_checkpoints_now, runs_root) if checkpoint_every else lambda: None
+        paths = save_prepared(data_of or [s for t in planned for s in t], prep_dir)
+        at_stop = partial(save_checkpoints_now, runs_root) if every else lambda: None
         with watch_progress(runs_root / ".progress", bar, counts=counts), stopping.before_stopping(at_stop):
-            while planned:
+            bar.plan([[s["run_id"] for s in t] for t in queue], workers)
+            added = more() if more else []  # a resumed sweep's rounds may be due at once
+            while queue or running or added:
+                if added:
+                    bar.add(added)
+                    queue = sorted(queue + added, key=lambda t: -cost(t))  # stable: largest first, as planned
+                while queue and len(running) < workers + 1:  # one queued: a freed worker starts at once
+                    task = queue.pop(0)
+                    args = (task, paths[data_key(task[0]["config"])], runs_root, rows or None, every)
+                    running[executor(workers, every).submit(run_task, *args)] = task
+                ended, _ = wait(running, return_when=FIRST_COMPLETED)
                 try:
-                    bar.plan([[s["run_id"] for s in t] for t in planned], workers)
-                    for summary in stream(planned, paths, runs_root, workers, stack_rows, checkpoint_every):
-                        tally(counts, summary, bar)
-                    planned = []
+                    for future in ended:
+                        task = running.pop(future)
+                        for summary in future.result():
+                            tally(counts, summary, bar)
                 except Exception as err:
                     if not is_worker_death(err):
                         raise
-                    pool = (workers, stack_rows, checkpoint_every)
-                    planned = retry_after_death(planned, runs_root, strikes, paths, counts, bar, since, pool)
+                    lost, running = [task, *running.values()], {}  # a dead worker breaks every future of the pool
+                    pool = (workers, rows, every)
+                    queue[:0] = retry_after_death(lost, runs_root, strikes, paths, counts, bar, since, pool)
+                added = more() if more else []
     finally:
         shutil.rmtree(prep_dir, ignore_errors=True)

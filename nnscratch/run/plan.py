@@ -82,6 +82,16 @@ def plan_tasks(batches: list[list[dict]], stack_rows: int, split: int, done: set
     return sorted(unfinished(planned, done), key=lambda t: -cost(t))  # stable: a batch keeps its order
 
 
+def round_tasks(cell_rounds: list[list[dict]], stack_rows: int, done: set[str]) -> list[list[dict]]:
+    """The tasks of adaptive rounds, largest first: each batch is one cell's new seeds of one round, stacked
+    whole in one task (tasks with split 1; a task holds TASK_STACKS x stack_rows units), whatever other cells
+    decided in the same round. A run's stack-mates, and with them its last bits (see tasks), are then the
+    same whether the rounds ran strict or overlapped (nnscratch.run.overlap), and a heavy cell's seeds
+    train as one fat stack in every round instead of being dealt out thin."""
+    planned = [t for batch in cell_rounds for t in tasks(batch, stack_rows, 1)]
+    return sorted(unfinished(planned, done), key=lambda t: -cost(t))
+
+
 def unfinished(planned: list[list[dict]], done: set[str]) -> list[list[dict]]:
     """The planned tasks that have a run not `done`, whole: a task interrupted after some of its runs
     stopped trains again with the same stack-mates (from its checkpoint, or from the start), so the

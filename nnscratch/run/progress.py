@@ -92,12 +92,13 @@ class Progress:
     planned work at its group's share, plus its passes, at its group's rate (all groups' if its own
     has none yet): a thin stack of a group not yet seen then costs more per unit than the thick ones
     seen. The ETA is when the workers would end if they took the waiting tasks in order, each the
-    next free worker (`plan` gives the tasks and workers). `tasks` puts one task of each group
-    first, so every group has evidence early.
+    next free worker (`plan` gives the tasks and workers, `add` those planned while it runs), and then
+    the adaptive seeds foreseen but not yet planned (`foresee`): one bar for the grid and its rounds.
+    `tasks` puts one task of each group first, so every group has evidence early.
 
     Running runs count as their tasks report (`moving`: about every second). The bar shows time:
     elapsed over elapsed + ETA. Every TRAIL_EVERY seconds, what it showed (elapsed, runs ended,
-    share of the planned work done, ETA) is kept in `trail` and, with `record`, appended to that CSV
+    share of the planned work done, ETA, tasks training) is kept in `trail` and, with `record`, appended to that CSV
     at the end."""
 
     TRAIL_EVERY = 5.0  # seconds between the samples of `trail`
@@ -130,6 +131,7 @@ class Progress:
         self.running: dict[str, RunProgress] = {}
         self.ended_runs: dict[str, tuple[float, float | None]] = {}  # run: (share of work done, live at end)
         self.plan([], 1)  # the backend plans its tasks (`plan`) before any runs
+        self.foreseen: list[tuple[tuple, float, float]] = []  # (group, work, passes) of runs not planned yet
         self.failed, self.record, self.trail, self.clock, self.shown = 0, record, [], clock, None
         self.started, self.lock, self.on_record = clock(), threading.Lock(), on_record
         # a log that is no terminal (CI, nohup, a file) gets a plain line every PLAIN_EVERY seconds
@@ -157,6 +159,33 @@ class Progress:
         self.runs_left = [sum(r not in self.seen for r in t) for t in self.tasks]
         self.task_start: dict[int, float] = {}
         self.closed: dict[tuple, Evidence] = {}  # per group, the evidence of its tasks that ended
+
+    def add(self, tasks: list[list[dict]]) -> None:
+        """Tasks planned while the sweep runs (overlapped adaptive rounds: nnscratch.run.overlap), after
+        those planned so far; their runs' work joins the bar's."""
+        with self.lock:
+            for task in tasks:
+                for s in task:
+                    if s["run_id"] not in self.work:
+                        self.work[s["run_id"]], self.configs[s["run_id"]] = cost([s]), s["config"]
+                        self.planned_all += self.work[s["run_id"]]
+                ids = [s["run_id"] for s in task]
+                self.task_of |= dict.fromkeys(ids, len(self.tasks))
+                self.tasks.append(ids)
+                self.task_group.append(group_key(task[0]["config"]))
+                self.task_left.append(sum(self.work[r] for r in ids if r not in self.seen))
+                self.task_passes.append(self.PASS_UNITS * samples_read(task[0]["config"]))
+                self.runs_left.append(sum(r not in self.seen for r in ids))
+
+    def foresee(self, runs: list[tuple[dict, float]]) -> None:
+        """Runs expected but not planned yet (adaptive seeds to come: nnscratch.run.overlap's forecast), as
+        (a spec of their cell, how many): the ETA counts each cell's as one more waiting task at the end."""
+        with self.lock:
+            self.foreseen = [
+                (group_key(s["config"]), n * cost([s]), self.PASS_UNITS * samples_read(s["config"]))
+                for s, n in runs
+                if n > 0
+            ]
 
     def ended(self, run_id: str, failed: int = 0, live_fraction: float = 1.0, live_at_end: float | None = None) -> None:
         """A run's record is written: it did `live_fraction` of its planned work, and ended with
@@ -233,6 +262,8 @@ class Progress:
                 g = self.task_group[i]
                 cost = (left * groups.share(g) + self.task_passes[i]) * groups.rate(g)
                 heapq.heappush(free, heapq.heappop(free) + cost)
+        for g, work, passes in sorted(self.foreseen, key=lambda f: -f[1]):  # as planned: largest first
+            heapq.heappush(free, heapq.heappop(free) + (work * groups.share(g) + passes) * groups.rate(g))
         return max(free, default=0.0)
 
     def time_left(self, task: int, now: float, reach: float, timed: bool, groups: GroupRates) -> float:
@@ -270,7 +301,8 @@ class Progress:
             log.info(self.line(elapsed, eta))
         if not self.trail or elapsed - self.trail[-1]["elapsed_s"] >= self.TRAIL_EVERY:
             done = self.planned_share()
-            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": done, "eta_s": eta})
+            busy = sum(1 for i in self.task_start if self.runs_left[i])  # tasks training: the workers busy
+            self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": done, "eta_s": eta, "busy": busy})
 
     def line(self, elapsed: float, eta: float) -> str:
         """What the bar shows, as one plain line: elapsed, runs, share of the work done, ETA."""
@@ -291,8 +323,11 @@ class Progress:
         if self.record is None or not self.trail:
             return
         started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started))
-        end = {"elapsed_s": self.clock() - self.started, "runs": len(self.seen), "done": 1.0, "eta_s": 0.0}
+        end = {"elapsed_s": self.clock() - self.started, "runs": len(self.seen), "done": 1.0, "eta_s": 0.0, "busy": 0}
         rows = pd.DataFrame([*self.trail, end]).assign(session=started)
+        if self.record.exists():  # a resumed sweep's: its columns (one written before `busy` was has none)
+            with open(self.record) as f:
+                rows = rows.reindex(columns=f.readline().strip().split(","))
         rows.to_csv(self.record, mode="a", header=not self.record.exists(), index=False)
 
 

@@ -33,10 +33,11 @@ from nnscratch.networks.checks import check_network
 from nnscratch.networks.loading import NetworkFileError, load_notebook, own_network
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import stopping
-from nnscratch.run.adaptive import plan_round, recorded_specs, verdicts
+from nnscratch.run.adaptive import cell_key, plan_round, recorded_specs, verdicts
 from nnscratch.run.dask import run_on_dask, tls_problems
 from nnscratch.run.loky import in_flight, run_on_loky
-from nnscratch.run.plan import plan_tasks, worker_count
+from nnscratch.run.overlap import OverlappedRounds
+from nnscratch.run.plan import cost, plan_tasks, round_tasks
 from nnscratch.run.prepared import prepare_for
 from nnscratch.run.progress import Progress
 
@@ -168,6 +169,7 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
     if problems:
         raise ConfigError("\n".join(problems))
     settings = {"enabled": True, "max_seeds": max_seeds, "claims": str(path), "claims_sha256": claims_digest(path)}
+    settings["overlap"] = bool(adaptive.get("overlap", True))
     return settings | {"design": boundary.record()}
 
 
@@ -282,8 +284,9 @@ def run(
     started = time.time()
     logger = logger or NoLogger()
 
-    def run_batches(batches: list[list[dict]]) -> Counter:
-        return run_sweep(batches, sweep_dir, parallel, progress, lambda run_id: logger.log_runs(sweep_dir, [run_id]))
+    def run_batches(batches: list[list[dict]], rounds: list[list[dict]] = (), **fed) -> Counter:
+        on_record = lambda run_id: logger.log_runs(sweep_dir, [run_id])  # noqa: E731
+        return run_sweep(batches, sweep_dir, parallel, progress, on_record, rounds, **fed)
 
     try:
         log.info("sweep '%s': %d runs -> %s", grid["name"], len(specs), sweep_dir)
@@ -293,11 +296,17 @@ def run(
         results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
         if record.get("network"):
             write_network_check(sweep_dir, specs)
-        added = [recorded_specs([r], record["axes"], conf_dir) for r in record["rounds"]]  # of an interrupted sweep
-        counts = run_batches([specs, *added])
-        specs += [s for batch in added for s in batch]
-        if settings and settings.get("enabled"):
-            counts += add_seeds(record, specs, sweep_dir, run_batches, conf_dir)
+        adaptive = settings and settings.get("enabled")
+        if adaptive and settings.get("overlap", True):
+            counts = overlapped_seeds(record, specs, sweep_dir, run_batches, conf_dir)
+        else:
+            added = [  # of an interrupted sweep: each cell's seeds of a round, as add_seeds ran them
+                recorded_specs([{"cells": [c]}], record["axes"], conf_dir) for r in record["rounds"] for c in r["cells"]
+            ]
+            counts = run_batches([specs], added)
+            specs += [s for batch in added for s in batch]
+            if adaptive:
+                counts += add_seeds(record, specs, sweep_dir, run_batches, conf_dir)
         logger.log_runs(sweep_dir)  # any record written unannounced (a dead pool's), or by an earlier session
     except KeyboardInterrupt as err:  # any stop signal (nnscratch.run.stopping): its workers are stopped
         stopping.end_workers()
@@ -344,7 +353,52 @@ def add_seeds(
         results.write_json(sweep_dir / "sweep.json", record)
         log.info("adaptive round %d: %d extra runs in %d cells", len(rounds), len(new), len(cells))
         specs += new
-        counts += run_batches([new])
+        by_cell: dict[str, list[dict]] = {}
+        for spec in new:
+            by_cell.setdefault(cell_key(spec), []).append(spec)
+        counts += run_batches([], list(by_cell.values()))
+
+
+def overlapped_seeds(
+    record: dict, specs: list[dict], sweep_dir: Path, run_batches: Callable[..., Counter], conf_dir: Path
+) -> Counter:
+    """The grid and its adaptive rounds at once (nnscratch.run.overlap): a cell's next seeds are planned
+    when the cells it is judged with are in, each cell's entry written to its round in sweep.json before its
+    seeds run; at the end the rounds are recorded as strict rounds record them (verdicts before and after).
+    A resumed sweep's cells decide again what they decided (the same seeds), and run what is missing."""
+    settings, rounds = record["adaptive"], record["rounds"]
+    claims = for_dataset(load_claims(Path(settings["claims"])), specs[0]["config"]["data"]["name"])  # (dataset_of's)
+    flow = OverlappedRounds(claims, record["axes"], specs, settings["max_seeds"], conf_dir)
+    added: list[dict] = []
+
+    def tables() -> tuple:
+        results.write_results(sweep_dir)
+        return results.read_results(sweep_dir), results.read_histories(sweep_dir)
+
+    def feed() -> list[list[dict]]:
+        recorded = set(results.read_journal(sweep_dir))
+        if not flow.due(recorded):
+            return []
+        decided = flow.decide(recorded, *tables())
+        for k, entry, new in decided:
+            rounds.extend({"round": n, "cells": []} for n in range(len(rounds) + 1, k + 1))
+            if not any(c["runs"] == entry["runs"] for c in rounds[k - 1]["cells"]):
+                rounds[k - 1]["cells"].append(entry)
+                log.info("adaptive round %d: %d extra runs in %s", k, len(new), entry["cell"])
+            added.extend(new)
+        if decided:
+            results.write_json(sweep_dir / "sweep.json", record)
+        return [new for _, _, new in decided]
+
+    counts = run_batches([specs], feed=feed, foresee=flow.forecast)
+    specs += added
+    runs, histories = tables()
+    if not flow.done():
+        log.warning("adaptive rounds: some cells could not decide their last round (runs missing)")
+    record["rounds"] = flow.rounds_record(runs, histories)
+    settings["stopped"] = flow.stopped(runs, histories)
+    results.write_json(sweep_dir / "sweep.json", record)
+    return counts
 
 
 def run_sweep(
@@ -353,13 +407,18 @@ def run_sweep(
     parallel: Parallel,
     progress: bool = True,
     on_record: Callable[[str], None] | None = None,
+    rounds: list[list[dict]] = (),
+    feed: Callable[[], list[list[dict]]] | None = None,
+    foresee: Callable[[], list[tuple[dict, float]]] | None = None,
 ) -> Counter:
-    """Run every spec of `batches` (a grid, then each adaptive round) not yet finished in `sweep_dir`;
-    returns counts by status/outcome.
+    """Run every spec of `batches` (a grid) and `rounds` (each cell's seeds of an adaptive round) not yet
+    finished in `sweep_dir`, and those `feed()` gives as the runs end (overlapped rounds: each cell's seeds
+    of a round); returns counts by status/outcome. `foresee()` (after each feed) gives the runs still
+    expected but not yet fed, (a spec of their cell, how many), for the progress bar's ETA.
 
-    With parallel.stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.train.stack), each
-    group in at least `parallel.stack_tasks` tasks (see tasks and plan_tasks).
-    On loky, workers read the prepared data memory-mapped from the sweep folder and write their own
+    With parallel.stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.train.stack):
+    a grid's groups each in at least `parallel.stack_tasks` tasks, a cell's round whole (see plan_tasks,
+    round_tasks). On loky, workers read the prepared data memory-mapped from the sweep folder and write their own
     records; on Dask (nnscratch.run.dask) the data is shipped to the workers and the records come
     back to this process, so the workers need no shared disk.
     `on_record(run_id)` is called in this process once for each record written (e.g. to log it).
@@ -368,25 +427,33 @@ def run_sweep(
     runs_root = results.runs_dir(sweep_dir)
     in_flight(runs_root)  # leftovers of an interrupted sweep
     done = results.finished_ids(sweep_dir)
-    specs = [s for batch in batches for s in batch]
+    specs = [s for batch in [*batches, *rounds] for s in batch]
     p = parallel
-    planned = plan_tasks(batches, p.stack_rows, p.stack_tasks, done)
+    planned = plan_tasks(batches, p.stack_rows, p.stack_tasks, done) + round_tasks(list(rounds), p.stack_rows, done)
+    planned.sort(key=lambda t: -cost(t))  # stable: the grid's tasks before a round's of equal cost
+    more = None
+    if feed:
+
+        def more() -> list[list[dict]]:
+            fed = feed()
+            if foresee:
+                bar.foresee(foresee())
+            return round_tasks(fed, p.stack_rows, results.finished_ids(sweep_dir)) if fed else []
+
     todo = [s for t in planned for s in t]
     counts = Counter()
     bar = Progress(
         specs, done, progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv", on_record=on_record
     )
     log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), p.backend)
+    if foresee:
+        bar.foresee(foresee())
     try:
         with logging_redirect_tqdm():
             if p.backend == "dask":
-                tls = dict(p.tls) if p.tls else None
-                run_on_dask(
-                    planned, runs_root, p.n_jobs, p.scheduler, p.stack_rows, counts, bar, p.checkpoint_every, tls
-                )
+                run_on_dask(planned, runs_root, p, counts, bar, more, specs if feed else None)
             else:
-                workers = worker_count(p.n_jobs, todo)
-                run_on_loky(planned, runs_root, workers, p.stack_rows, counts, bar, since, p.checkpoint_every)
+                run_on_loky(planned, runs_root, p, counts, bar, since, more, specs if feed else None)
     finally:
         bar.close()
         entries = results.read_journal(sweep_dir)
