@@ -45,8 +45,11 @@ from nnscratch.stats import (
     binomial_crossing,
     binomial_design,
     clopper_pearson,
+    futile,
+    futility_text,
     holm,
     looks_reachable,
+    next_look,
     no_spread,
     spending_name,
 )
@@ -58,7 +61,7 @@ DEFAULT_CLAIMS = CONF_DIR / "claims.yaml"
 CELL_STATS = (
     "mean", "margin", "low", "high", "sd", "seeds", "failed", "fail_rate_low", "fail_rate_high", "outcomes",
     "alone", "p", "decision", "basis", "seeds_needed", "best", "margins", "run_ids",
-    "median", "passed", "judged", "beyond", "pass_rate_all", "independence",
+    "median", "passed", "judged", "beyond", "pass_rate_all", "independence", "futility",
 )  # fmt: skip
 
 METHOD = (
@@ -277,7 +280,7 @@ def reach(check: dict, runs: pd.DataFrame, histories: pd.DataFrame) -> pd.DataFr
 HOLDS, FAILS, UNDECIDED, SPLIT = 1, -1, 0, 2
 DECISIONS = {HOLDS: "holds", FAILS: "fails", UNDECIDED: "undecided", SPLIT: "split"}
 OPEN = ("undecided", "split")  # decisions that more seeds may change: adaptive rounds feed these cells
-DEFAULT_DESIGN = {"looks": [3, 6, 10], "spending": {"power": 0.5}}
+DEFAULT_DESIGN = {"looks": [3, 6, 10], "spending": {"power": 0.5}, "futility": None}
 DESIGN_EXAMPLE = "sequential: {looks: [3, 6, 10], spending: {power: 0.5}}"
 MOST = 0.5  # a check without `rate:` states that more than half of seeds pass
 
@@ -299,7 +302,11 @@ def design(claims: dict) -> BinomialDesign:
     looks = given["looks"]
     if not (isinstance(looks, list) and looks and all(isinstance(n, int) and not isinstance(n, bool) for n in looks)):
         raise ValueError(f"claims file: sequential.looks must list seed counts, not {looks!r}: {DESIGN_EXAMPLE}")
-    return binomial_design(confidence(claims), tuple(looks), spending_name(given["spending"]), MOST)
+    futility = given["futility"]
+    if futility is not None and (isinstance(futility, bool) or not isinstance(futility, int | float)):
+        raise ValueError(f"claims file: sequential.futility must be a chance (e.g. 0.1) or null, not {futility!r}")
+    stop = None if futility is None else float(futility)
+    return binomial_design(confidence(claims), tuple(looks), spending_name(given["spending"]), MOST, stop)
 
 
 def design_for(check: dict, base: BinomialDesign) -> BinomialDesign:
@@ -309,7 +316,7 @@ def design_for(check: dict, base: BinomialDesign) -> BinomialDesign:
         return base
     if not (isinstance(rate, int | float) and 0 < rate < 1):
         raise ValueError(f"claims file: check '{check['what']}': rate must be between 0 and 1 (e.g. 0.9), got {rate!r}")
-    return binomial_design(base.level, base.looks, base.spending, float(rate))
+    return binomial_design(base.level, base.looks, base.spending, float(rate), base.futility)
 
 
 def interval(margins: np.ndarray, level: float) -> tuple[float, float]:
@@ -400,9 +407,20 @@ def alone(margins: np.ndarray, strict: bool, independent: str | None, test: Bino
 
 def seeds_needed(margins: np.ndarray, strict: bool, test: BinomialDesign) -> int | None:
     """The next look at which this cell can still be decided (if the seeds to come all pass, or all fail);
-    None when no look of the design can decide it any more."""
-    judged = margins[: test.last]
-    return looks_reachable(int(passes(judged, strict).sum()), len(judged), test)
+    None when no look of the design can decide it any more, or its last look stops it for futility."""
+    ok = passes(margins[: test.last], strict)
+    found = next_look(ok.sum(), len(ok), ok[: test.look_at(len(ok))].sum(), test)[0]
+    return None if np.isnan(found) else int(found)
+
+
+def futility_reason(margins: np.ndarray, strict: bool, test: BinomialDesign) -> str:
+    """Why a cell that a look could still decide gets no more seeds ('' when it is not stopped for futility)."""
+    ok = passes(margins[: test.last], strict)
+    look = int(test.look_at(len(ok)))
+    at_look = int(ok[:look].sum())
+    if looks_reachable(int(ok.sum()), len(ok), test) is None or not futile(at_look, look, test)[0]:
+        return ""
+    return futility_text(at_look, look, test)
 
 
 def cell_row(group: pd.DataFrame, check: dict, test: BinomialDesign, strict: bool, histories: pd.DataFrame) -> dict:
@@ -433,6 +451,7 @@ def cell_row(group: pd.DataFrame, check: dict, test: BinomialDesign, strict: boo
         "decision": DECISIONS[code],
         "basis": basis,
         "seeds_needed": seeds_needed(margins, strict, test) if code == UNDECIDED else None,
+        "futility": futility_reason(margins, strict, test) if code == UNDECIDED else "",
         "best": float(group["measure"].max()),
         "margins": [float(x) for x in margins],
         "run_ids": sorted({r for ids in group["run_ids"] for r in ids}),
@@ -523,7 +542,7 @@ def undecided_text(cells: pd.DataFrame) -> str:
     for i in cells.index[cells["decision"].isin(OPEN)]:
         needed = cells.at[i, "seeds_needed"]
         guess = (
-            "no look of the design can decide it any more, whatever the next seeds give"
+            cells.at[i, "futility"] or "no look of the design can decide it any more, whatever the next seeds give"
             if needed is None or pd.isna(needed)
             else f"a decision is still possible at {int(needed)} seeds"
         )
