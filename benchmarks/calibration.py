@@ -182,7 +182,7 @@ def at(table: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.take_along_axis(table, (n - 1)[:, None], 1)[:, 0]
 
 
-def play(case: Case, direction, p, needed, level: float, looks, max_seeds: int, first: int):
+def play(case: Case, direction, p, needed, level: float, looks, max_seeds: int, first: int, by_look: bool = False):
     """Rounds of adaptive seeds on every replication at once: (final codes (R, cells), seeds (R, cells)).
     needed(rows, n) -> the look each open row can still be decided at (NaN: none)."""
     n = np.full(direction.shape[0], first)
@@ -195,7 +195,7 @@ def play(case: Case, direction, p, needed, level: float, looks, max_seeds: int, 
         if not grow.any():
             return final.reshape(-1, case.cells), n.reshape(-1, case.cells)
         goal = goal[~np.isnan(goal)]
-        target = n[grow] + 1 if case.step else round_target(n[grow], goal, max_seeds, looks).astype(int)
+        target = n[grow] + 1 if case.step else round_target(n[grow], goal, max_seeds, looks, by_look).astype(int)
         n[grow] = np.minimum(target, max_seeds)
 
 
@@ -209,7 +209,7 @@ def binomial_rule(case: Case, margins: np.ndarray, test: BinomialDesign, max_see
         at_look = np.where(look > 0, passes[rows, np.maximum(look, 1) - 1], 0)
         return next_look(passes[rows, n - 1], n, at_look, test)
 
-    return play(case, direction, p, needed, test.level, test.looks, max_seeds, first)
+    return play(case, direction, p, needed, test.level, test.looks, max_seeds, first, test.futility is not None)
 
 
 def t_rule(case: Case, margins: np.ndarray, level: float, max_seeds: int, first: int):

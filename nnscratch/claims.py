@@ -302,11 +302,20 @@ def design(claims: dict) -> BinomialDesign:
     looks = given["looks"]
     if not (isinstance(looks, list) and looks and all(isinstance(n, int) and not isinstance(n, bool) for n in looks)):
         raise ValueError(f"claims file: sequential.looks must list seed counts, not {looks!r}: {DESIGN_EXAMPLE}")
-    futility = given["futility"]
-    if futility is not None and (isinstance(futility, bool) or not isinstance(futility, int | float)):
-        raise ValueError(f"claims file: sequential.futility must be a chance (e.g. 0.1) or null, not {futility!r}")
-    stop = None if futility is None else float(futility)
-    return binomial_design(confidence(claims), tuple(looks), spending_name(given["spending"]), MOST, stop)
+    below, effect = futility_stop(given["futility"])
+    return binomial_design(confidence(claims), tuple(looks), spending_name(given["spending"]), MOST, below, effect)
+
+
+def futility_stop(given) -> tuple[float | None, float]:
+    """`sequential.futility` ({below: chance, effect: sds}, a bare chance, or null) as (below, effect)."""
+    stop = given if isinstance(given, dict) else {"below": given}
+    number = lambda v: isinstance(v, int | float) and not isinstance(v, bool)  # noqa: E731
+    if set(stop) - {"below", "effect"} or not (stop.get("below") is None or number(stop["below"])):
+        raise ValueError(f"claims file: sequential.futility must be {{below: 0.1, effect: 1.4}} or null, not {given!r}")
+    if not (number(stop.get("effect", 1.4)) and stop.get("effect", 1.4) > 0):
+        raise ValueError(f"claims file: sequential.futility.effect must be a positive number of sds, not {given!r}")
+    below = stop.get("below")
+    return (None if below is None else float(below)), float(stop.get("effect", 1.4))
 
 
 def design_for(check: dict, base: BinomialDesign) -> BinomialDesign:
@@ -316,7 +325,7 @@ def design_for(check: dict, base: BinomialDesign) -> BinomialDesign:
         return base
     if not (isinstance(rate, int | float) and 0 < rate < 1):
         raise ValueError(f"claims file: check '{check['what']}': rate must be between 0 and 1 (e.g. 0.9), got {rate!r}")
-    return binomial_design(base.level, base.looks, base.spending, float(rate), base.futility)
+    return binomial_design(base.level, base.looks, base.spending, float(rate), base.futility, base.effect)
 
 
 def interval(margins: np.ndarray, level: float) -> tuple[float, float]:

@@ -289,8 +289,9 @@ class BinomialDesign(Looks):
     or lower = -1 where that look cannot decide that side. spent_upper, spent_lower: each side's exact
     cumulative error by each look at p = rate. alive: per look, the chance at p = rate of each pass count
     0..n among the paths not stopped before it (for exact stagewise p-values). futility: a cell stops
-    getting seeds at a look before the last where its chance of a decision by the last look, at its current
-    trend, is below this (`futile`; non-binding: the error above is unchanged); None: no futility stop."""
+    getting seeds at a look before the last where, even with a normal effect of `effect` sds, its chance of a
+    decision by the last look is below this (`futile`; non-binding: the error above is unchanged); None: no
+    futility stop."""
 
     level: float
     looks: tuple[int, ...]
@@ -302,6 +303,7 @@ class BinomialDesign(Looks):
     spent_lower: tuple[float, ...]
     alive: tuple[tuple[float, ...], ...] = field(repr=False, compare=False)
     futility: float | None = None
+    effect: float = 1.4
 
     @property
     def error(self) -> float:
@@ -333,7 +335,7 @@ class BinomialDesign(Looks):
             "holds_at_passes": {str(n): u for n, u in zip(self.looks, self.upper) if u <= n},
             "fails_at_passes": {str(n): low for n, low in zip(self.looks, self.lower) if low >= 0},
             "error_exact": round(self.error, 6),
-            "futility": self.futility,
+            "futility": None if self.futility is None else {"below": self.futility, "effect": self.effect},
         }
 
 
@@ -349,11 +351,16 @@ def cumulative_spending_side(spending: str, looks: tuple[int, ...], alpha_side: 
 
 @lru_cache(maxsize=64)
 def binomial_design(
-    level: float, looks: tuple[int, ...], spending: str, rate: float = 0.5, futility: float | None = None
+    level: float,
+    looks: tuple[int, ...],
+    spending: str,
+    rate: float = 0.5,
+    futility: float | None = None,
+    effect: float = 1.4,
 ) -> BinomialDesign:
     """The exact design: at each look, the most lenient pass counts whose exact cumulative error at p = rate
     stays within each side's spending (conservative: discrete counts spend at most what is allowed); with
-    the futility stop `futility` (see BinomialDesign; None: none)."""
+    the futility stop `futility` at `effect` sds (see BinomialDesign; None: none)."""
     if len(looks) == 0 or looks[0] < 1 or any(a >= b for a, b in zip(looks, looks[1:])):
         raise ValueError(f"sequential design: looks must be increasing seed counts >= 1, got {list(looks)}")
     if not 0 < rate < 1:
@@ -383,7 +390,7 @@ def binomial_design(
         before = n
     return BinomialDesign(
         level, looks, spending, rate, tuple(upper), tuple(lower), tuple(spent_up[1:]), tuple(spent_low[1:]),
-        tuple(alive_at), futility,
+        tuple(alive_at), futility, effect,
     )  # fmt: skip
 
 
@@ -434,21 +441,18 @@ def looks_reachable(passes: int, n: int, design: BinomialDesign) -> int | None:
     return None if np.isnan(found) else int(found)
 
 
-def decision_chance(passes: np.ndarray, n: np.ndarray, design: BinomialDesign) -> np.ndarray:
+def decision_chance(passes: np.ndarray, n: np.ndarray, design: BinomialDesign, chance: float) -> np.ndarray:
     """(R,) the exact chance that a cell with `passes` of its first n seeds is decided (either side) at a
-    later look of the design, if each further seed passes with the chance its seeds so far show (passes / n:
-    its current trend; a cell with every seed on one side keeps chance 1 of going on that way). Computed by
-    convolution over the looks, a cell not yet decided carrying its pass count from look to look."""
+    later look of the design if each further seed passes with chance `chance`. Computed by convolution over
+    the looks, a cell not yet decided carrying its pass count from look to look."""
     passes, n = np.atleast_1d(passes).astype(int), np.atleast_1d(n).astype(int)
     size = design.last + 1
-    trend = (passes / np.maximum(n, 1))[:, None]
     alive = np.zeros((len(n), size))
     alive[np.arange(len(n)), np.minimum(passes, design.last)] = 1.0
     decided, have, counts = np.zeros(len(n)), n.copy(), np.arange(size)[None, :]
     for look, u, low in zip(design.looks, design.upper, design.lower):
         step = np.maximum(look - have, 0)[:, None]  # further seeds to this look (0 for a look the cell is past)
-        with np.errstate(invalid="ignore"):
-            pmf = np.nan_to_num(stats.binom.pmf(counts, step, trend))  # (R, size): passes among the further seeds
+        pmf = stats.binom.pmf(counts, step, chance)  # (R, size): passes among the further seeds
         grown = np.zeros_like(alive)
         for c in range(size):  # the count so far + the further passes
             grown[:, c:] += alive[:, c : c + 1] * pmf[:, : size - c]
@@ -459,19 +463,28 @@ def decision_chance(passes: np.ndarray, n: np.ndarray, design: BinomialDesign) -
     return decided
 
 
+def effect_chances(design: BinomialDesign) -> tuple[float, float]:
+    """The pass chances of a seed `design.effect` sds of a normal law beyond the threshold, on the holding
+    and on the failing side (at rate 0.5 and effect 1.4: 0.919 and 0.081)."""
+    z = stats.norm.ppf(design.rate)
+    return float(stats.norm.cdf(z + design.effect)), float(stats.norm.cdf(z - design.effect))
+
+
 def futile(passes: np.ndarray, look: np.ndarray, design: BinomialDesign) -> np.ndarray:
-    """(R,) the futility stop: at a look before the last (`passes` of the cell's first `look` seeds), the
-    chance of a decision by the last look at the cell's trend (decision_chance) is below design.futility.
-    Non-binding: it only stops seeds (the cell is reported undecided); every look is still judged as before,
-    so it never adds a decision and the design's error stays <= design.error. False everywhere when
-    design.futility is None, at the last look, or below the first look (look 0)."""
+    """(R,) the futility stop: at a look before the last (`passes` of the cell's first `look` seeds), even if
+    the cell had the effect the design is meant to find (`design.effect` sds, on either side), its chance of
+    a decision by the last look would be below design.futility (conditional power, Lan–Simon–Halperin).
+    So a cell with that effect loses at most design.futility of its chance to be decided right. Non-binding:
+    it only stops seeds (the cell is reported undecided); every look is judged as before, so it never adds
+    a decision and the design's error stays <= design.error. False everywhere when design.futility is None,
+    at the last look, or below the first look (look 0)."""
     passes, look = np.atleast_1d(passes), np.atleast_1d(look)
     judged = np.isin(look, design.looks[:-1])
     if design.futility is None or not judged.any():
         return np.zeros(len(look), bool)
-    chance = np.ones(len(look))
-    chance[judged] = decision_chance(passes[judged], look[judged], design)
-    return chance < design.futility
+    best = np.ones(len(look))
+    best[judged] = np.max([decision_chance(passes[judged], look[judged], design, p) for p in effect_chances(design)], 0)
+    return best < design.futility
 
 
 def next_look(passes: np.ndarray, n: np.ndarray, passes_at_look: np.ndarray, design: BinomialDesign) -> np.ndarray:
@@ -485,9 +498,11 @@ def next_look(passes: np.ndarray, n: np.ndarray, passes_at_look: np.ndarray, des
 
 
 def futility_text(passes_at_look: int, look: int, design: BinomialDesign) -> str:
-    """Why a cell stopped for futility, e.g. 'stopped for futility at 3 seeds: 1 of 3 pass, ...'."""
-    chance = float(decision_chance(np.array([passes_at_look]), np.array([look]), design)[0])
+    """Why a cell stopped for futility, e.g. 'stopped for futility at 6 seeds: 3 of 6 pass, ...'."""
+    at = (np.array([passes_at_look]), np.array([look]))
+    chance = max(float(decision_chance(*at, design, p)[0]) for p in effect_chances(design))
     return (
-        f"stopped for futility at {look} seeds: {passes_at_look} of {look} pass, so at this trend a decision by "
-        f"{design.last} seeds has chance {chance:.2f} < {design.futility:g} (non-binding: no more seeds, undecided)"
+        f"stopped for futility at {look} seeds: {passes_at_look} of {look} pass, so even with a {design.effect:g}-sd "
+        f"effect a decision by {design.last} seeds has chance {chance:.3f} < {design.futility:g} "
+        "(non-binding: no more seeds, undecided)"
     )
