@@ -1,4 +1,5 @@
-"""Calibration of the verdicts: python -m experiments.calibrate [replications=N] [real_check=<dir>] [cost_of=<dir>]"""
+"""Calibration of the verdicts: python -m experiments.calibrate [replications=N] [real_check=<dir>] [cost_of=<dir>]
+[replay_of=<dir>]"""
 
 import time
 
@@ -6,7 +7,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from benchmarks.calibration import Case, calibrate, real_cases
-from benchmarks.seed_cost import seed_cost
+from benchmarks.seed_cost import replay, seed_cost
 from nnscratch import results
 from nnscratch.claims import design, load_claims
 from nnscratch.paths import CONF_DIR
@@ -62,7 +63,32 @@ def main(cfg: DictConfig) -> None:
         )
         print(f"\ncost of adaptive seeds to {cfg.cost_of} at max_seeds = {cfg.max_seeds}:")
         print("\n".join(f"  {k}: {v:,.1f}" for k, v in cost.items()))
+    if cfg.replay_of:
+        for name, stop in (("the design above", claims), ("no futility stop", no_futility(claims))):
+            print(f"\n{cfg.replay_of}'s adaptive rounds replayed on its own runs, {name}, max_seeds {cfg.max_seeds}:")
+            print(replay_text(replay(stop, cfg.replay_of, int(cfg.max_seeds), int(cfg.first))))
     print(f"\n{time.time() - started:.1f} s")
+
+
+def no_futility(claims: dict) -> dict:
+    return claims | {"sequential": dict(claims.get("sequential") or {}) | {"futility": None}}
+
+
+def replay_text(found: dict) -> str:
+    """seed_cost.replay's figures, a line each (lists and verdicts indented below their name)."""
+    share = 1 - found["run-seconds"] / found["run-seconds in the folder"]
+    lines = [
+        f"  runs {found['runs']} of the folder's {found['runs in the folder']}; "
+        f"run-seconds {found['run-seconds']:,.0f} of {found['run-seconds in the folder']:,.0f} ({share:.1%} saved); "
+        f"{found['rounds']} rounds; "
+        f"run cells wanted beyond the record: {found['cells wanted beyond the record']}"
+    ]
+    differ = {k: v for k, v in found["verdicts (replay, folder)"].items() if v[0] != v[1]}
+    lines.append(f"  verdicts that differ from the folder's: {differ or 'none'}")
+    for key in ("cells changed or stopped for futility", "run cells given fewer seeds"):
+        lines.append(f"  {key}: {len(found[key])}")
+        lines += [f"    {x}" for x in found[key]]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
