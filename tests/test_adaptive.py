@@ -11,6 +11,7 @@ from nnscratch import results
 from nnscratch.claims import design, evaluate
 from nnscratch.config.checks import ConfigError
 from nnscratch.paths import CONF_DIR
+from nnscratch.report.sentences import reason_sentence
 from nnscratch.run import adaptive, sweep
 
 LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None, "stack_rows": 256}
@@ -124,8 +125,9 @@ def test_a_cell_stopped_for_futility_gets_no_seeds_and_says_why():
         found = evaluate(claims, runs, pd.DataFrame(columns=["run_id", "iteration"]), ["weights", "seed"])
         test = design(claims)
         cells = adaptive.wanted_cells(found, specs, 10, test.looks, test.futility is not None)
-        return [c.target for c in cells.values()], found[0].checks[0].reason
+        return [c.target for c in cells.values()], found[0].checks[0]
 
-    stopped, reason = targets({"below": 0.6})  # 1 of 3: even a 1.4-sd effect fails it by 10 with chance 0.55
-    assert stopped == [] and "stopped for futility at 3 seeds: 1 of 3 pass" in reason
+    stopped, result = targets({"below": 0.6})  # 1 of 3: even a 1.4-sd effect fails it by 10 with chance 0.55
+    assert stopped == [] and "stopped for futility at 3 seeds: 1 of 3 pass" in result.reason
+    assert "stopped for futility" in reason_sentence(result, check)  # the report's sentence says it too
     assert targets(None)[0] == [10] and targets({"below": 0.1})[0] == [6]
