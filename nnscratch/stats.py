@@ -8,6 +8,10 @@ seed's pass is a coin of some chance p, so 'more than a share r of seeds pass' (
 margin passes) is tested exactly by counting passes: BinomialDesign's critical counts at each look are
 computed under p = r by convolution, no simulation and no assumption on the law.
 
+Futility (non-binding; `futile`, `next_look`): at a look before the last, a cell whose chance of a
+decision by the last look would be small even with the effect the design is meant to find stops getting
+seeds and is reported undecided. It removes seeds, never decisions, so the error above is unchanged.
+
 Everything takes arrays of replications so that the calibration (benchmarks.calibration) runs the very
 functions the claims engine runs: `margins` is (R, n) float — R replications (R = 1 for a real cell)
 of n seeds' margins, in seed order.

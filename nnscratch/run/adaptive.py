@@ -6,12 +6,11 @@ contrast, both sides); each of those runs' cells (its axes but the seed) gets th
 up to `max_seeds` seeds in the cell. How many at once: up to the design's next look at which the cell can
 still be decided (`round_target`; claims.seeds_needed, exact: if every further seed passed, or every one
 failed), or only to the next look when the design has a futility stop; a cell that no look can decide any
-more, or that its last look stopped for futility (stats.futile), gets none.
-New seeds are numbered above the cell's largest
-(`next_seeds`), so a cell's seeds in seed order are the order they were added and an earlier look's prefix
-never changes, whatever the grid's seed list. A new run is the cell's own overrides with another `seed=`,
-composed and recorded like any run of the grid. Rounds go on until every check is decided, or every open
-cell has `max_seeds` seeds or can no longer be decided.
+more, or that its last look stopped for futility (stats.futile), gets none. New seeds are numbered above
+the cell's largest (`next_seeds`), so a cell's seeds in seed order are the order they were added and an
+earlier look's prefix never changes, whatever the grid's seed list. A new run is the cell's own overrides
+with another `seed=`, composed and recorded like any run of the grid. Rounds go on until every check is
+decided, or every open cell has `max_seeds` seeds or can no longer be decided.
 """
 
 from __future__ import annotations
