@@ -163,3 +163,12 @@ def test_futility_never_adds_a_decision_and_costs_the_effect_at_most_its_thresho
             assert (stop != 0).mean() <= LONG.error + TOL and n_stop.mean() < n_go.mean() - 1
         else:
             assert 0 < (go == 1).mean() - (stop == 1).mean() <= LONG.futility
+
+
+def test_a_bad_futility_stop_is_refused_in_one_line_naming_the_form():
+    assert design({"sequential": {"futility": 0.1}}).futility == 0.1 and design({}).futility is None
+    assert design({"sequential": {"futility": {"below": 0.2, "effect": 1}}}).effect == 1.0
+    for bad in ("often", {"below": 0.1, "when": 3}, {"below": 0.1, "effect": -1}, 1.5):
+        with pytest.raises(ValueError, match="sequential.futility") as found:
+            design({"sequential": {"futility": bad}})
+        assert "\n" not in str(found.value)
