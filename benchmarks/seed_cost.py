@@ -110,13 +110,15 @@ def replay(claims: dict, sweep_dir, max_seeds: int, first: int) -> dict:
         now = evaluate(claims, runs[have], histories, axes)
         chosen = [s for s, h in zip(specs, have) if h]
         wanted = wanted_cells(now, chosen, max_seeds, test.looks, test.futility is not None)
+        short = sum(c.target > int((cell == key).sum()) for key, c in wanted.items())
         if not wanted:
             break
-        rounds += 1
+        before = have.copy()
         for key, c in wanted.items():
-            adding = ((cell == key) & (order < c.target)).to_numpy()
-            short += int(c.target > int((cell == key).sum()))
-            have |= adding
+            have |= ((cell == key) & (order < c.target)).to_numpy()
+        if (have == before).all():  # the rule wants only seeds the folder does not have
+            break
+        rounds += 1
     everything = evaluate(claims, runs, histories, axes)
     full = {(c.id, ch.what): ch for c in everything for ch in c.checks}
     changed = []
