@@ -6,9 +6,10 @@ or a real cell's seeds resampled), placed so that a chosen quantity (its median,
 sits `mu` sds from the threshold. One replication plays what a sweep with adaptive seeds does: every cell
 starts with the grid's seeds; each round the cells are decided exactly as nnscratch.claims decides them
 (passes -> stats.binomial_crossing -> claims.check_decisions, with Holm across cells), and every cell
-still open that a later look can decide gets the seeds nnscratch.run.adaptive.round_target gives it (from
-stats.reachable_look, as claims.seeds_needed does), numbered by nnscratch.run.adaptive.next_seeds and
-read in seed order as claims.cell_row reads them, until nothing is open or can be decided.
+still open that a later look can decide, and that the design's futility stop does not stop, gets the seeds
+nnscratch.run.adaptive.round_target gives it (from stats.next_look, as claims.seeds_needed does), numbered
+by nnscratch.run.adaptive.next_seeds and read in seed order as claims.cell_row reads them, until nothing is
+open or can be decided.
 
 A decision is wrong when it is on the wrong side of the quantity the rule states: for the binomial rule
 the share of passing seeds (P(margin passes) vs the rate), for the t rule it replaced the mean margin;
@@ -20,7 +21,7 @@ and the tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -30,7 +31,7 @@ from scipy import stats as st
 
 from nnscratch.claims import FAILS, HOLDS, UNDECIDED, check_decisions
 from nnscratch.run.adaptive import next_seeds, round_target
-from nnscratch.stats import BinomialDesign, binomial_crossing, crossing, reachable_look, seeds_to_cross, t_boundary
+from nnscratch.stats import BinomialDesign, binomial_crossing, crossing, next_look, seeds_to_cross, t_boundary
 
 SKEW = 2.4  # the skewness of the real reference cell's seeds (docs/statistics.md), with its sign flipped
 
@@ -181,7 +182,7 @@ def at(table: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.take_along_axis(table, (n - 1)[:, None], 1)[:, 0]
 
 
-def play(case: Case, direction, p, needed, level: float, looks, max_seeds: int, first: int):
+def play(case: Case, direction, p, needed, level: float, looks, max_seeds: int, first: int, by_look: bool = False):
     """Rounds of adaptive seeds on every replication at once: (final codes (R, cells), seeds (R, cells)).
     needed(rows, n) -> the look each open row can still be decided at (NaN: none)."""
     n = np.full(direction.shape[0], first)
@@ -194,19 +195,21 @@ def play(case: Case, direction, p, needed, level: float, looks, max_seeds: int, 
         if not grow.any():
             return final.reshape(-1, case.cells), n.reshape(-1, case.cells)
         goal = goal[~np.isnan(goal)]
-        target = n[grow] + 1 if case.step else round_target(n[grow], goal, max_seeds, looks).astype(int)
+        target = n[grow] + 1 if case.step else round_target(n[grow], goal, max_seeds, looks, by_look).astype(int)
         n[grow] = np.minimum(target, max_seeds)
 
 
 def binomial_rule(case: Case, margins: np.ndarray, test: BinomialDesign, max_seeds: int, first: int):
     """The engine's rule: the exact binomial design on each seed's pass."""
     direction, p = judged(margins, case, lambda m: astuple(binomial_crossing(m >= 0, test)))
-    passes = np.cumsum(margins >= 0, axis=1)  # a count does not depend on the order the seeds are read in
+    passes = np.cumsum(margins >= 0, axis=1)  # in the order added: the order read, numbering 'above'
 
     def needed(rows, n):
-        return reachable_look(passes[rows, n - 1], n, test)
+        look = test.look_at(n)
+        at_look = np.where(look > 0, passes[rows, np.maximum(look, 1) - 1], 0)
+        return next_look(passes[rows, n - 1], n, at_look, test)
 
-    return play(case, direction, p, needed, test.level, test.looks, max_seeds, first)
+    return play(case, direction, p, needed, test.level, test.looks, max_seeds, first, test.futility is not None)
 
 
 def t_rule(case: Case, margins: np.ndarray, level: float, max_seeds: int, first: int):
@@ -257,15 +260,22 @@ def real_cases(values: np.ndarray, measure: str) -> list[Case]:
 def calibrate(
     cases: list[Case], test: BinomialDesign, max_seeds: int, reps: int, seed: int, first: int
 ) -> pd.DataFrame:
-    """Both rules on every case, `reps` replications each (seeded): one row per (case, rule)."""
+    """Both rules on every case, `reps` replications each (seeded): one row per (case, rule); with a futility
+    stop in `test`, the same design without it too, on the same draws."""
     rows = []
     for i, case in enumerate(cases):
         margins = case.draw(reps, max(test.last, 10), np.random.default_rng([seed, i]))
         truth = case.truth(test.rate)
         found = {
             "binomial (now)": (binomial_rule(case, margins[:, : test.last], test, max_seeds, first), truth["binomial"]),
-            "t design (before)": (t_rule(case, margins[:, :10], test.level, min(max_seeds, 10), first), truth["t"]),
         }
+        if test.futility is not None:
+            without = replace(test, futility=None)
+            found["binomial, no futility stop"] = (
+                binomial_rule(case, margins[:, : test.last], without, max_seeds, first),
+                truth["binomial"],
+            )
+        found["t design (before)"] = (t_rule(case, margins[:, :10], test.level, min(max_seeds, 10), first), truth["t"])
         for rule, ((codes, seeds), right) in found.items():
             stated = "share passing" if rule.startswith("binomial") else "mean"
             row = {

@@ -5,7 +5,13 @@ forward with the engine's rule (benchmarks.calibration.binomial_rule, round afte
 pass with the share of the cell's seeds that passed over all the seeds the folder has.
 A run cell (the axes but the seed) costs the most seeds any of its check cells needs (an expectation
 over replications, per check cell: so a lower bound on the mean of the maximum), and each extra run
-its cell's mean run time. Nothing imports this module but experiments/calibrate.py.
+its cell's mean run time.
+
+`replay` plays a finished adaptive sweep's rounds again on its own records under another design (e.g. with
+a futility stop): each round evaluates the claims on the runs it has so far (claims.evaluate), asks
+nnscratch.run.adaptive.wanted_cells which run cells get seeds up to which count (the very code of a
+sweep's rounds), and takes those seeds from the folder's runs in seed order. Nothing imports this module
+but experiments/calibrate.py.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import pandas as pd
 
 from benchmarks.calibration import Case, binomial_rule
 from nnscratch import results
-from nnscratch.claims import CELL_STATS, OPEN, evaluate, for_dataset
+from nnscratch.claims import CELL_STATS, OPEN, design, evaluate, for_dataset
 from nnscratch.results import SEED
+from nnscratch.run.adaptive import cell_key, wanted_cells
 from nnscratch.stats import BinomialDesign
 
 
@@ -84,4 +91,62 @@ def seed_cost(
         "expected extra run-seconds (as measured in the folder)": sum(e * seconds[c] for c, e in extra.items()),
         "grid run-seconds (as measured in the folder)": grid_seconds,
         "expected check cells still open": left,
+    }
+
+
+def replay(claims: dict, sweep_dir, max_seeds: int, first: int) -> dict:
+    """The folder's adaptive rounds played again under `claims`' design, on the folder's own runs: the runs
+    and run-seconds it would have used (and their share of the folder's), the rounds, the run cells it wanted
+    seeds for beyond the record (0 when the record covers the replay), and every check cell whose decision
+    differs from the folder's own (all its runs) or that the futility stop left undecided."""
+    runs, histories, axes = results.read_results(sweep_dir), results.read_histories(sweep_dir), results.axes(sweep_dir)
+    claims = for_dataset(claims, results.dataset_of(sweep_dir))
+    runs = runs[runs["status"] == "finished"].sort_values(SEED).reset_index(drop=True)
+    specs = [{"run_id": r["run_id"], "axes": {a: r[a] for a in axes}} for _, r in runs.iterrows()]
+    cell = pd.Series([cell_key(s) for s in specs])
+    order = runs.groupby(cell).cumcount()  # a run's place in its cell, in seed order
+    have, test, rounds, short = (order < first).to_numpy().copy(), design(claims), 0, 0
+    while True:
+        now = evaluate(claims, runs[have], histories, axes)
+        chosen = [s for s, h in zip(specs, have) if h]
+        wanted = wanted_cells(now, chosen, max_seeds, test.looks, test.futility is not None)
+        short = sum(c.target > int((cell == key).sum()) for key, c in wanted.items())
+        if not wanted:
+            break
+        before = have.copy()
+        for key, c in wanted.items():
+            have |= ((cell == key) & (order < c.target)).to_numpy()
+        if (have == before).all():  # the rule wants only seeds the folder does not have
+            break
+        rounds += 1
+    everything = evaluate(claims, runs, histories, axes)
+    full = {(c.id, ch.what): ch for c in everything for ch in c.checks}
+    changed = []
+    for claim in now:
+        for check in claim.checks:
+            before = full[(claim.id, check.what)]
+            for i in check.cells.index:
+                other = matching(before.cells, check.cells.loc[i])
+                was = other["decision"] if other is not None else "—"
+                stopped = check.cells.at[i, "futility"]
+                if was != check.cells.at[i, "decision"] or stopped:
+                    name = ", ".join(f"{k}={check.cells.at[i, k]}" for k in check.cells.columns if k not in CELL_STATS)
+                    changed.append(
+                        f"{claim.id} / {check.what} / {name}: {was} -> {check.cells.at[i, 'decision']} "
+                        f"({check.cells.at[i, 'seeds']} seeds{'; ' + stopped if stopped else ''})"
+                    )
+    verdicts = {c.id: (c.verdict, f.verdict) for c, f in zip(now, everything)}
+    seconds = runs["seconds"].to_numpy(float)
+    used, held = pd.Series(have).groupby(cell).sum(), cell.value_counts()
+    fewer = [f"{key}: {int(used[key])} seeds (folder: {int(held[key])})" for key in used.index if used[key] < held[key]]
+    return {
+        "runs": int(have.sum()),
+        "runs in the folder": len(runs),
+        "run-seconds": float(seconds[have].sum()),
+        "run-seconds in the folder": float(seconds.sum()),
+        "rounds": rounds,
+        "cells wanted beyond the record": short,
+        "verdicts (replay, folder)": verdicts,
+        "cells changed or stopped for futility": changed,
+        "run cells given fewer seeds": fewer,
     }

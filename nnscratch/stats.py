@@ -8,6 +8,10 @@ seed's pass is a coin of some chance p, so 'more than a share r of seeds pass' (
 margin passes) is tested exactly by counting passes: BinomialDesign's critical counts at each look are
 computed under p = r by convolution, no simulation and no assumption on the law.
 
+Futility (non-binding; `futile`, `next_look`): at a look before the last, a cell whose chance of a
+decision by the last look would be small even with the effect the design is meant to find stops getting
+seeds and is reported undecided. It removes seeds, never decisions, so the error above is unchanged.
+
 Everything takes arrays of replications so that the calibration (benchmarks.calibration) runs the very
 functions the claims engine runs: `margins` is (R, n) float — R replications (R = 1 for a real cell)
 of n seeds' margins, in seed order.
@@ -288,7 +292,10 @@ class BinomialDesign(Looks):
     upper, lower: (len(looks),) passes at a look that hold (>= upper) or fail (<= lower); upper = n + 1
     or lower = -1 where that look cannot decide that side. spent_upper, spent_lower: each side's exact
     cumulative error by each look at p = rate. alive: per look, the chance at p = rate of each pass count
-    0..n among the paths not stopped before it (for exact stagewise p-values)."""
+    0..n among the paths not stopped before it (for exact stagewise p-values). futility: a cell stops
+    getting seeds at a look before the last where, even with a normal effect of `effect` sds, its chance of a
+    decision by the last look is below this (`futile`; non-binding: the error above is unchanged); None: no
+    futility stop."""
 
     level: float
     looks: tuple[int, ...]
@@ -299,6 +306,8 @@ class BinomialDesign(Looks):
     spent_upper: tuple[float, ...]
     spent_lower: tuple[float, ...]
     alive: tuple[tuple[float, ...], ...] = field(repr=False, compare=False)
+    futility: float | None = None
+    effect: float = 1.4
 
     @property
     def error(self) -> float:
@@ -330,6 +339,7 @@ class BinomialDesign(Looks):
             "holds_at_passes": {str(n): u for n, u in zip(self.looks, self.upper) if u <= n},
             "fails_at_passes": {str(n): low for n, low in zip(self.looks, self.lower) if low >= 0},
             "error_exact": round(self.error, 6),
+            "futility": None if self.futility is None else {"below": self.futility, "effect": self.effect},
         }
 
 
@@ -344,13 +354,25 @@ def cumulative_spending_side(spending: str, looks: tuple[int, ...], alpha_side: 
 
 
 @lru_cache(maxsize=64)
-def binomial_design(level: float, looks: tuple[int, ...], spending: str, rate: float = 0.5) -> BinomialDesign:
+def binomial_design(
+    level: float,
+    looks: tuple[int, ...],
+    spending: str,
+    rate: float = 0.5,
+    futility: float | None = None,
+    effect: float = 1.4,
+) -> BinomialDesign:
     """The exact design: at each look, the most lenient pass counts whose exact cumulative error at p = rate
-    stays within each side's spending (conservative: discrete counts spend at most what is allowed)."""
+    stays within each side's spending (conservative: discrete counts spend at most what is allowed); with
+    the futility stop `futility` at `effect` sds (see BinomialDesign; None: none)."""
     if len(looks) == 0 or looks[0] < 1 or any(a >= b for a, b in zip(looks, looks[1:])):
         raise ValueError(f"sequential design: looks must be increasing seed counts >= 1, got {list(looks)}")
     if not 0 < rate < 1:
         raise ValueError(f"claims file: rate must be between 0 and 1 (e.g. 0.9), got {rate}")
+    if futility is not None and not 0 < futility < 1:
+        raise ValueError(
+            f"claims file: sequential.futility must be a chance in (0, 1), e.g. 0.1, or null; got {futility}"
+        )
     allowed = cumulative_spending_side(spending, looks, (1 - level) / 2) + 1e-12  # float slack on exact ties
     alive, before = np.array([1.0]), 0
     upper, lower, spent_up, spent_low, alive_at = [], [], [0.0], [0.0], []
@@ -372,7 +394,7 @@ def binomial_design(level: float, looks: tuple[int, ...], spending: str, rate: f
         before = n
     return BinomialDesign(
         level, looks, spending, rate, tuple(upper), tuple(lower), tuple(spent_up[1:]), tuple(spent_low[1:]),
-        tuple(alive_at),
+        tuple(alive_at), futility, effect,
     )  # fmt: skip
 
 
@@ -421,3 +443,70 @@ def looks_reachable(passes: int, n: int, design: BinomialDesign) -> int | None:
     """One cell's reachable_look: an int, or None when no look can decide it any more."""
     found = reachable_look(np.array([passes]), np.array([n]), design)[0]
     return None if np.isnan(found) else int(found)
+
+
+def decision_chance(passes: np.ndarray, n: np.ndarray, design: BinomialDesign, chance: float) -> np.ndarray:
+    """(R,) the exact chance that a cell with `passes` of its first n seeds is decided (either side) at a
+    later look of the design if each further seed passes with chance `chance`. Computed by convolution over
+    the looks, a cell not yet decided carrying its pass count from look to look."""
+    passes, n = np.atleast_1d(passes).astype(int), np.atleast_1d(n).astype(int)
+    size = design.last + 1
+    alive = np.zeros((len(n), size))
+    alive[np.arange(len(n)), np.minimum(passes, design.last)] = 1.0
+    decided, have, counts = np.zeros(len(n)), n.copy(), np.arange(size)[None, :]
+    for look, u, low in zip(design.looks, design.upper, design.lower):
+        step = np.maximum(look - have, 0)[:, None]  # further seeds to this look (0 for a look the cell is past)
+        pmf = stats.binom.pmf(counts, step, chance)  # (R, size): passes among the further seeds
+        grown = np.zeros_like(alive)
+        for c in range(size):  # the count so far + the further passes
+            grown[:, c:] += alive[:, c : c + 1] * pmf[:, : size - c]
+        stop = (look > n)[:, None] & ((counts >= u) | (counts <= low))
+        decided += (grown * stop).sum(axis=1)
+        alive = np.where(stop, 0.0, grown)
+        have = np.maximum(have, look)
+    return decided
+
+
+def effect_chances(design: BinomialDesign) -> tuple[float, float]:
+    """The pass chances of a seed `design.effect` sds of a normal law beyond the threshold, on the holding
+    and on the failing side (at rate 0.5 and effect 1.4: 0.919 and 0.081)."""
+    z = stats.norm.ppf(design.rate)
+    return float(stats.norm.cdf(z + design.effect)), float(stats.norm.cdf(z - design.effect))
+
+
+def futile(passes: np.ndarray, look: np.ndarray, design: BinomialDesign) -> np.ndarray:
+    """(R,) the futility stop: at a look before the last (`passes` of the cell's first `look` seeds), even if
+    the cell had the effect the design is meant to find (`design.effect` sds, on either side), its chance of
+    a decision by the last look would be below design.futility (conditional power, Lan–Simon–Halperin).
+    So a cell with that effect loses at most design.futility of its chance to be decided right. Non-binding:
+    it only stops seeds (the cell is reported undecided); every look is judged as before, so it never adds
+    a decision and the design's error stays <= design.error. False everywhere when design.futility is None,
+    at the last look, or below the first look (look 0)."""
+    passes, look = np.atleast_1d(passes), np.atleast_1d(look)
+    judged = np.isin(look, design.looks[:-1])
+    if design.futility is None or not judged.any():
+        return np.zeros(len(look), bool)
+    best = np.ones(len(look))
+    best[judged] = np.max([decision_chance(passes[judged], look[judged], design, p) for p in effect_chances(design)], 0)
+    return best < design.futility
+
+
+def next_look(passes: np.ndarray, n: np.ndarray, passes_at_look: np.ndarray, design: BinomialDesign) -> np.ndarray:
+    """(R,) the look a cell with `passes` of n seeds should get seeds up to: reachable_look, or NaN where no
+    look can decide it any more or its last look (`passes_at_look` of its first look_at(n) seeds) stops it
+    for futility. The one rule both the adaptive rounds (through claims.seeds_needed) and the calibration
+    (benchmarks.calibration) give seeds by."""
+    n = np.atleast_1d(n)
+    stopped = futile(passes_at_look, design.look_at(n), design)
+    return np.where(stopped, np.nan, reachable_look(passes, n, design))
+
+
+def futility_text(passes_at_look: int, look: int, design: BinomialDesign) -> str:
+    """Why a cell stopped for futility, e.g. 'stopped for futility at 6 seeds: 3 of 6 pass, ...'."""
+    at = (np.array([passes_at_look]), np.array([look]))
+    chance = max(float(decision_chance(*at, design, p)[0]) for p in effect_chances(design))
+    return (
+        f"stopped for futility at {look} seeds: {passes_at_look} of {look} pass, so even with a {design.effect:g}-sd "
+        f"effect a decision by {design.last} seeds has chance {chance:.3f} < {design.futility:g} "
+        "(non-binding: no more seeds, undecided)"
+    )

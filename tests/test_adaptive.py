@@ -3,13 +3,16 @@ max_seeds, and an interrupted round resumes without redoing finished runs."""
 
 import shutil
 
+import pandas as pd
 import pytest
 import yaml
 
 from nnscratch import results
+from nnscratch.claims import design, evaluate
 from nnscratch.config.checks import ConfigError
 from nnscratch.paths import CONF_DIR
-from nnscratch.run import sweep
+from nnscratch.report.sentences import reason_sentence
+from nnscratch.run import adaptive, sweep
 
 LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None, "stack_rows": 256}
 GRID = {
@@ -102,3 +105,29 @@ def test_resume_refuses_a_changed_claims_file_and_bad_settings_are_named(tmp_pat
 
 def test_the_default_claims_file_parses_with_its_confidence():
     assert yaml.safe_load((CONF_DIR / "claims.yaml").read_text())["confidence"] == 0.95
+
+
+def test_a_cell_stopped_for_futility_gets_no_seeds_and_says_why():
+    """wanted_cells on evaluated claims (no sweep): at a loose futility stop the cell with 1 of 3 passing gets
+    no seeds and its verdict says "stopped for futility"; without the stop it jumps to the look at 10, and
+    with a stop that does not fire it goes one look at a time (to 6)."""
+    runs = pd.DataFrame(
+        [
+            {"run_id": f"u-{s}", "weights": "uniform", "seed": s, "status": "finished", "test_acc": a}
+            for s, a in enumerate([0.6, 0.4, 0.4])
+        ]  # fmt: skip
+    )
+    specs = [{"run_id": r, "axes": {"weights": "uniform", "seed": s}} for r, s in zip(runs["run_id"], runs["seed"])]
+    check = {"what": "at least 0.5", "kind": "threshold", "select": {}, "measure": "test_acc", "value": 0.5}
+
+    def targets(futility):
+        claims = {"sequential": {"futility": futility}, "claims": [{"id": "c", "title": "c", "checks": [check]}]}
+        found = evaluate(claims, runs, pd.DataFrame(columns=["run_id", "iteration"]), ["weights", "seed"])
+        test = design(claims)
+        cells = adaptive.wanted_cells(found, specs, 10, test.looks, test.futility is not None)
+        return [c.target for c in cells.values()], found[0].checks[0]
+
+    stopped, result = targets({"below": 0.6})  # 1 of 3: even a 1.4-sd effect fails it by 10 with chance 0.55
+    assert stopped == [] and "stopped for futility at 3 seeds: 1 of 3 pass" in result.reason
+    assert "stopped for futility" in reason_sentence(result, check)  # the report's sentence says it too
+    assert targets(None)[0] == [10] and targets({"below": 0.1})[0] == [6]

@@ -3,7 +3,7 @@ whose uniform-weight cell is put on, or far from, a check's threshold."""
 
 import pytest
 
-from benchmarks.seed_cost import seed_cost
+from benchmarks.seed_cost import replay, seed_cost
 from nnscratch import results
 from nnscratch.claims import design
 from nnscratch.run import sweep
@@ -62,3 +62,22 @@ def test_a_cell_far_from_its_threshold_costs_the_seeds_to_the_first_deciding_loo
     far = cost(folder, -1.0, 10)  # every accuracy is far above -1: every seed passes, 6 of 6 decide at 6
     assert far["open check cells at the grid's seeds"] == 1 and far["expected extra runs"] == 3
     assert far["expected check cells still open"] == 0
+
+
+def test_a_replay_takes_the_folders_own_seeds_and_a_futility_stop_takes_fewer(folder):
+    """benchmarks.seed_cost.replay on the 5-seed folder, the threshold put so that 1 of the uniform cell's
+    first 3 seeds passes: without a stop the round takes its seeds 3 and 4 (max_seeds 5); at a stop of 0.6
+    the cell is stopped at 3 seeds (even a 1.4-sd effect would fail it by 10 only with chance 0.55)."""
+    runs = folder[1]
+    first = sorted(runs.loc[(runs["weights"] == "uniform") & (runs["seed"] < 3), "test_acc"])
+    claims = claims_at(float(first[2]))  # the largest of the first 3 passes, the other two fail
+    plain = replay(claims, folder[0], 5, 3)
+    assert plain["runs"] == 8 and plain["rounds"] == 1 and plain["cells wanted beyond the record"] == 0
+    assert plain["cells changed or stopped for futility"] == []
+    assert [cell.split('"weights": ')[1][:7] for cell in plain["run cells given fewer seeds"]] == ['"zeros"']
+    assert replay(claims, folder[0], 10, 3)["cells wanted beyond the record"] == 1  # it wants 10: the folder has 5
+    claims["sequential"]["futility"] = {"below": 0.6}
+    stopped = replay(claims, folder[0], 5, 3)
+    assert stopped["runs"] == 6 and stopped["rounds"] == 0
+    assert stopped["run-seconds"] < plain["run-seconds"] < runs["seconds"].sum()
+    assert "stopped for futility at 3 seeds: 1 of 3 pass" in stopped["cells changed or stopped for futility"][0]

@@ -5,10 +5,19 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from benchmarks.calibration import Case, calibrate, law_of
+from benchmarks.calibration import Case, binomial_rule, calibrate, law_of
 from nnscratch.claims import design
 from nnscratch.run.adaptive import next_seeds, round_target
-from nnscratch.stats import binomial_crossing, binomial_design, clopper_pearson, holm, looks_reachable
+from nnscratch.stats import (
+    binomial_crossing,
+    binomial_design,
+    clopper_pearson,
+    decision_chance,
+    futile,
+    holm,
+    looks_reachable,
+    next_look,
+)
 
 DESIGN = design({"confidence": 0.95})  # looks at 3, 6 and 10 seeds, power-0.5 spending, rate 0.5
 REPS = 4000
@@ -108,3 +117,58 @@ def test_clopper_pearson_is_exact_and_zero_failures_state_the_closed_form():
 def test_holm_steps_down_and_stops_at_the_first_kept_hypothesis():
     p = np.array([[0.01, 0.04, 0.03], [0.001, 0.2, 0.01], [0.02, 0.02, 0.02]])
     assert holm(p, 0.95).tolist() == [[True, False, False], [True, False, True], [False, False, False]]
+
+
+LONG = binomial_design(0.95, (3, 6, 9, 12, 16), "power 0.5", 0.5, 0.5)  # stops 3 of 6 (chance 0.43 at 1.4 sd)
+P_EFFECT = st.norm.cdf(1.4)  # a seed's pass chance at a 1.4-sd normal effect
+
+
+def coins(p: float, reps: int, last: int, seed: int) -> np.ndarray:
+    return np.where(np.random.default_rng(seed).random((reps, last)) < p, 1.0, -1.0)
+
+
+def test_futility_stops_only_where_even_the_effect_would_rarely_be_decided():
+    loose = binomial_design(0.95, (3, 6, 10), "power 0.5", 0.5, 0.6)
+    # 1 of 3: only 0 passes in the next 7 fails it at 10; at a 1.4-sd effect on the failing side: 0.919^7
+    assert decision_chance(np.array([1]), np.array([3]), loose, 1 - P_EFFECT)[0] == pytest.approx(P_EFFECT**7)
+    assert futile(np.arange(4), np.full(4, 3), loose).tolist() == [False, True, True, False]  # 0.554 < 0.6
+    assert not futile(np.arange(4), np.full(4, 3), DESIGN).any()  # no futility stop in a file without one
+    assert not futile(np.array([5]), np.array([10]), loose)[0]  # the last look never stops for futility
+    assert not futile(np.arange(4), np.full(4, 3), binomial_design(0.95, (3, 6, 10), "power 0.5", 0.5, 0.1)).any()
+    # 3 of 6 at LONG: still decidable (13 of 16 passing), but even at 0.919 only with chance 0.43 < 0.5
+    assert (
+        looks_reachable(3, 6, LONG) == 16
+        and futile(np.arange(7), np.full(7, 6), LONG).tolist() == [False] * 3 + [True] + [False] * 3
+    )
+    assert np.isnan(next_look(np.array([1]), np.array([3]), np.array([1]), loose)[0])
+    assert next_look(np.array([3]), np.array([3]), np.array([3]), loose)[0] == 6
+
+
+def test_with_a_futility_stop_a_cell_goes_one_look_at_a_time():
+    assert round_target(3, 10, 10, DESIGN.looks) == 10  # 2 of 3: no look before 10 can decide it
+    assert round_target(3, 10, 10, DESIGN.looks, by_look=True) == 6  # so that the look at 6 can stop it
+    assert round_target(6, 10, 8, DESIGN.looks, by_look=True) == 8  # never past max_seeds
+
+
+def test_futility_never_adds_a_decision_and_costs_the_effect_at_most_its_threshold():
+    """Through the calibration's code path (the engine's rule, round after round) on the same draws: every
+    decision with the stop is one without it, so the error stays within the design's; a 1.4-sd cell loses at
+    most `below` (0.1) of its chance to be decided right; a cell on its threshold uses fewer seeds."""
+    without = binomial_design(0.95, LONG.looks, LONG.spending, 0.5)
+    for p, seed in ((0.5, 1), (P_EFFECT, 2)):
+        draws = coins(p, REPS, LONG.last, seed)
+        (stop, n_stop), (go, n_go) = (binomial_rule(Case("x"), draws, d, d.last, 3) for d in (LONG, without))
+        assert ((stop == 0) | (stop == go)).all() and (n_stop <= n_go).all()
+        if p == 0.5:
+            assert (stop != 0).mean() <= LONG.error + TOL and n_stop.mean() < n_go.mean() - 1
+        else:
+            assert 0 < (go == 1).mean() - (stop == 1).mean() <= LONG.futility
+
+
+def test_a_bad_futility_stop_is_refused_in_one_line_naming_the_form():
+    assert design({"sequential": {"futility": 0.1}}).futility == 0.1 and design({}).futility is None
+    assert design({"sequential": {"futility": {"below": 0.2, "effect": 1}}}).effect == 1.0
+    for bad in ("often", {"below": 0.1, "when": 3}, {"below": 0.1, "effect": -1}, 1.5):
+        with pytest.raises(ValueError, match="sequential.futility") as found:
+            design({"sequential": {"futility": bad}})
+        assert "\n" not in str(found.value)

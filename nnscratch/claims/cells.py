@@ -11,12 +11,23 @@ from scipy import stats
 
 from nnscratch.claims.selection import select
 from nnscratch.results import SEED
-from nnscratch.stats import SAME, BinomialDesign, binomial_crossing, clopper_pearson, holm, looks_reachable, no_spread
+from nnscratch.stats import (
+    SAME,
+    BinomialDesign,
+    binomial_crossing,
+    clopper_pearson,
+    futile,
+    futility_text,
+    holm,
+    looks_reachable,
+    next_look,
+    no_spread,
+)
 
 CELL_STATS = (
     "mean", "margin", "low", "high", "sd", "seeds", "failed", "fail_rate_low", "fail_rate_high", "outcomes",
     "alone", "p", "decision", "basis", "seeds_needed", "best", "margins", "run_ids",
-    "median", "passed", "judged", "beyond", "pass_rate_all", "independence",
+    "median", "passed", "judged", "beyond", "pass_rate_all", "independence", "futility",
 )  # fmt: skip
 
 
@@ -113,9 +124,20 @@ def decision_before_holm(margins: np.ndarray, strict: bool, independent: str | N
 
 def seeds_needed(margins: np.ndarray, strict: bool, test: BinomialDesign) -> int | None:
     """The next look at which this cell can still be decided (if the seeds to come all pass, or all fail);
-    None when no look of the design can decide it any more."""
-    judged = margins[: test.last]
-    return looks_reachable(int(passes(judged, strict).sum()), len(judged), test)
+    None when no look of the design can decide it any more, or its last look stops it for futility."""
+    ok = passes(margins[: test.last], strict)
+    found = next_look(ok.sum(), len(ok), ok[: test.look_at(len(ok))].sum(), test)[0]
+    return None if np.isnan(found) else int(found)
+
+
+def futility_reason(margins: np.ndarray, strict: bool, test: BinomialDesign) -> str:
+    """Why a cell that a look could still decide gets no more seeds ('' when it is not stopped for futility)."""
+    ok = passes(margins[: test.last], strict)
+    look = int(test.look_at(len(ok)))
+    at_look = int(ok[:look].sum())
+    if looks_reachable(int(ok.sum()), len(ok), test) is None or not futile(at_look, look, test)[0]:
+        return ""
+    return futility_text(at_look, look, test)
 
 
 def cell_row(group: pd.DataFrame, check: dict, test: BinomialDesign, strict: bool, histories: pd.DataFrame) -> dict:
@@ -146,6 +168,7 @@ def cell_row(group: pd.DataFrame, check: dict, test: BinomialDesign, strict: boo
         "decision": DECISIONS[code],
         "basis": basis,
         "seeds_needed": seeds_needed(margins, strict, test) if code == UNDECIDED else None,
+        "futility": futility_reason(margins, strict, test) if code == UNDECIDED else "",
         "best": float(group["measure"].max()),
         "margins": [float(x) for x in margins],
         "run_ids": sorted({r for ids in group["run_ids"] for r in ids}),

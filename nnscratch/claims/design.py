@@ -8,7 +8,7 @@ from nnscratch.stats import BinomialDesign, binomial_design, spending_name
 DEFAULT_CONFIDENCE = 0.95
 
 
-DEFAULT_DESIGN = {"looks": [3, 6, 10], "spending": {"power": 0.5}}
+DEFAULT_DESIGN = {"looks": [3, 6, 10], "spending": {"power": 0.5}, "futility": None}
 DESIGN_EXAMPLE = "sequential: {looks: [3, 6, 10], spending: {power: 0.5}}"
 MOST = 0.5  # a check without `rate:` states that more than half of seeds pass
 
@@ -30,7 +30,20 @@ def design(claims: dict) -> BinomialDesign:
     looks = given["looks"]
     if not (isinstance(looks, list) and looks and all(isinstance(n, int) and not isinstance(n, bool) for n in looks)):
         raise ValueError(f"claims file: sequential.looks must list seed counts, not {looks!r}: {DESIGN_EXAMPLE}")
-    return binomial_design(confidence(claims), tuple(looks), spending_name(given["spending"]), MOST)
+    below, effect = futility_stop(given["futility"])
+    return binomial_design(confidence(claims), tuple(looks), spending_name(given["spending"]), MOST, below, effect)
+
+
+def futility_stop(given) -> tuple[float | None, float]:
+    """`sequential.futility` ({below: chance, effect: sds}, a bare chance, or null) as (below, effect)."""
+    stop = given if isinstance(given, dict) else {"below": given}
+    number = lambda v: isinstance(v, int | float) and not isinstance(v, bool)  # noqa: E731
+    if set(stop) - {"below", "effect"} or not (stop.get("below") is None or number(stop["below"])):
+        raise ValueError(f"claims file: sequential.futility must be {{below: 0.1, effect: 1.4}} or null, not {given!r}")
+    if not (number(stop.get("effect", 1.4)) and stop.get("effect", 1.4) > 0):
+        raise ValueError(f"claims file: sequential.futility.effect must be a positive number of sds, not {given!r}")
+    below = stop.get("below")
+    return (None if below is None else float(below)), float(stop.get("effect", 1.4))
 
 
 def design_for(check: dict, base: BinomialDesign) -> BinomialDesign:
@@ -40,7 +53,7 @@ def design_for(check: dict, base: BinomialDesign) -> BinomialDesign:
         return base
     if not (isinstance(rate, int | float) and 0 < rate < 1):
         raise ValueError(f"claims file: check '{check['what']}': rate must be between 0 and 1 (e.g. 0.9), got {rate!r}")
-    return binomial_design(base.level, base.looks, base.spending, float(rate))
+    return binomial_design(base.level, base.looks, base.spending, float(rate), base.futility, base.effect)
 
 
 def confidence(claims: dict) -> float:

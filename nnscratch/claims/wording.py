@@ -94,7 +94,7 @@ def undecided_text(cells: pd.DataFrame) -> str:
     for i in cells.index[cells["decision"].isin(OPEN)]:
         needed = cells.at[i, "seeds_needed"]
         guess = (
-            "no look of the design can decide it any more, whatever the next seeds give"
+            cells.at[i, "futility"] or "no look of the design can decide it any more, whatever the next seeds give"
             if needed is None or pd.isna(needed)
             else f"a decision is still possible at {int(needed)} seeds"
         )

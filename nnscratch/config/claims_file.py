@@ -38,6 +38,7 @@ class Sequential:
     spending: Any = None  # {power: 0.5} or "obrien_fleming"
     first_look: int | None = None
     max_seeds: int | None = None
+    futility: Any = None  # {below: 0.1, effect: 1.4}, a bare chance, or null (checked by claims.design)
 
 
 @dataclass

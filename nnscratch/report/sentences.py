@@ -118,10 +118,15 @@ def reason_sentence(check: CheckResult, spec: dict) -> str:
         return check.reason
     open_ = [
         f"{cell_name(cells, i)}: {cells.at[i, 'decision']} ({cells.at[i, 'basis']}), {cell_sentence(cells, i, spec)}"
-        + seeds_guess(cells.at[i, "seeds_needed"])
+        + (f"; {cells.at[i, 'futility']}" if stopped(cells, i) else seeds_guess(cells.at[i, "seeds_needed"]))
         for i in cells.index[cells["decision"].isin(OPEN)]
     ]
     return f"{len(open_)} of {n} cells still open — " + "; ".join(open_)
+
+
+def stopped(cells: pd.DataFrame, i) -> bool:
+    """The cell was stopped for futility (claims.futility_reason; tables from before it have no column)."""
+    return "futility" in cells.columns and bool(cells.at[i, "futility"])
 
 
 def seeds_guess(needed) -> str:

@@ -5,11 +5,12 @@ check that is undecided (or split between outcomes) names the runs it was comput
 contrast, both sides); each of those runs' cells (its axes but the seed) gets the next seed numbers,
 up to `max_seeds` seeds in the cell. How many at once: up to the design's next look at which the cell can
 still be decided (`round_target`; claims.seeds_needed, exact: if every further seed passed, or every one
-failed); a cell that no look can decide any more gets none. New seeds are numbered above the cell's largest
-(`next_seeds`), so a cell's seeds in seed order are the order they were added and an earlier look's prefix
-never changes, whatever the grid's seed list. A new run is the cell's own overrides with another `seed=`,
-composed and recorded like any run of the grid. Rounds go on until every check is decided, or every open
-cell has `max_seeds` seeds or can no longer be decided.
+failed), or only to the next look when the design has a futility stop; a cell that no look can decide any
+more, or that its last look stopped for futility (stats.futile), gets none. New seeds are numbered above
+the cell's largest (`next_seeds`), so a cell's seeds in seed order are the order they were added and an
+earlier look's prefix never changes, whatever the grid's seed list. A new run is the cell's own overrides
+with another `seed=`, composed and recorded like any run of the grid. Rounds go on until every check is
+decided, or every open cell has `max_seeds` seeds or can no longer be decided.
 """
 
 from __future__ import annotations
@@ -50,34 +51,41 @@ def verdicts(results_: list[ClaimResult]) -> dict[str, str]:
 
 
 def wanted_cells(
-    results_: list[ClaimResult], specs: list[dict], max_seeds: int, looks: tuple[int, ...]
+    results_: list[ClaimResult], specs: list[dict], max_seeds: int, looks: tuple[int, ...], by_look: bool = False
 ) -> dict[str, Cell]:
-    """The run cells feeding an undecided check, each with the seed count it should reach this round."""
+    """The run cells feeding an undecided check, each with the seed count it should reach this round (by_look:
+    the design has a futility stop, so a cell goes one look at a time; see round_target)."""
     by_id = {s["run_id"]: s for s in specs}
     by_cell: dict[str, list[dict]] = {}
     for s in specs:
         by_cell.setdefault(cell_key(s), []).append(s)
     wanted: dict[str, Cell] = {}
     for claim_id, where, run_ids, needed in undecided_runs(results_):
-        if needed is None:  # no look of the design can decide it any more: more seeds would be wasted
+        if needed is None:  # no look can decide it any more, or stopped for futility: seeds would be wasted
             continue
         for key in {cell_key(by_id[r]) for r in run_ids if r in by_id}:
             cell = wanted.setdefault(key, Cell(by_cell[key]))
-            goal = round_target(len(cell.seeds), needed, max_seeds, looks)
+            goal = round_target(len(cell.seeds), needed, max_seeds, looks, by_look)
             cell.target = max(cell.target, int(goal))
             cell.reasons.append(f"{claim_id} — {where}")
     return {k: c for k, c in wanted.items() if len(c.seeds) < c.target}
 
 
-def round_target(n, needed, max_seeds: int, looks: tuple[int, ...]):
+def round_target(n, needed, max_seeds: int, looks: tuple[int, ...], by_look: bool = False):
     """Seeds a cell should reach this round (arrays or scalars): `needed`, the next look at which it can
     still be decided (NaN: unknown, go to max_seeds), at least one more than it has, moved up onto a look
-    (a cell is judged only at its looks), never beyond max_seeds. The design's error does not depend on
-    the steps (every look at or below a cell's seeds is judged on its prefix): the steps are a matter of cost."""
+    (a cell is judged only at its looks), never beyond max_seeds. by_look (a design with a futility stop):
+    only up to the next look above n, so that every look can stop the cell (a cell whose next look cannot
+    decide it would otherwise jump past it to `needed`). The design's error does not depend on the steps
+    (every look at or below a cell's seeds is judged on its prefix): the steps are a matter of cost."""
     n = np.asarray(n)
     goal = np.maximum(n + 1, np.where(np.isnan(needed), max_seeds, needed))
     at_look = np.asarray(looks)[np.minimum(np.searchsorted(looks, goal), len(looks) - 1)]
-    return np.minimum(max_seeds, np.maximum(goal, at_look))
+    goal = np.maximum(goal, at_look)
+    if by_look:
+        goal = np.minimum(goal, np.asarray(looks)[np.minimum(np.searchsorted(looks, n, side="right"), len(looks) - 1)])
+        goal = np.maximum(goal, n + 1)
+    return np.minimum(max_seeds, goal)
 
 
 def next_seeds(have: list[int], count: int) -> list[int]:
@@ -112,7 +120,8 @@ def plan_round(
     """(claim results now, the round's cells as recorded in sweep.json, the new run specs)."""
     results_ = evaluate(claims, runs, histories, axes)
     cells, new, composer = [], [], Composer(conf_dir)  # one Hydra compose per cell, not per seed
-    for cell in wanted_cells(results_, specs, max_seeds, design(claims).looks).values():
+    test = design(claims)
+    for cell in wanted_cells(results_, specs, max_seeds, test.looks, test.futility is not None).values():
         entry, added = round_entry(cell, axes, conf_dir, composer)
         cells.append(entry)
         new += added

@@ -77,7 +77,8 @@ class OverlappedRounds:
 
     def __init__(self, claims: dict, axes: list[str], specs: list[dict], max_seeds: int, conf_dir: Path = CONF_DIR):
         self.claims, self.axes, self.max_seeds, self.conf_dir = claims, axes, max_seeds, conf_dir
-        self.looks, self.composer = design(claims).looks, Composer(conf_dir)
+        test = design(claims)
+        self.looks, self.by_look, self.composer = test.looks, test.futility is not None, Composer(conf_dir)
         by_cell: dict[str, list[dict]] = {}
         for s in specs:
             by_cell.setdefault(cell_key(s), []).append(s)
@@ -134,7 +135,7 @@ class OverlappedRounds:
         while due := self.due(recorded):
             for k, keys in sorted(due.items()):
                 judged, specs = self.judge(k - 1, runs, histories)
-                wanted = wanted_cells(judged, specs, self.max_seeds, self.looks)
+                wanted = wanted_cells(judged, specs, self.max_seeds, self.looks, self.by_look)
                 for key in keys:
                     cell = self.cells[key]
                     cell.judged_on = {n: self.cells[n].seeds_after(k - 1) for n in [key, *self.near[key]]}
