@@ -6,4 +6,6 @@ PyTorch and scikit-learn), scale.py (grids of 100,000 runs), calibration.py (the
 synthetic seeds), logbench.py (what MLflow logging costs), diagnosis_causes.py (diagnoses against the
 causes a grid built in), stops.py and stops_grid.py (every way a sweep is stopped), seed_cost.py (what
 adaptive seeds would cost a folder), same_numbers.py (two sweep folders compared run for run),
-planted_bugs.py (the network checks against planted bugs)."""
+planted_bugs.py (the network checks against planted bugs), sweep_floor.py (a sweep's wall time against the
+floor of its own products), rounds.py (a sweep's rounds: wall time, idle workers, the ETA's accuracy),
+design_frontier.py (look schedules and futility stops against power and seed targets)."""

@@ -21,7 +21,6 @@ training set are left out). The sweep's folder is only read.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from benchmarks.floors import data_sizes
+from benchmarks.floors import inputs_used
 from nnscratch import results
 from nnscratch.datasets import n_train
 from nnscratch.run.prepared import data_key
@@ -46,8 +45,8 @@ def run_records(sweep_dir: Path) -> pd.DataFrame:
     journal = results.read_journal(sweep_dir)
     rows = []
     for folder, entry in journal.items():
-        run = Path(sweep_dir) / "runs" / folder
-        spec, metrics = json.loads((run / "config.json").read_text()), json.loads((run / "metrics.json").read_text())
+        record = results.read_run(results.runs_dir(sweep_dir) / folder)
+        spec, metrics = record["run"], record["metrics"]
         c = spec["config"]
         batch = c["train"].get("batch_size")
         rows.append(
@@ -163,8 +162,8 @@ def work_by_group(work: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 def sweep_facts(sweep_dir: Path) -> dict:
     """Wall seconds (all sessions), cores (parallel.n_jobs, or the recorded machine's), stack_rows and axes."""
-    sweep = json.loads((sweep_dir / "sweep.json").read_text())
-    env = json.loads((sweep_dir / "environment.json").read_text())
+    sweep = results.read_sweep(sweep_dir)
+    env = results.read_json(sweep_dir / "environment.json")
     parallel = sweep["parallel"]
     return {
         "wall_s": sum(s["wall_seconds"] for s in sweep.get("sessions", [])),
@@ -179,8 +178,7 @@ def sweep_work(sweep_dir: Path) -> tuple[dict, pd.DataFrame, dict[str, int]]:
     """(sweep_facts, with_work of its records, {data key: inputs used}); the data is loaded for the inputs."""
     facts = sweep_facts(sweep_dir)
     records = run_records(sweep_dir)
-    sizes = data_sizes([{"config": c} for c in records["config"]])
-    inputs = {k: s["used"] for k, s in sizes.items()}
+    inputs = inputs_used([{"config": c} for c in records["config"]])
     work = with_work(records, inputs, facts["stack_rows"])
     work.attrs["axes"] = facts["axes"]
     return facts, work, inputs
@@ -242,7 +240,7 @@ def problem(sweep_dir: Path, by: list[str]) -> str | None:
     for name in ("sweep.json", "environment.json", "journal", "runs"):
         if not (sweep_dir / name).exists():
             return f"{sweep_dir}: no {name}: give the folder of a finished sweep (outputs/<grid>/<timestamp>)"
-    axes = json.loads((sweep_dir / "sweep.json").read_text())["axes"]
+    axes = results.read_sweep(sweep_dir)["axes"]
     if unknown := [a for a in by if a not in axes]:
         return f"--by {' '.join(unknown)}: not an axis of this sweep; its axes: {' '.join(axes)}"
     return None

@@ -424,9 +424,10 @@ def read_results(sweep_dir: Path) -> pd.DataFrame:
     return pd.read_csv(Path(sweep_dir) / "results.csv")
 
 
-def read_histories(sweep_dir: Path) -> pd.DataFrame:
-    """Every run's history stacked, with a run_id column, for learning curves."""
-    entries = read_journal(sweep_dir, histories=True)
+def read_histories(sweep_dir: Path, entries: dict[str, dict] | None = None) -> pd.DataFrame:
+    """Every run's history stacked, with a run_id column, for learning curves (`entries`: the journal as
+    read_journal(sweep_dir, histories=True) gave it, when the caller has it)."""
+    entries = read_journal(sweep_dir, histories=True) if entries is None else entries
     rows = [h | {"run_id": e["run_id"]} for _, e in sorted(entries.items()) for h in history_of(sweep_dir, e)]
     return pd.DataFrame(rows)
 

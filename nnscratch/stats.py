@@ -474,6 +474,12 @@ def effect_chances(design: BinomialDesign) -> tuple[float, float]:
     return float(stats.norm.cdf(z + design.effect)), float(stats.norm.cdf(z - design.effect))
 
 
+def best_decision_chance(passes: np.ndarray, look: np.ndarray, design: BinomialDesign) -> np.ndarray:
+    """(R,) a cell's chance of a decision by the last look, from `passes` of its first `look` seeds, had it
+    the effect the design is meant to find (`design.effect` sds) on the likelier side of the two."""
+    return np.max([decision_chance(passes, look, design, p) for p in effect_chances(design)], 0)
+
+
 def futile(passes: np.ndarray, look: np.ndarray, design: BinomialDesign) -> np.ndarray:
     """(R,) the futility stop: at a look before the last (`passes` of the cell's first `look` seeds), even if
     the cell had the effect the design is meant to find (`design.effect` sds, on either side), its chance of
@@ -487,7 +493,7 @@ def futile(passes: np.ndarray, look: np.ndarray, design: BinomialDesign) -> np.n
     if design.futility is None or not judged.any():
         return np.zeros(len(look), bool)
     best = np.ones(len(look))
-    best[judged] = np.max([decision_chance(passes[judged], look[judged], design, p) for p in effect_chances(design)], 0)
+    best[judged] = best_decision_chance(passes[judged], look[judged], design)
     return best < design.futility
 
 
@@ -503,8 +509,7 @@ def next_look(passes: np.ndarray, n: np.ndarray, passes_at_look: np.ndarray, des
 
 def futility_text(passes_at_look: int, look: int, design: BinomialDesign) -> str:
     """Why a cell stopped for futility, e.g. 'stopped for futility at 6 seeds: 3 of 6 pass, ...'."""
-    at = (np.array([passes_at_look]), np.array([look]))
-    chance = max(float(decision_chance(*at, design, p)[0]) for p in effect_chances(design))
+    chance = float(best_decision_chance(np.array([passes_at_look]), np.array([look]), design)[0])
     return (
         f"stopped for futility at {look} seeds: {passes_at_look} of {look} pass, so even with a {design.effect:g}-sd "
         f"effect a decision by {design.last} seeds has chance {chance:.3f} < {design.futility:g} "

@@ -16,7 +16,6 @@ from nnscratch.stats import (
     BinomialDesign,
     binomial_crossing,
     clopper_pearson,
-    futile,
     futility_text,
     holm,
     looks_reachable,
@@ -131,13 +130,13 @@ def seeds_needed(margins: np.ndarray, strict: bool, test: BinomialDesign) -> int
 
 
 def futility_reason(margins: np.ndarray, strict: bool, test: BinomialDesign) -> str:
-    """Why a cell that a look could still decide gets no more seeds ('' when it is not stopped for futility)."""
+    """Why a cell that gets no more seeds (seeds_needed is None) gets none although a look could still decide
+    it: its last look stopped it for futility ('' when no look can decide it any more)."""
     ok = passes(margins[: test.last], strict)
-    look = int(test.look_at(len(ok)))
-    at_look = int(ok[:look].sum())
-    if looks_reachable(int(ok.sum()), len(ok), test) is None or not futile(at_look, look, test)[0]:
+    if looks_reachable(int(ok.sum()), len(ok), test) is None:
         return ""
-    return futility_text(at_look, look, test)
+    look = int(test.look_at(len(ok)))
+    return futility_text(int(ok[:look].sum()), look, test)
 
 
 def cell_row(group: pd.DataFrame, check: dict, test: BinomialDesign, strict: bool, histories: pd.DataFrame) -> dict:
@@ -152,6 +151,7 @@ def cell_row(group: pd.DataFrame, check: dict, test: BinomialDesign, strict: boo
         basis += f" ({evidence[1]})"
     failed = int((~passes(margins, strict)).sum())
     fail_low, fail_high = clopper_pearson(failed, n, test.level)
+    needed = seeds_needed(margins, strict, test) if code == UNDECIDED else None
     return {
         "mean": float(group["measure"].mean()),
         "margin": float(margins.mean()),
@@ -167,8 +167,8 @@ def cell_row(group: pd.DataFrame, check: dict, test: BinomialDesign, strict: boo
         "p": p,
         "decision": DECISIONS[code],
         "basis": basis,
-        "seeds_needed": seeds_needed(margins, strict, test) if code == UNDECIDED else None,
-        "futility": futility_reason(margins, strict, test) if code == UNDECIDED else "",
+        "seeds_needed": needed,
+        "futility": futility_reason(margins, strict, test) if code == UNDECIDED and needed is None else "",
         "best": float(group["measure"].max()),
         "margins": [float(x) for x in margins],
         "run_ids": sorted({r for ids in group["run_ids"] for r in ids}),

@@ -70,13 +70,19 @@ def margin_text(cells: pd.DataFrame, i: int) -> str:
     span = "no interval" if not np.isfinite(low) else f"[{low:+.3g}, {high:+.3g}]"
     median = f"median margin {cells.at[i, 'median']:+.3g}, " if "median" in cells.columns else ""
     text = f"{median}margin {cells.at[i, 'margin']:+.3g} {span}; {outcome_text(cells, i)}"
-    if "beyond" in cells.columns and cells.at[i, "beyond"] > 0:
-        text += (
-            f"; judged on its first {cells.at[i, 'judged']} seeds (the design's last look), the "
-            f"{cells.at[i, 'beyond']} seeds past it reported only: {cells.at[i, 'pass_rate_all']:.0%} of all "
-            f"{cells.at[i, 'seeds']} seeds pass"
-        )
-    return text
+    return text + beyond_text(cells, i, f"{cells.at[i, 'seeds']} seeds")
+
+
+def beyond_text(cells: pd.DataFrame, i: int, everyone: str) -> str:
+    """For a cell with more seeds than the design's last look: '; judged on its first J seeds ..., P% of all
+    <everyone> pass'; else ''."""
+    if "beyond" not in cells.columns or not cells.at[i, "beyond"] > 0:
+        return ""
+    return (
+        f"; judged on its first {cells.at[i, 'judged']} seeds (the design's last look), the "
+        f"{cells.at[i, 'beyond']} seeds past it reported only: "
+        f"{cells.at[i, 'pass_rate_all']:.0%} of all {everyone} pass"
+    )
 
 
 def outcome_text(cells: pd.DataFrame, i: int) -> str:

@@ -12,6 +12,7 @@ import math
 import pandas as pd
 
 from nnscratch.claims import OPEN, CheckResult, cell_name
+from nnscratch.claims.wording import beyond_text
 
 RUN_WORDS = {"ok": "learned", "collapsed": "collapsed", "diverged": "diverged"}
 
@@ -52,12 +53,7 @@ def cell_sentence(cells: pd.DataFrame, i, spec: dict) -> str:
     mean = f"{cells.at[i, 'mean']:+.3g}" if pairs else f"{cells.at[i, 'mean']:.3g}"
     rate = f" (at least {spec['rate']:.0%} needed)" if spec.get("rate") is not None else ""
     seeds = "pairs of seeds" if pairs else "seeds"
-    beyond = ""
-    if "beyond" in cells.columns and cells.at[i, "beyond"] > 0:  # more seeds than the design's last look
-        beyond = (
-            f"; judged on its first {cells.at[i, 'judged']} seeds (the design's last look), the "
-            f"{cells.at[i, 'beyond']} seeds past it reported only: {cells.at[i, 'pass_rate_all']:.0%} of all {n} pass"
-        )
+    beyond = beyond_text(cells, i, str(n))
     return (
         f"{mean} on {n} {seeds}, {abs(d):.2g}{span} {side} {value_name(spec['value'])}; "
         f"passes on {k} of {n}{rate}; {outcome_words(cells.at[i, 'outcomes'], n, pairs)}{beyond}"

@@ -46,8 +46,24 @@ def cell_key(spec: dict) -> str:
     return json.dumps({k: v for k, v in spec["axes"].items() if k != SEED}, sort_keys=True, default=str)
 
 
+def cells_of(specs: list[dict]) -> dict[str, list[dict]]:
+    """{cell key: its specs} (a cell: runs that differ only by seed), in the order the specs come."""
+    by_cell: dict[str, list[dict]] = {}
+    for s in specs:
+        by_cell.setdefault(cell_key(s), []).append(s)
+    return by_cell
+
+
 def verdicts(results_: list[ClaimResult]) -> dict[str, str]:
     return {c.id: c.verdict for c in results_}
+
+
+def stop_reason(results_: list[ClaimResult], max_seeds: int) -> str:
+    """Why the adaptive rounds ended (sweep.json's adaptive.stopped), from the claim results at the end."""
+    left = len(undecided_runs(results_))
+    return (
+        f"{left} cell(s) of checks are still undecided at max_seeds = {max_seeds}" if left else "every check is decided"
+    )
 
 
 def wanted_cells(
@@ -55,10 +71,7 @@ def wanted_cells(
 ) -> dict[str, Cell]:
     """The run cells feeding an undecided check, each with the seed count it should reach this round (by_look:
     the design has a futility stop, so a cell goes one look at a time; see round_target)."""
-    by_id = {s["run_id"]: s for s in specs}
-    by_cell: dict[str, list[dict]] = {}
-    for s in specs:
-        by_cell.setdefault(cell_key(s), []).append(s)
+    by_id, by_cell = {s["run_id"]: s for s in specs}, cells_of(specs)
     wanted: dict[str, Cell] = {}
     for claim_id, where, run_ids, needed in undecided_runs(results_):
         if needed is None:  # no look can decide it any more, or stopped for futility: seeds would be wasted
@@ -78,13 +91,15 @@ def round_target(n, needed, max_seeds: int, looks: tuple[int, ...], by_look: boo
     only up to the next look above n, so that every look can stop the cell (a cell whose next look cannot
     decide it would otherwise jump past it to `needed`). The design's error does not depend on the steps
     (every look at or below a cell's seeds is judged on its prefix): the steps are a matter of cost."""
-    n = np.asarray(n)
+    n, looks_ = np.asarray(n), np.asarray(looks)
+
+    def look_from(seeds, side: str = "left"):  # the first look at or above (side "right": above) `seeds`, or the last
+        return looks_[np.minimum(np.searchsorted(looks_, seeds, side=side), len(looks_) - 1)]
+
     goal = np.maximum(n + 1, np.where(np.isnan(needed), max_seeds, needed))
-    at_look = np.asarray(looks)[np.minimum(np.searchsorted(looks, goal), len(looks) - 1)]
-    goal = np.maximum(goal, at_look)
+    goal = np.maximum(goal, look_from(goal))
     if by_look:
-        goal = np.minimum(goal, np.asarray(looks)[np.minimum(np.searchsorted(looks, n, side="right"), len(looks) - 1)])
-        goal = np.maximum(goal, n + 1)
+        goal = np.maximum(np.minimum(goal, look_from(n, "right")), n + 1)
     return np.minimum(max_seeds, goal)
 
 
@@ -117,14 +132,14 @@ def plan_round(
     max_seeds: int,
     conf_dir: Path = CONF_DIR,
 ) -> tuple[list[ClaimResult], list[dict], list[dict]]:
-    """(claim results now, the round's cells as recorded in sweep.json, the new run specs)."""
+    """(claim results now, the round's cells as recorded in sweep.json, each cell's new run specs)."""
     results_ = evaluate(claims, runs, histories, axes)
     cells, new, composer = [], [], Composer(conf_dir)  # one Hydra compose per cell, not per seed
     test = design(claims)
     for cell in wanted_cells(results_, specs, max_seeds, test.looks, test.futility is not None).values():
         entry, added = round_entry(cell, axes, conf_dir, composer)
         cells.append(entry)
-        new += added
+        new.append(added)
     return results_, cells, new
 
 

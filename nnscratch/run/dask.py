@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import itertools
 import logging
 import threading
 import time
@@ -418,8 +417,13 @@ def run_tasks(
         write(pool.by_id[sent["run_id"]], sent["metrics"], sent["history"])
 
     client.subscribe_topic(stopped, record_sent)
-    todo = itertools.chain(more(), tasks) if more else iter(tasks)  # (a resumed sweep's rounds may be due at once)
-    for specs in itertools.islice(todo, WINDOW * threads):
+    todo = collections.deque(more() if more else [])  # (a resumed sweep's rounds may be due at once)
+    todo.extend(tasks)
+
+    def taken(count: int) -> list[list[dict]]:
+        return [todo.popleft() for _ in range(min(count, len(todo)))]
+
+    for specs in taken(WINDOW * threads):
         pool.submit(specs)
     try:
         for future in pool.done:
@@ -427,8 +431,9 @@ def run_tasks(
             for spec, (metrics, history) in zip(specs, records):
                 write(spec, metrics, history)
             pool.forget_state(future.key)
-            todo = itertools.chain(more(), todo) if more else todo  # a round's seeds before the grid's small tasks
-            for following in itertools.islice(todo, max(1, WINDOW * threads - len(pool.running))):
+            if more:
+                todo.extendleft(reversed(more()))  # a round's seeds before the grid's small tasks
+            for following in taken(max(1, WINDOW * threads - len(pool.running))):
                 pool.submit(following)
             pool.try_next_suspect()
     except BaseException as err:

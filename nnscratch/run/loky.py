@@ -209,11 +209,12 @@ def run_on_loky(
     kills its worker again is recorded as failed; every other run goes on."""
     prep_dir, strikes = runs_root.parent / ".prepared", Counter()
     every, rows = parallel.checkpoint_every, parallel.stack_rows
-    workers = worker_count(parallel.n_jobs, data_of or [s for t in planned for s in t])
+    data_of = data_of or [s for t in planned for s in t]
+    workers = worker_count(parallel.n_jobs, data_of)
     log.info("loky: %d workers", workers)
     queue, running = list(planned), {}
     try:
-        paths = save_prepared(data_of or [s for t in planned for s in t], prep_dir)
+        paths = save_prepared(data_of, prep_dir)
         at_stop = partial(save_checkpoints_now, runs_root) if every else lambda: None
         with watch_progress(runs_root / ".progress", bar, counts=counts), stopping.before_stopping(at_stop):
             bar.plan([[s["run_id"] for s in t] for t in queue], workers)

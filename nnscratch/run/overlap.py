@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnscratch.claims import ClaimResult, design, evaluate, select, undecided_runs
+from nnscratch.claims import ClaimResult, design, evaluate, select
 from nnscratch.config.compose import Composer
 from nnscratch.paths import CONF_DIR
 from nnscratch.results import SEED
-from nnscratch.run.adaptive import cell_key, round_entry, verdicts, wanted_cells
+from nnscratch.run.adaptive import cell_key, cells_of, round_entry, stop_reason, verdicts, wanted_cells
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +58,18 @@ def selected_cells(check: dict, frame: pd.DataFrame) -> set[str]:
     return {key for where in wheres if (rows := select(frame, where)) is not None for key in rows["cell"]}
 
 
-def neighbours(claims: dict, specs: list[dict]) -> dict[str, set[str]]:
-    """{cell key: the other cells that share a check with it}, from the checks' selections (decided checks
-    too: more seeds in one cell of a check can change Holm's decision of another)."""
+def neighbours(claims: dict, specs: list[dict]) -> tuple[dict[str, set[str]], set[str]]:
+    """({cell key: the other cells that share a check with it}, the cells some check reads), from the checks'
+    selections (decided checks too: more seeds in one cell of a check can change Holm's decision of another)."""
     frame = pd.DataFrame([s["axes"] | {"cell": cell_key(s)} for s in specs])
-    out = {key: set() for key in frame["cell"]}
+    out, read = {key: set() for key in frame["cell"]}, set()
     for claim in claims["claims"]:
         for check in claim["checks"]:
             together = selected_cells(check, frame)
+            read |= together
             for key in together:
                 out[key] |= together - {key}
-    return out
+    return out, read
 
 
 class OverlappedRounds:
@@ -79,15 +80,10 @@ class OverlappedRounds:
         self.claims, self.axes, self.max_seeds, self.conf_dir = claims, axes, max_seeds, conf_dir
         test = design(claims)
         self.looks, self.by_look, self.composer = test.looks, test.futility is not None, Composer(conf_dir)
-        by_cell: dict[str, list[dict]] = {}
-        for s in specs:
-            by_cell.setdefault(cell_key(s), []).append(s)
         self.cells = {
-            k: CellRounds(sorted(v, key=lambda s: int(s["axes"][SEED])), [len(v)]) for k, v in by_cell.items()
+            k: CellRounds(sorted(v, key=lambda s: int(s["axes"][SEED])), [len(v)]) for k, v in cells_of(specs).items()
         }
-        self.near = neighbours(claims, specs)
-        frame = pd.DataFrame([s["axes"] | {"cell": cell_key(s)} for s in specs])
-        self.read = {k for c in claims["claims"] for check in c["checks"] for k in selected_cells(check, frame)}
+        self.near, self.read = neighbours(claims, specs)
 
     def counts(self, keys) -> dict[str, int]:
         return {k: len(self.cells[k].specs) for k in keys}
@@ -179,7 +175,4 @@ class OverlappedRounds:
         ]
 
     def stopped(self, runs: pd.DataFrame, histories: pd.DataFrame) -> str:
-        left = len(undecided_runs(self.judge(10**9, runs, histories)[0]))
-        if not left:
-            return "every check is decided"
-        return f"{left} cell(s) of checks are still undecided at max_seeds = {self.max_seeds}"
+        return stop_reason(self.judge(10**9, runs, histories)[0], self.max_seeds)

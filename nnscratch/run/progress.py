@@ -151,14 +151,24 @@ class Progress:
 
     def plan(self, tasks: list[list[str]], workers: int) -> None:
         """The tasks (run ids each, in the order the workers take them) and how many run at once."""
-        self.tasks, self.workers = [list(t) for t in tasks], max(1, workers)
-        self.task_of = {r: i for i, t in enumerate(self.tasks) for r in t}
-        self.task_group = [group_key(self.configs[t[0]]) for t in self.tasks]
-        self.task_left = [sum(self.work[r] for r in t if r not in self.seen) for t in self.tasks]  # planned work
-        self.task_passes = [self.PASS_UNITS * samples_read(self.configs[t[0]]) for t in self.tasks]
-        self.runs_left = [sum(r not in self.seen for r in t) for t in self.tasks]
+        self.workers = max(1, workers)
+        self.tasks: list[list[str]] = []
+        self.task_of: dict[str, int] = {}
+        self.task_group, self.task_left, self.task_passes, self.runs_left = [], [], [], []
         self.task_start: dict[int, float] = {}
         self.closed: dict[tuple, Evidence] = {}  # per group, the evidence of its tasks that ended
+        for ids in tasks:
+            self.append_task(list(ids))
+
+    def append_task(self, ids: list[str]) -> None:
+        """One more task (its run ids), after those planned so far: its group, planned work left, passes over
+        the data and runs left."""
+        self.task_of |= dict.fromkeys(ids, len(self.tasks))
+        self.tasks.append(ids)
+        self.task_group.append(group_key(self.configs[ids[0]]))
+        self.task_left.append(sum(self.work[r] for r in ids if r not in self.seen))  # planned work
+        self.task_passes.append(self.PASS_UNITS * samples_read(self.configs[ids[0]]))
+        self.runs_left.append(sum(r not in self.seen for r in ids))
 
     def add(self, tasks: list[list[dict]]) -> None:
         """Tasks planned while the sweep runs (overlapped adaptive rounds: nnscratch.run.overlap), after
@@ -169,13 +179,7 @@ class Progress:
                     if s["run_id"] not in self.work:
                         self.work[s["run_id"]], self.configs[s["run_id"]] = cost([s]), s["config"]
                         self.planned_all += self.work[s["run_id"]]
-                ids = [s["run_id"] for s in task]
-                self.task_of |= dict.fromkeys(ids, len(self.tasks))
-                self.tasks.append(ids)
-                self.task_group.append(group_key(task[0]["config"]))
-                self.task_left.append(sum(self.work[r] for r in ids if r not in self.seen))
-                self.task_passes.append(self.PASS_UNITS * samples_read(task[0]["config"]))
-                self.runs_left.append(sum(r not in self.seen for r in ids))
+                self.append_task([s["run_id"] for s in task])
 
     def foresee(self, runs: list[tuple[dict, float]]) -> None:
         """Runs expected but not planned yet (adaptive seeds to come: nnscratch.run.overlap's forecast), as

@@ -32,7 +32,7 @@ from nnscratch import data as datamod
 from nnscratch import diagnose, results
 from nnscratch.config.checks import ConfigError, parallel_settings
 from nnscratch.config.grid import make_spec
-from nnscratch.run.repair_bar import Bar, load_bar, reference_spec, within
+from nnscratch.run.repair_bar import Bar, load_bar, merged, reference_spec, within
 from nnscratch.run.repair_budget import Budget
 from nnscratch.run.sweep import base_overrides, run_sweep
 from nnscratch.run.task import run_single
@@ -121,12 +121,6 @@ def needs_repair(spec: dict, history, metrics: dict, modes: list[dict], repaired
 
 
 # ---------------------------------------------------------------- one try
-
-
-def merged(base: list[str], extra: list[str]) -> list[str]:
-    """`base` overrides with those of `extra` added, an override of the same key replaced."""
-    keys = {o.lstrip("+~").split("=", 1)[0] for o in extra}
-    return [o for o in base if o.lstrip("+~").split("=", 1)[0] not in keys] + extra
 
 
 def try_overrides(chain: Chain, fix: str, budget: Budget) -> list[str]:
@@ -292,8 +286,10 @@ def repair_sweep(sweep_dir: Path, parallel: dict, budget: Budget, progress: bool
         refs = f", {len(extra)} healthy reference(s)" if extra else ""
         log.info("repair round %d: %d tries%s", round_, len(unique), refs)
         run_sweep([unique + extra], tries_dir, parallel_settings(parallel), progress)
-        for chain in chains if extra else []:
-            chain.reference_acc = try_metrics(tries_dir, chain.reference_id).get("test_acc")
+        if extra:  # one reference serves every chain of its data, subset and seed: each read once
+            acc = {r: try_metrics(tries_dir, r).get("test_acc") for r in {c.reference_id for c in chains}}
+            for chain in chains:
+                chain.reference_acc = acc[chain.reference_id]
         for key, spec in specs.items():
             chain, fix = todo[key]
             run_dir = results.runs_dir(tries_dir) / spec["run_id"]

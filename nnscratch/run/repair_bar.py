@@ -55,13 +55,17 @@ def load_bar(path: Path | None = None) -> Bar:
     return Bar(tuple(same), float(block.get("within_pts", 1.0)), {k: float(v) for k, v in per_mode.items()})
 
 
+def merged(base: list[str], extra: list[str]) -> list[str]:
+    """`base` overrides with those of `extra` added, an override of the same key replaced."""
+    keys = {o.lstrip("+~").split("=", 1)[0] for o in extra}
+    return [o for o in base if o.lstrip("+~").split("=", 1)[0] not in keys] + extra
+
+
 def reference_overrides(overrides: list[str], bar: Bar, iterations: int | None) -> list[str]:
     """The reference's overrides: the run's own of the keys `bar.same`, and the try's iterations (the
     budget's) when they are set."""
     keep = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] in bar.same]
-    if iterations:
-        keep = [o for o in keep if not o.startswith("train.iterations=")] + [f"train.iterations={iterations}"]
-    return keep
+    return merged(keep, [f"train.iterations={iterations}"]) if iterations else keep
 
 
 def reference_spec(overrides: list[str], bar: Bar, iterations: int | None, axes: list[str]) -> dict:

@@ -20,7 +20,7 @@ import yaml
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from nnscratch import results
-from nnscratch.claims import claims_digest, claims_for, design, for_dataset, load_claims, undecided_runs
+from nnscratch.claims import claims_digest, claims_for, design, for_dataset, load_claims
 from nnscratch.config.checks import ConfigError, parallel_settings
 from nnscratch.config.claims_file import claims_problems
 from nnscratch.config.compose import run_keys
@@ -33,7 +33,7 @@ from nnscratch.networks.checks import check_network
 from nnscratch.networks.loading import NetworkFileError, load_notebook, own_network
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import stopping
-from nnscratch.run.adaptive import cell_key, plan_round, recorded_specs, verdicts
+from nnscratch.run.adaptive import plan_round, recorded_specs, stop_reason, verdicts
 from nnscratch.run.dask import run_on_dask, tls_problems
 from nnscratch.run.loky import in_flight, run_on_loky
 from nnscratch.run.overlap import OverlappedRounds
@@ -341,22 +341,14 @@ def add_seeds(
         if rounds:
             rounds[-1]["verdicts_after"] = verdicts(now)
         if not new:
-            left = len(undecided_runs(now))
-            settings["stopped"] = (
-                "every check is decided"
-                if not left
-                else f"{left} cell(s) of checks are still undecided at max_seeds = {settings['max_seeds']}"
-            )
+            settings["stopped"] = stop_reason(now, settings["max_seeds"])
             results.write_json(sweep_dir / "sweep.json", record)
             return counts
         rounds.append({"round": len(rounds) + 1, "verdicts_before": verdicts(now), "cells": cells})
         results.write_json(sweep_dir / "sweep.json", record)
-        log.info("adaptive round %d: %d extra runs in %d cells", len(rounds), len(new), len(cells))
-        specs += new
-        by_cell: dict[str, list[dict]] = {}
-        for spec in new:
-            by_cell.setdefault(cell_key(spec), []).append(spec)
-        counts += run_batches([], list(by_cell.values()))
+        log.info("adaptive round %d: %d extra runs in %d cells", len(rounds), sum(map(len, new)), len(cells))
+        specs += [s for cell in new for s in cell]
+        counts += run_batches([], new)
 
 
 def overlapped_seeds(
@@ -371,9 +363,10 @@ def overlapped_seeds(
     flow = OverlappedRounds(claims, record["axes"], specs, settings["max_seeds"], conf_dir)
     added: list[dict] = []
 
-    def tables() -> tuple:
-        results.write_results(sweep_dir)
-        return results.read_results(sweep_dir), results.read_histories(sweep_dir)
+    def tables() -> tuple:  # the journal read once: results.csv rebuilt from it, the histories parsed from it
+        entries = results.read_journal(sweep_dir, histories=True)
+        results.write_results(sweep_dir, entries)
+        return results.read_results(sweep_dir), results.read_histories(sweep_dir, entries)
 
     def feed() -> list[list[dict]]:
         recorded = set(results.read_journal(sweep_dir))

@@ -162,6 +162,7 @@ class Stack:
         # evaluations every eval_every epochs: a full-batch iteration is an epoch, a mini-batch one a batch
         epoch = 1 if self.full_batch else len(self.y) // tc["batch_size"]
         self.eval_period = tc["eval_every"] * epoch
+        self.last_early = self.eval_period if self.full_batch else min(self.eval_period, MINIBATCH_EARLY + 1)
         # a samples-major copy: gathering a batch's rows is contiguous, its columns are not
         self.X_rows = None if self.full_batch else np.ascontiguousarray(self.X.T)
         self.next_batch = batches(len(self.y), tc.get("batch_size"), np.random.default_rng([cfgs[0]["seed"], 1]))
@@ -270,8 +271,7 @@ class Stack:
         passes: nearly the work of 10 epochs of training). Evaluations never change training (a mini-batch run drops the
         units an evaluation finds dead: only the float32 rounding of the products can move with when)."""
         i = m.iteration
-        last_early = self.eval_period if self.full_batch else min(self.eval_period, MINIBATCH_EARLY + 1)
-        early = 0 < i < last_early and i & (i - 1) == 0
+        early = 0 < i < self.last_early and i & (i - 1) == 0
         return i % self.eval_period == 0 or i == self.tc["iterations"] or early
 
     def progress(self) -> list[RunProgress]:

@@ -50,10 +50,10 @@ def log_chunk(
     stopped it or None)."""
     worker = make(settings)  # an MlflowLogger, made in this process
     worker.experiments[worker.experiment or experiment_name(sweep_dir)] = experiment_id
-    ids = {}
+    ids, root = {}, runs_root(sweep_dir)
     try:
         for folder, written in chunk.items():
-            if (rid := worker.log_readable(sweep_dir, runs_root(sweep_dir) / folder, written)) is not None:
+            if (rid := worker.log_readable(sweep_dir, root / folder, written)) is not None:
                 ids[folder] = (rid, written)
     except Exception as err:  # noqa: BLE001 - returned, reported once by the parent
         return ids, f"{type(err).__name__}: {str(err).strip()[:300]}"

@@ -94,15 +94,15 @@ class MlflowLogger:
         Many at once (more than BULK_CHUNK per bulk worker) are shared among bulk_workers processes."""
         logged = 0
         try:
-            known = self.known_runs(sweep_dir)
-            stamps = {f: written_stamp(runs_root(sweep_dir) / f) for f in folders}
+            known, root = self.known_runs(sweep_dir), runs_root(sweep_dir)
+            stamps = {f: written_stamp(root / f) for f in folders}
             todo = {f: w for f, w in stamps.items() if known.get(f, (None, None))[1] != w}
             for folder in (f for f in todo if f in known):  # a record rewritten: its old entry goes
                 self.client.delete_run(known.pop(folder)[0])
             if self.bulk_workers > 1 and len(todo) > bulk.BULK_CHUNK * self.bulk_workers:
                 return bulk.log_in_processes(self, sweep_dir, todo)
             for folder, written in todo.items():
-                rid = self.log_readable(sweep_dir, runs_root(sweep_dir) / folder, written)
+                rid = self.log_readable(sweep_dir, root / folder, written)
                 if rid is not None:
                     self.record_ids(sweep_dir, {folder: (rid, written)})
                     logged += 1
@@ -120,7 +120,7 @@ class MlflowLogger:
         """One run folder as a new MLflow run; its id. Left RUNNING until its last call succeeded."""
         record = results.read_run(run_dir)
         run, metrics = record["run"], record["metrics"]
-        axes = run_axes(sweep_dir, run)
+        axes = run_axes(run)
         end = (run_dir / "metrics.json").stat().st_mtime_ns // 1_000_000
         start = end - int(1000 * (metrics.get("seconds") or 0))
         tags = tags_of(sweep_dir, run_dir.name, run, metrics, axes, written)

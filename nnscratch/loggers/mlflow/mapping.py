@@ -53,7 +53,7 @@ def flatten(config: dict, prefix: str = "") -> dict:
     return out
 
 
-def run_axes(sweep_dir: Path, run: dict) -> dict:
+def run_axes(run: dict) -> dict:
     """The run's axis values, as its config.json records them (a multirun job: the keys it swept)."""
     return run.get("axes") or {}
 
