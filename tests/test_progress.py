@@ -188,3 +188,18 @@ def test_the_sweeps_last_lines_say_how_runs_ended_and_where_to_look(tmp_path):
         "MLflow: the runs are in sqlite:///outputs/mlflow.db, experiment 'g'.",
         "Open it with: mlflow ui --backend-store-uri sqlite:///outputs/mlflow.db --host 127.0.0.1 --port 5000",
     ]
+
+
+def test_a_run_admitted_late_into_a_stack_is_timed_at_the_stacks_rate_not_by_its_own_work_alone(monkeypatch):
+    monkeypatch.setattr(Progress, "PASS_UNITS", 0.0)
+    clock = Clock()  # one task of two runs, admitted one after the other (a stack of at most one model)
+    bar = Progress([spec("x", "unit"), spec("z", "unit")], set(), False, "t", clock=clock)
+    bar.plan([["x", "z"]], workers=1)
+    clock.now = 1.0
+    bar.moving({"x": (0.01, 0.01, 1.0), "z": (0.0, 0.0, 1.0)})  # the task started at 0
+    clock.now = 100.0
+    bar.ended("x", live_fraction=1.0, live_at_end=1.0)  # x: 100 s for its unit of work
+    clock.now = 101.0
+    bar.moving({"z": (0.01, 0.01, 1.0)})
+    # 101 s for 1.01 units: z's 0.99 unit left takes 99 s, not 0.99 x 101 s / 0.01 (its own work alone)
+    assert bar.estimate() == pytest.approx(99.0)

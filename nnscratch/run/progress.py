@@ -271,18 +271,21 @@ class Progress:
         return max(free, default=0.0)
 
     def time_left(self, task: int, now: float, reach: float, timed: bool, groups: GroupRates) -> float:
-        """Seconds a running task still needs: its work left at its own rate once it is timed, else at
-        its group's; a run not yet started counts its group's share of units alive."""
+        """Seconds a running task still needs: its work and passes left at its own rate once it is timed
+        (all its seconds over all it computed: a run admitted late into a stack has done little of its
+        work, but the stack's seconds were spent on its mates), else at its group's; a run not yet
+        started counts its group's share of units alive."""
         g, left = self.task_group[task], [r for r in self.tasks[task] if r not in self.seen]
         work = sum(
             self.work[r] * (1 - p) * (live if p >= self.STARTED else groups.share(g))
             for r in left
             for p, _, live in [self.running.get(r, (0.0, 0.0, 1.0))]
         )
-        computed = sum(self.work[r] * self.running[r][1] for r in left if r in self.running)
-        if computed and timed:
-            return work * (now - self.task_start[task]) / computed
-        return (work + self.task_passes[task] * (1 - reach)) * groups.rate(g)
+        rate = groups.rate(g)
+        if timed:  # the task's own seconds per unit of work, its ended runs' work and its passes included
+            e = self.task_evidence(task, now, reach)
+            rate = e.seconds / e.computed if e.computed else rate
+        return (work + self.task_passes[task] * (1 - reach)) * rate
 
     def planned_share(self) -> float:
         """Share of the planned work (units x samples x iterations) done, ended runs and running ones."""
