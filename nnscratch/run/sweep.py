@@ -26,6 +26,7 @@ from nnscratch.config.claims_file import claims_problems
 from nnscratch.config.compose import run_keys
 from nnscratch.config.grid import axis_names, expand, products
 from nnscratch.config.schema import Adaptive, Grid, Parallel, typed_block
+from nnscratch.config.search import conf_dirs
 from nnscratch.environment import environment
 from nnscratch.loggers import Logger, NoLogger
 from nnscratch.network import Activation
@@ -155,7 +156,7 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
     max_seeds = adaptive.get("max_seeds")
     if not problems and max_seeds < 2:
         problems.append(f"adaptive.max_seeds: must be >= 2, got {max_seeds!r}")
-    path = Path(adaptive["claims"]) if adaptive.get("claims") else claims_for(record, conf_dir)
+    path = Path(adaptive["claims"]) if adaptive.get("claims") else claims_for(record, conf_dirs(conf_dir))
     boundary = None
     try:
         boundary = design(load_claims(path))
@@ -177,10 +178,11 @@ def claims_fixed(settings: dict | None, record: dict, conf_dir: Path) -> dict:
     """The claims file this sweep will be judged by and its SHA-256, recorded before any run (the report
     refuses another file unless asked to explore); ConfigError, before any work, if the file has a problem
     (nnscratch.config.claims_file)."""
-    path = Path(settings["claims"]) if settings else claims_for(record, conf_dir)
+    path = Path(settings["claims"]) if settings else claims_for(record, conf_dirs(conf_dir))
     if not path.is_file():
         if record.get("claims"):
-            raise ConfigError(f"sweep '{record['name']}': claims: no file {path}; name a file of {conf_dir}")
+            where = " or ".join(str(f) for f in conf_dirs(conf_dir))
+            raise ConfigError(f"sweep '{record['name']}': claims: no {record['claims']} in {where}; add it there")
         return {}
     problems = claims_problems(path)
     if problems:
