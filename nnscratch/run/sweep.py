@@ -145,6 +145,16 @@ def new_sweep_dir(out_root: Path, name: str) -> Path:
     return path
 
 
+def grid_claims(record: dict, conf_dir: Path) -> Path:
+    """The claims file of a grid (its `claims:`, else claims.yaml) on the conf search path, a user's
+    --config-dir first; ConfigError if the grid names a file no folder holds."""
+    path = claims_for(record, conf_dirs(conf_dir))
+    if record.get("claims") and not path.is_file():
+        where = " or ".join(str(f) for f in conf_dirs(conf_dir))
+        raise ConfigError(f"sweep '{record['name']}': claims: no {record['claims']} in {where}; add it there")
+    return path
+
+
 def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DIR) -> dict | None:
     """The adaptive-seed settings as recorded in sweep.json, or None when off; ConfigError if unusable."""
     if not adaptive or not adaptive.get("enabled"):
@@ -156,7 +166,7 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
     max_seeds = adaptive.get("max_seeds")
     if not problems and max_seeds < 2:
         problems.append(f"adaptive.max_seeds: must be >= 2, got {max_seeds!r}")
-    path = Path(adaptive["claims"]) if adaptive.get("claims") else claims_for(record, conf_dirs(conf_dir))
+    path = Path(adaptive["claims"]) if adaptive.get("claims") else grid_claims(record, conf_dir)
     boundary = None
     try:
         boundary = design(load_claims(path))
@@ -178,11 +188,8 @@ def claims_fixed(settings: dict | None, record: dict, conf_dir: Path) -> dict:
     """The claims file this sweep will be judged by and its SHA-256, recorded before any run (the report
     refuses another file unless asked to explore); ConfigError, before any work, if the file has a problem
     (nnscratch.config.claims_file)."""
-    path = Path(settings["claims"]) if settings else claims_for(record, conf_dirs(conf_dir))
+    path = Path(settings["claims"]) if settings else grid_claims(record, conf_dir)
     if not path.is_file():
-        if record.get("claims"):
-            where = " or ".join(str(f) for f in conf_dirs(conf_dir))
-            raise ConfigError(f"sweep '{record['name']}': claims: no {record['claims']} in {where}; add it there")
         return {}
     problems = claims_problems(path)
     if problems:
