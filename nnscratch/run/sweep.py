@@ -168,8 +168,10 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
         problems.append(f"adaptive.max_seeds: must be >= 2, got {max_seeds!r}")
     path = Path(adaptive["claims"]) if adaptive.get("claims") else grid_claims(record, conf_dir)
     boundary = None
+    in_file = claims_problems(path) if path.is_file() else []  # every key of the file first, one line each
+    problems += in_file
     try:
-        boundary = design(load_claims(path))
+        boundary = None if in_file else design(load_claims(path))
     except (OSError, ValueError, yaml.YAMLError) as err:
         problems.append(f"adaptive.claims: cannot use {path}: {err}")
     if boundary and not problems and max_seeds > boundary.last:
