@@ -9,7 +9,7 @@ import yaml
 
 from nnscratch import results
 from nnscratch.config.compose import hydra_context
-from nnscratch.config.search import conf_dirs
+from nnscratch.config.search import conf_dirs, search_path_flags
 from nnscratch.paths import CONF_DIR, conf_file
 from nnscratch.report import claims_file_of
 
@@ -91,6 +91,14 @@ def test_conf_dirs_are_hydras_search_path_or_the_given_folder(tmp_path):
     assert conf_dirs(tmp_path) == [tmp_path]  # outside Hydra: a library call's own folder
     with hydra_context(CONF_DIR):
         assert conf_dirs(tmp_path) == [CONF_DIR]
+
+
+def test_a_commands_flags_name_the_folders_other_than_conf(tmp_path):
+    assert search_path_flags() == []
+    with hydra_context(CONF_DIR):
+        assert search_path_flags() == []
+    with hydra_context(tmp_path):  # a copy of conf/ given as the primary folder (--config-path)
+        assert search_path_flags() == [f"--config-path={tmp_path}"]
 
 
 def test_a_users_file_comes_before_the_packages_and_conf_is_the_fallback(tmp_path):

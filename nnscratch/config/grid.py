@@ -33,7 +33,7 @@ from omegaconf.errors import OmegaConfBaseException
 from nnscratch.config.checks import ConfigError, validate
 from nnscratch.config.compose import NOT_IDENTITY, Composer, command, hydra_context, override, refusal, run_id
 from nnscratch.config.schema import Single, typed
-from nnscratch.config.search import conf_dirs, config_dir_flags
+from nnscratch.config.search import conf_dirs, search_path_flags
 from nnscratch.paths import CONF_DIR
 
 
@@ -162,9 +162,9 @@ def make_spec(
 
 def single_spec(config: dict, overrides: list[str], axes: dict | None = None) -> dict:
     """A run spec: {"run_id", "overrides", "command", "axes", "config"}, for a cell of a grid and for
-    one run given on the command line alike. Its command names the user's folders (`--config-dir`)
-    the run was composed with, so that it reproduces the run alone."""
-    flags = config_dir_flags()
+    one run given on the command line alike. Its command names the folders the run was composed from
+    (`--config-dir`, `--config-path`) when they are not conf/ alone, so that it reproduces the run alone."""
+    flags = search_path_flags()
     return {"run_id": run_id(config), "overrides": overrides, "command": command([*flags, *overrides])} | {
         "axes": axes or {},
         "config": config,

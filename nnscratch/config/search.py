@@ -31,6 +31,14 @@ def conf_dirs(conf_dir: Path = CONF_DIR) -> list[Path]:
     return added + main or [Path(conf_dir)]
 
 
-def config_dir_flags() -> list[str]:
-    """["--config-dir=<dir>"] when the command line gave one (a command reproducing a run needs it), else []."""
-    return [f"--config-dir={path}" for provider, path in search_folders() if provider == "command-line"]
+def search_path_flags() -> list[str]:
+    """The command-line flags that give Hydra this search path: `--config-path=<copy>` when the primary
+    folder is not the package's conf/, `--config-dir=<dir>` when the command line added one; [] for conf/
+    alone. A command that reproduces a run alone needs them."""
+    flags = []
+    for provider, path in search_folders():
+        if provider == "main" and path.resolve() != CONF_DIR.resolve():
+            flags.append(f"--config-path={path}")
+        elif provider == "command-line":
+            flags.append(f"--config-dir={path}")
+    return flags
