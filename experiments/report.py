@@ -29,7 +29,11 @@ def main(cfg: DictConfig) -> None:
             f"no results.csv or multirun.yaml in {missing}"
         )
     path = Path(cfg.claims) if cfg.claims else claims_file_of(results.read_sweep(dirs[0]), conf_dirs())
-    problems = claims_problems(path) if path.is_file() else [f"claims={path}: no such file; give a claims file"]
+    problems = (
+        claims_problems(path)
+        if path.is_file()
+        else [f"claims file {path}: no such file; give claims=<file>, or --config-dir=<the folder holding it>"]
+    )
     if problems:  # one line each, before anything is written
         sys.exit("\n".join(f"error: {p}" for p in problems))
     try:

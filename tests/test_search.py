@@ -87,6 +87,27 @@ def test_a_claims_file_nowhere_on_the_search_path_is_one_line_naming_both_folder
     assert not out.exists()
 
 
+def test_the_report_finds_a_sweeps_claims_file_in_the_config_dir(user_dir, tmp_path, in_process):
+    folder = tmp_path / "sweep"  # a sweep that recorded no claims file, its grid naming the user's
+    folder.mkdir()
+    (folder / "results.csv").write_text("run_id\n")
+    (folder / "sweep.json").write_text(json.dumps({"name": "mine", "axes": [], "claims": "my_claims.yaml"}))
+    (user_dir / "my_claims.yaml").write_text(
+        "title: mine\nconfidense: 0.9\nclaims: []\n"
+    )  # a problem shows it was read
+    alone = in_process("experiments.report", f"sweep_dir={folder}")
+    assert alone.stderr.splitlines() == [
+        f"error: claims file {CONF_DIR / 'my_claims.yaml'}: no such file; give claims=<file>, or "
+        "--config-dir=<the folder holding it>"
+    ]
+    mine = in_process("experiments.report", f"--config-dir={user_dir}", f"sweep_dir={folder}")
+    assert mine.stderr.splitlines() == [
+        "error: my_claims.yaml: unknown key 'confidense' (did you mean 'confidence'?) "
+        "(keys: title, confidence, sequential, collapse, subsets, anchors, claims)"
+    ]
+    assert sorted(p.name for p in folder.iterdir()) == ["results.csv", "sweep.json"]
+
+
 def test_conf_dirs_are_hydras_search_path_or_the_given_folder(tmp_path):
     assert conf_dirs(tmp_path) == [tmp_path]  # outside Hydra: a library call's own folder
     with hydra_context(CONF_DIR):
