@@ -151,17 +151,25 @@ def split_values(where: str, claim: Any) -> dict[str, str]:
     }
 
 
+def typed_rule_file(path: Path, schema: type, needs: str) -> tuple[dict | None, list[str]]:
+    """A rule file (a claims file, conf/diagnoses.yaml) read as YAML and its top-level keys typed by `schema`:
+    (its mapping, problems), or (None, [one line why it cannot be read]); `needs` names what the mapping
+    must hold, e.g. "a `claims:` list"."""
+    try:
+        node = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        return None, [f"{path}: cannot be read as YAML ({type(err).__name__}: {str(err).splitlines()[0]})"]
+    if not isinstance(node, dict):
+        return None, [f"{path}: must be a mapping with {needs}, got {type(node).__name__}"]
+    return node, typed_block(Path(path).name, schema, node)[1]
+
+
 def claims_problems(path: Path) -> list[str]:
     """Every problem of the claims file at `path`, one line each (none: the file can be used)."""
-    path = Path(path)
-    try:
-        node = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        return [f"{path}: cannot be read as YAML ({type(err).__name__}: {str(err).splitlines()[0]})"]
-    if not isinstance(node, dict):
-        return [f"{path}: must be a mapping with a `claims:` list, got {type(node).__name__}"]
-    name = path.name
-    _, problems = typed_block(name, ClaimsFile, node)
+    node, problems = typed_rule_file(path, ClaimsFile, "a `claims:` list")
+    if node is None:
+        return problems
+    name = Path(path).name
     sequential = node.get("sequential") if not problems else None  # typed: a mapping or null
     if sequential:
         problems += futility_problems(f"{name}.sequential.futility", sequential.get("futility"))

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from omegaconf import MISSING
 
+from nnscratch.config.claims_file import typed_rule_file
 from nnscratch.config.schema import nearest, typed_block
 from nnscratch.diagnose import OPS
 
@@ -83,15 +83,10 @@ def points_problems(where: str, points: float | None) -> list[str]:
 
 def diagnoses_problems(path: Path) -> list[str]:
     """Every problem of the diagnoses file at `path`, one line each (none: the file can be used)."""
-    path = Path(path)
-    try:
-        node = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        return [f"{path}: cannot be read as YAML ({type(err).__name__}: {str(err).splitlines()[0]})"]
-    if not isinstance(node, dict):
-        return [f"{path}: must be a mapping with a `modes:` list, got {type(node).__name__}"]
-    name = path.name
-    _, problems = typed_block(name, DiagnosesFile, node)
+    node, problems = typed_rule_file(path, DiagnosesFile, "a `modes:` list")
+    if node is None:
+        return problems
+    name = Path(path).name
     bar = node.get("healthy_bar")
     if not problems and isinstance(bar, dict):
         problems += points_problems(f"{name}.healthy_bar.within_pts", bar.get("within_pts"))
