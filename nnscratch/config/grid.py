@@ -94,15 +94,12 @@ def check_axes(sweep: dict) -> list[str]:
     return problems
 
 
-def appended_groups(sweep: dict, run_groups: set[str], conf_dir: Path = CONF_DIR) -> set[str]:
-    """The axes that are groups of a user's folder (`--config-dir`) the run's defaults list does not read
-    (`run_groups`, Hydra's choices): their cells append them (`+group=option`)."""
+def appended_groups(sweep: dict, composer: Composer, conf_dir: Path = CONF_DIR) -> set[str]:
+    """The axes that are groups of a user's folder (`--config-dir`) which the run's defaults list does not
+    read (Hydra's choices of train.yaml): their cells append them (`+group=option`)."""
     added = conf_dirs(conf_dir)[:-1]  # the primary folder (conf/) is last
-    return {
-        a
-        for a in axis_names(sweep)
-        if a not in run_groups and "." not in a and any((Path(d) / a).is_dir() for d in added)
-    }
+    mine = {a for a in axis_names(sweep) if "." not in a and any((Path(d) / a).is_dir() for d in added)}
+    return mine - set(composer([])[1]) if mine else set()
 
 
 def cells(sweep: dict, base: list[str], appended: Collection[str] = ()) -> list[tuple[list[str], dict]]:
@@ -135,7 +132,7 @@ def expand(sweep: dict, base: list[str] | None = None, conf_dir: Path = CONF_DIR
         problems = check_axes(sweep)
         if problems:
             return [], problems
-        appended = appended_groups(sweep, set(composer([])[1]), conf_dir)
+        appended = appended_groups(sweep, composer, conf_dir)
         for overrides, values in cells(sweep, list(base or []), appended):
             spec, found = make_spec(overrides, values, names, conf_dir, composer)
             problems += found

@@ -396,7 +396,7 @@ def typed(config: dict, groups: list[str] | None = None, root: type = Run) -> tu
 
 @dataclass
 class LayerInit:
-    """One entry of `weights.per_layer` / `biases.per_layer` given as a mapping (nnscratch.network.inits):
+    """One entry of `weights.per_layer` / `biases.per_layer` given as a mapping (nnscratch.network.layer_inits):
     a scheme, and for normal its std (left out: the block's std)."""
 
     scheme: str = MISSING
