@@ -108,6 +108,24 @@ def test_the_report_finds_a_sweeps_claims_file_in_the_config_dir(user_dir, tmp_p
     assert sorted(p.name for p in folder.iterdir()) == ["results.csv", "sweep.json"]
 
 
+def test_a_changed_copy_of_a_conf_file_in_the_config_dir_is_refused_by_name(user_dir, tmp_path, in_process):
+    """Hydra reads conf/weights/uniform.yaml before the user's, and runs are diagnosed with conf/'s
+    diagnoses.yaml: a changed copy of either would be ignored without a word. An unchanged copy is harmless."""
+    (user_dir / "weights" / "uniform.yaml").write_text("scheme: normal\nstd: 0.05\nper_layer: null\n")
+    (user_dir / "weights" / "he.yaml").write_bytes((CONF_DIR / "weights" / "he.yaml").read_bytes())
+    (user_dir / "diagnoses.yaml").write_text((CONF_DIR / "diagnoses.yaml").read_text() + "# mine\n")
+    out = tmp_path / "out"
+    proc = in_process("experiments.sweep", f"--config-dir={user_dir}", "sweep=mine", f"out_root={out}")
+    assert proc.returncode != 0 and not out.exists()
+    assert proc.stderr.splitlines() == [
+        f"error: sweep 'mine': {user_dir / 'diagnoses.yaml'}: not read, runs are diagnosed with "
+        f"{CONF_DIR / 'diagnoses.yaml'}; edit that one or remove yours",
+        f"sweep 'mine': {user_dir / 'weights' / 'uniform.yaml'}: not read, Hydra reads "
+        f"{CONF_DIR / 'weights' / 'uniform.yaml'} first; give yours another name (or run on a whole copy of "
+        "that folder: --config-path=<the copy>)",
+    ]
+
+
 def test_conf_dirs_are_hydras_search_path_or_the_given_folder(tmp_path):
     assert conf_dirs(tmp_path) == [tmp_path]  # outside Hydra: a library call's own folder
     with hydra_context(CONF_DIR):

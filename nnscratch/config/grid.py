@@ -33,7 +33,7 @@ from omegaconf.errors import OmegaConfBaseException
 from nnscratch.config.checks import ConfigError, validate
 from nnscratch.config.compose import NOT_IDENTITY, Composer, command, hydra_context, override, refusal, run_id
 from nnscratch.config.schema import Single, typed
-from nnscratch.config.search import conf_dirs, search_path_flags
+from nnscratch.config.search import conf_dirs, ignored_files, search_path_flags
 from nnscratch.paths import CONF_DIR
 
 
@@ -129,7 +129,7 @@ def expand(sweep: dict, base: list[str] | None = None, conf_dir: Path = CONF_DIR
     """
     names, specs, composer = axis_names(sweep), {}, Composer(conf_dir)
     with hydra_context(conf_dir):
-        problems = check_axes(sweep)
+        problems = ignored_files(conf_dir) + check_axes(sweep)
         if problems:
             return [], problems
         appended = appended_groups(sweep, composer, conf_dir)
@@ -184,6 +184,7 @@ def job_spec(cfg: DictConfig, hc: DictConfig) -> tuple[dict, Path]:
     out_dir, overrides = Path(hc.runtime.output_dir), list(hc.overrides.task)
     groups = [g for g in hc.runtime.choices if "/" not in g]
     whole, problems = typed(OmegaConf.to_container(cfg, resolve=True), groups, root=Single)
+    problems = ignored_files() + problems
     if problems:
         raise ConfigError("\n".join(problems))
     config = {k: v for k, v in whole.items() if k not in NOT_IDENTITY}
