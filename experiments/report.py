@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from nnscratch import results
 from nnscratch.config.claims_file import claims_problems
+from nnscratch.config.search import conf_dirs
 from nnscratch.report import ClaimsChanged, claims_file_of, write_report
 
 
@@ -27,8 +28,12 @@ def main(cfg: DictConfig) -> None:
             "error: give sweep_dir=<a folder a sweep or a multirun wrote> or sweep_dirs=[a,b]; "
             f"no results.csv or multirun.yaml in {missing}"
         )
-    path = Path(cfg.claims) if cfg.claims else claims_file_of(results.read_sweep(dirs[0]))
-    problems = claims_problems(path) if path.is_file() else [f"claims={path}: no such file; give a claims file"]
+    path = Path(cfg.claims) if cfg.claims else claims_file_of(results.read_sweep(dirs[0]), conf_dirs())
+    problems = (
+        claims_problems(path)
+        if path.is_file()
+        else [f"claims file {path}: no such file; give claims=<file>, or --config-dir=<the folder holding it>"]
+    )
     if problems:  # one line each, before anything is written
         sys.exit("\n".join(f"error: {p}" for p in problems))
     try:

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from nnscratch.config.checks import ConfigError, sweep_settings
 from nnscratch.config.compose import command_line_refusal
 from nnscratch.config.schema import Parallel, as_object
+from nnscratch.config.search import search_path_flags
 from nnscratch.data import DataError
 from nnscratch.loggers.process import started
 from nnscratch.run import stopping
@@ -51,7 +52,7 @@ def main(cfg: DictConfig) -> None:
     except (ConfigError, DataError, stopping.DiskFull) as err:
         sys.exit(f"error: {err}")
     except stopping.Interrupted as stop:
-        print(stopping.resume_hint(stop, list(HydraConfig.get().overrides.task)), file=sys.stderr)
+        print(stopping.resume_hint(stop, [*search_path_flags(), *HydraConfig.get().overrides.task]), file=sys.stderr)
         sys.exit(stop.exit_code)
     except KeyboardInterrupt:  # before the sweep had a folder
         sys.exit("interrupted before any run started")

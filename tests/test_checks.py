@@ -61,6 +61,16 @@ def test_the_reference_config_has_no_problem():
         (["activation=leaky_relu", "activation.slope=2"], "activation.slope: must be >= 0 and < 1, got 2.0"),
         (["model.dtype=float16"], "model.dtype: unknown 'float16' (allowed: float32, float64)"),
         (["weights=w1_zero", "model.hidden=[10,10]"], "weights.per_layer: has 2 entries, the network has 3 layers"),
+        # a per_layer entry given as a mapping, typed like its block
+        (
+            ["weights.per_layer=[{scheme: normal, sd: 0.1},uniform]"],
+            "weights.per_layer[0]: unknown key 'sd' (did you mean 'std'?) (keys: scheme, std)",
+        ),
+        (
+            ["weights.per_layer=[{scheme: uniform, std: 0.1},uniform]"],
+            "weights.per_layer[0]: 'std' means nothing to scheme 'uniform' (only normal reads it); remove it",
+        ),
+        (["biases.per_layer=[zeros,{scheme: normal, std: -1}]"], "biases.per_layer[1].std: must be >= 0, got -1"),
         (
             ["data.subset=70000"],
             "data.subset: 70000 is not a sample count from 1 to 60000 (mnist has 60000 training images; null = all)",

@@ -90,3 +90,52 @@ def test_the_report_refuses_a_claims_file_with_a_problem_in_one_line_and_writes_
     assert done.returncode == 1 and done.stderr.count("error:") == 1, done.stderr
     assert "claims[0] (a): unknown key 'chekcs' (did you mean 'checks'?)" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and sorted(p.name for p in folder.iterdir()) == ["results.csv", "sweep.json"]
+
+
+SHIPPED_FUTILITY = "futility: {below: 0.1, effect: 1.4}"
+
+
+@pytest.mark.parametrize(
+    ("sequential", "line"),
+    [
+        ("futility: {belwo: 0.1, effect: 1.4}",
+         "claims.yaml.sequential.futility: unknown key 'belwo' (did you mean 'below'?) (keys: below, effect)"),
+        ("futility: {below: 0.1, efect: 2}",
+         "claims.yaml.sequential.futility: unknown key 'efect' (did you mean 'effect'?) (keys: below, effect)"),
+        ("futility: {below: x}", "claims.yaml.sequential.futility.below: must be a number or null, got 'x'"),
+        ("futility: {below: 2}", "claims.yaml.sequential.futility.below: must be a chance between 0 and 1, got 2.0"),
+        ("futility: {effect: 0}", "claims.yaml.sequential.futility.effect: must be a positive number of sds, got 0.0"),
+        ("futility: soon", "claims.yaml.sequential.futility: must be {below: 0.1, effect: 1.4}, a chance such as "
+         "0.1, or null; got 'soon'"),
+        ("spending: {pwer: 0.5}",
+         "claims.yaml.sequential.spending: unknown key 'pwer' (did you mean 'power'?) (keys: power)"),
+        ("spending: obrien", "claims.yaml.sequential.spending: unknown 'obrien' (did you mean 'obrien_fleming'?) "
+         "(allowed: pocock, obrien_fleming, {power: 0.5})"),
+    ],
+)  # fmt: skip
+def test_a_mistake_in_the_futility_stop_or_the_spending_is_one_line_naming_it(tmp_path, sequential, line):
+    text = (CONF_DIR / "claims.yaml").read_text()
+    key = sequential.split(":")[0]
+    shipped = SHIPPED_FUTILITY if key == "futility" else "spending: {power: 0.5}"
+    assert shipped in text
+    assert claims_problems(claims_with(tmp_path, text.replace(shipped, sequential, 1))) == [line]
+
+
+@pytest.mark.parametrize("futility", ["futility: 0.1", "futility: null", "futility: {below: 0.2}"])
+def test_a_bare_chance_null_or_a_partial_futility_stop_is_accepted(tmp_path, futility):
+    text = (CONF_DIR / "claims.yaml").read_text().replace(SHIPPED_FUTILITY, futility, 1)
+    assert claims_problems(claims_with(tmp_path, text)) == []
+
+
+def test_an_adaptive_sweep_refuses_a_misspelled_futility_stop_in_one_line_before_any_work(tmp_path):
+    text = (CONF_DIR / "claims.yaml").read_text().replace(SHIPPED_FUTILITY, "futility: {belwo: 0.1}", 1)
+    path = claims_with(tmp_path, text)
+    grid = GRID | {"axes": GRID["axes"] | {"seed": [0, 1]}}
+    adaptive = {"enabled": True, "max_seeds": 10, "claims": str(path)}
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError) as refused:
+        sweep.run(grid, {"backend": "loky", "n_jobs": 1}, [], out, progress=False, adaptive=adaptive)
+    assert str(refused.value) == (
+        "claims.yaml.sequential.futility: unknown key 'belwo' (did you mean 'below'?) (keys: below, effect)"
+    )
+    assert not out.exists()

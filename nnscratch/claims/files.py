@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
 from nnscratch.claims.selection import as_list
-from nnscratch.paths import CONF_DIR
+from nnscratch.paths import CONF_DIR, conf_file
 
 DEFAULT_CLAIMS = CONF_DIR / "claims.yaml"
 
@@ -17,10 +18,10 @@ def load_claims(path: Path) -> dict:
     return yaml.safe_load(Path(path).read_text())
 
 
-def claims_for(record: dict, conf_dir: Path = CONF_DIR) -> Path:
-    """The claims file a sweep is judged by: its grid's `claims:` (a file in the conf folder), else
-    conf/claims.yaml."""
-    return Path(conf_dir) / record["claims"] if record.get("claims") else Path(conf_dir) / DEFAULT_CLAIMS.name
+def claims_for(record: dict, folders: Sequence[Path] = (CONF_DIR,)) -> Path:
+    """The claims file a sweep is judged by: its grid's `claims:`, else claims.yaml, in the first of the conf
+    `folders` that holds it (a user's --config-dir before the package's conf/)."""
+    return conf_file(record.get("claims") or DEFAULT_CLAIMS.name, folders)
 
 
 def claims_digest(path: Path) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from nnscratch import datasets
-from nnscratch.config.schema import Parallel, Sweep, as_object, typed, typed_block
+from nnscratch.config.schema import LayerInit, Parallel, Sweep, as_object, typed, typed_block
 from nnscratch.data import SCALINGS, SUBSET_METHODS
 from nnscratch.network import BIAS_INITS, WEIGHT_INITS
 from nnscratch.networks.loading import network_problems
@@ -52,10 +52,25 @@ def init_problems(key: str, init: dict, table: dict, n_layers: int) -> list[str]
         return [f"{key}.per_layer: has {len(per_layer)} entries, the network has {n_layers} layers"]
     problems = outside(f"{key}.std", init.get("std"), 0)
     for i, layer in enumerate(per_layer):
-        layer = layer if isinstance(layer, dict) else {"scheme": layer}
-        problems += unknown_name(f"{key}.per_layer[{i}]", layer.get("scheme"), tuple(table))
-        problems += outside(f"{key}.per_layer[{i}].std", layer.get("std"), 0)
+        problems += layer_problems(f"{key}.per_layer[{i}]", layer, table)
     return problems
+
+
+def layer_problems(where: str, layer: str | dict, table: dict) -> list[str]:
+    """One per_layer entry: a scheme's name, or a mapping typed by LayerInit whose std only normal reads."""
+    if not isinstance(layer, dict):
+        return unknown_name(where, layer, tuple(table))
+    _, problems = typed_block(where, LayerInit, layer)
+    if problems:
+        return problems
+    problems = unknown_name(f"{where}.scheme", layer["scheme"], tuple(table))
+    if "std" in layer and layer["scheme"] != "normal":
+        return problems + [
+            f"{where}: 'std' means nothing to scheme '{layer['scheme']}' (only normal reads it); remove it"
+        ]
+    if "std" in layer and layer["std"] is None:
+        return [f"{where}.std: must be a number (leave it out for the block's std)"]
+    return problems + outside(f"{where}.std", layer.get("std"), 0)
 
 
 def check_data(data: dict) -> list[str]:

@@ -10,7 +10,8 @@ fix, e.g.
     claims.yaml: claims[2] (dead_units) checks[0]: unknown key 'measur' (did you mean 'measure'?) ...
 
 What a type cannot say is checked here by name: a check's `kind` and `op`, and the keys each kind
-needs (a threshold its `select`, a contrast its `a` and `b`, a reach its `within`).
+needs (a threshold its `select`, a contrast its `a` and `b`, a reach its `within`); `sequential.futility`
+and `sequential.spending`, a mapping typed by its schema or a bare value checked by name.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from nnscratch.config.schema import nearest, typed_block
 
 KINDS = {"threshold": ["select"], "contrast": ["a", "b"], "reach": ["select", "within"]}
 OPS = ("<=", ">=", "<", ">")
+SPENDINGS = ("pocock", "obrien_fleming")
 
 
 @dataclass
@@ -35,10 +37,26 @@ class Sequential:
     how each side's error is spent over them; or the older form first_look..max_seeds."""
 
     looks: list[int] | None = None
-    spending: Any = None  # {power: 0.5} or "obrien_fleming"
+    spending: Any = None  # a PowerSpending, or one of SPENDINGS
     first_look: int | None = None
     max_seeds: int | None = None
-    futility: Any = None  # {below: 0.1, effect: 1.4}, a bare chance, or null (checked by claims.design)
+    futility: Any = None  # a Futility, a bare chance (its `below`), or null: none
+
+
+@dataclass
+class Futility:
+    """A non-binding futility stop: a cell stops getting seeds at a look where even a true effect of `effect`
+    sds would be decided by the last look with a chance below `below` (nnscratch.claims.design)."""
+
+    below: float | None = None
+    effect: float = 1.4
+
+
+@dataclass
+class PowerSpending:
+    """`spending: {power: rho}`: each side's error by look n at most alpha * (n / last look)^rho."""
+
+    power: float = MISSING
 
 
 @dataclass
@@ -93,6 +111,32 @@ def check_problems(where: str, check: Any) -> list[str]:
     return problems + [f"{where}: a {kind} check needs '{key}'" for key in missing]
 
 
+def futility_problems(where: str, futility: Any) -> list[str]:
+    """`sequential.futility`: a mapping typed by Futility, a bare chance (its `below`), or null."""
+    if isinstance(futility, dict):
+        futility, problems = typed_block(where, Futility, futility)
+        if problems:
+            return problems
+        if futility["effect"] <= 0:
+            return [f"{where}.effect: must be a positive number of sds, got {futility['effect']!r}"]
+        where, futility = f"{where}.below", futility["below"]
+    elif futility is not None and (isinstance(futility, bool) or not isinstance(futility, int | float)):
+        return [f"{where}: must be {{below: 0.1, effect: 1.4}}, a chance such as 0.1, or null; got {futility!r}"]
+    if futility is not None and not 0 < futility < 1:
+        return [f"{where}: must be a chance between 0 and 1, got {futility!r}"]
+    return []
+
+
+def spending_problems(where: str, spending: Any) -> list[str]:
+    """`sequential.spending`: a mapping typed by PowerSpending, or the name of one of SPENDINGS."""
+    if isinstance(spending, dict):
+        return typed_block(where, PowerSpending, spending)[1]
+    if spending is None or spending in SPENDINGS:
+        return []
+    hint = nearest(str(spending), list(SPENDINGS))
+    return [f"{where}: unknown {spending!r}{hint} (allowed: {', '.join(SPENDINGS)}, {{power: 0.5}})"]
+
+
 def split_values(where: str, claim: Any) -> dict[str, str]:
     """{key: problem} for the keys an unquoted comma made: in a YAML flow mapping `{title: a, b}`, the
     part after the comma becomes a key of its own with no value."""
@@ -107,17 +151,29 @@ def split_values(where: str, claim: Any) -> dict[str, str]:
     }
 
 
+def typed_rule_file(path: Path, schema: type, needs: str) -> tuple[dict | None, list[str]]:
+    """A rule file (a claims file, conf/diagnoses.yaml) read as YAML and its top-level keys typed by `schema`:
+    (its mapping, problems), or (None, [one line why it cannot be read]); `needs` names what the mapping
+    must hold, e.g. "a `claims:` list"."""
+    try:
+        node = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        return None, [f"{path}: cannot be read as YAML ({type(err).__name__}: {str(err).splitlines()[0]})"]
+    if not isinstance(node, dict):
+        return None, [f"{path}: must be a mapping with {needs}, got {type(node).__name__}"]
+    return node, typed_block(Path(path).name, schema, node)[1]
+
+
 def claims_problems(path: Path) -> list[str]:
     """Every problem of the claims file at `path`, one line each (none: the file can be used)."""
-    path = Path(path)
-    try:
-        node = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        return [f"{path}: cannot be read as YAML ({type(err).__name__}: {str(err).splitlines()[0]})"]
-    if not isinstance(node, dict):
-        return [f"{path}: must be a mapping with a `claims:` list, got {type(node).__name__}"]
-    name = path.name
-    _, problems = typed_block(name, ClaimsFile, node)
+    node, problems = typed_rule_file(path, ClaimsFile, "a `claims:` list")
+    if node is None:
+        return problems
+    name = Path(path).name
+    sequential = node.get("sequential") if not problems else None  # typed: a mapping or null
+    if sequential:
+        problems += futility_problems(f"{name}.sequential.futility", sequential.get("futility"))
+        problems += spending_problems(f"{name}.sequential.spending", sequential.get("spending"))
     seen: set[str] = set()
     for i, claim in enumerate(node.get("claims") or []):
         where = f"{name}: claims[{i}]" + (f" ({claim.get('id')})" if isinstance(claim, dict) else "")

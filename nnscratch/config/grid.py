@@ -10,12 +10,16 @@ A sweep declares axes as nested lists of values that mirror the run config, one 
       seed: [0, 1, 2]
 
 Each cell becomes Hydra overrides (`model.hidden=[10] data.subset=5000 weights=uniform seed=0`)
-composed exactly as ``python -m experiments.train`` would compose them.
+composed exactly as ``python -m experiments.train`` would compose them, on Hydra's search path: with
+``--config-dir <dir>``, a user's options, grids and groups are found there. A group of the user's folder
+that the run's defaults list (conf/run.yaml) does not read is appended to it (`+colour=red`), as Hydra
+asks on a command line, so that a new group given only through ``--config-dir`` is swept as it is.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 from pathlib import Path
 
 import yaml
@@ -29,6 +33,7 @@ from omegaconf.errors import OmegaConfBaseException
 from nnscratch.config.checks import ConfigError, validate
 from nnscratch.config.compose import NOT_IDENTITY, Composer, command, hydra_context, override, refusal, run_id
 from nnscratch.config.schema import Single, typed
+from nnscratch.config.search import conf_dirs, ignored_files, search_path_flags
 from nnscratch.paths import CONF_DIR
 
 
@@ -89,13 +94,22 @@ def check_axes(sweep: dict) -> list[str]:
     return problems
 
 
-def cells(sweep: dict, base: list[str]) -> list[tuple[list[str], dict]]:
-    """(overrides, axis values) of every cell; an axis replaces a base override of the same key."""
+def appended_groups(sweep: dict, composer: Composer, conf_dir: Path = CONF_DIR) -> set[str]:
+    """The axes that are groups of a user's folder (`--config-dir`) which the run's defaults list does not
+    read (Hydra's choices of train.yaml): their cells append them (`+group=option`)."""
+    added = conf_dirs(conf_dir)[:-1]  # the primary folder (conf/) is last
+    mine = {a for a in axis_names(sweep) if "." not in a and any((Path(d) / a).is_dir() for d in added)}
+    return mine - set(composer([])[1]) if mine else set()
+
+
+def cells(sweep: dict, base: list[str], appended: Collection[str] = ()) -> list[tuple[list[str], dict]]:
+    """(overrides, axis values) of every cell; an axis replaces a base override of the same key; an
+    `appended` group is added to the defaults list (`+group=option`)."""
     out = []
     for axes in products(sweep).values():
         for combo in itertools.product(*axes.values()):
             values = dict(zip(axes, combo))
-            mine = {a: override(a, v) for a, v in values.items()}
+            mine = {a: ("+" if a in appended else "") + override(a, v) for a, v in values.items()}
             kept = [o for o in base if o.split("=", 1)[0].lstrip("+~") not in mine]
             out.append(([*kept, *mine.values()], {a: axis_value(v) for a, v in values.items()}))
     return out
@@ -115,10 +129,11 @@ def expand(sweep: dict, base: list[str] | None = None, conf_dir: Path = CONF_DIR
     """
     names, specs, composer = axis_names(sweep), {}, Composer(conf_dir)
     with hydra_context(conf_dir):
-        problems = check_axes(sweep)
+        problems = ignored_files(conf_dir) + check_axes(sweep)
         if problems:
             return [], problems
-        for overrides, values in cells(sweep, list(base or [])):
+        appended = appended_groups(sweep, composer, conf_dir)
+        for overrides, values in cells(sweep, list(base or []), appended):
             spec, found = make_spec(overrides, values, names, conf_dir, composer)
             problems += found
             if spec:
@@ -144,9 +159,12 @@ def make_spec(
 
 def single_spec(config: dict, overrides: list[str], axes: dict | None = None) -> dict:
     """A run spec: {"run_id", "overrides", "command", "axes", "config"}, for a cell of a grid and for
-    one run given on the command line alike."""
-    return {"run_id": run_id(config), "overrides": overrides, "command": command(overrides), "axes": axes or {}} | {
-        "config": config
+    one run given on the command line alike. Its command names the folders the run was composed from
+    (`--config-dir`, `--config-path`) when they are not conf/ alone, so that it reproduces the run alone."""
+    flags = search_path_flags()
+    return {"run_id": run_id(config), "overrides": overrides, "command": command([*flags, *overrides])} | {
+        "axes": axes or {},
+        "config": config,
     }
 
 
@@ -166,6 +184,7 @@ def job_spec(cfg: DictConfig, hc: DictConfig) -> tuple[dict, Path]:
     out_dir, overrides = Path(hc.runtime.output_dir), list(hc.overrides.task)
     groups = [g for g in hc.runtime.choices if "/" not in g]
     whole, problems = typed(OmegaConf.to_container(cfg, resolve=True), groups, root=Single)
+    problems = ignored_files() + problems
     if problems:
         raise ConfigError("\n".join(problems))
     config = {k: v for k, v in whole.items() if k not in NOT_IDENTITY}

@@ -389,3 +389,15 @@ def typed(config: dict, groups: list[str] | None = None, root: type = Run) -> tu
         problems += found
         out |= {k: values[k] for k in scalars}  # a block the config lacks stays out (repair: its owner's)
     return out, problems
+
+
+# ---------------------------------------------------------------- blocks inside a group's block
+
+
+@dataclass
+class LayerInit:
+    """One entry of `weights.per_layer` / `biases.per_layer` given as a mapping (nnscratch.network.layer_inits):
+    a scheme, and for normal its std (left out: the block's std)."""
+
+    scheme: str = MISSING
+    std: float | None = None

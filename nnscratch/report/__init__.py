@@ -8,9 +8,11 @@ grid.py (one sweep's sections), compare.py (several datasets); figures.py, table
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from nnscratch.claims import claims_digest, claims_for, load_claims
+from nnscratch.paths import CONF_DIR
 from nnscratch.report.compare import comparison_sections
 from nnscratch.report.grid import sweep_sections
 from nnscratch.report.load import load_sweep
@@ -35,11 +37,12 @@ def claims_checked(path: Path, records: list[tuple[Path, dict]], explore: bool) 
     return load_claims(path) | {"file": path.name, "exploratory": bool(changed)}
 
 
-def claims_file_of(record: dict) -> Path:
+def claims_file_of(record: dict, folders: Sequence[Path] = (CONF_DIR,)) -> Path:
     """The claims file a sweep (its sweep.json record) is judged by: the file it fixed before its runs,
-    when it still exists, else its grid's `claims:`, else conf/claims.yaml."""
+    when it still exists, else its grid's `claims:`, else claims.yaml, in the first of the conf `folders`
+    holding it (a user's --config-dir before the package's conf/)."""
     recorded = record.get("claims_file")
-    return Path(recorded if recorded and Path(recorded).is_file() else claims_for(record))
+    return Path(recorded) if recorded and Path(recorded).is_file() else claims_for(record, folders)
 
 
 def write_report(

@@ -21,6 +21,7 @@ import yaml
 
 from nnscratch import diagnose
 from nnscratch.config.checks import ConfigError
+from nnscratch.config.diagnoses_file import diagnoses_problems
 from nnscratch.config.grid import make_spec
 
 
@@ -40,19 +41,16 @@ class Bar:
 
 def load_bar(path: Path | None = None) -> Bar:
     """The `healthy_bar` block of a diagnoses file (default conf/diagnoses.yaml) and its modes' own
-    `within_pts`; ConfigError naming the key if a value cannot be used."""
-    rules = yaml.safe_load(Path(path or diagnose.DIAGNOSES).read_text())
+    `within_pts`; ConfigError naming each problem of the file (nnscratch.config.diagnoses_file), one a line."""
+    path = Path(path or diagnose.DIAGNOSES)
+    problems = diagnoses_problems(path)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    rules = yaml.safe_load(path.read_text())
     block = rules.get("healthy_bar") or {}
-    per_mode = {m["name"]: m["within_pts"] for m in rules.get("modes", []) if "within_pts" in m}
-    for where, pts in [("healthy_bar.within_pts", block.get("within_pts", 1.0))] + [
-        (f"modes[{name}].within_pts", pts) for name, pts in per_mode.items()
-    ]:
-        if isinstance(pts, bool) or not isinstance(pts, int | float) or not 0 <= pts <= 100:
-            raise ConfigError(f"{where}: must be a number of accuracy points from 0 to 100, got {pts!r}")
-    same = block.get("same", list(Bar.same))
-    if not (isinstance(same, list) and all(isinstance(k, str) for k in same)):
-        raise ConfigError(f"healthy_bar.same: must be a list of config keys (e.g. [data.subset, seed]), got {same!r}")
-    return Bar(tuple(same), float(block.get("within_pts", 1.0)), {k: float(v) for k, v in per_mode.items()})
+    per_mode = {m["name"]: float(m["within_pts"]) for m in rules["modes"] if m.get("within_pts") is not None}
+    same = tuple(block["same"]) if block.get("same") is not None else Bar.same
+    return Bar(same, float(block.get("within_pts", 1.0)), per_mode)
 
 
 def merged(base: list[str], extra: list[str]) -> list[str]:

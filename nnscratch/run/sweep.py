@@ -26,6 +26,7 @@ from nnscratch.config.claims_file import claims_problems
 from nnscratch.config.compose import run_keys
 from nnscratch.config.grid import axis_names, expand, products
 from nnscratch.config.schema import Adaptive, Grid, Parallel, typed_block
+from nnscratch.config.search import conf_dirs
 from nnscratch.environment import environment
 from nnscratch.loggers import Logger, NoLogger
 from nnscratch.network import Activation
@@ -144,6 +145,16 @@ def new_sweep_dir(out_root: Path, name: str) -> Path:
     return path
 
 
+def grid_claims(record: dict, conf_dir: Path) -> Path:
+    """The claims file of a grid (its `claims:`, else claims.yaml) on the conf search path, a user's
+    --config-dir first; ConfigError if the grid names a file no folder holds."""
+    path = claims_for(record, conf_dirs(conf_dir))
+    if record.get("claims") and not path.is_file():
+        where = " or ".join(str(f) for f in conf_dirs(conf_dir))
+        raise ConfigError(f"sweep '{record['name']}': claims: no {record['claims']} in {where}; add it there")
+    return path
+
+
 def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DIR) -> dict | None:
     """The adaptive-seed settings as recorded in sweep.json, or None when off; ConfigError if unusable."""
     if not adaptive or not adaptive.get("enabled"):
@@ -155,10 +166,12 @@ def check_adaptive(adaptive: dict | None, record: dict, conf_dir: Path = CONF_DI
     max_seeds = adaptive.get("max_seeds")
     if not problems and max_seeds < 2:
         problems.append(f"adaptive.max_seeds: must be >= 2, got {max_seeds!r}")
-    path = Path(adaptive["claims"]) if adaptive.get("claims") else claims_for(record, conf_dir)
+    path = Path(adaptive["claims"]) if adaptive.get("claims") else grid_claims(record, conf_dir)
     boundary = None
+    in_file = claims_problems(path) if path.is_file() else []  # every key of the file first, one line each
+    problems += in_file
     try:
-        boundary = design(load_claims(path))
+        boundary = None if in_file else design(load_claims(path))
     except (OSError, ValueError, yaml.YAMLError) as err:
         problems.append(f"adaptive.claims: cannot use {path}: {err}")
     if boundary and not problems and max_seeds > boundary.last:
@@ -177,10 +190,8 @@ def claims_fixed(settings: dict | None, record: dict, conf_dir: Path) -> dict:
     """The claims file this sweep will be judged by and its SHA-256, recorded before any run (the report
     refuses another file unless asked to explore); ConfigError, before any work, if the file has a problem
     (nnscratch.config.claims_file)."""
-    path = Path(settings["claims"]) if settings else claims_for(record, conf_dir)
+    path = Path(settings["claims"]) if settings else grid_claims(record, conf_dir)
     if not path.is_file():
-        if record.get("claims"):
-            raise ConfigError(f"sweep '{record['name']}': claims: no file {path}; name a file of {conf_dir}")
         return {}
     problems = claims_problems(path)
     if problems:
