@@ -126,3 +126,15 @@ def test_no_two_library_functions_share_a_name():
                 where.setdefault(node.name, []).append(module_name(p))
     shared = {name: modules for name, modules in where.items() if len(modules) > 1}
     assert not shared, shared
+
+
+def test_no_two_library_classes_share_a_name():
+    """One name, one thing: `Adam` the optimizer and `Adam` its config block make a reader (and an import)
+    ask which one is meant; a schema's dataclass says it is config (`AdamConfig`, `SweepSettings`)."""
+    where: dict[str, list[str]] = {}
+    for p in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ClassDef):
+                where.setdefault(node.name, []).append(module_name(p))
+    shared = {name: modules for name, modules in where.items() if len(modules) > 1}
+    assert not shared, shared

@@ -33,7 +33,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 
 @dataclass
-class Data:
+class DataConfig:
     """conf/data/<name>.yaml: which dataset, which part of it, how scaled; `catalogue` is checked by
     nnscratch.datasets (its keys depend on its format)."""
 
@@ -48,13 +48,13 @@ class Data:
 
 
 @dataclass
-class Model:
+class ModelConfig:
     hidden: list[int] = field(default_factory=lambda: [10])
     dtype: str = "float32"
 
 
 @dataclass
-class Init:
+class InitConfig:
     """weights or biases with a scheme that has no setting (zeros, uniform, he, xavier)."""
 
     scheme: str = MISSING
@@ -62,41 +62,41 @@ class Init:
 
 
 @dataclass
-class NormalInit(Init):
+class NormalInitConfig(InitConfig):
     """N(0, std^2): the only scheme that reads std."""
 
     std: float = 1.0
 
 
 @dataclass
-class Activation:
+class ActivationConfig:
     name: str = "relu"
 
 
 @dataclass
-class LeakyRelu(Activation):
+class LeakyReluConfig(ActivationConfig):
     slope: float = 0.01
 
 
 @dataclass
-class Optimizer:
+class OptimizerConfig:
     name: str = "gd"
 
 
 @dataclass
-class Momentum(Optimizer):
+class MomentumConfig(OptimizerConfig):
     beta: float = 0.9
 
 
 @dataclass
-class Adam(Optimizer):
+class AdamConfig(OptimizerConfig):
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1.0e-8
 
 
 @dataclass
-class Train:
+class TrainConfig:
     lr: float = 0.1
     iterations: int = 500
     batch_size: int | None = None
@@ -139,7 +139,7 @@ class Repair:
 
 
 @dataclass
-class Run:
+class RunSettings:
     """The top-level keys of a run (conf/run.yaml, read by train.yaml and sweep.yaml) besides its groups."""
 
     seed: int = 0
@@ -148,7 +148,7 @@ class Run:
 
 
 @dataclass
-class Single(Run):
+class SingleRunSettings(RunSettings):
     """The top-level keys of conf/train.yaml besides its groups: a run and where it is written."""
 
     out_dir: str | None = None
@@ -208,7 +208,7 @@ class Adaptive:
 
 
 @dataclass
-class Sweep(Run):
+class SweepSettings(RunSettings):
     """The top-level keys of conf/sweep.yaml besides its groups."""
 
     out_root: str = "outputs"
@@ -219,16 +219,31 @@ class Sweep(Run):
 
 # group -> (the key naming the option's kind or None, {kind: schema}); None: one schema for every option
 GROUPS: dict[str, tuple[str | None, dict[str, type]]] = {
-    "data": (None, {"base": Data}),
-    "model": (None, {"base": Model}),
+    "data": (None, {"base": DataConfig}),
+    "model": (None, {"base": ModelConfig}),
     "weights": (
         "scheme",
-        {"zeros": Init, "uniform": Init, "he": Init, "xavier": Init, "normal": NormalInit, "user": Init},
+        {
+            "zeros": InitConfig,
+            "uniform": InitConfig,
+            "he": InitConfig,
+            "xavier": InitConfig,
+            "normal": NormalInitConfig,
+            "user": InitConfig,
+        },
     ),
-    "biases": ("scheme", {"zeros": Init, "normal": NormalInit}),
-    "activation": ("name", {"relu": Activation, "leaky_relu": LeakyRelu, "tanh": Activation, "sigmoid": Activation}),
-    "optimizer": ("name", {"gd": Optimizer, "momentum": Momentum, "adam": Adam}),
-    "train": (None, {"base": Train}),
+    "biases": ("scheme", {"zeros": InitConfig, "normal": NormalInitConfig}),
+    "activation": (
+        "name",
+        {
+            "relu": ActivationConfig,
+            "leaky_relu": LeakyReluConfig,
+            "tanh": ActivationConfig,
+            "sigmoid": ActivationConfig,
+        },
+    ),
+    "optimizer": ("name", {"gd": OptimizerConfig, "momentum": MomentumConfig, "adam": AdamConfig}),
+    "train": (None, {"base": TrainConfig}),
     "network": ("name", {"builtin": BuiltinNetwork, "notebook": NotebookNetwork}),
     "parallel": (None, {"base": Parallel}),
     "logger": ("name", {"none": NoLoggerSettings, "mlflow": MlflowSettings}),
@@ -237,8 +252,8 @@ GROUPS: dict[str, tuple[str | None, dict[str, type]]] = {
 for _group, (_, _kinds) in GROUPS.items():
     for _kind, _node in _kinds.items():
         ConfigStore.instance().store(group=f"schema/{_group}", name=_kind, node=_node)
-ConfigStore.instance().store(name="schema_run", node=Run)
-ConfigStore.instance().store(name="schema_sweep", node=Sweep)
+ConfigStore.instance().store(name="schema_run", node=RunSettings)
+ConfigStore.instance().store(name="schema_sweep", node=SweepSettings)
 
 
 # ---------------------------------------------------------------- typing a composed config
@@ -258,7 +273,7 @@ def schema_keys(group: str) -> list[str]:
 
 def top_keys(config_name: str) -> list[str]:
     """The keys of conf/<config_name>.yaml (train or sweep) that are not config groups."""
-    return [f.name for f in dataclasses.fields(Sweep if config_name == "sweep" else Single)]
+    return [f.name for f in dataclasses.fields(SweepSettings if config_name == "sweep" else SingleRunSettings)]
 
 
 def schema_of(group: str, node: dict) -> tuple[type | None, str | None]:
@@ -281,7 +296,7 @@ def schema_of(group: str, node: dict) -> tuple[type | None, str | None]:
 
 
 def annotation_of(schema: type, path: str) -> Any:
-    """The type of dotted key `path` of a schema, e.g. (Run, "repair.enabled") -> bool."""
+    """The type of dotted key `path` of a schema, e.g. (RunSettings, "repair.enabled") -> bool."""
     kind: Any = schema
     for part in path.split("."):
         kind = typing.get_type_hints(kind).get(part) if dataclasses.is_dataclass(kind) else None
@@ -367,7 +382,7 @@ def as_object(schema: type, node: dict) -> Any:
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), node))
 
 
-def typed(config: dict, groups: list[str] | None = None, root: type = Run) -> tuple[dict, list[str]]:
+def typed(config: dict, groups: list[str] | None = None, root: type = RunSettings) -> tuple[dict, list[str]]:
     """(config typed by the schemas, every problem as one line). `groups` are the config groups its
     defaults list read (Hydra's choices), which may include groups without a schema; with None, keys
     outside the schemas are not questioned (a config already composed and typed once)."""
