@@ -3,7 +3,8 @@
 
 A group's option picks its schema by one key (`weights.scheme`, `optimizer.name`, ...), so each option
 accepts only the keys that mean something to it: `std` on `scheme: normal`, not on `uniform`. A new
-option file of an existing kind is YAML only; a new kind is a dataclass here (or anywhere, stored as
+option file of an existing kind is YAML only; a new kind is a dataclass (the run's groups' are in
+nnscratch/run_config.py, the sweep's here; or anywhere, stored as
 `ConfigStore.instance().store(group="schema/<group>", name=<kind>, node=<dataclass>)`). A group with
 no schema (a user's new folder of conf/) is taken as it is.
 
@@ -29,106 +30,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-# ---------------------------------------------------------------- the run's groups
+from nnscratch.run_config import RUN_GROUPS
 
-
-@dataclass
-class DataConfig:
-    """conf/data/<name>.yaml: which dataset, which part of it, how scaled; `catalogue` is checked by
-    nnscratch.datasets (its keys depend on its format)."""
-
-    name: str = MISSING
-    dir: str | None = None
-    subset: int | None = None
-    subset_method: str = "first"
-    subset_seed: int = 0
-    scaling: str = "unit"
-    mirrors: list[str] | None = None
-    catalogue: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ModelConfig:
-    hidden: list[int] = field(default_factory=lambda: [10])
-    dtype: str = "float32"
-
-
-@dataclass
-class InitConfig:
-    """weights or biases with a scheme that has no setting (zeros, uniform, he, xavier)."""
-
-    scheme: str = MISSING
-    per_layer: list[Any] | None = None  # a scheme per layer: a name, or {scheme, std}
-
-
-@dataclass
-class NormalInitConfig(InitConfig):
-    """N(0, std^2): the only scheme that reads std."""
-
-    std: float = 1.0
-
-
-@dataclass
-class ActivationConfig:
-    name: str = "relu"
-
-
-@dataclass
-class LeakyReluConfig(ActivationConfig):
-    slope: float = 0.01
-
-
-@dataclass
-class OptimizerConfig:
-    name: str = "gd"
-
-
-@dataclass
-class MomentumConfig(OptimizerConfig):
-    beta: float = 0.9
-
-
-@dataclass
-class AdamConfig(OptimizerConfig):
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1.0e-8
-
-
-@dataclass
-class TrainConfig:
-    lr: float = 0.1
-    iterations: int = 500
-    batch_size: int | None = None
-    eval_every: int = 10
-    collapse_margin: float = 0.1
-    blas_threads: int = 1
-    skip_dead: bool = True
-
-
-@dataclass
-class BuiltinNetwork:
-    name: str = "builtin"
-
-
-@dataclass
-class NetworkFunctions:
-    init: str = "init_params"
-    forward: str = "forward_prop"
-    backward: str = "backward_prop"
-    update: str = "update_params"
-    train: str = "gradient_descent"
-
-
-@dataclass
-class NotebookNetwork(BuiltinNetwork):
-    """A user's network written in the tutorial's style (conf/network/notebook.yaml)."""
-
-    source: str | None = None  # path to a .py
-    style: str = "tutorial"
-    functions: NetworkFunctions = field(default_factory=NetworkFunctions)
-    call_timeout: float = 60
-    import_timeout: float = 10
+# ---------------------------------------------------------------- the run's top-level keys (its groups' schemas:
+# nnscratch/run_config.py, the objects the trainer receives)
 
 
 @dataclass
@@ -218,33 +123,7 @@ class SweepSettings(RunSettings):
 
 
 # group -> (the key naming the option's kind or None, {kind: schema}); None: one schema for every option
-GROUPS: dict[str, tuple[str | None, dict[str, type]]] = {
-    "data": (None, {"base": DataConfig}),
-    "model": (None, {"base": ModelConfig}),
-    "weights": (
-        "scheme",
-        {
-            "zeros": InitConfig,
-            "uniform": InitConfig,
-            "he": InitConfig,
-            "xavier": InitConfig,
-            "normal": NormalInitConfig,
-            "user": InitConfig,
-        },
-    ),
-    "biases": ("scheme", {"zeros": InitConfig, "normal": NormalInitConfig}),
-    "activation": (
-        "name",
-        {
-            "relu": ActivationConfig,
-            "leaky_relu": LeakyReluConfig,
-            "tanh": ActivationConfig,
-            "sigmoid": ActivationConfig,
-        },
-    ),
-    "optimizer": ("name", {"gd": OptimizerConfig, "momentum": MomentumConfig, "adam": AdamConfig}),
-    "train": (None, {"base": TrainConfig}),
-    "network": ("name", {"builtin": BuiltinNetwork, "notebook": NotebookNetwork}),
+GROUPS: dict[str, tuple[str | None, dict[str, type]]] = RUN_GROUPS | {
     "parallel": (None, {"base": Parallel}),
     "logger": ("name", {"none": NoLoggerSettings, "mlflow": MlflowSettings}),
     "sweep": (None, {"base": Grid}),
