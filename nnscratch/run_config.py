@@ -194,11 +194,16 @@ def block_of(group: str, node: dict) -> Any:
     """One group's block as the dataclass of its option's kind."""
     key, kinds = RUN_GROUPS[group]
     kind = "base" if key is None else node.get(key)
-    if key == "scheme" and any(layer == "normal" for layer in node.get("per_layer") or []):
-        kind = "normal"  # a normal layer reads the block's std (as nnscratch.config.schema.schema_of)
+    if key == "scheme" and reads_std(node):
+        kind = "normal"
     if kind not in kinds:
         return SimpleNamespace(**node)
     return dataclass_of(kinds[kind], node)
+
+
+def reads_std(init: dict) -> bool:
+    """Whether a weights or biases block has a normal layer in `per_layer`, which reads the block's std."""
+    return any(layer == "normal" for layer in init.get("per_layer") or [])
 
 
 def dataclass_of(schema: type, node: dict) -> Any:

@@ -30,7 +30,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from nnscratch.run_config import RUN_GROUPS
+from nnscratch.run_config import RUN_GROUPS, reads_std
 
 # ---------------------------------------------------------------- the run's top-level keys (its groups' schemas:
 # nnscratch/run_config.py, the objects the trainer receives)
@@ -168,9 +168,8 @@ def schema_of(group: str, node: dict) -> tuple[type | None, str | None]:
     if kind not in kinds:
         hint = nearest(str(kind), list(kinds))
         return None, f"{group}.{key}: unknown {key} {kind!r}{hint} (allowed: {', '.join(kinds)})"
-    per_layer = node.get("per_layer") or []
-    if key == "scheme" and "normal" in kinds and any(layer == "normal" for layer in per_layer):
-        kind = "normal"  # a normal layer reads the block's std
+    if key == "scheme" and "normal" in kinds and reads_std(node):
+        kind = "normal"
     return OmegaConf.get_type(kinds[kind]), None
 
 
