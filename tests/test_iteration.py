@@ -10,6 +10,7 @@ from threadpoolctl import threadpool_limits
 from nnscratch.config.compose import compose_run
 from nnscratch.data import prepare
 from nnscratch.network import one_hot
+from nnscratch.run_config import run_config
 from nnscratch.train import Stack, train
 from nnscratch.train.iteration import iteration, predicted_classes
 from nnscratch.train.model import build_params
@@ -18,7 +19,7 @@ from nnscratch.train.model import build_params
 def plain_training(cfg: dict, data) -> tuple[dict, float]:
     """The config's parameters after its iterations of `iteration` (1 BLAS thread, as the run's
     train.blas_threads: OpenBLAS rounds by thread count), and the loss of the pass after the last step."""
-    params = build_params(cfg, data.n_inputs, data.n_classes)
+    params = build_params(run_config(cfg), data.n_inputs, data.n_classes)
     Y, lr = one_hot(data.y_train, data.n_classes), np.float32(cfg["train"]["lr"])
     with threadpool_limits(1, user_api="blas"):
         for _ in range(cfg["train"]["iterations"]):

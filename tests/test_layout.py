@@ -7,10 +7,22 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nnscratch"
-BASE = {"paths", "data", "datasets", "network", "optimizers", "diagnostics", "environment", "stats", "diagnose"}
+BASE = {
+    "paths",
+    "run_config",
+    "data",
+    "datasets",
+    "network",
+    "optimizers",
+    "diagnostics",
+    "environment",
+    "stats",
+    "diagnose",
+}
 # what each room may import (rooms: a top-level module, or a subpackage)
 ALLOWED = {
     "paths": set(),
+    "run_config": set(),
     "data": set(),
     "datasets": {"paths", "data"},
     "network": set(),
@@ -30,7 +42,19 @@ ALLOWED = {
 }
 # each imports only earlier
 RUN_ORDER = ["prepared", "task", "plan", "progress", "loky", "dask", "adaptive", "sweep", "repair"]
-NO_HYDRA = {"results", "claims", "report", "train", "data", "datasets", "network", "optimizers", "diagnostics", "stats"}
+NO_HYDRA = {
+    "run_config",
+    "results",
+    "claims",
+    "report",
+    "train",
+    "data",
+    "datasets",
+    "network",
+    "optimizers",
+    "diagnostics",
+    "stats",
+}
 
 
 def module_name(path: Path) -> str:
@@ -123,6 +147,18 @@ def test_no_two_library_functions_share_a_name():
     for p in sorted(PACKAGE.rglob("*.py")):
         for node in ast.parse(p.read_text()).body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                where.setdefault(node.name, []).append(module_name(p))
+    shared = {name: modules for name, modules in where.items() if len(modules) > 1}
+    assert not shared, shared
+
+
+def test_no_two_library_classes_share_a_name():
+    """One name, one thing: `Adam` the optimizer and `Adam` its config block make a reader (and an import)
+    ask which one is meant; a schema's dataclass says it is config (`AdamConfig`, `SweepSettings`)."""
+    where: dict[str, list[str]] = {}
+    for p in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ClassDef):
                 where.setdefault(node.name, []).append(module_name(p))
     shared = {name: modules for name, modules in where.items() if len(modules) > 1}
     assert not shared, shared

@@ -83,7 +83,7 @@ def test_a_stack_mixing_dying_and_healthy_models_equals_itself_unskipped(small_c
 def test_skipped_units_are_exactly_the_units_dead_on_every_training_sample(small_config, unscaled):
     stack = Stack([variant(small_config, True, model__hidden=[64], data__subset=1000)], unscaled)
     model = stack.models[0]
-    stack.tc = dict(stack.tc, iterations=30)
+    stack.cfg.train.iterations = 30
     stack.train()
     W1, b1 = model.params["W"][0], model.params["b"][0]
     alive = relu(W1 @ unscaled.X_train + b1).max(axis=1) > 0

@@ -12,7 +12,7 @@ from nnscratch.train import Stack, train, train_stack
 def variant(base: dict, hidden: int, weights: str, biases: str, seed: int, std: float = 1.0) -> dict:
     cfg = copy.deepcopy(base)
     cfg["model"]["hidden"] = [hidden]
-    cfg["weights"] |= {"scheme": weights, "std": std}
+    cfg["weights"] |= {"scheme": weights} | ({"std": std} if weights == "normal" else {})
     cfg["biases"]["scheme"] = biases
     cfg["seed"] = seed
     return cfg

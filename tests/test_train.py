@@ -84,10 +84,11 @@ def test_negative_biases_kill_units_as_dead(scaled):
 
 
 def test_float32_end_to_end(small_config, scaled):
+    from nnscratch.run_config import run_config
     from nnscratch.train.model import build_params
 
     assert scaled.X_train.dtype == np.float32
-    params = build_params(small_config, scaled.n_inputs, scaled.n_classes)
+    params = build_params(run_config(small_config), scaled.n_inputs, scaled.n_classes)
     assert all(p.dtype == np.float32 for g in params.values() for p in g)
 
 

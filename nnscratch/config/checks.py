@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from nnscratch import datasets
-from nnscratch.config.schema import LayerInit, Parallel, Sweep, as_object, typed, typed_block
+from nnscratch.config.schema import LayerInit, Parallel, SweepSettings, as_object, typed, typed_block
 from nnscratch.data import SCALINGS, SUBSET_METHODS
 from nnscratch.network import BIAS_INITS, WEIGHT_INITS
 from nnscratch.networks.loading import network_problems
@@ -144,7 +144,7 @@ def parallel_settings(parallel: Parallel | dict) -> Parallel:
 def sweep_settings(settings: dict, choices: dict) -> dict:
     """conf/sweep.yaml composed (a dict), typed by its schemas; ConfigError naming every problem. The
     run keys in it are the base of every cell, which the grid checks in full."""
-    settings, problems = typed(settings, [g for g in choices if "/" not in g], root=Sweep)
+    settings, problems = typed(settings, [g for g in choices if "/" not in g], root=SweepSettings)
     if problems:
         raise ConfigError("\n".join(problems))
     parallel_settings(settings["parallel"])

@@ -1,7 +1,9 @@
 """Hydra's compose API, wrapped: a run's overrides -> its plain resolved config.
 
 A sweep cell and ``python -m experiments.train <overrides>`` go through the same `compose_run`, so
-they are the same run. Everything downstream gets plain dicts, never Hydra objects.
+they are the same run. Everything downstream gets plain dicts, never Hydra objects: a run spec's config
+is plain data (what run.json records and the run id hashes), which the trainer reads into its object
+(nnscratch.run_config.RunConfig).
 
 A Hydra compose costs tens of milliseconds; a grid of 100,000 cells cannot pay that per cell. A
 `Composer` composes once per distinct set of *structural* overrides (config groups, additions,

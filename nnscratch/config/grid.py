@@ -32,7 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from nnscratch.config.checks import ConfigError, validate
 from nnscratch.config.compose import NOT_IDENTITY, Composer, command, hydra_context, override, refusal, run_id
-from nnscratch.config.schema import Single, typed
+from nnscratch.config.schema import SingleRunSettings, typed
 from nnscratch.config.search import conf_dirs, ignored_files, search_path_flags
 from nnscratch.paths import CONF_DIR
 
@@ -183,7 +183,7 @@ def job_spec(cfg: DictConfig, hc: DictConfig) -> tuple[dict, Path]:
     Hydra writes before any job starts, beside the job folders)."""
     out_dir, overrides = Path(hc.runtime.output_dir), list(hc.overrides.task)
     groups = [g for g in hc.runtime.choices if "/" not in g]
-    whole, problems = typed(OmegaConf.to_container(cfg, resolve=True), groups, root=Single)
+    whole, problems = typed(OmegaConf.to_container(cfg, resolve=True), groups, root=SingleRunSettings)
     problems = ignored_files() + problems
     if problems:
         raise ConfigError("\n".join(problems))

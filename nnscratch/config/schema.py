@@ -3,7 +3,8 @@
 
 A group's option picks its schema by one key (`weights.scheme`, `optimizer.name`, ...), so each option
 accepts only the keys that mean something to it: `std` on `scheme: normal`, not on `uniform`. A new
-option file of an existing kind is YAML only; a new kind is a dataclass here (or anywhere, stored as
+option file of an existing kind is YAML only; a new kind is a dataclass (the run's groups' are in
+nnscratch/run_config.py, the sweep's here; or anywhere, stored as
 `ConfigStore.instance().store(group="schema/<group>", name=<kind>, node=<dataclass>)`). A group with
 no schema (a user's new folder of conf/) is taken as it is.
 
@@ -29,106 +30,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-# ---------------------------------------------------------------- the run's groups
+from nnscratch.run_config import RUN_GROUPS, reads_std
 
-
-@dataclass
-class Data:
-    """conf/data/<name>.yaml: which dataset, which part of it, how scaled; `catalogue` is checked by
-    nnscratch.datasets (its keys depend on its format)."""
-
-    name: str = MISSING
-    dir: str | None = None
-    subset: int | None = None
-    subset_method: str = "first"
-    subset_seed: int = 0
-    scaling: str = "unit"
-    mirrors: list[str] | None = None
-    catalogue: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Model:
-    hidden: list[int] = field(default_factory=lambda: [10])
-    dtype: str = "float32"
-
-
-@dataclass
-class Init:
-    """weights or biases with a scheme that has no setting (zeros, uniform, he, xavier)."""
-
-    scheme: str = MISSING
-    per_layer: list[Any] | None = None  # a scheme per layer: a name, or {scheme, std}
-
-
-@dataclass
-class NormalInit(Init):
-    """N(0, std^2): the only scheme that reads std."""
-
-    std: float = 1.0
-
-
-@dataclass
-class Activation:
-    name: str = "relu"
-
-
-@dataclass
-class LeakyRelu(Activation):
-    slope: float = 0.01
-
-
-@dataclass
-class Optimizer:
-    name: str = "gd"
-
-
-@dataclass
-class Momentum(Optimizer):
-    beta: float = 0.9
-
-
-@dataclass
-class Adam(Optimizer):
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1.0e-8
-
-
-@dataclass
-class Train:
-    lr: float = 0.1
-    iterations: int = 500
-    batch_size: int | None = None
-    eval_every: int = 10
-    collapse_margin: float = 0.1
-    blas_threads: int = 1
-    skip_dead: bool = True
-
-
-@dataclass
-class BuiltinNetwork:
-    name: str = "builtin"
-
-
-@dataclass
-class NetworkFunctions:
-    init: str = "init_params"
-    forward: str = "forward_prop"
-    backward: str = "backward_prop"
-    update: str = "update_params"
-    train: str = "gradient_descent"
-
-
-@dataclass
-class NotebookNetwork(BuiltinNetwork):
-    """A user's network written in the tutorial's style (conf/network/notebook.yaml)."""
-
-    source: str | None = None  # path to a .py
-    style: str = "tutorial"
-    functions: NetworkFunctions = field(default_factory=NetworkFunctions)
-    call_timeout: float = 60
-    import_timeout: float = 10
+# ---------------------------------------------------------------- the run's top-level keys (its groups' schemas:
+# nnscratch/run_config.py, the objects the trainer receives)
 
 
 @dataclass
@@ -139,7 +44,7 @@ class Repair:
 
 
 @dataclass
-class Run:
+class RunSettings:
     """The top-level keys of a run (conf/run.yaml, read by train.yaml and sweep.yaml) besides its groups."""
 
     seed: int = 0
@@ -148,7 +53,7 @@ class Run:
 
 
 @dataclass
-class Single(Run):
+class SingleRunSettings(RunSettings):
     """The top-level keys of conf/train.yaml besides its groups: a run and where it is written."""
 
     out_dir: str | None = None
@@ -208,7 +113,7 @@ class Adaptive:
 
 
 @dataclass
-class Sweep(Run):
+class SweepSettings(RunSettings):
     """The top-level keys of conf/sweep.yaml besides its groups."""
 
     out_root: str = "outputs"
@@ -218,18 +123,7 @@ class Sweep(Run):
 
 
 # group -> (the key naming the option's kind or None, {kind: schema}); None: one schema for every option
-GROUPS: dict[str, tuple[str | None, dict[str, type]]] = {
-    "data": (None, {"base": Data}),
-    "model": (None, {"base": Model}),
-    "weights": (
-        "scheme",
-        {"zeros": Init, "uniform": Init, "he": Init, "xavier": Init, "normal": NormalInit, "user": Init},
-    ),
-    "biases": ("scheme", {"zeros": Init, "normal": NormalInit}),
-    "activation": ("name", {"relu": Activation, "leaky_relu": LeakyRelu, "tanh": Activation, "sigmoid": Activation}),
-    "optimizer": ("name", {"gd": Optimizer, "momentum": Momentum, "adam": Adam}),
-    "train": (None, {"base": Train}),
-    "network": ("name", {"builtin": BuiltinNetwork, "notebook": NotebookNetwork}),
+GROUPS: dict[str, tuple[str | None, dict[str, type]]] = RUN_GROUPS | {
     "parallel": (None, {"base": Parallel}),
     "logger": ("name", {"none": NoLoggerSettings, "mlflow": MlflowSettings}),
     "sweep": (None, {"base": Grid}),
@@ -237,8 +131,8 @@ GROUPS: dict[str, tuple[str | None, dict[str, type]]] = {
 for _group, (_, _kinds) in GROUPS.items():
     for _kind, _node in _kinds.items():
         ConfigStore.instance().store(group=f"schema/{_group}", name=_kind, node=_node)
-ConfigStore.instance().store(name="schema_run", node=Run)
-ConfigStore.instance().store(name="schema_sweep", node=Sweep)
+ConfigStore.instance().store(name="schema_run", node=RunSettings)
+ConfigStore.instance().store(name="schema_sweep", node=SweepSettings)
 
 
 # ---------------------------------------------------------------- typing a composed config
@@ -258,7 +152,7 @@ def schema_keys(group: str) -> list[str]:
 
 def top_keys(config_name: str) -> list[str]:
     """The keys of conf/<config_name>.yaml (train or sweep) that are not config groups."""
-    return [f.name for f in dataclasses.fields(Sweep if config_name == "sweep" else Single)]
+    return [f.name for f in dataclasses.fields(SweepSettings if config_name == "sweep" else SingleRunSettings)]
 
 
 def schema_of(group: str, node: dict) -> tuple[type | None, str | None]:
@@ -274,14 +168,13 @@ def schema_of(group: str, node: dict) -> tuple[type | None, str | None]:
     if kind not in kinds:
         hint = nearest(str(kind), list(kinds))
         return None, f"{group}.{key}: unknown {key} {kind!r}{hint} (allowed: {', '.join(kinds)})"
-    per_layer = node.get("per_layer") or []
-    if key == "scheme" and "normal" in kinds and any(layer == "normal" for layer in per_layer):
-        kind = "normal"  # a normal layer reads the block's std
+    if key == "scheme" and "normal" in kinds and reads_std(node):
+        kind = "normal"
     return OmegaConf.get_type(kinds[kind]), None
 
 
 def annotation_of(schema: type, path: str) -> Any:
-    """The type of dotted key `path` of a schema, e.g. (Run, "repair.enabled") -> bool."""
+    """The type of dotted key `path` of a schema, e.g. (RunSettings, "repair.enabled") -> bool."""
     kind: Any = schema
     for part in path.split("."):
         kind = typing.get_type_hints(kind).get(part) if dataclasses.is_dataclass(kind) else None
@@ -367,7 +260,7 @@ def as_object(schema: type, node: dict) -> Any:
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), node))
 
 
-def typed(config: dict, groups: list[str] | None = None, root: type = Run) -> tuple[dict, list[str]]:
+def typed(config: dict, groups: list[str] | None = None, root: type = RunSettings) -> tuple[dict, list[str]]:
     """(config typed by the schemas, every problem as one line). `groups` are the config groups its
     defaults list read (Hydra's choices), which may include groups without a schema; with None, keys
     outside the schemas are not questioned (a config already composed and typed once)."""

@@ -23,21 +23,22 @@ from nnscratch import diagnostics as dg
 from nnscratch.data import Prepared
 from nnscratch.network import Params
 from nnscratch.networks.loading import Notebook, UserCodeError
+from nnscratch.run_config import RunConfig, run_config
 from nnscratch.train.history import RunResult, final_metrics, layer_row
 from nnscratch.train.model import build_params
 
 REPORT_EVERY = 1.0  # seconds between progress reports
 
 
-def initial_params(cfg: dict, nb: Notebook, n_inputs: int, n_classes: int) -> list[np.ndarray]:
+def initial_params(cfg: RunConfig, nb: Notebook, n_inputs: int, n_classes: int) -> list[np.ndarray]:
     """[W1, b1, W2, b2] of a run: drawn by the harness's schemes at model.hidden (the same arrays the
     built-in network starts from on the same seed), or, with weights=user, the file's init_params()
     (seeded with the run's seed through NumPy's global generator, which the tutorial's code uses)."""
-    dt = np.dtype(cfg["model"].get("dtype", "float32"))
-    if cfg["weights"].get("scheme") == "user":
-        np.random.seed(cfg["seed"])
+    dt = np.dtype(cfg.model.dtype)
+    if cfg.weights.scheme == "user":
+        np.random.seed(cfg.seed)
         arrays = [np.asarray(a).astype(dt) for a in nb.call("init")]
-        (hidden,) = cfg["model"]["hidden"]
+        (hidden,) = cfg.model.hidden
         expected = [(hidden, n_inputs), (hidden, 1), (n_classes, hidden), (n_classes, 1)]
         for name, a, shape in zip(("W1", "b1", "W2", "b2"), arrays, expected):
             if a.shape != shape:
@@ -96,7 +97,7 @@ def finite(arrays) -> bool:
 
 
 def train_notebook(
-    cfg: dict,
+    cfg: RunConfig | dict,
     data: Prepared,
     nb: Notebook,
     report: Callable[[float], None] | None = None,
@@ -106,21 +107,21 @@ def train_notebook(
     every second; `stop_asked()`, polled each iteration, ends the run with KeyboardInterrupt (a user's
     run has no checkpoint: it starts again when its sweep resumes). Errors of the user's code raise
     UserCodeError; divergence (a non-finite A2 or parameter) stops the run and is recorded."""
-    tc = cfg["train"]
-    if tc.get("batch_size") is not None:
+    cfg = run_config(cfg)  # a record's plain config read as its object
+    if cfg.train.batch_size is not None:
         raise UserCodeError("train.batch_size: a network of your own trains full-batch here (batch_size=null)")
     arrays = initial_params(cfg, nb, data.n_inputs, data.n_classes)
-    X, y, iterations = data.X_train, data.y_train, tc["iterations"]
+    X, y, iterations = data.X_train, data.y_train, cfg.train.iterations
     dt = arrays[0].dtype
-    lr = dt.type(tc["lr"])
+    lr = dt.type(cfg.train.lr)
     history, t0, reported = [], time.perf_counter(), time.perf_counter()
     diverged = False
-    with threadpool_limits(limits=tc["blas_threads"], user_api="blas"), np.errstate(all="ignore"):
+    with threadpool_limits(limits=cfg.train.blas_threads, user_api="blas"), np.errstate(all="ignore"):
         for i in range(iterations + 1):
             fwd = nb.call("forward", *arrays, X)
             grads = nb.call("backward", *fwd, arrays[0], arrays[2], X, y)
             diverged = not (finite(fwd[3]) and finite(arrays))
-            if evaluating(i, iterations, tc["eval_every"]) or diverged:
+            if evaluating(i, iterations, cfg.train.eval_every) or diverged:
                 test_pred = test_predictions(nb, arrays, data.X_test)
                 history.append(notebook_history_row(i, arrays, fwd, grads, y, test_pred, data.y_test))
             if diverged or i == iterations:
@@ -132,8 +133,8 @@ def train_notebook(
                 reported = time.perf_counter()
             if stop_asked and stop_asked():
                 raise KeyboardInterrupt("stopped: a run of your own network starts again on resume")
-    regular = [h for h in history if h["iteration"] % tc["eval_every"] == 0 or h is history[-1]]
-    metrics = final_metrics(test_pred, data, history, diverged, tc, t0, regular)
+    regular = [h for h in history if h["iteration"] % cfg.train.eval_every == 0 or h is history[-1]]
+    metrics = final_metrics(test_pred, data, history, diverged, cfg.train.collapse_margin, t0, regular)
     return RunResult(history, metrics | {"live_fraction": 1.0, "network_sha256": nb.sha256})
 
 

@@ -22,6 +22,7 @@ from nnscratch.run import checkpoint, stopping
 from nnscratch.run.checkpoint import refused, task_name
 from nnscratch.run.prepared import open_prepared, prepare_for
 from nnscratch.run.stopping import watch_parent
+from nnscratch.run_config import run_config
 from nnscratch.train.history import RunResult
 from nnscratch.train.saved import UnusableState
 from nnscratch.train.stack import RunProgress, train_stack
@@ -57,18 +58,19 @@ def execute(
             on_stop(specs[i], *stopped[i])
 
     try:
-        fault = specs[0]["config"].get("fault")
+        cfgs = [run_config(s["config"]) for s in specs]  # the records' plain configs, as the trainer's objects
+        fault = cfgs[0].fault
         if fault == "raise":
             raise RuntimeError("fault injected by config (fault=raise)")
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        cfgs, reporting = [s["config"] for s in specs], by_run if report else None
+        reporting = by_run if report else None
         hooks = {"report": reporting, "on_stop": stop, "checkpoint": checkpoint}
-        if own_network(cfgs[0]):  # a user's network trains alone, without stacking or checkpoints
-            ((cfg,),) = [cfgs]
+        if cfgs[0].network.name != "builtin":  # a user's network trains alone, without stacking or checkpoints
+            ((cfg,), (spec,)) = cfgs, specs
             progress = (lambda done: reporting([(done, done, 1.0)])) if reporting else None
             asked = checkpoint[2] if checkpoint and len(checkpoint) > 2 else None
-            done = [train_notebook(cfg, data, load_notebook(cfg["network"], probe=False), progress, asked)]
+            done = [train_notebook(cfg, data, load_notebook(spec["config"]["network"], probe=False), progress, asked)]
         else:
             try:
                 done = train_stack(cfgs, data, max_rows, state, **hooks)

@@ -68,18 +68,19 @@ def final_metrics(
     data: Prepared,
     history: list[dict],
     diverged: bool,
-    tc: dict,
+    collapse_margin: float,
     t0: float,
     regular: list[dict] | None = None,
 ) -> dict:
     """The run's final numbers: the last history row, with outcome and test accuracy of the final
     parameters (for a diverged run, the last evaluation's test accuracy stands). best_test_acc is the
     best of the `regular` rows (default: all), i.e. without the early ones at iterations 1, 2, 4, ...
+    collapse_margin: train.collapse_margin (nnscratch.diagnostics.outcome).
     test_pred: (N_test,) predicted classes."""
     last = history[-1] if history else {}
     metrics = dict(last)
     metrics |= {
-        "outcome": dg.outcome(test_pred, data.y_test, diverged, tc["collapse_margin"]),
+        "outcome": dg.outcome(test_pred, data.y_test, diverged, collapse_margin),
         "best_test_acc": max((h["test_acc"] for h in (history if regular is None else regular)), default=float("nan")),
         "majority_rate": dg.majority_rate(data.y_test),
         "seconds": time.perf_counter() - t0,

@@ -19,19 +19,20 @@ from nnscratch.network import (
     log_softmax,
 )
 from nnscratch.optimizers import make_optimizer
+from nnscratch.run_config import RunConfig
 
 
-def build_params(cfg: dict, n_inputs: int, n_classes: int) -> Params:
+def build_params(cfg: RunConfig, n_inputs: int, n_classes: int) -> Params:
     """Initial parameters for a run config on data of `n_inputs` inputs and `n_classes` classes
     (the loaded dataset's: Prepared.n_inputs, Prepared.n_classes)."""
-    hidden = list(cfg["model"]["hidden"])
+    hidden = list(cfg.model.hidden)
     n_layers = len(hidden) + 1
     return init_params(
         [n_inputs, *hidden, n_classes],
-        layer_inits(cfg["weights"], n_layers),
-        layer_inits(cfg["biases"], n_layers),
-        cfg["seed"],
-        cfg["model"].get("dtype", "float32"),
+        layer_inits(vars(cfg.weights), n_layers),
+        layer_inits(vars(cfg.biases), n_layers),
+        cfg.seed,
+        cfg.model.dtype,
     )
 
 
@@ -55,7 +56,7 @@ class Model:
     units still trained; inputs: of the inputs used (None: all).
     """
 
-    cfg: dict
+    cfg: RunConfig
     params: Params
     trained: Params
     live: np.ndarray
@@ -123,7 +124,7 @@ def constant_pass(model: Model, y: np.ndarray, act: Activation) -> Pass:
     return Pass(float(-(freq * log_probs).sum()), grads, As, log_probs, share)
 
 
-def new_model(cfg: dict, n_inputs: int, n_classes: int, inputs: np.ndarray | None = None) -> Model:
+def new_model(cfg: RunConfig, n_inputs: int, n_classes: int, inputs: np.ndarray | None = None) -> Model:
     """A model of a dataset's `n_inputs` and `n_classes` to train on the given inputs (None: all)."""
     params = build_params(cfg, n_inputs, n_classes)
     trained = {g: list(ps) for g, ps in params.items()}
@@ -132,5 +133,5 @@ def new_model(cfg: dict, n_inputs: int, n_classes: int, inputs: np.ndarray | Non
     # one would keep it (np.vstack follows its inputs), making `W -= lr * dW` a strided loop
     trained["W"][0] = W1.copy() if inputs is None else np.ascontiguousarray(W1[:, inputs])
     trained["b"][0] = params["b"][0].copy()
-    optimizer = make_optimizer(cfg.get("optimizer") or {"name": "gd"})
+    optimizer = make_optimizer(vars(cfg.optimizer))
     return Model(cfg, params, trained, np.arange(W1.shape[0]), inputs, optimizer=optimizer)

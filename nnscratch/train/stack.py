@@ -52,6 +52,7 @@ from nnscratch.network import (
     forward,
     one_hot,
 )
+from nnscratch.run_config import RunConfig, run_config
 from nnscratch.train import saved
 from nnscratch.train.history import RunResult, final_metrics, history_row, share_time
 from nnscratch.train.model import Model, Pass, all_finite, constant_pass, live_pass, new_model, upper
@@ -132,40 +133,42 @@ class Stack:
 
     def __init__(
         self,
-        cfgs: list[dict],
+        cfgs: list[RunConfig | dict],
         data: Prepared,
         max_rows: int | None = None,
         report: Callable[[list[RunProgress]], None] | None = None,
         on_stop: Callable[[int, RunResult], None] | None = None,
         checkpoint: tuple | None = None,
     ):
-        tc = cfgs[0]["train"]
-        self.data, self.tc, self.max_rows, self.report = data, tc, max_rows, report
+        cfgs = [run_config(c) for c in cfgs]  # a record's plain config read as its object
+        self.cfg = cfgs[0]  # what the stacked runs share: data, train, activation (nnscratch.run.plan)
+        self.data, self.max_rows, self.report = data, max_rows, report
         # (every, save, asked): asked() says a state is wanted now (a stopping sweep), whatever `every` says
         self.on_stop, self.checkpoint = on_stop, Checkpoint(*checkpoint) if checkpoint else None
         self.X, self.y = data.X_train, data.y_train
-        skip_dead = bool(tc.get("skip_dead", True))
+        skip_dead = self.cfg.train.skip_dead
         inputs = used_inputs(self.X) if skip_dead else None
         if inputs is not None:
             self.X = self.X[inputs]
         self.models = [new_model(c, data.n_inputs, data.n_classes, inputs) for c in cfgs]
         dt = self.models[0].params["W"][0].dtype
-        self.lr = dt.type(tc["lr"])
+        self.lr = dt.type(self.cfg.train.lr)
         self.Y = one_hot(self.y, data.n_classes, dt)
-        self.full_batch = tc.get("batch_size") is None or tc["batch_size"] >= len(self.y)
+        batch_size = self.cfg.train.batch_size
+        self.full_batch = batch_size is None or batch_size >= len(self.y)
         if not self.full_batch and len(cfgs) > 1:
             raise ValueError("mini-batch runs draw their own batches: they train alone, not stacked")
-        self.act = Activation(**(cfgs[0].get("activation") or {"name": "relu"}))
+        self.act = Activation(**vars(self.cfg.activation))
         # only a ReLU unit can have zero gradient on every sample, and only a stateless update leaves it
         # there: momentum or Adam still move a unit that has just died (nnscratch.run.plan stacks like with like)
         self.skip = skip_dead and can_skip(self.act, [m.optimizer for m in self.models])
         # evaluations every eval_every epochs: a full-batch iteration is an epoch, a mini-batch one a batch
-        epoch = 1 if self.full_batch else len(self.y) // tc["batch_size"]
-        self.eval_period = tc["eval_every"] * epoch
+        epoch = 1 if self.full_batch else len(self.y) // batch_size
+        self.eval_period = self.cfg.train.eval_every * epoch
         self.last_early = self.eval_period if self.full_batch else min(self.eval_period, MINIBATCH_EARLY + 1)
         # a samples-major copy: gathering a batch's rows is contiguous, its columns are not
         self.X_rows = None if self.full_batch else np.ascontiguousarray(self.X.T)
-        self.next_batch = batches(len(self.y), tc.get("batch_size"), np.random.default_rng([cfgs[0]["seed"], 1]))
+        self.next_batch = batches(len(self.y), batch_size, np.random.default_rng([self.cfg.seed, 1]))
         widths = [m.width for m in self.models]
         units = max(max_rows or 0, *widths) if max_rows else sum(widths)
         # the full-batch (units, N) arrays are allocated once: fresh ones each iteration cost page faults
@@ -272,14 +275,14 @@ class Stack:
         units an evaluation finds dead: only the float32 rounding of the products can move with when)."""
         i = m.iteration
         early = 0 < i < self.last_early and i & (i - 1) == 0
-        return i % self.eval_period == 0 or i == self.tc["iterations"] or early
+        return i % self.eval_period == 0 or i == self.cfg.train.iterations or early
 
     def progress(self) -> list[RunProgress]:
         """Each model's (planned, actual, live): work done as fractions of its planned work (every
         unit for every iteration), planned counting its iterations and actual only the units it
         computed; and the share of its first-layer units alive now, which bounds the rest of its work
         (a dead unit stays dead)."""
-        done = [1.0 if m.final else m.iteration / self.tc["iterations"] for m in self.models]
+        done = [1.0 if m.final else m.iteration / self.cfg.train.iterations for m in self.models]
         return [
             (f, f * m.unit_passes / max(1, m.width * m.n_passes), len(m.live) / m.width)
             for f, m in zip(done, self.models)
@@ -318,7 +321,7 @@ class Stack:
 
     def train(self) -> list[RunResult]:
         t0 = reported = saved = time.perf_counter()
-        threads = threadpool_limits(limits=self.tc["blas_threads"], user_api="blas")
+        threads = threadpool_limits(limits=self.cfg.train.blas_threads, user_api="blas")
         # overflow is how divergence shows; it is detected below and reported, so numpy need not warn
         with threads, np.errstate(over="ignore", invalid="ignore"):
             while self.admit():
@@ -330,7 +333,7 @@ class Stack:
                     for i in evaluating:
                         m = self.models[i]
                         m.history.append(self.evaluate(m, steps[i], hidden))
-                if not self.full_batch and self.models[0].iteration < self.tc["iterations"]:
+                if not self.full_batch and self.models[0].iteration < self.cfg.train.iterations:
                     steps, _ = self.forward_backward(*self.batch(next(self.next_batch)), detect=False)
                 self.advance(steps, dead, t0)
                 if self.report and time.perf_counter() - reported >= REPORT_EVERY:
@@ -348,11 +351,19 @@ class Stack:
         changed = False
         for i, s in steps.items():
             m = self.models[i]
-            if not np.isfinite(s.loss) or m.iteration == self.tc["iterations"]:
+            if not np.isfinite(s.loss) or m.iteration == self.cfg.train.iterations:
                 m.sync()
                 diverged = not np.isfinite(s.loss) or not all_finite(m.params)
                 regular = [h for h in m.history if h["iteration"] % self.eval_period == 0 or h is m.history[-1]]
-                m.final = final_metrics(self.test_predictions(m), self.data, m.history, diverged, self.tc, t0, regular)
+                m.final = final_metrics(
+                    self.test_predictions(m),
+                    self.data,
+                    m.history,
+                    diverged,
+                    self.cfg.train.collapse_margin,
+                    t0,
+                    regular,
+                )
                 changed = True
                 if self.on_stop:
                     self.on_stop(i, self.stopped(m, t0))
@@ -392,7 +403,7 @@ class Stack:
 
 
 def train_stack(
-    cfgs: list[dict], data: Prepared, max_rows: int | None = None, state: bytes | None = None, **hooks
+    cfgs: list[RunConfig | dict], data: Prepared, max_rows: int | None = None, state: bytes | None = None, **hooks
 ) -> list[RunResult]:
     """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
     once (None: all of them); one RunResult per config, in order. `hooks` are Stack's `report`,
@@ -404,6 +415,6 @@ def train_stack(
     return stack.train()
 
 
-def train(cfg: dict, data: Prepared) -> RunResult:
+def train(cfg: RunConfig | dict, data: Prepared) -> RunResult:
     """Train one run config on prepared data; divergence stops the run and is reported, not raised."""
     return train_stack([cfg], data)[0]
