@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 MODULE = re.compile(r"python3? -m ([\w.]+)")
+CONFIG_DIR = re.compile(r"--config-dir[ =](\S+)")
 CHOICE = re.compile(r"(?<![\w.+~-])([a-z_]+)=([A-Za-z_][\w-]*)(?=\s|$|')")
 
 
@@ -42,7 +43,8 @@ def test_the_readmes_commands_name_modules_and_options_that_exist():
             if module.split(".")[0] in ("experiments", "benchmarks", "nnscratch"):
                 if not (path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()):
                     missing.append(f"python -m {module}")
+        folders = [ROOT / d for d in CONFIG_DIR.findall(line)] + [ROOT / "conf"]  # a user's folder first
         for group, option in CHOICE.findall(line):
-            if (ROOT / "conf" / group).is_dir() and not (ROOT / "conf" / group / f"{option}.yaml").is_file():
+            if (ROOT / "conf" / group).is_dir() and not any((f / group / f"{option}.yaml").is_file() for f in folders):
                 missing.append(f"{group}={option}")
     assert not missing, f"the README's commands name what does not exist: {missing}"
