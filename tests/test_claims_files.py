@@ -30,7 +30,8 @@ def test_load_claims_reads_the_yaml(tmp_path):
 
 def test_claims_for_looks_in_the_users_folder_first(tmp_path):
     mine, package = tmp_path / "mine", tmp_path / "conf"
-    mine.mkdir(), package.mkdir()
+    mine.mkdir()
+    package.mkdir()
     (package / "claims.yaml").write_text("claims: []\n")
     (package / "claims_myinit.yaml").write_text("claims: []\n")
     (mine / "claims_myinit.yaml").write_text("claims: []\n")
