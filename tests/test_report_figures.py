@@ -83,6 +83,7 @@ def test_a_cell_most_of_whose_seeds_failed_is_labelled_with_their_outcome():
     assert text == f"0.85\n±{np.std([0.8, 0.9], ddof=1):.2f}"
     failed = pd.DataFrame({"test_acc": [0.1], "outcome": ["diverged"]})
     assert cell_labels(failed) == (0.1, "0.10\nDIVERGED", True)
+    assert cell_labels(failed.assign(outcome="failed"))[1:] == ("0.10\nFAILED", True)
 
 
 def test_draw_heatmap_outlines_failing_cells_in_red():
