@@ -3,6 +3,8 @@ follow the data, absent cells, other axes, several datasets; and a real smoke sw
 
 import itertools
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -241,25 +243,44 @@ def test_two_datasets_side_by_side_say_which_claim_changes(tmp_path):
     assert "Verdicts per dataset" in html
 
 
-def test_real_two_dataset_smoke_report(tmp_path, in_process):
-    """The commands in this process (a sweep and a report run as new ones in test_sweep and test_train_cli)."""
+def test_real_two_dataset_smoke_report(tmp_path):
     dirs = []
     for dataset in ("mnist", "fashion_mnist"):
-        proc = in_process(
-            "experiments.sweep",
-            "sweep=smoke",
-            "adaptive.enabled=false",
-            f"data={dataset}",
-            f"out_root={tmp_path / dataset}",
-            "sweep.axes.train.iterations=[30]",
-            "sweep.axes.model.hidden=[[10]]",
-            "sweep.axes.seed=[0]",
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "experiments.sweep",
+                "sweep=smoke",
+                "adaptive.enabled=false",
+                f"data={dataset}",
+                f"out_root={tmp_path / dataset}",
+                "sweep.axes.train.iterations=[30]",
+                "sweep.axes.model.hidden=[[10]]",
+                "sweep.axes.seed=[0]",
+            ],
+            cwd=CONF_DIR.parent,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert proc.returncode == 0, proc.stderr
         (sweep_dir,) = (tmp_path / dataset / "smoke").iterdir()
         assert (sweep_dir / "report.html").is_file()  # every sweep ends with its report
         dirs.append(sweep_dir)
-    proc = in_process("experiments.report", f"sweep_dirs=[{dirs[0]},{dirs[1]}]", f"out_dir={tmp_path / 'cmp'}")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.report",
+            f"sweep_dirs=[{dirs[0]},{dirs[1]}]",
+            f"out_dir={tmp_path / 'cmp'}",
+        ],
+        cwd=CONF_DIR.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     html = (tmp_path / "cmp" / "report.html").read_text()
     assert "fashion_mnist verdict" in html and "mnist verdict" in html
