@@ -27,8 +27,10 @@ def sweep_argv(*overrides: str) -> list[str]:
     return [sys.executable, "-m", "experiments.sweep", *overrides]
 
 
-def conf_with_toy(folder: Path) -> Path:
-    """A copy of conf/ at `folder` with a new weights option and a new grid, both added as YAML only."""
+@pytest.fixture
+def conf(tmp_path) -> Path:
+    """A copy of conf/ with a new weights option and a new grid, both added as YAML only."""
+    folder = tmp_path / "conf"
     shutil.copytree(CONF_DIR, folder)
     (folder / "weights" / "tiny_normal.yaml").write_text("scheme: normal\nstd: 0.05\nper_layer: null\n")
     (folder / "sweep" / "toy.yaml").write_text(
@@ -49,12 +51,6 @@ def conf_with_toy(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def conf(tmp_path) -> Path:
-    """conf_with_toy, the test's own (some tests add to it)."""
-    return conf_with_toy(tmp_path / "conf")
-
-
 def toy(conf: Path, **axes) -> dict:
     grid = yaml.safe_load((conf / "sweep" / "toy.yaml").read_text())
     grid["axes"] |= axes
@@ -73,26 +69,8 @@ def metrics_by_id(sweep_dir: Path) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def toy_conf(tmp_path_factory) -> Path:
-    """conf_with_toy, shared by the tests that read the toy sweep (toy_sweep) and change no file of it."""
-    return conf_with_toy(tmp_path_factory.mktemp("toy") / "conf")
-
-
-@pytest.fixture(scope="module")
-def toy_sweep(toy_conf, tmp_path_factory) -> tuple[Path, dict]:
-    """(folder, counts) of the toy grid swept once with LOKY, for the tests that only read it or copy it
-    (each sweep costs seconds, mostly Hydra composing its cells)."""
-    return run(toy_conf, tmp_path_factory.mktemp("toy_sweep"))
-
-
-def copy_of(sweep_dir: Path, tmp_path: Path) -> Path:
-    """A copy of a sweep folder to change (resume, delete runs from), at the same place under tmp_path."""
-    return Path(shutil.copytree(sweep_dir, tmp_path / "out" / "toy" / sweep_dir.name))
-
-
-def test_new_option_and_grid_from_yaml_run_end_to_end(toy_sweep):
-    sweep_dir, counts = toy_sweep
+def test_new_option_and_grid_from_yaml_run_end_to_end(conf, tmp_path):
+    sweep_dir, counts = run(conf, tmp_path)
     df = results.read_results(sweep_dir)
     assert len(df) == 4 and counts["finished"] == 4
     assert set(df["weights"]) == {"uniform", "tiny_normal"} and set(df["seed"]) == {0, 1}
@@ -160,10 +138,10 @@ def test_neither_the_worker_count_nor_a_resume_changes_a_number(conf, tmp_path, 
     assert metrics_by_id(one) == metrics_by_id(two)
 
 
-def test_dask_backend_gives_the_same_results_as_loky(toy_conf, toy_sweep, tmp_path):
+def test_dask_backend_gives_the_same_results_as_loky(conf, tmp_path):
     pytest.importorskip("distributed", reason="the dask extra is installed by .ci/run")
-    loky, _ = toy_sweep
-    dask, counts = run(toy_conf, tmp_path / "b", parallel={"backend": "dask", "n_jobs": 2, "scheduler": None})
+    loky, _ = run(conf, tmp_path / "a")
+    dask, counts = run(conf, tmp_path / "b", parallel={"backend": "dask", "n_jobs": 2, "scheduler": None})
     assert counts["finished"] == 4
     assert metrics_by_id(loky) == metrics_by_id(dask)
     assert results.read_results(dask).drop(columns="seconds").equals(results.read_results(loky).drop(columns="seconds"))
@@ -183,27 +161,27 @@ def test_a_raising_run_and_a_killed_worker_are_failed_while_others_finish(conf, 
     assert counts["failed"] == 4 and counts["finished"] == 2
 
 
-def test_resume_runs_only_missing_or_failed_runs(toy_conf, toy_sweep, tmp_path):
-    sweep_dir = copy_of(toy_sweep[0], tmp_path)
+def test_resume_runs_only_missing_or_failed_runs(conf, tmp_path):
+    sweep_dir, _ = run(conf, tmp_path)
     ids = sorted(d.name for d in results.run_dirs(sweep_dir))
     shutil.rmtree(sweep_dir / "runs" / ids[0])
     failed = sweep_dir / "runs" / ids[1] / "metrics.json"
     failed.write_text(json.dumps({"status": "failed", "error": "simulated"}))
     (sweep_dir / "results.csv").unlink()
     before = {i: (sweep_dir / "runs" / i / "metrics.json").stat().st_mtime_ns for i in ids[2:]}
-    _, counts = run(toy_conf, tmp_path, resume=str(sweep_dir))
+    _, counts = run(conf, tmp_path, resume=str(sweep_dir))
     assert counts["finished"] == 2
     assert before == {i: (sweep_dir / "runs" / i / "metrics.json").stat().st_mtime_ns for i in ids[2:]}
     df = results.read_results(sweep_dir)
     assert sorted(df["run_id"]) == ids and df["status"].eq("finished").all()
 
 
-def test_resume_refuses_a_different_sweep(toy_conf, toy_sweep, tmp_path):
-    sweep_dir = copy_of(toy_sweep[0], tmp_path)
+def test_resume_refuses_a_different_sweep(conf, tmp_path):
+    sweep_dir, _ = run(conf, tmp_path)
     with pytest.raises(ConfigError, match="differs .* in products"):
-        run(toy_conf, tmp_path, toy(toy_conf, seed=[0, 1, 2]), resume=str(sweep_dir))
+        run(conf, tmp_path, toy(conf, seed=[0, 1, 2]), resume=str(sweep_dir))
     # parallel settings may change on resume
-    _, counts = run(toy_conf, tmp_path, parallel={**LOKY, "n_jobs": 1}, resume=str(sweep_dir))
+    _, counts = run(conf, tmp_path, parallel={**LOKY, "n_jobs": 1}, resume=str(sweep_dir))
     assert sum(counts.values()) == 0
 
 
@@ -314,12 +292,12 @@ def test_cli_mistakes_are_one_line_and_leave_nothing(tmp_path, in_process, overr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-def test_a_sweep_cell_equals_its_single_run_command(toy_conf, toy_sweep, tmp_path, in_process):
-    sweep_dir, _ = toy_sweep
+def test_a_sweep_cell_equals_its_single_run_command(conf, tmp_path, in_process):
+    sweep_dir, _ = run(conf, tmp_path)
     cell = results.read_run(results.run_dirs(sweep_dir)[0])
     out = tmp_path / "single"
     args = cell["run"]["overrides"]
-    proc = in_process("experiments.train", *args, f"out_dir={out}", f"--config-dir={toy_conf}")
+    proc = in_process("experiments.train", *args, f"out_dir={out}", f"--config-dir={conf}")
     assert proc.returncode == 0, proc.stderr
     assert cell["run"]["command"].startswith("python -m experiments.train ")
     single = results.read_run(out)
@@ -359,9 +337,9 @@ def test_ctrl_c_keeps_finished_runs_and_exits_nonzero(tmp_path, wait_for):
     assert 1 <= len(df) < 32 and df["status"].eq("finished").all()
 
 
-def test_stacked_sweep_matches_the_unstacked_one_within_float32_rounding(toy_conf, toy_sweep, tmp_path):
-    plain, _ = toy_sweep
-    stacked, counts = run(toy_conf, tmp_path / "b", parallel={**LOKY, "stack_rows": 64})
+def test_stacked_sweep_matches_the_unstacked_one_within_float32_rounding(conf, tmp_path):
+    plain, _ = run(conf, tmp_path / "a")
+    stacked, counts = run(conf, tmp_path / "b", parallel={**LOKY, "stack_rows": 64})
     assert counts["finished"] == 4
     a, b = metrics_by_id(plain), metrics_by_id(stacked)
     assert a.keys() == b.keys()
