@@ -4,7 +4,6 @@ tracker lost mid-sweep (the server's port cut off) loses no record and a later r
 without duplicates; resume and multirun log what they add."""
 
 import os
-import shutil
 import signal
 import socket
 import sqlite3
@@ -155,17 +154,6 @@ def run_grid(tmp_path: Path, logger, grid: dict = GRID, **kw) -> Path:
     return sweep_dir
 
 
-@pytest.fixture(scope="module")
-def unlogged(tmp_path_factory) -> Path:
-    """GRID swept once with logger=none, for the tests that log a finished folder (each takes a copy)."""
-    return run_grid(tmp_path_factory.mktemp("unlogged"), None)
-
-
-def copy_of(sweep_dir: Path, tmp_path: Path) -> Path:
-    """A copy of a sweep folder where run_grid(tmp_path, ...) would have written it."""
-    return Path(shutil.copytree(sweep_dir, tmp_path / "out" / sweep_dir.parent.name / sweep_dir.name))
-
-
 def check_run_in_mlflow(client: MlflowClient, run, sweep_dir: Path, row: pd.Series) -> None:
     """One MLflow run against its nnscratch record: tags, params, full metric history, artifacts."""
     run_dir = sweep_dir / "runs" / row["run_id"]
@@ -276,9 +264,9 @@ def test_a_stopped_sweep_ends_its_logging_process_at_once(tmp_path):
     assert tracker.child.returncode == -signal.SIGKILL  # ended, not waited for
 
 
-def test_resume_logs_the_runs_it_adds_once(unlogged, tmp_path):
+def test_resume_logs_the_runs_it_adds_once(tmp_path):
     uri = f"sqlite:///{tmp_path / 'store.db'}"
-    sweep_dir = copy_of(unlogged, tmp_path)  # logger=none: nothing logged
+    sweep_dir = run_grid(tmp_path, None)  # logger=none: nothing logged
     first = MlflowLogger(settings(uri))
     sweep.run(GRID, LOKY, [], tmp_path / "out", progress=False, resume=str(sweep_dir), logger=first)
     before = {f: r.info.run_id for f, r in logged_runs(uri, sweep_dir).items()}
@@ -294,10 +282,10 @@ def test_resume_logs_the_runs_it_adds_once(unlogged, tmp_path):
     assert {f: i for f, i in after.items() if f != lost} == {f: i for f, i in before.items() if f != lost}
 
 
-def test_a_folder_logged_by_bulk_workers_has_every_run_once(unlogged, tmp_path, monkeypatch):
+def test_a_folder_logged_by_bulk_workers_has_every_run_once(tmp_path, monkeypatch):
     monkeypatch.setattr(mlflow_bulk, "BULK_CHUNK", 2)  # 8 runs: 4 chunks for 2 worker processes
     uri = f"sqlite:///{tmp_path / 'store.db'}"
-    sweep_dir = copy_of(unlogged, tmp_path)
+    sweep_dir = run_grid(tmp_path, None)
     tracker = MlflowLogger(settings(uri, bulk_workers=2))
     assert tracker.log_runs(sweep_dir) == 8 and tracker.problem is None
     table, found = results.read_results(sweep_dir), logged_runs(uri, sweep_dir)
