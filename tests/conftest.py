@@ -1,6 +1,7 @@
 """Shared fixtures: the real datasets (from NNSCRATCH_DATA_DIR), a small composed run config."""
 
 import contextlib
+import copy
 import io
 import logging
 import os
@@ -31,11 +32,17 @@ def mnist() -> data.Dataset:
     return datasets.load(datasets.data_config("mnist"), allow_download=False)
 
 
-@pytest.fixture
-def small_config() -> dict:
-    """The log's reference run, shrunk: 1,000 samples, 100 iterations."""
+@pytest.fixture(scope="session")
+def composed_small_config() -> dict:
+    """small_config, composed once per session (a Hydra compose costs ~0.3 s of CPU; 26 tests ask for it)."""
     config, _ = compose_run(["data.subset=1000", "train.iterations=100", "train.eval_every=20"])
     return config
+
+
+@pytest.fixture
+def small_config(composed_small_config) -> dict:
+    """The log's reference run, shrunk: 1,000 samples, 100 iterations (a copy of its own: a test may change it)."""
+    return copy.deepcopy(composed_small_config)
 
 
 @pytest.fixture

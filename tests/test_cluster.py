@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -127,6 +128,21 @@ def cluster(tmp_path: Path, workers: int, **kw):
         c.left = c.close()
 
 
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory) -> Iterator[Cluster]:
+    """A cluster of one worker shared by the tests that only run sweeps on it (none kills, stops or
+    reconfigures it, or reads what its worker left): a cluster's processes take seconds to start."""
+    with cluster(tmp_path_factory.mktemp("one_worker"), workers=1) as c:
+        yield c
+
+
+def hidden_folder(c: Cluster, tmp_path: Path) -> Path:
+    """A test's own folder under the cluster's hidden one (its worker sees an empty tmpfs there)."""
+    folder = c.hidden / tmp_path.name
+    folder.mkdir()
+    return folder
+
+
 def test_a_cluster_without_the_client_disk_runs_the_grid_as_loky_does(tmp_path):
     loky, _ = sweep.run(
         GRID,
@@ -149,12 +165,12 @@ def test_a_cluster_without_the_client_disk_runs_the_grid_as_loky_does(tmp_path):
     assert not (dask / ".prepared").exists()
 
 
-def test_a_single_thread_cluster_runs_the_tasks_on_its_worker(tmp_path):
+def test_a_single_thread_cluster_runs_the_tasks_on_its_worker(one_worker, tmp_path):
     grid = GRID | {"axes": GRID["axes"] | {"seed": [0], "weights": ["uniform"]}}
-    with cluster(tmp_path, workers=1) as c:
-        (pid,) = c.worker_pids().values()
-        parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 0}
-        sweep_dir, counts = sweep.run(grid, parallel, [], tmp_path / "client" / "outputs", progress=False)
+    c = one_worker
+    (pid,) = c.worker_pids().values()
+    parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 0}
+    sweep_dir, counts = sweep.run(grid, parallel, [], hidden_folder(c, tmp_path) / "outputs", progress=False)
     assert counts["finished"] == 4
     assert {m["worker"].split(":")[1] for m in records(sweep_dir).values()} == {str(pid)} != {str(os.getpid())}
 
@@ -192,13 +208,13 @@ def test_a_killed_worker_loses_no_run_and_a_run_that_kills_its_worker_fails(tmp_
     assert "1 run(s) failed" in log
 
 
-def test_the_client_sees_the_work_of_running_tasks_through_dask_events(tmp_path, monkeypatch, long_grid):
+def test_the_client_sees_the_work_of_running_tasks_through_dask_events(one_worker, tmp_path, monkeypatch, long_grid):
     from nnscratch.run.progress import Progress
 
     monkeypatch.setattr(Progress, "TRAIL_EVERY", 0.2)
-    with cluster(tmp_path, workers=1) as c:
-        parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 0}
-        sweep_dir, counts = sweep.run(long_grid, parallel, [], tmp_path / "client" / "outputs", progress=False)
+    parallel = {"backend": "dask", "scheduler": one_worker.address, "stack_rows": 0}
+    out = hidden_folder(one_worker, tmp_path) / "outputs"
+    sweep_dir, counts = sweep.run(long_grid, parallel, [], out, progress=False)
     assert counts["finished"] == 1
     trail = pd.read_csv(sweep_dir / "progress.csv")
     running = trail[(trail["runs"] == 0) & (trail["done"] > 0)]
@@ -370,25 +386,23 @@ def test_a_sweep_runs_over_tls_and_a_client_without_the_certificate_is_refused_b
     assert len(results.read_results(sweep_dir)) == 8 and len(results.run_dirs(sweep_dir)) == 8
 
 
-def test_a_users_network_file_reaches_workers_that_cannot_see_it(tmp_path):
+def test_a_users_network_file_reaches_workers_that_cannot_see_it(one_worker, tmp_path):
     """network=notebook on a cluster: the file sits in the folder the workers see as an empty tmpfs, so
     they can only run it from the copy the client uploads; its runs equal the loky backend's."""
-    with cluster(tmp_path, workers=1) as c:
-        mine = tmp_path / "client" / "my_net.py"  # hidden from the worker (created after it mounted its tmpfs)
-        shutil.copy(ROOT / "examples" / "tutorial_net.py", mine)
-        grid = {
-            "name": "mine",
-            "axes": {
-                "data": {"subset": [500], "scaling": ["unit"]},
-                "train": {"iterations": [20], "eval_every": [10]},
-                "seed": [0],
-            },
-        }
-        overrides = ["network=notebook", f"network.source={mine}"]
-        dask, counts = sweep.run(
-            grid, {"backend": "dask", "scheduler": c.address}, overrides, tmp_path / "d", progress=False
-        )
-        loky, _ = sweep.run(grid, {"backend": "loky", "n_jobs": 1}, overrides, tmp_path / "l", progress=False)
+    mine = hidden_folder(one_worker, tmp_path) / "my_net.py"  # hidden (created after the worker mounted its tmpfs)
+    shutil.copy(ROOT / "examples" / "tutorial_net.py", mine)
+    grid = {
+        "name": "mine",
+        "axes": {
+            "data": {"subset": [500], "scaling": ["unit"]},
+            "train": {"iterations": [20], "eval_every": [10]},
+            "seed": [0],
+        },
+    }
+    overrides = ["network=notebook", f"network.source={mine}"]
+    parallel = {"backend": "dask", "scheduler": one_worker.address}
+    dask, counts = sweep.run(grid, parallel, overrides, tmp_path / "d", progress=False)
+    loky, _ = sweep.run(grid, {"backend": "loky", "n_jobs": 1}, overrides, tmp_path / "l", progress=False)
     assert counts["finished"] == 2 and not counts["failed"], counts
     on_dask = {r: drop_where(m) for r, m in records(dask).items()}
     assert on_dask == {r: drop_where(m) for r, m in records(loky).items()}

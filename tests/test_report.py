@@ -5,6 +5,7 @@ import itertools
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,9 +84,22 @@ def verdicts(sweep_dir) -> dict:
     return {c.id: c for c in evaluate(CLAIMS, s.runs, s.histories, s.axes)}
 
 
-def test_report_has_every_figure_and_table_and_is_self_contained(tmp_path):
-    sweep_dir = make_sweep(tmp_path, LOG_AXES)
-    html = write_report([sweep_dir]).read_text()
+@pytest.fixture(scope="module")
+def log_sweep(tmp_path_factory) -> Path:
+    """make_sweep of LOG_AXES, for the tests that only read it (192 run folders)."""
+    return make_sweep(tmp_path_factory.mktemp("log"), LOG_AXES)
+
+
+@pytest.fixture(scope="module")
+def log_report(tmp_path_factory) -> tuple[Path, str]:
+    """(folder, report.html) of LOG_AXES's report, written once for the tests that read it (each report
+    draws every figure: the slowest step of this module)."""
+    sweep_dir = make_sweep(tmp_path_factory.mktemp("log_report"), LOG_AXES)
+    return sweep_dir, write_report([sweep_dir]).read_text()
+
+
+def test_report_has_every_figure_and_table_and_is_self_contained(log_report):
+    sweep_dir, html = log_report
     figures = {p.name for p in (sweep_dir / "figures").iterdir()}
     assert figures == {
         "claim_intervals.png",
@@ -118,9 +132,8 @@ def test_report_has_every_figure_and_table_and_is_self_contained(tmp_path):
     assert "Unscaled pixels collapse accuracy" in md and "](figures/collapse_heatmaps.png)" in md
 
 
-def test_report_html_renders_markdown_links_claims_and_sorts_all_runs_offline(tmp_path):
-    sweep_dir = make_sweep(tmp_path, LOG_AXES)
-    html = write_report([sweep_dir]).read_text()
+def test_report_html_renders_markdown_links_claims_and_sorts_all_runs_offline(log_report):
+    sweep_dir, html = log_report
     text = re.sub(r"<script.*?</script>", "", html, flags=re.S)
     assert "**" not in text and "<strong>~96%</strong>" in text  # the log's quotes, rendered
     ids = set(re.findall(r'<h[23] id="([^"]+)"', html))
@@ -152,8 +165,8 @@ def test_verdicts_follow_the_data(tmp_path):
     assert set(split.checks[0].cells["alone"]) == {"holds", "fails"}
 
 
-def test_the_logs_mechanisms_are_checked_with_numbers(tmp_path):
-    claim = verdicts(make_sweep(tmp_path, LOG_AXES))["unscaled"]
+def test_the_logs_mechanisms_are_checked_with_numbers(log_sweep):
+    claim = verdicts(log_sweep)["unscaled"]
     mechanism = claim.checks[1]
     assert mechanism.verdict == "supported" and mechanism.cells["mean"].min() == pytest.approx(300, rel=0.1)
 
@@ -168,8 +181,8 @@ def test_seeds_that_disagree_make_a_claim_inconclusive(tmp_path):
     assert verdicts(make_sweep(tmp_path, LOG_AXES, noisy))["unscaled"].verdict == "inconclusive"
 
 
-def test_claims_whose_cells_are_absent_are_inconclusive_not_errors(tmp_path):
-    v = verdicts(make_sweep(tmp_path, LOG_AXES))
+def test_claims_whose_cells_are_absent_are_inconclusive_not_errors(log_sweep):
+    v = verdicts(log_sweep)
     assert v["deeper_is_better"].verdict == "inconclusive"
     assert v["reference_run"].checks[3].verdict == "inconclusive"  # no 3,000-iteration cell
 
