@@ -32,8 +32,9 @@ def search_folders() -> list[tuple[str, Path]]:
 def conf_dirs(conf_dir: Path = CONF_DIR) -> list[Path]:
     """The folders of Hydra's search path, `--config-dir` first, then the primary config folder (conf/,
     or the folder of `--config-path`); [conf_dir] when Hydra is not initialised (a library call)."""
-    main = [path for provider, path in search_folders() if provider == "main"]
-    added = [path for provider, path in search_folders() if provider != "main"]
+    folders = search_folders()
+    main = [path for provider, path in folders if provider == "main"]
+    added = [path for provider, path in folders if provider != "main"]
     return added + main or [Path(conf_dir)]
 
 

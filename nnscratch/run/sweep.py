@@ -148,9 +148,10 @@ def new_sweep_dir(out_root: Path, name: str) -> Path:
 def grid_claims(record: dict, conf_dir: Path) -> Path:
     """The claims file of a grid (its `claims:`, else claims.yaml) on the conf search path, a user's
     --config-dir first; ConfigError if the grid names a file no folder holds."""
-    path = claims_for(record, conf_dirs(conf_dir))
+    folders = conf_dirs(conf_dir)
+    path = claims_for(record, folders)
     if record.get("claims") and not path.is_file():
-        where = " or ".join(str(f) for f in conf_dirs(conf_dir))
+        where = " or ".join(str(f) for f in folders)
         raise ConfigError(f"sweep '{record['name']}': claims: no {record['claims']} in {where}; add it there")
     return path
 
