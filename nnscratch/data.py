@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pooch
 
 SPLITS = ("train_images", "train_labels", "test_images", "test_labels")
 SCALINGS = ("none", "unit", "standardize")
@@ -124,6 +123,9 @@ def read_idx(path: Path, magic: int, sha256: str | None) -> np.ndarray:
 
 def cache_dir() -> Path:
     """The per-user cache folder for downloads (e.g. ~/.cache/nnscratch)."""
+    # imported here: a worker reading prepared arrays never looks for the files
+    import pooch
+
     return Path(pooch.os_cache("nnscratch"))
 
 
@@ -209,6 +211,9 @@ def download(name: str, files: Files, mirrors: list[str], data_dir: str | None =
 
     pooch writes each file atomically (temporary file, then rename) and shows a progress bar.
     """
+    # imported here: only a download needs it (and tqdm, for its bar)
+    import pooch
+
     target = cache_dir() / name
     paths, problems = {}, []
     for split, (fname, sha) in files.items():

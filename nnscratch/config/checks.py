@@ -13,12 +13,15 @@ checks here only on a config whose types are right.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from nnscratch import datasets
-from nnscratch.config.schema import LayerInit, Parallel, SweepSettings, as_object, typed, typed_block
 from nnscratch.data import SCALINGS, SUBSET_METHODS
 from nnscratch.network import BIAS_INITS, WEIGHT_INITS
 from nnscratch.networks.loading import network_problems
+
+if TYPE_CHECKING:
+    from nnscratch.config.schema import Parallel
 
 FAULTS = (None, "raise", "kill")
 BACKENDS = ("loky", "dask")
@@ -58,6 +61,9 @@ def init_problems(key: str, init: dict, table: dict, n_layers: int) -> list[str]
 
 def layer_problems(where: str, layer: str | dict, table: dict) -> list[str]:
     """One per_layer entry: a scheme's name, or a mapping typed by LayerInit whose std only normal reads."""
+    # imported here: the schema imports Hydra, which a worker (ConfigError only) does without
+    from nnscratch.config.schema import LayerInit, typed_block
+
     if not isinstance(layer, dict):
         return unknown_name(where, layer, tuple(table))
     _, problems = typed_block(where, LayerInit, layer)
@@ -113,6 +119,9 @@ def check_rates(cfg: dict) -> list[str]:
 
 def validate(cfg: dict) -> list[str]:
     """Every problem with a run config, one line each: 'key: what is wrong (what is allowed)'."""
+    # imported here: the schema imports Hydra, which a worker (ConfigError only) does without
+    from nnscratch.config.schema import typed
+
     _, problems = typed(cfg)
     if problems:  # the checks below read values of the right types
         return problems
@@ -126,6 +135,9 @@ def validate(cfg: dict) -> list[str]:
 
 def parallel_settings(parallel: Parallel | dict) -> Parallel:
     """The `parallel` block as a Parallel, or ConfigError naming each setting that cannot work."""
+    # imported here: the schema imports Hydra, which a worker (ConfigError only) does without
+    from nnscratch.config.schema import Parallel, as_object, typed_block
+
     if isinstance(parallel, dict):
         node, problems = typed_block("parallel", Parallel, parallel)
         if problems:
@@ -144,6 +156,9 @@ def parallel_settings(parallel: Parallel | dict) -> Parallel:
 def sweep_settings(settings: dict, choices: dict) -> dict:
     """conf/sweep.yaml composed (a dict), typed by its schemas; ConfigError naming every problem. The
     run keys in it are the base of every cell, which the grid checks in full."""
+    # imported here: the schema imports Hydra, which a worker (ConfigError only) does without
+    from nnscratch.config.schema import SweepSettings, typed
+
     settings, problems = typed(settings, [g for g in choices if "/" not in g], root=SweepSettings)
     if problems:
         raise ConfigError("\n".join(problems))

@@ -42,18 +42,21 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nnscratch import data as datamod
 from nnscratch import results
 from nnscratch.config.checks import ConfigError
-from nnscratch.config.schema import Parallel
 from nnscratch.networks.loading import own_network, source_path
 from nnscratch.run import checkpoint, stopping
 from nnscratch.run.plan import worker_count
 from nnscratch.run.prepared import data_key, prepared_by_key
-from nnscratch.run.progress import Progress, tally
 from nnscratch.run.task import execute
 from nnscratch.train.stack import RunProgress
+
+if TYPE_CHECKING:
+    from nnscratch.config.schema import Parallel
+    from nnscratch.run.progress import Progress
 
 log = logging.getLogger(__name__)
 WINDOW = 2  # tasks in flight per cluster thread: one running, one queued
@@ -463,6 +466,8 @@ def run_on_dask(
     <sweep dir>/checkpoints/; this process writes every record. After each task, `more()` gives the
     tasks to add (overlapped adaptive rounds: their data is among `data_of`'s). Over TLS with
     parallel.tls (see security)."""
+    # imported here: its tqdm is for the sweep's process, not for a Dask worker running this module's tasks
+    from nnscratch.run.progress import tally
 
     written, lock = set(bar.seen), threading.Lock()  # finished before (a resumed task's) or already written
 
