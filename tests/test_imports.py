@@ -1,6 +1,7 @@
-"""What a new interpreter imports: a loky worker (nnscratch.run.task), a Dask worker (nnscratch.run.dask)
-and an entry point before it parses its arguments pay only for the packages their path uses. Every
-sweep's workers are new interpreters, so each heavy package imported without need costs every one."""
+"""What a new interpreter imports: a loky worker (nnscratch.run.task), a Dask worker (nnscratch.run.dask),
+a sweep's process (nnscratch.run.sweep) and an entry point before it parses its arguments pay only for
+the packages their path uses. Every sweep and its workers are new interpreters, so each heavy package
+imported without need costs every one of them."""
 
 import json
 import subprocess
@@ -14,9 +15,9 @@ from nnscratch.run.prepared import data_key, save_prepared
 
 ROOT = CONF_DIR.parent
 # The heavy packages a path may import only when it uses them. pandas is used on every path below (a
-# run's diagnosis and its history.csv); Hydra only by the entry points (their command line and schemas).
+# run's diagnosis and its history.csv); Hydra only by the entry points and the sweep (commands, schemas).
 HEAVY = ("scipy", "matplotlib", "seaborn", "mlflow", "dask", "distributed", "hydra", "omegaconf", "pooch", "tqdm")
-NEEDED = {"experiments.train": {"hydra", "omegaconf"}}
+NEEDED = {"experiments.train": {"hydra", "omegaconf"}, "nnscratch.run.sweep": {"hydra", "omegaconf", "tqdm"}}
 pytestmark = pytest.mark.slow  # new interpreters, ~1 s of CPU each
 
 TINY = {
@@ -34,7 +35,8 @@ def heavy_after(code: str) -> set[str]:
 
 
 # nnscratch.run.task (what a loky worker imports) is the test below, with the task it runs
-@pytest.mark.parametrize("module", ["nnscratch.run.dask", "experiments.train"])
+# nnscratch.run.sweep: what a sweep's process runs (scipy only for adaptive seeds and the report)
+@pytest.mark.parametrize("module", ["nnscratch.run.dask", "experiments.train", "nnscratch.run.sweep"])
 def test_a_module_a_new_process_starts_with_imports_no_heavy_package_it_does_not_use(module):
     assert heavy_after(f"import {module}") == NEEDED.get(module, set())
 

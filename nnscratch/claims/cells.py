@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from nnscratch.claims.selection import select
 from nnscratch.results import SEED
@@ -38,6 +37,9 @@ OPEN = ("undecided", "split")  # decisions that more seeds may change: adaptive 
 def interval(margins: np.ndarray, level: float) -> tuple[float, float]:
     """A descriptive Student t interval of the mean margin (it assumes normal seeds and decides nothing);
     unbounded below two seeds or when the seeds have no spread."""
+    # imported here: scipy.stats takes ~0.5 s, which a sweep without adaptive seeds never uses
+    from scipy import stats
+
     n, mean = len(margins), float(np.mean(margins))
     if n < 2 or no_spread(margins):
         return -math.inf, math.inf
