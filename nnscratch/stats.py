@@ -145,7 +145,7 @@ def no_spread(margins: np.ndarray) -> bool:
 def look_p(t: np.ndarray, looks: tuple[int, ...]) -> np.ndarray:
     """(R, n) prefix t -> (R, n) two-sided p-values at the design's looks; 1 at every other seed count or
     where t is NaN."""
-    # imported here: scipy.stats takes ~0.5 s, which a sweep without adaptive seeds never uses
+    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
     from scipy import stats
 
     cols = np.array([n - 1 for n in looks if n <= t.shape[1]], int)
@@ -167,7 +167,7 @@ def spending_name(spending) -> str:
 
 def cumulative_spending(spending: str, looks: tuple[int, ...], alpha: float) -> np.ndarray:
     """(len(looks),) the error a spending function allows by each look (information fraction n / N)."""
-    # imported here: scipy.stats takes ~0.5 s, which a sweep without adaptive seeds never uses
+    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
     from scipy import stats
 
     fraction = np.array(looks, float) / looks[-1]
@@ -179,7 +179,7 @@ def cumulative_spending(spending: str, looks: tuple[int, ...], alpha: float) -> 
 @lru_cache(maxsize=16)
 def t_boundary(level: float, looks: tuple[int, ...], spending: str = "pocock") -> Boundary:
     """The design's critical values, from REPLICATIONS null paths (seeded)."""
-    # imported here: scipy.stats takes ~0.5 s, which a sweep without adaptive seeds never uses
+    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
     from scipy import stats
 
     if len(looks) == 0 or looks[0] < 2 or any(a >= b for a, b in zip(looks, looks[1:])):
@@ -263,7 +263,7 @@ def seeds_to_cross(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, boundary: Bo
 
 def clopper_pearson(k: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Exact two-sided binomial interval (low, high) for a rate after k events in n trials (arrays)."""
-    # imported here: scipy.stats takes ~0.5 s, which a sweep without adaptive seeds never uses
+    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
     from scipy import stats
 
     k, n = np.asarray(k, float), np.asarray(n, float)
@@ -376,7 +376,7 @@ def binomial_design(
     """The exact design: at each look, the most lenient pass counts whose exact cumulative error at p = rate
     stays within each side's spending (conservative: discrete counts spend at most what is allowed); with
     the futility stop `futility` at `effect` sds (see BinomialDesign; None: none)."""
-    # imported here: scipy.stats takes ~0.5 s, which a sweep without adaptive seeds never uses
+    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
     from scipy import stats
 
     if len(looks) == 0 or looks[0] < 1 or any(a >= b for a, b in zip(looks, looks[1:])):
@@ -463,7 +463,7 @@ def decision_chance(passes: np.ndarray, n: np.ndarray, design: BinomialDesign, c
     """(R,) the exact chance that a cell with `passes` of its first n seeds is decided (either side) at a
     later look of the design if each further seed passes with chance `chance`. Computed by convolution over
     the looks, a cell not yet decided carrying its pass count from look to look."""
-    # imported here: scipy.stats takes ~0.5 s, which a sweep without adaptive seeds never uses
+    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
     from scipy import stats
 
     passes, n = np.atleast_1d(passes).astype(int), np.atleast_1d(n).astype(int)
@@ -487,7 +487,7 @@ def decision_chance(passes: np.ndarray, n: np.ndarray, design: BinomialDesign, c
 def effect_chances(design: BinomialDesign) -> tuple[float, float]:
     """The pass chances of a seed `design.effect` sds of a normal law beyond the threshold, on the holding
     and on the failing side (at rate 0.5 and effect 1.4: 0.919 and 0.081)."""
-    # imported here: scipy.stats takes ~0.5 s, which a sweep without adaptive seeds never uses
+    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
     from scipy import stats
 
     z = stats.norm.ppf(design.rate)

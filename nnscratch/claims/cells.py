@@ -37,7 +37,7 @@ OPEN = ("undecided", "split")  # decisions that more seeds may change: adaptive 
 def interval(margins: np.ndarray, level: float) -> tuple[float, float]:
     """A descriptive Student t interval of the mean margin (it assumes normal seeds and decides nothing);
     unbounded below two seeds or when the seeds have no spread."""
-    # imported here: scipy.stats takes ~0.5 s, which a sweep without adaptive seeds never uses
+    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
     from scipy import stats
 
     n, mean = len(margins), float(np.mean(margins))
