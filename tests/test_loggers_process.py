@@ -10,6 +10,7 @@ import logging
 import queue
 import signal
 import subprocess
+import threading
 
 import pytest
 
@@ -128,7 +129,7 @@ def elsewhere(child: Child) -> Elsewhere:
     """An Elsewhere talking to `child` (its __init__ would start a real one)."""
     tracker = Elsewhere.__new__(Elsewhere)
     tracker.child, tracker.problem = child, None
-    tracker.lock = process.threading.Lock()
+    tracker.lock = threading.Lock()
     return tracker
 
 
