@@ -54,8 +54,18 @@ from nnscratch.network import (
 )
 from nnscratch.run_config import RunConfig, run_config
 from nnscratch.train import saved
-from nnscratch.train.history import RunResult, final_metrics, history_row, share_time
-from nnscratch.train.model import Model, Pass, all_finite, constant_pass, live_pass, new_model, upper
+from nnscratch.train.history import RunEnd, RunResult, final_metrics, history_row, share_time
+from nnscratch.train.model import (
+    FirstLayer,
+    Labels,
+    Model,
+    Pass,
+    all_finite,
+    constant_pass,
+    live_pass,
+    new_model,
+    upper,
+)
 from nnscratch.train.saved import UnusableState
 from nnscratch.train.skip import can_skip, fixed_test_share, used_inputs
 
@@ -202,12 +212,12 @@ class Stack:
             m.trained["W"][0], m.trained["b"][0] = self.W1[m.rows], self.b1[m.rows]
             start = m.rows.stop
 
-    def arrays(self, n: int) -> tuple[np.ndarray, ...]:
+    def arrays(self, n: int) -> FirstLayer:
         """Z1, A1, dZ1 for the live units and n samples."""
         units = self.W1.shape[0]
         if n == self.buffers[0].shape[1]:
-            return tuple(b[:units] for b in self.buffers)
-        return tuple(np.empty((units, n), self.W1.dtype) for _ in range(3))
+            return FirstLayer(*(b[:units] for b in self.buffers))
+        return FirstLayer(*(np.empty((units, n), self.W1.dtype) for _ in range(3)))
 
     def forward_backward(
         self, X: np.ndarray, y: np.ndarray, Y: np.ndarray, detect: bool
@@ -215,14 +225,14 @@ class Stack:
         """One pass (forward and backward) of every model still training, on X (inputs used, N), its
         labels y (N,) and one-hot Y (classes, N): {model index: Pass}, and, if `detect`, which stacked
         rows are dead on all of X ((rows,) bool; else all False)."""
-        Z1, A1, dZ1 = self.arrays(X.shape[1])
+        first = self.arrays(X.shape[1])
+        Z1, A1, dZ1 = first.Z1, first.A1, first.dZ1
         np.matmul(self.W1, X, out=Z1)
         Z1 += self.b1
         self.act(Z1, out=A1)
+        labels = Labels(y, Y)
         steps = {
-            i: live_pass(m, Z1[m.rows], A1[m.rows], y, Y, dZ1[m.rows], self.act)
-            if len(m.live)
-            else constant_pass(m, y, self.act)
+            i: live_pass(m, first.rows(m.rows), labels, self.act) if len(m.live) else constant_pass(m, y, self.act)
             for i, m in self.training()
         }
         for _, m in self.training():
@@ -355,15 +365,8 @@ class Stack:
                 m.sync()
                 diverged = not np.isfinite(s.loss) or not all_finite(m.params)
                 regular = [h for h in m.history if h["iteration"] % self.eval_period == 0 or h is m.history[-1]]
-                m.final = final_metrics(
-                    self.test_predictions(m),
-                    self.data,
-                    m.history,
-                    diverged,
-                    self.cfg.train.collapse_margin,
-                    t0,
-                    regular,
-                )
+                end = RunEnd(self.test_predictions(m), diverged, time.perf_counter() - t0)
+                m.final = final_metrics(end, self.data, m.history, self.cfg.train.collapse_margin, regular)
                 changed = True
                 if self.on_stop:
                     self.on_stop(i, self.stopped(m, t0))
@@ -399,7 +402,7 @@ class Stack:
     def evaluate(self, m: Model, s: Pass, hidden: np.ndarray | None) -> dict:
         """One history row of a model (nnscratch.train.history.history_row), after syncing it."""
         m.sync()
-        return history_row(m, s, self.test_predictions(m, hidden), self.y, self.data.y_test, self.act)
+        return history_row(m, s, self.test_predictions(m, hidden), self.data, self.act)
 
 
 def train_stack(
