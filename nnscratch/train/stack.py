@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -121,7 +122,20 @@ def batches(n: int, batch_size: int | None, rng: np.random.Generator) -> Batches
     return Batches(n, batch_size, rng)
 
 
-# ---------------------------------------------------------------- one model inside a stack
+@dataclass(frozen=True)
+class Hooks:
+    """What a stack calls back as it trains, each optional. `report` is called about every REPORT_EVERY
+    seconds with each run's progress so far (Stack.progress); `on_stop` with (index of the config, its
+    RunResult: Stack.stopped) the moment each run finishes or diverges, so that its record can be
+    written before the stack ends. `checkpoint` is a Checkpoint or its fields as a tuple
+    (every, save[, asked])."""
+
+    report: Callable[[list[RunProgress]], None] | None = None
+    on_stop: Callable[[int, RunResult], None] | None = None
+    checkpoint: tuple | None = None
+
+
+NO_HOOKS = Hooks()
 
 
 # ---------------------------------------------------------------- the stack
@@ -135,26 +149,18 @@ class Stack:
     many rows) however many units die. Each model keeps its own iteration count, so when it joined
     changes none of its numbers beyond float32 rounding.
 
-    `report`, if given, is called about every REPORT_EVERY seconds with each run's progress so far
-    (Stack.progress); `on_stop`, if given, with (index of the config, its RunResult: Stack.stopped)
-    the moment each run finishes or diverges, so that its record can be written before the stack
-    ends. `checkpoint`, if given, is a Checkpoint or its fields as a tuple (every, save[, asked]).
+    `hooks` (Hooks) are what it calls back as it trains.
     """
 
     def __init__(
-        self,
-        cfgs: list[RunConfig | dict],
-        data: Prepared,
-        max_rows: int | None = None,
-        report: Callable[[list[RunProgress]], None] | None = None,
-        on_stop: Callable[[int, RunResult], None] | None = None,
-        checkpoint: tuple | None = None,
+        self, cfgs: list[RunConfig | dict], data: Prepared, max_rows: int | None = None, hooks: Hooks = NO_HOOKS
     ):
         cfgs = [run_config(c) for c in cfgs]  # a record's plain config read as its object
         self.cfg = cfgs[0]  # what the stacked runs share: data, train, activation (nnscratch.run.plan)
-        self.data, self.max_rows, self.report = data, max_rows, report
+        self.data, self.max_rows, self.report = data, max_rows, hooks.report
         # (every, save, asked): asked() says a state is wanted now (a stopping sweep), whatever `every` says
-        self.on_stop, self.checkpoint = on_stop, Checkpoint(*checkpoint) if checkpoint else None
+        self.on_stop = hooks.on_stop
+        self.checkpoint = Checkpoint(*hooks.checkpoint) if hooks.checkpoint else None
         self.X, self.y = data.X_train, data.y_train
         skip_dead = self.cfg.train.skip_dead
         inputs = used_inputs(self.X) if skip_dead else None
@@ -409,10 +415,10 @@ def train_stack(
     cfgs: list[RunConfig | dict], data: Prepared, max_rows: int | None = None, state: bytes | None = None, **hooks
 ) -> list[RunResult]:
     """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
-    once (None: all of them); one RunResult per config, in order. `hooks` are Stack's `report`,
-    `on_stop` and `checkpoint`; `state` (bytes of Stack.state) is where to continue from: the rest of
+    once (None: all of them); one RunResult per config, in order. `hooks` are the fields of Hooks
+    (`report`, `on_stop`, `checkpoint`); `state` (bytes of Stack.state) is where to continue from: the rest of
     the training is the same computation, so bit for bit the same numbers as a stack that never stopped."""
-    stack = Stack(cfgs, data, max_rows, **hooks)
+    stack = Stack(cfgs, data, max_rows, Hooks(**hooks))
     if state is not None:
         stack.restore(state)
     return stack.train()
