@@ -162,34 +162,43 @@ def predict(params: Params, X: np.ndarray, act: Activation = RELU) -> np.ndarray
 # ---------------------------------------------------------------- backward
 
 
-def backward(
-    params: Params,
-    Zs: list[np.ndarray],
-    As: list[np.ndarray],
-    log_probs: np.ndarray,
-    Y: np.ndarray,
-    input_grad: bool = False,
-    act: Activation = RELU,
-) -> Params:
+@dataclass(frozen=True)
+class Cache:
+    """What the backward pass reads of a forward pass: Zs = [Z1, ..., ZL] and As = [X, A1, ..., A(L-1)]
+    as `forward` returns them, and log_probs = log_softmax(ZL) (classes, N), the log of the log's A2."""
+
+    Zs: list[np.ndarray]
+    As: list[np.ndarray]
+    log_probs: np.ndarray
+
+
+def forward_cache(params: Params, X: np.ndarray, act: Activation = RELU) -> Cache:
+    """The forward pass of X (inputs, N), kept for `backward`."""
+    Zs, As = forward(params, X, act=act)
+    return Cache(Zs, As, log_softmax(Zs[-1]))
+
+
+def backward(params: Params, cache: Cache, Y: np.ndarray, input_grad: bool = False, act: Activation = RELU) -> Params:
     """Gradients of the mean cross-entropy w.r.t. every W and b (and, if asked, the input: "dX").
 
-    Y is the one-hot (10, N) label matrix. For the softmax + cross-entropy output
-    dZL = (AL - Y) / N, then for each layer going down
+    `cache` is the forward pass of these params; Y is the one-hot (10, N) label matrix. For the
+    softmax + cross-entropy output dZL = (AL - Y) / N, then for each layer going down
         dW = dZ @ A_prev.T,  db = sum(dZ over samples),  dZ_prev = (W.T @ dZ) * f'(Z_prev)
     with f the hidden activation (ReLU by default: relu'(0) = 0, the tutorial's `Z > 0`).
     """
+    Ws, Zs, As = params["W"], cache.Zs, cache.As
     n = Y.shape[1]
-    dZ = (np.exp(log_probs) - Y) / Y.dtype.type(n)
+    dZ = (np.exp(cache.log_probs) - Y) / Y.dtype.type(n)
     dWs, dbs = [], []
-    for layer in range(len(params["W"]) - 1, -1, -1):
+    for layer in range(len(Ws) - 1, -1, -1):
         dWs.append(dZ @ As[layer].T)
         dbs.append(dZ.sum(axis=1, keepdims=True))
         if layer > 0:
-            dZ = params["W"][layer].T @ dZ
+            dZ = Ws[layer].T @ dZ
             dZ *= act.grad(Zs[layer - 1], As[layer])
     grads = {"W": dWs[::-1], "b": dbs[::-1]}
     if input_grad:
-        grads["dX"] = [params["W"][0].T @ dZ]
+        grads["dX"] = [Ws[0].T @ dZ]
     return grads
 
 

@@ -18,6 +18,7 @@ from nnscratch.claims.cells import (
     FAILS,
     HOLDS,
     UNDECIDED,
+    Judging,
     cell_name,
     cell_statistics,
     check_decisions,
@@ -148,7 +149,7 @@ def _runs(margins_by_lr: dict[float, list[float]]) -> pd.DataFrame:
 
 def test_cell_statistics_one_row_per_level_with_hand_counted_numbers():
     frame = _runs({0.1: [0.1, 0.2, 0.3, 0.1, 0.2, 0.3], 1.0: [-0.1, -0.2, -0.1, -0.3, -0.1, 0.2]})
-    cells = cell_statistics(frame, ["lr", "seed"], {}, ONE_LOOK, False, pd.DataFrame())
+    cells = cell_statistics(frame, ["lr", "seed"], Judging({}, ONE_LOOK, False), pd.DataFrame())
     assert cells["lr"].tolist() == [0.1, 1.0]
     assert cells["alone"].tolist() == ["holds", "undecided"]
     # not unanimous, so Holm over the two cells: p = 2/64 = 0.031 > 0.05 / 2, the hold is not kept
@@ -162,7 +163,7 @@ def test_cell_statistics_one_row_per_level_with_hand_counted_numbers():
 
 def test_seeds_past_the_last_look_are_counted_not_judged():
     frame = _runs({0.1: [0.1] * 6 + [-0.1, -0.1]})
-    cells = cell_statistics(frame, ["lr", "seed"], {}, ONE_LOOK, False, pd.DataFrame())
+    cells = cell_statistics(frame, ["lr", "seed"], Judging({}, ONE_LOOK, False), pd.DataFrame())
     row = cells.iloc[0]
     assert (row["decision"], row["judged"], row["beyond"], row["passed"]) == ("holds", 6, 2, 6)
     assert row["pass_rate_all"] == pytest.approx(6 / 8)

@@ -11,6 +11,7 @@ from nnscratch.network import (
     backward,
     cross_entropy,
     forward,
+    forward_cache,
     init_params,
     log_softmax,
     one_hot,
@@ -31,9 +32,9 @@ def test_backward_matches_finite_differences(hidden, name):
     n = len(sizes) - 1
     params = init_params(sizes, [Init("normal", 0.5)] * n, [Init("normal", 0.5)] * n, seed=1, dtype="float64")
     X, y = rng.standard_normal((7, 13)), rng.integers(0, 10, 13)
-    Zs, As = forward(params, X, act=act)
-    assert all(np.abs(Z).min() > 1e-4 for Z in Zs[:-1])  # no pre-activation within eps of a kink
-    grads = backward(params, Zs, As, log_softmax(Zs[-1]), one_hot(y, 10, "float64"), act=act)
+    cache = forward_cache(params, X, act)
+    assert all(np.abs(Z).min() > 1e-4 for Z in cache.Zs[:-1])  # no pre-activation within eps of a kink
+    grads = backward(params, cache, one_hot(y, 10, "float64"), act=act)
     eps = 1e-6
     for group in ("W", "b"):
         for p, g in zip(params[group], grads[group]):
@@ -114,6 +115,6 @@ def test_default_dtype_is_float32_through_forward_and_backward():
     params = init_params([784, 10, 10], [Init("uniform")] * 2, [Init("zeros")] * 2, seed=0)
     X = np.random.default_rng(0).random((784, 50), dtype=np.float32)
     y = np.arange(50) % 10
-    Zs, As = forward(params, X)
-    grads = backward(params, Zs, As, log_softmax(Zs[-1]), one_hot(y, 10))
-    assert {a.dtype for a in [*Zs, *As, *grads["W"], *grads["b"]]} == {np.dtype(np.float32)}
+    cache = forward_cache(params, X)
+    grads = backward(params, cache, one_hot(y, 10))
+    assert {a.dtype for a in [*cache.Zs, *cache.As, *grads["W"], *grads["b"]]} == {np.dtype(np.float32)}

@@ -12,7 +12,7 @@ import yaml
 from nnscratch.data import prepare
 from nnscratch.run import plan, sweep
 from nnscratch.run.progress import Progress, closing_lines, shown_fraction
-from nnscratch.train import Stack
+from nnscratch.train.stack import Hooks, Stack
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_a_stack_reports_planned_and_live_work_of_each_model(small_config, data,
     dying = copy.deepcopy(small_config)
     dying["weights"]["scheme"], dying["biases"]["scheme"] = "zeros", "zeros"  # every unit dead at once
     reports = []
-    done = Stack([small_config, dying], data, report=reports.append).train()
+    done = Stack([small_config, dying], data, hooks=Hooks(report=reports.append)).train()
     healthy, dead = zip(*reports)
     assert [p for p, *_ in healthy] == [i / 100 for i in range(1, 101)] + [1.0]  # iterations done / planned
     assert all(a <= p + 1e-12 for p, a, _ in healthy + dead)  # actual work: the units computed

@@ -10,6 +10,7 @@ import pandas as pd
 
 from nnscratch.report import figures
 from nnscratch.report.figures import (
+    HeatGrid,
     alone,
     cell_labels,
     draw_heatmap,
@@ -88,7 +89,7 @@ def test_a_cell_most_of_whose_seeds_failed_is_labelled_with_their_outcome():
 
 def test_draw_heatmap_outlines_failing_cells_in_red():
     fig, ax = plt.subplots()
-    draw_heatmap(ax, RUNS, "data.subset", "weights", [1000, 5000], ["normal", "zeros"], None)
+    draw_heatmap(ax, RUNS, HeatGrid("data.subset", "weights", [1000, 5000], ["normal", "zeros"]), None)
     outlined = [(p.get_x(), p.get_y()) for p in ax.patches if isinstance(p, plt.Rectangle) and p.get_fill() is False]
     plt.close(fig)
     assert sorted(outlined) == [(1.04, 0.04), (1.04, 1.04)]  # column "zeros", both rows

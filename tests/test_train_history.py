@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nnscratch.network import Activation
-from nnscratch.train.history import final_metrics, history_row, layer_row, share_time
+from nnscratch.train.history import RunEnd, final_metrics, history_row, layer_row, share_time
 
 A = np.array([[0.0, 1.0, 2.0], [0.0, 0.0, 0.0]], np.float32)  # 2 units computed, 3 samples; the second is dead
 W1 = np.array([[1.0, 2.0], [1.0, 2.0], [0.5, 0.0]], np.float32)  # units 0 and 1 share weights ...
@@ -42,7 +42,8 @@ def _model_and_pass(weights=None):
 
 def test_history_row_from_a_pass_and_the_test_predictions():
     model, step = _model_and_pass()
-    row = history_row(model, step, np.array([1, 1, 0, 1]), np.array([0, 1, 1]), np.array([1, 0, 0, 1]), Activation())
+    data = SimpleNamespace(y_train=np.array([0, 1, 1]), y_test=np.array([1, 0, 0, 1]))
+    row = history_row(model, step, np.array([1, 1, 0, 1]), data, Activation())
     assert (row["iteration"], row["loss"]) == (7, 0.5)
     assert row["train_acc"] == pytest.approx(2 / 3)  # predicted 0, 1, 0 against 0, 1, 1
     assert row["test_acc"] == pytest.approx(3 / 4)  # 1, 1, 0, 1 against 1, 0, 0, 1
@@ -57,7 +58,9 @@ def test_history_row_from_a_pass_and_the_test_predictions():
 def test_history_row_of_a_constant_pass_reads_the_class_frequencies():
     model, step = _model_and_pass(weights=np.array([0.3, 0.7]))
     step.log_probs = step.log_probs[:, 1:2]  # one column standing for every sample: predicts class 1
-    row = history_row(model, step, np.array([1]), np.array([0, 1, 1]), np.array([1]), Activation())
+    row = history_row(
+        model, step, np.array([1]), SimpleNamespace(y_train=np.array([0, 1, 1]), y_test=np.array([1])), Activation()
+    )
     assert row["train_acc"] == pytest.approx(0.7)
 
 
@@ -70,17 +73,17 @@ DATA = SimpleNamespace(y_test=np.array([0, 1, 2, 2]))
 
 
 def test_final_metrics_of_a_finished_run_use_its_final_predictions():
-    metrics = final_metrics(np.array([0, 1, 2, 0]), DATA, HISTORY, False, 0.05, 0.0, regular=HISTORY[1:])
+    metrics = final_metrics(RunEnd(np.array([0, 1, 2, 0]), False, 1.5), DATA, HISTORY, 0.05, regular=HISTORY[1:])
     assert metrics["test_acc"] == pytest.approx(3 / 4)
     assert metrics["test_classes"] == 3
     assert metrics["best_test_acc"] == 0.6  # the early row at iteration 1 left out
     assert metrics["majority_rate"] == pytest.approx(2 / 4)
-    assert (metrics["loss"], metrics["outcome"]) == (1.0, "ok")
-    assert final_metrics(np.array([0, 1, 2, 0]), DATA, HISTORY, False, 0.05, 0.0)["best_test_acc"] == 0.9
+    assert (metrics["loss"], metrics["outcome"], metrics["seconds"]) == (1.0, "ok", 1.5)
+    assert final_metrics(RunEnd(np.array([0, 1, 2, 0]), False, 1.5), DATA, HISTORY, 0.05)["best_test_acc"] == 0.9
 
 
 def test_final_metrics_of_a_diverged_run_keep_the_last_evaluation():
-    metrics = final_metrics(np.array([0, 1, 2, 2]), DATA, HISTORY, True, 0.05, 0.0)
+    metrics = final_metrics(RunEnd(np.array([0, 1, 2, 2]), True, 1.5), DATA, HISTORY, 0.05)
     assert (metrics["test_acc"], metrics["outcome"]) == (0.6, "diverged")
 
 

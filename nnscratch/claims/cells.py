@@ -4,6 +4,7 @@ binomial test of the design, then across the cells by Holm's step-down; the stat
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -141,7 +142,19 @@ def futility_reason(margins: np.ndarray, strict: bool, test: BinomialDesign) -> 
     return futility_text(int(ok[:look].sum()), look, test)
 
 
-def cell_row(group: pd.DataFrame, check: dict, test: BinomialDesign, strict: bool, histories: pd.DataFrame) -> dict:
+@dataclass(frozen=True)
+class Judging:
+    """How a check judges each of its cells: the check as the claims file writes it, its sequential
+    design (`test`) and whether its comparison is strict (a seed passes on margin > 0, else >= 0)."""
+
+    check: dict
+    test: BinomialDesign
+    strict: bool
+
+
+def cell_row(group: pd.DataFrame, judging: Judging, histories: pd.DataFrame) -> dict:
+    """CELL_STATS of one cell's runs (one row per seed, with its margin and measure), before Holm."""
+    check, test, strict = judging.check, judging.test, judging.strict
     group = group.sort_values(SEED) if SEED in group.columns else group
     margins = group["margin"].to_numpy(float)
     n, outcomes = len(margins), seed_outcomes(group)
@@ -195,9 +208,7 @@ def check_decisions(codes: np.ndarray, p: np.ndarray, level: float) -> np.ndarra
     return np.where(unanimous[:, None], codes, adjusted)
 
 
-def cell_statistics(
-    frame: pd.DataFrame, axes: list[str], check: dict, test: BinomialDesign, strict: bool, histories: pd.DataFrame
-) -> pd.DataFrame:
+def cell_statistics(frame: pd.DataFrame, axes: list[str], judging: Judging, histories: pd.DataFrame) -> pd.DataFrame:
     """One row per cell (the axes that vary within the check's runs, seed excluded) with CELL_STATS. A cell
     with more seeds than the design's last look is judged on its first `last` seeds (in seed order); the
     rest are counted in `beyond` and `pass_rate_all`, descriptively."""
@@ -206,10 +217,10 @@ def cell_statistics(
     rows = []
     for key, group in groups:
         where = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        rows.append(where | cell_row(group, check, test, strict, histories))
+        rows.append(where | cell_row(group, judging, histories))
     cells = pd.DataFrame(rows)
     codes = cells["alone"].map({v: k for k, v in DECISIONS.items()}).to_numpy()
-    final = check_decisions(codes[None, :], cells["p"].to_numpy(float)[None, :], test.level)[0]
+    final = check_decisions(codes[None, :], cells["p"].to_numpy(float)[None, :], judging.test.level)[0]
     return cells.assign(decision=[DECISIONS[c] for c in final])
 
 

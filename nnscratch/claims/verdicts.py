@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from nnscratch.claims.cells import OPEN, cell_name, cell_statistics
+from nnscratch.claims.cells import OPEN, Judging, cell_name, cell_statistics
 from nnscratch.claims.design import design, design_for
 from nnscratch.claims.selection import STRICT, per_run
 from nnscratch.claims.wording import family_text, margin_text, separating_axis, undecided_text
@@ -79,7 +79,7 @@ def run_check(
     frame = frame[frame["margin"].notna()]
     strict = check.get("op", ">=") in STRICT and check["kind"] != "reach"
     test = design_for(check, base)
-    cells = cell_statistics(frame, [a for a in axes if a in frame.columns], check, test, strict, histories)
+    cells = cell_statistics(frame, [a for a in axes if a in frame.columns], Judging(check, test, strict), histories)
     label = check["measure"] + (f" at iteration {check['at']}" if "at" in check else "")
     if check["kind"] == "reach":
         label = f"highest {check['measure']} within {check['within']} iterations (target {check['value']})"

@@ -17,13 +17,24 @@ finding is one line: where, what, the evidence and the fix.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from nnscratch.data import Prepared
-from nnscratch.network import Activation, Init, backward, cross_entropy, forward, init_params, log_softmax, one_hot
+from nnscratch.network import (
+    Activation,
+    Init,
+    backward,
+    cross_entropy,
+    forward,
+    forward_cache,
+    init_params,
+    log_softmax,
+    one_hot,
+)
 from nnscratch.networks.gradients import TOLERANCE, compare, numeric_gradient, relative_error
 from nnscratch.networks.loading import Notebook, UserCodeError
 
@@ -92,8 +103,7 @@ class Reference:
 
     def gradients(self) -> list[np.ndarray]:
         p = self.as_dict()
-        Zs, As = forward(p, self.X, act=self.act)
-        g = backward(p, Zs, As, log_softmax(Zs[1]), self.Y, act=self.act)
+        g = backward(p, forward_cache(p, self.X, self.act), self.Y, act=self.act)
         return [g["W"][0], g["b"][0], g["W"][1], g["b"][1]]
 
 
@@ -189,16 +199,15 @@ def check_forward(nb: Notebook, ref: Reference, data: Prepared, report: CheckRep
         report.findings += found
         return
     Z1, A1, Z2, A2 = (np.asarray(a, np.float64) for a in got)
-    expected = {
-        "Z1": (Z1, W1 @ X + b1, "W1.dot(X) + b1"),
-        "A1": (A1, ref.act(Z1), f"{ref.act.name}(Z1)"),
-        "Z2": (Z2, W2 @ A1 + b2, "W2.dot(A1) + b2"),
-        "A2": (A2, softmax(Z2), "softmax(Z2) over each column"),
-    }
-    for array, (mine, right, formula) in expected.items():
-        error = relative_error(mine, right)
-        if error > TOLERANCE:
-            report.findings.append(forward_finding(name, array, mine, right, formula, error))
+    expected = [
+        Expected("Z1", Z1, W1 @ X + b1, "W1.dot(X) + b1"),
+        Expected("A1", A1, ref.act(Z1), f"{ref.act.name}(Z1)"),
+        Expected("Z2", Z2, W2 @ A1 + b2, "W2.dot(A1) + b2"),
+        Expected("A2", A2, softmax(Z2), "softmax(Z2) over each column"),
+    ]
+    for e in expected:
+        if e.error > TOLERANCE:
+            report.findings.append(forward_finding(name, e))
             return
     report.findings += softmax_overflow(nb, ref)
     if not any(f.where.startswith(name) for f in report.findings):
@@ -209,9 +218,24 @@ def softmax(Z: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(Z))
 
 
-def forward_finding(function: str, array: str, mine: np.ndarray, right: np.ndarray, formula: str, error: float):
-    """What is wrong with one forward array: for A2, whether it is a softmax over the wrong axis."""
-    where = f"{function} -> {array}"
+@dataclass(frozen=True)
+class Expected:
+    """One forward array as the user's function gave it (`mine`) and as its equation (`formula`) gives
+    it from the user's previous array (`right`), both float64 of the same shape."""
+
+    array: str
+    mine: np.ndarray
+    right: np.ndarray
+    formula: str
+
+    @property
+    def error(self) -> float:
+        return relative_error(self.mine, self.right)
+
+
+def forward_finding(function: str, e: Expected) -> Finding:
+    """What is wrong with one forward array of `function`: for A2, whether it is a softmax over the wrong axis."""
+    where, array, mine, formula, error = f"{function} -> {e.array}", e.array, e.mine, e.formula, e.error
     if array == "A2":
         cols, rows = mine.sum(axis=0), mine.sum(axis=1)
         if np.allclose(rows, 1) and not np.allclose(cols, 1):
@@ -354,11 +378,23 @@ def check_update(nb: Notebook, ref: Reference, data: Prepared, report: CheckRepo
         report.passed.append(f"{name}: each parameter moves by -alpha times its gradient")
 
 
-def train_with(nb: Notebook, params: list, X: np.ndarray, y: np.ndarray, lr: float, iterations: int, until=None):
-    """The harness's loop with the user's functions: (losses, train accuracies), stopping early when
-    until(accuracy) holds."""
-    losses, accs = [], []
-    for _ in range(iterations + 1):
+@dataclass(frozen=True)
+class Schedule:
+    """A short training of the checks: learning rate, iterations, and, if given, when to stop early
+    (until(train accuracy) holds)."""
+
+    lr: float
+    iterations: int
+    until: Callable[[float], bool] | None = None
+
+
+def train_with(
+    nb: Notebook, params: list, X: np.ndarray, y: np.ndarray, schedule: Schedule
+) -> tuple[list[float], list[float]]:
+    """The harness's loop with the user's functions from params [W1, b1, W2, b2] on X (inputs, m) and
+    labels y (m,): (losses, train accuracies), one per iteration and one before the first."""
+    losses, accs, until, lr = [], [], schedule.until, schedule.lr
+    for _ in range(schedule.iterations + 1):
         Z1, A1, Z2, A2 = nb.call("forward", *params, X)
         A2 = np.asarray(A2, np.float64)
         losses.append(float(-np.log(np.maximum(A2[y, np.arange(len(y))], 1e-300)).mean()))
@@ -373,10 +409,10 @@ def train_with(nb: Notebook, params: list, X: np.ndarray, y: np.ndarray, lr: flo
 def check_training(nb: Notebook, ref: Reference, data: Prepared, report: CheckReport) -> None:
     """The loss falls; 64 images are learnt to 100 %; the file's own loop runs all its iterations."""
     with np.errstate(all="ignore"):
-        losses, _ = train_with(nb, [p.copy() for p in ref.params], ref.X, ref.y, 0.1, 20)
+        losses, _ = train_with(nb, [p.copy() for p in ref.params], ref.X, ref.y, Schedule(0.1, 20))
         X, y = batch(data, OVERFIT_IMAGES)
         params = reference_params(data.n_inputs, data.n_classes, OVERFIT_HIDDEN, 1)
-        _, accs = train_with(nb, params, X, y, OVERFIT_LR, OVERFIT_ITERATIONS, until=lambda a: a == 1.0)
+        _, accs = train_with(nb, params, X, y, Schedule(OVERFIT_LR, OVERFIT_ITERATIONS, until=lambda a: a == 1.0))
     if not losses[-1] < losses[0]:
         report.findings.append(
             Finding(

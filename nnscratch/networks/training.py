@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -24,7 +25,7 @@ from nnscratch.data import Prepared
 from nnscratch.network import Params
 from nnscratch.networks.loading import Notebook, UserCodeError
 from nnscratch.run_config import RunConfig, run_config
-from nnscratch.train.history import RunResult, final_metrics, layer_row
+from nnscratch.train.history import RunEnd, RunResult, final_metrics, layer_row
 from nnscratch.train.model import build_params
 
 REPORT_EVERY = 1.0  # seconds between progress reports
@@ -63,19 +64,29 @@ def as_params(arrays: list[np.ndarray]) -> Params:
     return {"W": [W1, W2], "b": [np.broadcast_to(b1, (W1.shape[0], 1)), np.broadcast_to(b2, (W2.shape[0], 1))]}
 
 
-def notebook_history_row(
-    iteration: int, arrays: list, forward: tuple, grads: tuple, y: np.ndarray, test_pred: np.ndarray, y_test
-) -> dict:
+@dataclass(frozen=True)
+class NotebookPass:
+    """One iteration of the user's functions: the parameters [W1, b1, W2, b2] it started from, the
+    forward arrays (Z1, A1, Z2, A2) and the gradients (dW1, db1, dW2, db2) they gave."""
+
+    arrays: list
+    forward: tuple
+    grads: tuple
+
+
+def notebook_history_row(iteration: int, step: NotebookPass, test_pred: np.ndarray, data: Prepared) -> dict:
     """The built-in network's history columns (nnscratch.train.history.history_row) for one hidden layer,
-    from the user's forward arrays (Z1, A1, Z2, A2) and gradients (dW1, db1, dW2, db2) of this iteration."""
-    Z1, A1, _, A2 = forward
-    params = as_params(arrays)
+    from the user's pass of this iteration over the training set (labels data.y_train) and its predicted
+    test classes test_pred (N_test,)."""
+    Z1, A1, _, A2 = step.forward
+    y, grads = data.y_train, step.grads
+    params = as_params(step.arrays)
     grad_params = {"W": [np.asarray(grads[0]), np.asarray(grads[2])], "b": [np.asarray(grads[1]), np.asarray(grads[3])]}
     row = {
         "iteration": iteration,
         "loss": cross_entropy_of(A2, y),
         "train_acc": dg.accuracy(A2.argmax(axis=0), y),
-        "test_acc": dg.accuracy(test_pred, y_test),
+        "test_acc": dg.accuracy(test_pred, data.y_test),
         "test_classes": int(len(np.unique(test_pred))),
     }
     row |= layer_row(1, A1, 0, params, grad_params, can_die=True)
@@ -123,7 +134,7 @@ def train_notebook(
             diverged = not (finite(fwd[3]) and finite(arrays))
             if evaluating(i, iterations, cfg.train.eval_every) or diverged:
                 test_pred = test_predictions(nb, arrays, data.X_test)
-                history.append(notebook_history_row(i, arrays, fwd, grads, y, test_pred, data.y_test))
+                history.append(notebook_history_row(i, NotebookPass(arrays, fwd, grads), test_pred, data))
             if diverged or i == iterations:
                 break
             # kept in the run's dtype: a float64 one-hot in the user's code would otherwise promote them
@@ -134,7 +145,8 @@ def train_notebook(
             if stop_asked and stop_asked():
                 raise KeyboardInterrupt("stopped: a run of your own network starts again on resume")
     regular = [h for h in history if h["iteration"] % cfg.train.eval_every == 0 or h is history[-1]]
-    metrics = final_metrics(test_pred, data, history, diverged, cfg.train.collapse_margin, t0, regular)
+    end = RunEnd(test_pred, diverged, time.perf_counter() - t0)
+    metrics = final_metrics(end, data, history, cfg.train.collapse_margin, regular)
     return RunResult(history, metrics | {"live_fraction": 1.0, "network_sha256": nb.sha256})
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -118,8 +119,19 @@ def cell_labels(cell: pd.DataFrame) -> tuple[float, str, bool]:
     return mean, text, bad
 
 
-def draw_heatmap(ax, sub: pd.DataFrame, rows: str | None, cols: str | None, row_levels, col_levels, cbar_ax):
-    """One annotated panel: mean test accuracy per cell, failures outlined in red."""
+@dataclass(frozen=True)
+class HeatGrid:
+    """A heatmap's cells: the row axis and column axis (None: one row or column, "all") and their levels."""
+
+    rows: str | None
+    cols: str | None
+    row_levels: list
+    col_levels: list
+
+
+def draw_heatmap(ax, sub: pd.DataFrame, grid: HeatGrid, cbar_ax) -> None:
+    """One annotated panel of the runs `sub`: mean test accuracy per cell, failures outlined in red."""
+    rows, cols, row_levels, col_levels = grid.rows, grid.cols, grid.row_levels, grid.col_levels
     values = np.full((len(row_levels), len(col_levels)), np.nan)
     labels = np.full(values.shape, "", dtype=object)
     for (i, r), (j, c) in itertools.product(enumerate(row_levels), enumerate(col_levels)):
@@ -171,9 +183,12 @@ def collapse_heatmaps(
     panels = [p for p in panels if p != facet]
     combos = panel_combos(runs, panels)
     facets = list(pd.unique(runs[facet])) if facet else [None]  # in the order given
-    levels = {f: facet_levels(runs if f is None else runs[runs[facet] == f], rows, cols) for f in facets}
-    row_levels = max((r for r, _ in levels.values()), key=len)  # for the figure's size
-    col_levels = max((c for _, c in levels.values()), key=len)
+    grids = {
+        f: HeatGrid(rows, cols, *facet_levels(runs if f is None else runs[runs[facet] == f], rows, cols))
+        for f in facets
+    }
+    row_levels = max((g.row_levels for g in grids.values()), key=len)  # for the figure's size
+    col_levels = max((g.col_levels for g in grids.values()), key=len)
     cells = [(combo, f) for combo in combos for f in facets]  # a facet's levels sit next to each other
     ncols = len(facets) if facet else min(4, len(combos))
     nrows = int(np.ceil(len(cells) / ncols))
@@ -189,7 +204,7 @@ def collapse_heatmaps(
         for axis, value in shown.items():
             mask &= runs[axis].astype(str) == str(value)
         with alone(ax):
-            draw_heatmap(ax, runs[mask], rows, cols, *levels[level], cbar_ax if k == 0 else None)
+            draw_heatmap(ax, runs[mask], grids[level], cbar_ax if k == 0 else None)
         ax.set_title("\n".join(f"{a} = {v}" for a, v in shown.items()) or "all runs", fontsize=9)
     for ax in list(grid.flat)[len(cells) :]:
         ax.axis("off")

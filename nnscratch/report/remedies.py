@@ -4,6 +4,7 @@ best remedy, from a claims file whose claims name a `failure` and a `remedy` (co
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -95,8 +96,8 @@ def remedy_curves_figure(claims: dict, table: pd.DataFrame, runs: pd.DataFrame, 
         best = mine.loc[mine["mean"].idxmax()]
         first = specs[(failure, best["remedy"])]["checks"][0]
         column = "train_acc" if first["measure"] == "train_acc" else "test_acc"
-        for label, where, color in curve_groups(specs[(failure, best["remedy"])], best["remedy"]):
-            plot_runs(ax, hist, select(runs, where), column, label, color)
+        for curve in curve_groups(specs[(failure, best["remedy"])], best["remedy"]):
+            plot_runs(ax, hist, select(runs, curve.where), column, curve)
         ax.set_title(failure, fontsize=9)
         ax.set_xlabel("iteration")
         ax.set_ylabel(column.replace("_", " "))
@@ -107,16 +108,27 @@ def remedy_curves_figure(claims: dict, table: pd.DataFrame, runs: pd.DataFrame, 
     return save(fig, path)
 
 
-def curve_groups(spec: dict, remedy: str) -> list[tuple[str, dict, str]]:
-    """(label, selection, colour) of the failing runs, the remedy's and, for a contrast, the reference."""
+@dataclass(frozen=True)
+class Curve:
+    """One group of runs on a remedy's learning curves: its legend label, which runs (a selection, as
+    the claims file writes them) and its colour."""
+
+    label: str
+    where: dict
+    color: str
+
+
+def curve_groups(spec: dict, remedy: str) -> list[Curve]:
+    """The curves of the failing runs, the remedy's and, for a contrast, the reference."""
     first = spec["checks"][0]
-    groups = [("failing", spec["failing"], "#e76f51"), (f"best: {remedy}", runs_of(first), "#2a9d8f")]
-    return groups + ([("reference", first["b"], "#6c757d")] if first.get("b") else [])
+    groups = [Curve("failing", spec["failing"], "#e76f51"), Curve(f"best: {remedy}", runs_of(first), "#2a9d8f")]
+    return groups + ([Curve("reference", first["b"], "#6c757d")] if first.get("b") else [])
 
 
-def plot_runs(ax, hist: pd.DataFrame, chosen: pd.DataFrame | None, column: str, label: str, color: str) -> None:
-    """One thin line per run of `chosen` and their mean thick; the failing runs' mean dashed, on top
-    (a remedy that only adds iterations retraces it first)."""
+def plot_runs(ax, hist: pd.DataFrame, chosen: pd.DataFrame | None, column: str, curve: Curve) -> None:
+    """One thin line per run of `chosen` (curve.where's runs) and their mean thick; the failing runs'
+    mean dashed, on top (a remedy that only adds iterations retraces it first)."""
+    label, color = curve.label, curve.color
     ids = set(chosen["run_id"]) if chosen is not None else set()
     h = hist[hist["run_id"].isin(ids)]
     for _, one in h.groupby("run_id"):

@@ -4,7 +4,6 @@ every hidden layer the learning log debugged by), its final metrics, and its sha
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,17 +22,17 @@ class RunResult:
     metrics: dict
 
 
-def history_row(m: Model, s: Pass, test_pred: np.ndarray, y: np.ndarray, y_test: np.ndarray, act: Activation) -> dict:
-    """One history row: loss and accuracies of this pass over the full training set (labels y: (N,)),
-    the test set's (predicted classes test_pred and labels y_test: (N_test,)), and the diagnostics of
-    every hidden layer, of the whole network (skipped units included). `m` is synced."""
+def history_row(m: Model, s: Pass, test_pred: np.ndarray, data: Prepared, act: Activation) -> dict:
+    """One history row: loss and accuracies of this pass over the full training set (labels
+    data.y_train: (N,)), the test set's (predicted classes test_pred against data.y_test: (N_test,)),
+    and the diagnostics of every hidden layer, of the whole network (skipped units included). `m` is synced."""
     train_pred = s.log_probs.argmax(axis=0)
-    train_acc = float(s.weights[train_pred[0]]) if s.weights is not None else dg.accuracy(train_pred, y)
+    train_acc = float(s.weights[train_pred[0]]) if s.weights is not None else dg.accuracy(train_pred, data.y_train)
     row = {
         "iteration": m.iteration,
         "loss": s.loss,
         "train_acc": train_acc,
-        "test_acc": dg.accuracy(test_pred, y_test),
+        "test_acc": dg.accuracy(test_pred, data.y_test),
         "test_classes": int(len(np.unique(test_pred))),
     }
     skipped = [m.width - len(m.live)] + [0] * (len(s.As) - 1)
@@ -63,31 +62,34 @@ def layer_row(l: int, A: np.ndarray, skipped: int, params: Params, grads: Params
     }
 
 
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run ended: the test classes its final parameters predict (N_test,), whether it diverged,
+    and the seconds it took."""
+
+    test_pred: np.ndarray
+    diverged: bool
+    seconds: float
+
+
 def final_metrics(
-    test_pred: np.ndarray,
-    data: Prepared,
-    history: list[dict],
-    diverged: bool,
-    collapse_margin: float,
-    t0: float,
-    regular: list[dict] | None = None,
+    end: RunEnd, data: Prepared, history: list[dict], collapse_margin: float, regular: list[dict] | None = None
 ) -> dict:
     """The run's final numbers: the last history row, with outcome and test accuracy of the final
     parameters (for a diverged run, the last evaluation's test accuracy stands). best_test_acc is the
     best of the `regular` rows (default: all), i.e. without the early ones at iterations 1, 2, 4, ...
-    collapse_margin: train.collapse_margin (nnscratch.diagnostics.outcome).
-    test_pred: (N_test,) predicted classes."""
+    collapse_margin: train.collapse_margin (nnscratch.diagnostics.outcome)."""
     last = history[-1] if history else {}
     metrics = dict(last)
     metrics |= {
-        "outcome": dg.outcome(test_pred, data.y_test, diverged, collapse_margin),
+        "outcome": dg.outcome(end.test_pred, data.y_test, end.diverged, collapse_margin),
         "best_test_acc": max((h["test_acc"] for h in (history if regular is None else regular)), default=float("nan")),
         "majority_rate": dg.majority_rate(data.y_test),
-        "seconds": time.perf_counter() - t0,
+        "seconds": end.seconds,
     }
-    if not diverged:
-        metrics["test_acc"] = dg.accuracy(test_pred, data.y_test)
-        metrics["test_classes"] = int(len(np.unique(test_pred)))
+    if not end.diverged:
+        metrics["test_acc"] = dg.accuracy(end.test_pred, data.y_test)
+        metrics["test_classes"] = int(len(np.unique(end.test_pred)))
     return metrics
 
 

@@ -13,10 +13,9 @@ from nnscratch.network import (
     Params,
     backward,
     cross_entropy,
-    forward,
+    forward_cache,
     init_params,
     layer_inits,
-    log_softmax,
 )
 from nnscratch.optimizers import make_optimizer
 from nnscratch.run_config import RunConfig
@@ -99,16 +98,36 @@ class Pass:
     Z1: np.ndarray | None = None  # the first layer's pre-activations of the live units (a view of the stack's)
 
 
-def live_pass(
-    model: Model, Z1: np.ndarray, A1: np.ndarray, y: np.ndarray, Y: np.ndarray, dZ1: np.ndarray, act: Activation
-) -> Pass:
-    """Forward and backward above the first layer; writes the model's dZ1 rows into dZ1 (a view)."""
+@dataclass(frozen=True)
+class FirstLayer:
+    """The stacked first layer's arrays of one pass, (rows, N) each: pre-activations Z1, activations
+    A1 = f(Z1), and dZ1, which the backward pass writes."""
+
+    Z1: np.ndarray
+    A1: np.ndarray
+    dZ1: np.ndarray
+
+    def rows(self, rows: slice) -> FirstLayer:
+        """One model's rows of each array (views)."""
+        return FirstLayer(self.Z1[rows], self.A1[rows], self.dZ1[rows])
+
+
+@dataclass(frozen=True)
+class Labels:
+    """A pass's labels: y (N,) int and their one-hot Y (classes, N)."""
+
+    y: np.ndarray
+    Y: np.ndarray
+
+
+def live_pass(model: Model, first: FirstLayer, labels: Labels, act: Activation) -> Pass:
+    """Forward and backward above the first layer, from the model's rows of the first layer's arrays;
+    writes its dZ1 into first.dZ1 (a view of the stack's)."""
     top = upper(model.trained)
-    Zs, As = forward(top, A1, act=act)
-    log_probs = log_softmax(Zs[-1])
-    grads = backward(top, Zs, As, log_probs, Y, input_grad=True, act=act)
-    np.multiply(grads.pop("dX")[0], act.grad(Z1, A1), out=dZ1)
-    return Pass(cross_entropy(log_probs, y), grads, As, log_probs, Z1=Z1)
+    cache = forward_cache(top, first.A1, act)
+    grads = backward(top, cache, labels.Y, input_grad=True, act=act)
+    np.multiply(grads.pop("dX")[0], act.grad(first.Z1, first.A1), out=first.dZ1)
+    return Pass(cross_entropy(cache.log_probs, labels.y), grads, cache.As, cache.log_probs, Z1=first.Z1)
 
 
 def constant_pass(model: Model, y: np.ndarray, act: Activation) -> Pass:
@@ -118,10 +137,9 @@ def constant_pass(model: Model, y: np.ndarray, act: Activation) -> Pass:
     share = np.bincount(y, minlength=model.params["W"][-1].shape[0]) / len(y)  # one entry per class
     freq = share.astype(dt)[:, None]
     top = upper(model.trained)
-    Zs, As = forward(top, np.zeros((0, 1), dt), act=act)
-    log_probs = log_softmax(Zs[-1])
-    grads = backward(top, Zs, As, log_probs, freq, act=act)
-    return Pass(float(-(freq * log_probs).sum()), grads, As, log_probs, share)
+    cache = forward_cache(top, np.zeros((0, 1), dt), act)
+    grads = backward(top, cache, freq, act=act)
+    return Pass(float(-(freq * cache.log_probs).sum()), grads, cache.As, cache.log_probs, share)
 
 
 def new_model(cfg: RunConfig, n_inputs: int, n_classes: int, inputs: np.ndarray | None = None) -> Model:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -54,8 +55,18 @@ from nnscratch.network import (
 )
 from nnscratch.run_config import RunConfig, run_config
 from nnscratch.train import saved
-from nnscratch.train.history import RunResult, final_metrics, history_row, share_time
-from nnscratch.train.model import Model, Pass, all_finite, constant_pass, live_pass, new_model, upper
+from nnscratch.train.history import RunEnd, RunResult, final_metrics, history_row, share_time
+from nnscratch.train.model import (
+    FirstLayer,
+    Labels,
+    Model,
+    Pass,
+    all_finite,
+    constant_pass,
+    live_pass,
+    new_model,
+    upper,
+)
 from nnscratch.train.saved import UnusableState
 from nnscratch.train.skip import can_skip, fixed_test_share, used_inputs
 
@@ -111,7 +122,20 @@ def batches(n: int, batch_size: int | None, rng: np.random.Generator) -> Batches
     return Batches(n, batch_size, rng)
 
 
-# ---------------------------------------------------------------- one model inside a stack
+@dataclass(frozen=True)
+class Hooks:
+    """What a stack calls back as it trains, each optional. `report` is called about every REPORT_EVERY
+    seconds with each run's progress so far (Stack.progress); `on_stop` with (index of the config, its
+    RunResult: Stack.stopped) the moment each run finishes or diverges, so that its record can be
+    written before the stack ends. `checkpoint` is a Checkpoint or its fields as a tuple
+    (every, save[, asked])."""
+
+    report: Callable[[list[RunProgress]], None] | None = None
+    on_stop: Callable[[int, RunResult], None] | None = None
+    checkpoint: tuple | None = None
+
+
+NO_HOOKS = Hooks()
 
 
 # ---------------------------------------------------------------- the stack
@@ -125,26 +149,18 @@ class Stack:
     many rows) however many units die. Each model keeps its own iteration count, so when it joined
     changes none of its numbers beyond float32 rounding.
 
-    `report`, if given, is called about every REPORT_EVERY seconds with each run's progress so far
-    (Stack.progress); `on_stop`, if given, with (index of the config, its RunResult: Stack.stopped)
-    the moment each run finishes or diverges, so that its record can be written before the stack
-    ends. `checkpoint`, if given, is a Checkpoint or its fields as a tuple (every, save[, asked]).
+    `hooks` (Hooks) are what it calls back as it trains.
     """
 
     def __init__(
-        self,
-        cfgs: list[RunConfig | dict],
-        data: Prepared,
-        max_rows: int | None = None,
-        report: Callable[[list[RunProgress]], None] | None = None,
-        on_stop: Callable[[int, RunResult], None] | None = None,
-        checkpoint: tuple | None = None,
+        self, cfgs: list[RunConfig | dict], data: Prepared, max_rows: int | None = None, hooks: Hooks = NO_HOOKS
     ):
         cfgs = [run_config(c) for c in cfgs]  # a record's plain config read as its object
         self.cfg = cfgs[0]  # what the stacked runs share: data, train, activation (nnscratch.run.plan)
-        self.data, self.max_rows, self.report = data, max_rows, report
+        self.data, self.max_rows, self.report = data, max_rows, hooks.report
         # (every, save, asked): asked() says a state is wanted now (a stopping sweep), whatever `every` says
-        self.on_stop, self.checkpoint = on_stop, Checkpoint(*checkpoint) if checkpoint else None
+        self.on_stop = hooks.on_stop
+        self.checkpoint = Checkpoint(*hooks.checkpoint) if hooks.checkpoint else None
         self.X, self.y = data.X_train, data.y_train
         skip_dead = self.cfg.train.skip_dead
         inputs = used_inputs(self.X) if skip_dead else None
@@ -202,12 +218,12 @@ class Stack:
             m.trained["W"][0], m.trained["b"][0] = self.W1[m.rows], self.b1[m.rows]
             start = m.rows.stop
 
-    def arrays(self, n: int) -> tuple[np.ndarray, ...]:
+    def arrays(self, n: int) -> FirstLayer:
         """Z1, A1, dZ1 for the live units and n samples."""
         units = self.W1.shape[0]
         if n == self.buffers[0].shape[1]:
-            return tuple(b[:units] for b in self.buffers)
-        return tuple(np.empty((units, n), self.W1.dtype) for _ in range(3))
+            return FirstLayer(*(b[:units] for b in self.buffers))
+        return FirstLayer(*(np.empty((units, n), self.W1.dtype) for _ in range(3)))
 
     def forward_backward(
         self, X: np.ndarray, y: np.ndarray, Y: np.ndarray, detect: bool
@@ -215,14 +231,14 @@ class Stack:
         """One pass (forward and backward) of every model still training, on X (inputs used, N), its
         labels y (N,) and one-hot Y (classes, N): {model index: Pass}, and, if `detect`, which stacked
         rows are dead on all of X ((rows,) bool; else all False)."""
-        Z1, A1, dZ1 = self.arrays(X.shape[1])
+        first = self.arrays(X.shape[1])
+        Z1, A1, dZ1 = first.Z1, first.A1, first.dZ1
         np.matmul(self.W1, X, out=Z1)
         Z1 += self.b1
         self.act(Z1, out=A1)
+        labels = Labels(y, Y)
         steps = {
-            i: live_pass(m, Z1[m.rows], A1[m.rows], y, Y, dZ1[m.rows], self.act)
-            if len(m.live)
-            else constant_pass(m, y, self.act)
+            i: live_pass(m, first.rows(m.rows), labels, self.act) if len(m.live) else constant_pass(m, y, self.act)
             for i, m in self.training()
         }
         for _, m in self.training():
@@ -355,15 +371,8 @@ class Stack:
                 m.sync()
                 diverged = not np.isfinite(s.loss) or not all_finite(m.params)
                 regular = [h for h in m.history if h["iteration"] % self.eval_period == 0 or h is m.history[-1]]
-                m.final = final_metrics(
-                    self.test_predictions(m),
-                    self.data,
-                    m.history,
-                    diverged,
-                    self.cfg.train.collapse_margin,
-                    t0,
-                    regular,
-                )
+                end = RunEnd(self.test_predictions(m), diverged, time.perf_counter() - t0)
+                m.final = final_metrics(end, self.data, m.history, self.cfg.train.collapse_margin, regular)
                 changed = True
                 if self.on_stop:
                     self.on_stop(i, self.stopped(m, t0))
@@ -399,17 +408,17 @@ class Stack:
     def evaluate(self, m: Model, s: Pass, hidden: np.ndarray | None) -> dict:
         """One history row of a model (nnscratch.train.history.history_row), after syncing it."""
         m.sync()
-        return history_row(m, s, self.test_predictions(m, hidden), self.y, self.data.y_test, self.act)
+        return history_row(m, s, self.test_predictions(m, hidden), self.data, self.act)
 
 
 def train_stack(
     cfgs: list[RunConfig | dict], data: Prepared, max_rows: int | None = None, state: bytes | None = None, **hooks
 ) -> list[RunResult]:
     """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
-    once (None: all of them); one RunResult per config, in order. `hooks` are Stack's `report`,
-    `on_stop` and `checkpoint`; `state` (bytes of Stack.state) is where to continue from: the rest of
+    once (None: all of them); one RunResult per config, in order. `hooks` are the fields of Hooks
+    (`report`, `on_stop`, `checkpoint`); `state` (bytes of Stack.state) is where to continue from: the rest of
     the training is the same computation, so bit for bit the same numbers as a stack that never stopped."""
-    stack = Stack(cfgs, data, max_rows, **hooks)
+    stack = Stack(cfgs, data, max_rows, Hooks(**hooks))
     if state is not None:
         stack.restore(state)
     return stack.train()
