@@ -153,7 +153,7 @@ def record_death(spec: dict, runs_root: Path, strikes: int) -> None:
 
 
 def retry_after_death(lost: Dispatch, workers: int, strikes: Counter, paths: dict, since: float) -> list[list[dict]]:
-    """After a worker died, of `lost.planned` (the tasks in flight and queued): with checkpoints
+    """After a worker died, of `lost.planned` (the tasks it broke in flight): with checkpoints
     (parallel.checkpoint_every > 0), run the tasks in flight again whole on `workers` processes, each
     from its checkpoint; if a worker dies again (or without checkpoints), rerun alone each run still in
     flight. The tasks still to do."""
@@ -205,7 +205,7 @@ def run_on_loky(dispatch: Dispatch, since: float) -> None:
     ended); every other run goes on."""
     parallel, runs_root, bar, more = dispatch.parallel, dispatch.runs_root, dispatch.bar, dispatch.more
     prep_dir, strikes = runs_root.parent / ".prepared", Counter()
-    every, rows = parallel.checkpoint_every, parallel.stack_rows
+    every = parallel.checkpoint_every
     data_of = dispatch.data_specs()
     workers = worker_count(parallel.n_jobs, data_of)
     log.info("loky: %d workers", workers)
@@ -222,7 +222,7 @@ def run_on_loky(dispatch: Dispatch, since: float) -> None:
                     queue = sorted(queue + added, key=lambda t: -cost(t))  # stable: largest first, as planned
                 while queue and len(running) < workers + 1:  # one queued: a freed worker starts at once
                     task = queue.pop(0)
-                    args = (task, paths[data_key(task[0]["config"])], runs_root, rows or None, every)
+                    args = (task, paths[data_key(task[0]["config"])], runs_root, parallel.stack_rows or None, every)
                     running[executor(workers, every).submit(run_task, *args)] = task
                 ended, _ = wait(running, return_when=FIRST_COMPLETED)
                 try:

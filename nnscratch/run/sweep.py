@@ -446,8 +446,8 @@ def run_sweep(
     done = results.finished_ids(sweep_dir)
     batches, rounds, feed, foresee = work.batches, list(work.rounds), work.feed, work.foresee
     specs = [s for batch in [*batches, *rounds] for s in batch]
-    rows = parallel.stack_rows
-    planned = plan_tasks(batches, rows, parallel.stack_tasks, done) + round_tasks(rounds, rows, done)
+    planned = plan_tasks(batches, parallel.stack_rows, parallel.stack_tasks, done)
+    planned += round_tasks(rounds, parallel.stack_rows, done)
     planned.sort(key=lambda t: -cost(t))  # stable: the grid's tasks before a round's of equal cost
     more = None
     if feed:
@@ -456,12 +456,12 @@ def run_sweep(
             fed = feed()
             if foresee:
                 bar.foresee(foresee())
-            return round_tasks(fed, rows, results.finished_ids(sweep_dir)) if fed else []
+            return round_tasks(fed, parallel.stack_rows, results.finished_ids(sweep_dir)) if fed else []
 
     todo = [s for t in planned for s in t]
     counts = Counter()
-    shown = Display(progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv")
-    bar = Progress(specs, done, shown, on_record=on_record)
+    display = Display(progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv")
+    bar = Progress(specs, done, display, on_record=on_record)
     log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), parallel.backend)
     if foresee:
         bar.foresee(foresee())
