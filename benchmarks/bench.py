@@ -160,7 +160,7 @@ def grid_variant(
     with MemorySampler() as mem:
         t = time.perf_counter()
         overrides = [f"train.skip_dead={str(skip).lower()}"]
-        sweep_dir, counts = sweep.run(grid, parallel, overrides, out / name, progress=False)
+        sweep_dir, counts = sweep.run(sweep.SweepRequest(grid, overrides, out / name), parallel, progress=False)
         wall = time.perf_counter() - t
     model_iterations = sum(s["config"]["train"]["iterations"] for s in specs)
     row = {

@@ -139,7 +139,7 @@ def relog_trivial(
     logging.getLogger("nnscratch").setLevel(logging.WARNING)
     started = time.perf_counter()
     if sweep_dir is None:
-        sweep_dir, counts = sweep.run(trivial_grid(n), parallel, [], out_root, progress=False)
+        sweep_dir, counts = sweep.run(sweep.SweepRequest(trivial_grid(n), [], out_root), parallel, progress=False)
         stop_pool()
     else:
         counts = {"finished": len(results.run_dirs(sweep_dir))}

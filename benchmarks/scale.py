@@ -45,7 +45,7 @@ def measure(n: int, out_root: Path, parallel: dict) -> dict:
 
     logging.getLogger("nnscratch").setLevel(logging.WARNING)
     started = time.time()
-    sweep_dir, counts = sweep.run(trivial_grid(n), parallel, [], out_root, progress=False)
+    sweep_dir, counts = sweep.run(sweep.SweepRequest(trivial_grid(n), [], out_root), parallel, progress=False)
     session = results.read_sweep(sweep_dir)["sessions"][-1]
     first = min(e["written"] for e in results.read_journal(sweep_dir).values())
     tabulate = min(seconds(results.write_results, sweep_dir) for _ in range(5))  # best of 5, as timeit: 0.1 s at 10k

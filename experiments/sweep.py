@@ -30,12 +30,14 @@ def main(cfg: DictConfig) -> None:
             from nnscratch.run import sweep  # after: a second of imports (pandas, scipy), beside the tracker's
 
             sweep_dir, counts = sweep.run(
-                settings["sweep"],
+                sweep.SweepRequest(
+                    settings["sweep"],
+                    list(HydraConfig.get().overrides.task),
+                    Path(settings["out_root"]),
+                    resume=settings["resume"],
+                    adaptive=settings["adaptive"],
+                ),
                 as_object(Parallel, settings["parallel"]),
-                list(HydraConfig.get().overrides.task),
-                Path(settings["out_root"]),
-                settings["resume"],
-                adaptive=settings["adaptive"],
                 logger=tracker,
             )
             if settings["repair"]["enabled"]:  # after the grid: its failed runs' fixes, in the same pool

@@ -39,7 +39,9 @@ def claims_file(path, value: float):
 
 def sweep_with(tmp_path, seeds, adaptive=None, resume=None):
     grid = {**GRID, "axes": {**GRID["axes"], "seed": seeds}}
-    return sweep.run(grid, LOKY, [], tmp_path / "out", resume=resume, progress=False, adaptive=adaptive)
+    return sweep.run(
+        sweep.SweepRequest(grid, [], tmp_path / "out", resume=resume, adaptive=adaptive), LOKY, progress=False
+    )
 
 
 @pytest.fixture(scope="module")

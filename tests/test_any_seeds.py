@@ -37,7 +37,7 @@ def twenty(tmp_path_factory):
         },
     }
     adaptive = {"enabled": True, "max_seeds": 10, "claims": str(path)}  # nothing to add: every cell has 20
-    sweep_dir, counts = sweep.run(grid, LOKY, [], root / "out", progress=False, adaptive=adaptive)
+    sweep_dir, counts = sweep.run(sweep.SweepRequest(grid, [], root / "out", adaptive=adaptive), LOKY, progress=False)
     return sweep_dir, path, counts
 
 

@@ -109,7 +109,7 @@ def test_a_bad_cell_in_a_large_grid_is_named_before_anything_runs(tmp_path):
         "extra": {"typo": {"model": {"hiden": [[10]]}}},
     }
     with pytest.raises(ConfigError) as err:
-        sweep.run(g, {}, [], out_root=tmp_path)
+        sweep.run(sweep.SweepRequest(g, [], tmp_path), {})
     assert "train.lr: must be > 0, got -1.0" in str(err.value)
     assert "model.hiden=[10]: model: unknown key 'hiden' (did you mean 'hidden'?)" in str(err.value)
     assert not any(tmp_path.iterdir())

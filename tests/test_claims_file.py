@@ -71,7 +71,7 @@ def test_a_sweep_with_a_misspelled_claims_file_stops_before_any_work(tmp_path):
     (conf / "claims.yaml").write_text(yaml.safe_dump(claims, sort_keys=False))
     out = tmp_path / "out"
     with pytest.raises(ConfigError, match=r"claims\[0\] \(unscaled\) checks\[0\]: unknown key 'measur'"):
-        sweep.run(GRID, {"backend": "loky", "n_jobs": 1}, [], out, conf_dir=conf, progress=False)
+        sweep.run(sweep.SweepRequest(GRID, [], out, conf_dir=conf), {"backend": "loky", "n_jobs": 1}, progress=False)
     assert not out.exists()  # nothing written
 
 
@@ -134,7 +134,9 @@ def test_an_adaptive_sweep_refuses_a_misspelled_futility_stop_in_one_line_before
     adaptive = {"enabled": True, "max_seeds": 10, "claims": str(path)}
     out = tmp_path / "out"
     with pytest.raises(ConfigError) as refused:
-        sweep.run(grid, {"backend": "loky", "n_jobs": 1}, [], out, progress=False, adaptive=adaptive)
+        sweep.run(
+            sweep.SweepRequest(grid, [], out, adaptive=adaptive), {"backend": "loky", "n_jobs": 1}, progress=False
+        )
     assert str(refused.value) == (
         "claims.yaml.sequential.futility: unknown key 'belwo' (did you mean 'below'?) (keys: below, effect)"
     )

@@ -145,16 +145,14 @@ def hidden_folder(c: Cluster, tmp_path: Path) -> Path:
 
 def test_a_cluster_without_the_client_disk_runs_the_grid_as_loky_does(tmp_path):
     loky, _ = sweep.run(
-        GRID,
+        sweep.SweepRequest(GRID, [], tmp_path / "loky"),
         {"backend": "loky", "n_jobs": 2, "stack_rows": 64, "stack_tasks": 2},
-        [],
-        tmp_path / "loky",
         progress=False,
     )
     out = tmp_path / "client" / "outputs"
     with cluster(tmp_path, workers=2) as c:
         parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 64, "stack_tasks": 2}
-        dask, counts = sweep.run(GRID, parallel, [], out, progress=False)
+        dask, counts = sweep.run(sweep.SweepRequest(GRID, [], out), parallel, progress=False)
         pids = set(c.worker_pids().values())
     assert counts["finished"] == 16 and not counts["failed"]
     on_dask, on_loky = records(dask), records(loky)
@@ -170,7 +168,9 @@ def test_a_single_thread_cluster_runs_the_tasks_on_its_worker(one_worker, tmp_pa
     c = one_worker
     (pid,) = c.worker_pids().values()
     parallel = {"backend": "dask", "scheduler": c.address, "stack_rows": 0}
-    sweep_dir, counts = sweep.run(grid, parallel, [], hidden_folder(c, tmp_path) / "outputs", progress=False)
+    sweep_dir, counts = sweep.run(
+        sweep.SweepRequest(grid, [], hidden_folder(c, tmp_path) / "outputs"), parallel, progress=False
+    )
     assert counts["finished"] == 4
     assert {m["worker"].split(":")[1] for m in records(sweep_dir).values()} == {str(pid)} != {str(os.getpid())}
 
@@ -214,7 +214,7 @@ def test_the_client_sees_the_work_of_running_tasks_through_dask_events(one_worke
     monkeypatch.setattr(Progress, "TRAIL_EVERY", 0.2)
     parallel = {"backend": "dask", "scheduler": one_worker.address, "stack_rows": 0}
     out = hidden_folder(one_worker, tmp_path) / "outputs"
-    sweep_dir, counts = sweep.run(long_grid, parallel, [], out, progress=False)
+    sweep_dir, counts = sweep.run(sweep.SweepRequest(long_grid, [], out), parallel, progress=False)
     assert counts["finished"] == 1
     trail = pd.read_csv(sweep_dir / "progress.csv")
     running = trail[(trail["runs"] == 0) & (trail["done"] > 0)]
@@ -247,12 +247,16 @@ def test_a_task_whose_dask_worker_is_killed_continues_from_the_checkpoint_it_sen
     import psutil
 
     grid, stacked = kept(iterations=200), STACKED
-    straight, _ = sweep.run(grid, {"backend": "loky", "n_jobs": 2, **stacked}, [], tmp_path / "loky", progress=False)
+    straight, _ = sweep.run(
+        sweep.SweepRequest(grid, [], tmp_path / "loky"), {"backend": "loky", "n_jobs": 2, **stacked}, progress=False
+    )
     out = tmp_path / "client" / "outputs"
     with cluster(tmp_path, workers=2) as c:
         parallel = {"backend": "dask", "scheduler": c.address, **stacked, "checkpoint_every": 0.3}
         done = []
-        thread = threading.Thread(target=lambda: done.append(sweep.run(grid, parallel, [], out, progress=False)))
+        thread = threading.Thread(
+            target=lambda: done.append(sweep.run(sweep.SweepRequest(grid, [], out), parallel, progress=False))
+        )
         with caplog.at_level("WARNING"):
             thread.start()
             wait_until(lambda: len(list(out.glob("kept/*/checkpoints/*.ckpt"))) >= 2, 240, "two checkpoints", 0.05)
@@ -282,7 +286,7 @@ def test_a_stopped_dask_sweep_has_its_running_tasks_save_and_resume_continues_fr
     grid = kept(iterations=1500)  # long enough to be stopped mid-task
     (conf / "sweep" / "kept.yaml").write_text(yaml.safe_dump(grid, sort_keys=False))
     loky = {"backend": "loky", "n_jobs": 2, **STACKED}
-    straight, _ = sweep.run(grid, loky, [], tmp_path / "loky", progress=False)
+    straight, _ = sweep.run(sweep.SweepRequest(grid, [], tmp_path / "loky"), loky, progress=False)
     out = tmp_path / "client" / "outputs"
     with cluster(tmp_path, workers=2) as c:
         argv = [sys.executable, "-m", "experiments.sweep", "sweep=kept", f"out_root={out}", "parallel=dask"]
@@ -401,8 +405,10 @@ def test_a_users_network_file_reaches_workers_that_cannot_see_it(one_worker, tmp
     }
     overrides = ["network=notebook", f"network.source={mine}"]
     parallel = {"backend": "dask", "scheduler": one_worker.address}
-    dask, counts = sweep.run(grid, parallel, overrides, tmp_path / "d", progress=False)
-    loky, _ = sweep.run(grid, {"backend": "loky", "n_jobs": 1}, overrides, tmp_path / "l", progress=False)
+    dask, counts = sweep.run(sweep.SweepRequest(grid, overrides, tmp_path / "d"), parallel, progress=False)
+    loky, _ = sweep.run(
+        sweep.SweepRequest(grid, overrides, tmp_path / "l"), {"backend": "loky", "n_jobs": 1}, progress=False
+    )
     assert counts["finished"] == 2 and not counts["failed"], counts
     on_dask = {r: drop_where(m) for r, m in records(dask).items()}
     assert on_dask == {r: drop_where(m) for r, m in records(loky).items()}

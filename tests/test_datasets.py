@@ -120,7 +120,7 @@ def test_a_yaml_only_idx_dataset_sweeps_stacked_and_is_reported(tiny_conf, tmp_p
             "seed": [0],
         },
     }
-    sweep_dir, counts = sweep.run(grid, LOKY, [], tmp_path / "out", conf_dir=conf, progress=False)
+    sweep_dir, counts = sweep.run(sweep.SweepRequest(grid, [], tmp_path / "out", conf_dir=conf), LOKY, progress=False)
     runs = results.read_results(sweep_dir).set_index(["data.subset", "weights"])
     assert counts["finished"] == 4 and set(runs["stacked_with"]) == {2}
     assert runs.loc[(90, "uniform"), "test_acc"] > 0.9 and runs.loc[(45, "uniform"), "outcome"] == "ok"
@@ -154,7 +154,7 @@ def test_subset_above_the_datasets_size_is_refused_before_any_work(tiny_conf, tm
         task.run_single(spec_of(["data=tiny5", "data.subset=91"], conf), tmp_path / "run")
     grid = {"name": "g", "axes": {"data": ["tiny5"], "data.subset": [90, 91]}}
     with pytest.raises(ConfigError, match="data.subset: 91"):
-        sweep.run(grid, LOKY, [], tmp_path / "out", conf_dir=conf, progress=False)
+        sweep.run(sweep.SweepRequest(grid, [], tmp_path / "out", conf_dir=conf), LOKY, progress=False)
     assert not (tmp_path / "run").exists() and not (tmp_path / "out").exists()
 
 

@@ -145,7 +145,9 @@ def test_a_sweep_folder_is_diagnosed_again_exactly_as_its_runs_were(tmp_path):
         },
     }
     parallel = {"backend": "loky", "n_jobs": 1, "scheduler": None}
-    sweep_dir, _ = sweep.run(grid, parallel, [], tmp_path / "out", conf_dir=CONF_DIR, progress=False)
+    sweep_dir, _ = sweep.run(
+        sweep.SweepRequest(grid, [], tmp_path / "out", conf_dir=CONF_DIR), parallel, progress=False
+    )
     recorded = results.read_results(sweep_dir).set_index("run_id")
     configs = {d.name: json.loads((d / "config.json").read_text())["config"] for d in results.run_dirs(sweep_dir)}
     runs = results.read_results(sweep_dir)

@@ -44,7 +44,9 @@ def records_on_disk(out: Path) -> list[Path]:
 
 
 def sweep_in_thread(parallel: dict, out: Path) -> threading.Thread:
-    thread = threading.Thread(target=sweep.run, args=(QUEUED, parallel, [], out), kwargs={"progress": False})
+    thread = threading.Thread(
+        target=sweep.run, args=(sweep.SweepRequest(QUEUED, [], out), parallel), kwargs={"progress": False}
+    )
     thread.start()
     return thread
 
@@ -446,7 +448,7 @@ def test_a_stopped_sweep_ends_its_own_workers_and_leaves_the_callers_other_child
     watcher.start()
     try:
         with pytest.raises(stopping.Interrupted):
-            sweep.run(DURABLE, TWO_TASKS, [], out, progress=False)
+            sweep.run(sweep.SweepRequest(DURABLE, [], out), TWO_TASKS, progress=False)
         watcher.join(timeout=10)
         assert sent and sent[0], "the sweep had no loky worker when it was stopped"
         wait_for(lambda: not alive(sent[0]), 10, "the sweep's workers to end")

@@ -127,7 +127,9 @@ def test_a_checkpoint_holds_no_pickle_and_continues_bit_for_bit(task, tmp_path):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     """A finished TINY sweep (4 runs, one task each, in this process's loky pool)."""
-    sweep_dir, counts = sweep.run(TINY, IN_PROCESS, [], tmp_path_factory.mktemp("tiny"), progress=False)
+    sweep_dir, counts = sweep.run(
+        sweep.SweepRequest(TINY, [], tmp_path_factory.mktemp("tiny")), IN_PROCESS, progress=False
+    )
     assert counts["finished"] == 4
     return sweep_dir
 
@@ -172,7 +174,7 @@ def test_every_reader_takes_a_damaged_file_as_its_runs_problem_and_resume_redoes
     logged = logged_to_mlflow(sweep_dir, tmp_path, caplog)  # what experiments.log does
     assert logged == 1 and caplog.text.count("that run is not logged") == 3, caplog.text
     caplog.clear()
-    sweep.run(TINY, IN_PROCESS, [], tmp_path, resume=str(sweep_dir), progress=False)
+    sweep.run(sweep.SweepRequest(TINY, [], tmp_path, resume=str(sweep_dir)), IN_PROCESS, progress=False)
     assert every_number(sweep_dir) == every_number(tiny)  # the damaged runs trained again, bit for bit
     assert len(results.read_results(sweep_dir)) == 4
 
@@ -196,7 +198,7 @@ def test_a_folder_whose_sweep_json_is_garbage_is_refused_in_one_line(tiny, tmp_p
     shutil.copytree(tiny, sweep_dir)
     (sweep_dir / "sweep.json").write_text('{"name": "tiny", "axes": [')
     with pytest.raises(ConfigError, match="sweep.json cannot be read"):
-        sweep.run(TINY, IN_PROCESS, [], tmp_path, resume=str(sweep_dir), progress=False)
+        sweep.run(sweep.SweepRequest(TINY, [], tmp_path, resume=str(sweep_dir)), IN_PROCESS, progress=False)
 
 
 # ---------------------------------------------------------------- a full disk
@@ -332,10 +334,10 @@ def test_tls_settings_without_their_files_are_refused_before_anything_is_written
     tls = {"ca_file": str(tmp_path / "ca.pem"), "cert_file": str(tmp_path / "cert.pem"), "key_file": "key.pem"}
     parallel = IN_PROCESS | {"backend": "dask", "tls": tls}
     with pytest.raises(ConfigError, match=r"parallel.tls.ca_file: no file .*ca.pem") as refused:
-        sweep.run(TINY, parallel, [], tmp_path / "out", progress=False)
+        sweep.run(sweep.SweepRequest(TINY, [], tmp_path / "out"), parallel, progress=False)
     assert "parallel.tls.key_file: no file 'key.pem'" in str(refused.value)
     with pytest.raises(ConfigError, match=r"parallel.tls: must be null or \{ca_file, cert_file, key_file\}"):
-        sweep.run(TINY, parallel | {"tls": {"ca": "x"}}, [], tmp_path / "out", progress=False)
+        sweep.run(sweep.SweepRequest(TINY, [], tmp_path / "out"), parallel | {"tls": {"ca": "x"}}, progress=False)
     assert not (tmp_path / "out").exists()
 
 

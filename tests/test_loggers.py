@@ -149,7 +149,9 @@ def logged_runs(uri: str, sweep_dir: Path, experiment: str = "logsmoke") -> dict
 
 
 def run_grid(tmp_path: Path, logger, grid: dict = GRID, **kw) -> Path:
-    sweep_dir, counts = sweep.run(grid, LOKY, [], tmp_path / "out", progress=False, logger=logger, **kw)
+    sweep_dir, counts = sweep.run(
+        sweep.SweepRequest(grid, [], tmp_path / "out", **kw), LOKY, progress=False, logger=logger
+    )
     assert counts["finished"] == 8
     return sweep_dir
 
@@ -268,13 +270,16 @@ def test_resume_logs_the_runs_it_adds_once(tmp_path):
     uri = f"sqlite:///{tmp_path / 'store.db'}"
     sweep_dir = run_grid(tmp_path, None)  # logger=none: nothing logged
     first = MlflowLogger(settings(uri))
-    sweep.run(GRID, LOKY, [], tmp_path / "out", progress=False, resume=str(sweep_dir), logger=first)
+    sweep.run(sweep.SweepRequest(GRID, [], tmp_path / "out", resume=str(sweep_dir)), LOKY, progress=False, logger=first)
     before = {f: r.info.run_id for f, r in logged_runs(uri, sweep_dir).items()}
     assert len(before) == 8  # the earlier session's runs, logged by the resume
     lost = sorted(before)[0]
     os.rename(sweep_dir / "runs" / lost, tmp_path / "lost")  # as if its task had not ended
     counts = sweep.run(
-        GRID, LOKY, [], tmp_path / "out", progress=False, resume=str(sweep_dir), logger=MlflowLogger(settings(uri))
+        sweep.SweepRequest(GRID, [], tmp_path / "out", resume=str(sweep_dir)),
+        LOKY,
+        progress=False,
+        logger=MlflowLogger(settings(uri)),
     )[1]
     assert counts["finished"] == 1
     after = {f: r.info.run_id for f, r in logged_runs(uri, sweep_dir).items()}

@@ -151,7 +151,7 @@ def test_a_grid_runs_the_users_network_beside_the_built_in_one(tmp_path):
     crash.write_text(EXAMPLE.read_text().replace("    A1 = ReLU(Z1)\n", "    A1 = ReLU(Z1)\n    assert X.max() <= 1\n"))
     parallel = {"backend": "loky", "n_jobs": 2, "stack_rows": 256}
     sweep_dir, counts = sweep.run(
-        grid, parallel, ["network=notebook", f"network.source={bug}"], tmp_path, progress=False
+        sweep.SweepRequest(grid, ["network=notebook", f"network.source={bug}"], tmp_path), parallel, progress=False
     )
     runs = results.read_results(sweep_dir)
     assert sorted(runs["network"]) == ["builtin", "builtin", "notebook", "notebook"]
@@ -162,7 +162,7 @@ def test_a_grid_runs_the_users_network_beside_the_built_in_one(tmp_path):
     assert "Your network against the built-in one" in report and unit in report
     # a user's exception is that run's failure, with the user's own frame; the sweep and the built-in runs go on
     sweep_dir, counts = sweep.run(
-        grid, parallel, ["network=notebook", f"network.source={crash}"], tmp_path, progress=False
+        sweep.SweepRequest(grid, ["network=notebook", f"network.source={crash}"], tmp_path), parallel, progress=False
     )
     runs = results.read_results(sweep_dir).set_index(["network", "data.scaling"])
     assert runs.loc[("notebook", "none"), "status"] == "failed"

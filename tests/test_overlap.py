@@ -10,7 +10,7 @@ from nnscratch import results
 from nnscratch.run import sweep
 from nnscratch.run.adaptive import cell_key
 from nnscratch.run.overlap import OverlappedRounds
-from nnscratch.run.progress import Progress
+from nnscratch.run.progress import Display, Progress
 
 LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None, "stack_rows": 256, "stack_tasks": 2}
 GRID = {
@@ -74,7 +74,9 @@ def test_a_cell_is_judged_on_its_neighbours_seeds_after_the_round_before():
 def thresholds(tmp_path_factory):
     """Each uniform cell's lowest test accuracy over the grid's seeds: the three pass, so the cell goes to the
     design's next look (6 seeds), where on this data some of seeds 3-5 fall below it: a second round."""
-    sweep_dir, _ = sweep.run(GRID, LOKY, [], tmp_path_factory.mktemp("calibrate"), progress=False, adaptive=None)
+    sweep_dir, _ = sweep.run(
+        sweep.SweepRequest(GRID, [], tmp_path_factory.mktemp("calibrate"), adaptive=None), LOKY, progress=False
+    )
     runs = results.read_results(sweep_dir)
     low = runs[runs["weights"] == "uniform"].groupby("model.hidden")["test_acc"].min()
     return float(low["[8]"]), float(low["[16]"])
@@ -89,7 +91,9 @@ def claims_path(tmp_path_factory, thresholds):
 
 def adaptive_sweep(out, claims_path, overlap: bool, backend: str = "loky") -> tuple:
     adaptive = {"enabled": True, "max_seeds": 10, "claims": str(claims_path), "overlap": overlap}
-    sweep_dir, _ = sweep.run(GRID, LOKY | {"backend": backend}, [], out, progress=False, adaptive=adaptive)
+    sweep_dir, _ = sweep.run(
+        sweep.SweepRequest(GRID, [], out, adaptive=adaptive), LOKY | {"backend": backend}, progress=False
+    )
     return results.read_results(sweep_dir), results.read_sweep(sweep_dir)
 
 
@@ -140,7 +144,7 @@ def test_the_eta_counts_the_runs_foreseen():
     clock = Clock()
     config = {"model": {"hidden": [10]}, "data": {"subset": 1000, "scaling": "unit"}, "train": {"iterations": 10}}
     run = {"run_id": "a", "config": config}
-    bar = Progress([run], set(), False, "t", clock=clock)
+    bar = Progress([run], set(), Display(False, "t"), clock=clock)
     bar.PASS_UNITS = 0.0
     bar.plan([["a"]], workers=1)
     clock.now = 11.0

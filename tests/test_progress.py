@@ -11,7 +11,7 @@ import yaml
 
 from nnscratch.data import prepare
 from nnscratch.run import plan, sweep
-from nnscratch.run.progress import Progress, closing_lines, shown_fraction
+from nnscratch.run.progress import Display, Progress, closing_lines, shown_fraction
 from nnscratch.train.stack import Hooks, Stack
 
 
@@ -51,7 +51,7 @@ def test_the_eta_times_each_group_and_list_schedules_the_tasks_left(tmp_path, mo
     monkeypatch.setattr(Progress, "PASS_UNITS", 0.0)  # the passes' share: the next test
     clock, unit = Clock(), 10 * 1000 * 10  # planned work of a run: units x samples x iterations
     specs = [spec("a1", "unit"), spec("b1", "none"), spec("a2", "unit"), spec("b2", "none"), spec("c", "unit", 2000)]
-    bar = Progress(specs, set(), False, "t", tmp_path / "p.csv", clock=clock)
+    bar = Progress(specs, set(), Display(False, "t", tmp_path / "p.csv"), clock=clock)
     bar.plan([["a1"], ["b1"], ["a2"], ["b2"], ["c"]], workers=2)
     assert np.isnan(bar.estimate())  # nothing timed yet
     clock.now = 11.0
@@ -87,7 +87,7 @@ def test_a_pass_over_the_data_counts_so_a_thin_stack_of_an_unseen_group_costs_mo
     clock = Clock()  # work in units of samples x iterations (10,000): a pass costs 10 of them
     thick, thin = spec("a", "unit"), spec("c", "none")
     thick["config"]["model"]["hidden"] = [90]
-    bar = Progress([thick, thin], set(), False, "t", clock=clock)
+    bar = Progress([thick, thin], set(), Display(False, "t"), clock=clock)
     bar.plan([["a"], ["c"]], workers=1)
     clock.now = 11.0
     bar.moving({"a": (0.5, 0.5, 1.0)})
@@ -105,7 +105,7 @@ def test_a_pass_over_the_data_counts_so_a_thin_stack_of_an_unseen_group_costs_mo
 
 def test_a_run_reported_twice_is_counted_once_and_finished_runs_count_as_done(small_config):
     specs = [{"run_id": f"r{i}", "config": small_config} for i in range(4)]
-    bar = Progress(specs, done={"r3"}, enabled=False, desc="t")
+    bar = Progress(specs, done={"r3"}, display=Display(enabled=False, desc="t"))
     assert bar.planned_share() == 0.25
     bar.ended("r0", live_fraction=0.25, live_at_end=0.125)
     bar.ended("r0", live_fraction=0.25, live_at_end=0.125)  # reported twice (a retry)
@@ -126,7 +126,9 @@ def test_equal_tasks_take_turns_by_group_so_every_group_is_seen_early():
 
 def test_a_sweep_shows_progress_before_its_only_task_ends(tmp_path, monkeypatch, long_grid):
     monkeypatch.setattr(Progress, "TRAIL_EVERY", 0.2)
-    sweep_dir, counts = sweep.run(long_grid, {"backend": "loky", "n_jobs": 1}, [], tmp_path, progress=False)
+    sweep_dir, counts = sweep.run(
+        sweep.SweepRequest(long_grid, [], tmp_path), {"backend": "loky", "n_jobs": 1}, progress=False
+    )
     assert counts["finished"] == 1
     trail = pd.read_csv(sweep_dir / "progress.csv")
     running = trail[(trail["runs"] == 0) & (trail["done"] > 0)]
@@ -139,7 +141,7 @@ def test_a_log_that_is_no_terminal_gets_a_plain_line_every_30_seconds_not_carria
     clock = Clock()
     specs = [spec("a", "unit"), spec("b", "unit")]
     with caplog.at_level("INFO", logger="nnscratch.run.progress"):
-        bar = Progress(specs, set(), True, "grid", clock=clock, tty=False)
+        bar = Progress(specs, set(), Display(True, "grid", tty=False), clock=clock)
         bar.plan([["a"], ["b"]], workers=1)
         for t in range(1, 95):  # 94 s of reports, one a second
             clock.now = float(t)
@@ -157,7 +159,7 @@ def test_a_log_that_is_no_terminal_gets_a_plain_line_every_30_seconds_not_carria
 
 def test_a_terminal_gets_the_bar_and_no_plain_lines(caplog):
     with caplog.at_level("INFO", logger="nnscratch.run.progress"):
-        bar = Progress([spec("a", "unit")], set(), True, "grid", clock=Clock(), tty=True)
+        bar = Progress([spec("a", "unit")], set(), Display(True, "grid", tty=True), clock=Clock())
         shown = not bar.bar.disable
         bar.close()
     assert shown and not caplog.records
@@ -193,7 +195,7 @@ def test_the_sweeps_last_lines_say_how_runs_ended_and_where_to_look(tmp_path):
 def test_a_run_admitted_late_into_a_stack_is_timed_at_the_stacks_rate_not_by_its_own_work_alone(monkeypatch):
     monkeypatch.setattr(Progress, "PASS_UNITS", 0.0)
     clock = Clock()  # one task of two runs, admitted one after the other (a stack of at most one model)
-    bar = Progress([spec("x", "unit"), spec("z", "unit")], set(), False, "t", clock=clock)
+    bar = Progress([spec("x", "unit"), spec("z", "unit")], set(), Display(False, "t"), clock=clock)
     bar.plan([["x", "z"]], workers=1)
     clock.now = 1.0
     bar.moving({"x": (0.01, 0.01, 1.0), "z": (0.0, 0.0, 1.0)})  # the task started at 0

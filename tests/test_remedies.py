@@ -45,7 +45,9 @@ def test_a_tiny_remedies_grid_gives_its_matrix_and_verdicts(tmp_path, conf_copy)
         },
     }
     parallel = {"backend": "loky", "n_jobs": 2, "scheduler": None, "stack_rows": 256}
-    sweep_dir, counts = sweep.run(grid, parallel, [], tmp_path / "out", conf_dir=conf, progress=False)
+    sweep_dir, counts = sweep.run(
+        sweep.SweepRequest(grid, [], tmp_path / "out", conf_dir=conf), parallel, progress=False
+    )
     assert counts["finished"] == 18 and results.read_sweep(sweep_dir)["claims"] == "claims_toy.yaml"
     html = write_report([sweep_dir], claims_path=conf / "claims_toy.yaml").read_text()
     assert "What fixes each failure" in html

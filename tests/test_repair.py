@@ -184,7 +184,9 @@ def test_a_sweeps_failed_runs_are_repaired_in_a_folder_of_their_own_and_reported
         },
     }
     parallel = {"backend": "loky", "n_jobs": 1, "scheduler": None}
-    sweep_dir, _ = sweep.run(grid, parallel, [], tmp_path / "out", conf_dir=CONF_DIR, progress=False)
+    sweep_dir, _ = sweep.run(
+        sweep.SweepRequest(grid, [], tmp_path / "out", conf_dir=CONF_DIR), parallel, progress=False
+    )
     before = {d.name: digests(d) for d in results.run_dirs(sweep_dir)}
     csv_before = (sweep_dir / "results.csv").read_text()
     path = repair.repair_sweep(sweep_dir, parallel, Budget(max_tries=3), progress=False)

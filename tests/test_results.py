@@ -37,7 +37,9 @@ def test_atomic_writes_leave_no_partial_file(tmp_path):
 def test_the_journal_heals_from_the_run_folders(tmp_path):
     """Tables come from the journal; a run folder without a line, or newer than its line, is read."""
     grid = scale.trivial_grid(40)
-    sweep_dir, _ = sweep.run(grid, {"backend": "loky", "n_jobs": 2, "stack_rows": 64}, [], tmp_path, progress=False)
+    sweep_dir, _ = sweep.run(
+        sweep.SweepRequest(grid, [], tmp_path), {"backend": "loky", "n_jobs": 2, "stack_rows": 64}, progress=False
+    )
     full = results.read_results(sweep_dir)
     journal = sorted((sweep_dir / "journal").glob("*.jsonl"))
     lines = journal[0].read_text().splitlines()
@@ -59,7 +61,9 @@ def test_results_csv_from_journaled_lines_equals_a_table_of_the_run_folders(tmp_
     """results.csv is assembled from the lines the journal carries; pandas building the table from
     every run folder gives the same frame. A journal of an older format is rebuilt from the folders."""
     grid = scale.trivial_grid(40) | {"extra": {"failing": {"weights": ["uniform"], "fault": ["raise"]}}}
-    sweep_dir, counts = sweep.run(grid, {"backend": "loky", "n_jobs": 2}, [], tmp_path, progress=False)
+    sweep_dir, counts = sweep.run(
+        sweep.SweepRequest(grid, [], tmp_path), {"backend": "loky", "n_jobs": 2}, progress=False
+    )
     assert counts["failed"] == 1 and counts["finished"] == 40
     columns = results.result_columns(sweep_dir)
     rows = [results.result_row(**results.read_run(d)) for d in results.run_dirs(sweep_dir)]

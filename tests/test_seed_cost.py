@@ -23,7 +23,9 @@ GRID = {
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    sweep_dir, _ = sweep.run(GRID, LOKY, [], tmp_path_factory.mktemp("cost") / "out", progress=False)
+    sweep_dir, _ = sweep.run(
+        sweep.SweepRequest(GRID, [], tmp_path_factory.mktemp("cost") / "out"), LOKY, progress=False
+    )
     return sweep_dir, results.read_results(sweep_dir)
 
 

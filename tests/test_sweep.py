@@ -58,7 +58,9 @@ def toy(conf: Path, **axes) -> dict:
 
 
 def run(conf, tmp_path, grid=None, parallel=LOKY, **kw):
-    return sweep.run(grid or toy(conf), parallel, [], tmp_path / "out", conf_dir=conf, progress=False, **kw)
+    return sweep.run(
+        sweep.SweepRequest(grid or toy(conf), [], tmp_path / "out", conf_dir=conf, **kw), parallel, progress=False
+    )
 
 
 def metrics_by_id(sweep_dir: Path) -> dict:

@@ -112,7 +112,7 @@ def test_a_real_sweeps_records_give_its_stacks_and_flops(tmp_path, capsys):
         },
     }
     parallel = {"backend": "loky", "n_jobs": 1, "scheduler": None, "stack_rows": 16, "stack_tasks": 1}
-    sweep_dir, _ = sweep.run(grid, parallel, [], tmp_path / "out", progress=False)
+    sweep_dir, _ = sweep.run(sweep.SweepRequest(grid, [], tmp_path / "out"), parallel, progress=False)
     facts, work, inputs = sf.sweep_work(sweep_dir)
     table = results.read_results(sweep_dir).set_index("run_id").loc[work["run_id"]]
     assert len(work) == 8 and facts["stack_rows"] == 16

@@ -123,20 +123,28 @@ def with_seed(spec: dict, seed: int, names: list[str], conf_dir: Path, composer:
     return new
 
 
+@dataclass(frozen=True)
+class SeedRounds:
+    """What the adaptive rounds of a sweep plan from: the `claims` that judge it, its grid's `axes`, its
+    `specs` so far (the same list, grown as rounds add seeds), at most `max_seeds` seeds per cell, and
+    the `conf_dir` new runs compose from."""
+
+    claims: dict
+    axes: list[str]
+    specs: list[dict]
+    max_seeds: int
+    conf_dir: Path = CONF_DIR
+
+
 def plan_round(
-    claims: dict,
-    runs: pd.DataFrame,
-    histories: pd.DataFrame,
-    axes: list[str],
-    specs: list[dict],
-    max_seeds: int,
-    conf_dir: Path = CONF_DIR,
+    rounds: SeedRounds, runs: pd.DataFrame, histories: pd.DataFrame
 ) -> tuple[list[ClaimResult], list[dict], list[dict]]:
     """(claim results now, the round's cells as recorded in sweep.json, each cell's new run specs)."""
+    claims, axes, conf_dir = rounds.claims, rounds.axes, rounds.conf_dir
     results_ = evaluate(claims, runs, histories, axes)
     cells, new, composer = [], [], Composer(conf_dir)  # one Hydra compose per cell, not per seed
     test = design(claims)
-    for cell in wanted_cells(results_, specs, max_seeds, test.looks, test.futility is not None).values():
+    for cell in wanted_cells(results_, rounds.specs, rounds.max_seeds, test.looks, test.futility is not None).values():
         entry, added = round_entry(cell, axes, conf_dir, composer)
         cells.append(entry)
         new.append(added)

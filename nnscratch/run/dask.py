@@ -41,6 +41,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,9 +50,10 @@ from nnscratch import results
 from nnscratch.config.checks import ConfigError
 from nnscratch.networks.loading import own_network, source_path
 from nnscratch.run import checkpoint, stopping
+from nnscratch.run.dispatch import Dispatch
 from nnscratch.run.plan import worker_count
 from nnscratch.run.prepared import data_key, prepared_by_key
-from nnscratch.run.task import execute
+from nnscratch.run.task import TaskHooks, execute
 from nnscratch.train.stack import RunProgress
 
 if TYPE_CHECKING:
@@ -232,23 +234,21 @@ def execute_on_worker(
     specs: list[dict],
     data: datamod.Prepared,
     max_rows: int | None,
-    report,
-    on_stop,
+    hooks: TaskHooks,
     saving: tuple[str, str, float, str] | None = None,
-    state: bytes | None = None,
 ) -> list[tuple[dict, list[dict]]]:
-    """On a worker: execute a task (nnscratch.run.task.execute). With `saving` = (Variable name,
-    event topic, seconds, stop Event name), its stack's state goes into that Dask Variable about
-    every so many seconds and once the stop Event is set (then the task ends: SavedAtStop), each
-    save announced on the topic; it continues from the Variable's state if it holds one (this is
-    Dask's retry of a task whose worker died), else from `state`."""
+    """On a worker: execute a task (nnscratch.run.task.execute) with `hooks`' report and on_stop. With
+    `saving` = (Variable name, event topic, seconds, stop Event name), its stack's state goes into that
+    Dask Variable about every so many seconds and once the stop Event is set (then the task ends:
+    SavedAtStop), each save announced on the topic; it continues from the Variable's state if it holds
+    one (this is Dask's retry of a task whose worker died), else from `hooks.state`."""
     specs = on_this_worker(specs)
     if not saving:
-        return execute(specs, data, max_rows, report, on_stop)
+        return execute(specs, data, max_rows, TaskHooks(hooks.report, hooks.on_stop))
     from distributed import Variable, get_worker
 
     name, topic, every, stop_event = saving
-    saved, asked = Variable(name), polled(stop_event)
+    saved, asked, state = Variable(name), polled(stop_event), hooks.state
     try:
         state, went_on = saved.get(timeout=0.05), True
     except TimeoutError:
@@ -261,18 +261,18 @@ def execute_on_worker(
         if asked():
             raise SavedAtStop(name)
 
-    return execute(specs, data, max_rows, report, on_stop, (every, save, asked), state)
+    return execute(specs, data, max_rows, TaskHooks(hooks.report, hooks.on_stop, (every, save, asked), state))
 
 
 class InFlight:
     """The tasks on the cluster: each submitted with its data, its specs kept for the records its
     worker sends as runs stop, and the runs a worker died running retried one at a time."""
 
-    def __init__(self, client, shipped: dict, max_rows: int | None, report, on_stop, saves=None):
+    def __init__(self, client, shipped: dict, max_rows: int | None, hooks: TaskHooks, saves=None):
         from distributed import as_completed
 
         self.client, self.shipped, self.max_rows = client, shipped, max_rows
-        self.report, self.on_stop = report, on_stop
+        self.hooks = hooks  # each task's report and on_stop (its state: its checkpoint, in submit)
         self.saves = saves  # (checkpoint folder, event topic, seconds), or None: no checkpoints
         self.stop_event = f"nnscratch-stop-{uuid.uuid4().hex[:8]}"  # set when the sweep stops
         self.saving: dict[str, list[dict]] = {}  # Variable name -> the specs of its task in flight
@@ -294,7 +294,7 @@ class InFlight:
             self.saving[saving[0]] = specs
             if state is not None:  # resume=: the checkpoint this process kept
                 log.warning("a task of %d run(s) continues from its checkpoint", len(specs))
-        args = (specs, data, self.max_rows, self.report, self.on_stop, saving, state)
+        args = (specs, data, self.max_rows, replace(self.hooks, state=state), saving)
         future = self.client.submit(execute_on_worker, *args, key=key)
         self.running[future] = specs
         self.by_id.update((s["run_id"], s) for s in specs)
@@ -386,32 +386,30 @@ class InFlight:
 
 def run_tasks(
     client,
-    tasks: Iterable[list[dict]],
+    threads: int,
+    dispatch: Dispatch,
     prepared: dict[str, datamod.Prepared],
     write: Callable[[dict, dict, list[dict]], None],
-    threads: int,
-    max_rows: int | None = None,
-    moving: Callable[[dict[str, RunProgress]], None] | None = None,
-    saves: tuple[Path, float] | None = None,
-    more: Callable[[], list[list[dict]]] | None = None,
 ) -> None:
-    """Run every task on the cluster (and, after each task, those `more()` adds: overlapped adaptive rounds),
-    `write(spec, metrics, history)` each run's record the moment its
+    """Run every task of `dispatch` on the cluster's `threads` (and, after each task, those `dispatch.more()`
+    adds: overlapped adaptive rounds), `write(spec, metrics, history)` each run's record the moment its
     model stops (a Dask event from the worker; again with its task's result: `write` keeps the
-    first), and pass `moving` the work running tasks report (about every second, as Dask events).
-    With `saves` = (checkpoint folder, seconds), each task checkpoints about that often (see the
-    module doc), and at a stop (Ctrl-C, SIGTERM, ...) the running tasks save first. On any exception
-    cancel what is pending and re-raise: every record already written stays, and the last
-    checkpoint of each task in flight."""
+    first), and pass `dispatch.bar` the work running tasks report (about every second, as Dask events).
+    With parallel.checkpoint_every > 0, each task checkpoints about that often into the sweep's
+    checkpoints/ (see the module doc), and at a stop (Ctrl-C, SIGTERM, ...) the running tasks save
+    first. On any exception cancel what is pending and re-raise: every record already written stays,
+    and the last checkpoint of each task in flight."""
+    parallel, more, moving = dispatch.parallel, dispatch.more, dispatch.bar.moving
+    every, max_rows = parallel.checkpoint_every, parallel.stack_rows or None
+    saves = (dispatch.runs_root.parent / "checkpoints", every) if every else None
     shipped, size = ship_data(client, prepared)
     log.info("dask: %d worker threads; data shipped once to each worker: %.1f MB", threads, size / 1e6)
     topics = (f"nnscratch-{what}-{uuid.uuid4().hex[:8]}" for what in ("progress", "record", "checkpoint"))
     progress, stopped, saved = topics
-    report = functools.partial(report_progress, progress) if moving else None
+    hooks = TaskHooks(functools.partial(report_progress, progress), functools.partial(send_record, stopped))
     kept = (saves[0], saved, saves[1]) if saves else None
-    pool = InFlight(client, shipped, max_rows, report, functools.partial(send_record, stopped), kept)
-    if moving:
-        client.subscribe_topic(progress, lambda event: moving(event[1]))
+    pool = InFlight(client, shipped, max_rows, hooks, kept)
+    client.subscribe_topic(progress, lambda event: moving(event[1]))
     if saves:
         client.subscribe_topic(saved, pool.keep_state)
 
@@ -421,7 +419,7 @@ def run_tasks(
 
     client.subscribe_topic(stopped, record_sent)
     todo = collections.deque(more() if more else [])  # (a resumed sweep's rounds may be due at once)
-    todo.extend(tasks)
+    todo.extend(dispatch.planned)
 
     def taken(count: int) -> list[list[dict]]:
         return [todo.popleft() for _ in range(min(count, len(todo)))]
@@ -445,55 +443,44 @@ def run_tasks(
         client.cancel(list(pool.running))
         raise
     finally:
-        if moving:
-            client.unsubscribe_topic(progress)
+        client.unsubscribe_topic(progress)
         if saves:
             client.unsubscribe_topic(saved)
         client.unsubscribe_topic(stopped)
 
 
-def run_on_dask(
-    planned: list[list[dict]],
-    runs_root: Path,
-    parallel: Parallel,
-    counts: Counter,
-    bar: Progress,
-    more: Callable[[], list[list[dict]]] | None = None,
-    data_of: list[dict] | None = None,
-) -> None:
+def run_on_dask(dispatch: Dispatch) -> None:
     """Tasks on a Dask cluster (parallel.scheduler, or a LocalCluster of parallel.n_jobs workers), each
     checkpointed about every parallel.checkpoint_every seconds (0: never) into this process's
-    <sweep dir>/checkpoints/; this process writes every record. After each task, `more()` gives the
-    tasks to add (overlapped adaptive rounds: their data is among `data_of`'s). Over TLS with
+    <sweep dir>/checkpoints/; this process writes every record. After each task, `dispatch.more()` gives
+    the tasks to add (overlapped adaptive rounds: their data is among `dispatch.data_of`'s). Over TLS with
     parallel.tls (see security)."""
     # imported here: its tqdm is for the sweep's process, not for a Dask worker running this module's tasks
     from nnscratch.run.progress import tally
 
+    parallel, bar, more = dispatch.parallel, dispatch.bar, dispatch.more
     written, lock = set(bar.seen), threading.Lock()  # finished before (a resumed task's) or already written
 
     def write(spec: dict, metrics: dict, history: list[dict]) -> None:
         with lock:
             if spec["run_id"] in written:
                 return
-            row = results.record_run(runs_root.parent, spec, metrics, history)  # a full disk raises: not written
+            row = results.record_run(dispatch.runs_root.parent, spec, metrics, history)  # a full disk raises
             written.add(spec["run_id"])
-            tally(counts, row, bar)
+            tally(dispatch.counts, row, bar)
 
     def added() -> list[list[dict]]:
         tasks = more()
         bar.add(tasks)
         return tasks
 
-    todo = data_of or [s for t in planned for s in t]
-    if not planned and not more:
+    todo = dispatch.data_specs()
+    if not dispatch.planned and not more:
         return
     tls = dict(parallel.tls) if parallel.tls else None
     with connect(parallel.scheduler, worker_count(parallel.n_jobs, todo), tls) as client:
         threads = cluster_threads(client)
         ship_networks(client, todo)
-        bar.plan([[s["run_id"] for s in t] for t in planned], threads)
-        every = parallel.checkpoint_every
-        saves = (runs_root.parent / "checkpoints", every) if every else None
+        bar.plan([[s["run_id"] for s in t] for t in dispatch.planned], threads)
         prepared = dict(prepared_by_key(todo))
-        rows = parallel.stack_rows or None
-        run_tasks(client, planned, prepared, write, threads, rows, bar.moving, saves, added if more else None)
+        run_tasks(client, threads, replace(dispatch, more=added if more else None), prepared, write)

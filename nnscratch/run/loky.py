@@ -12,9 +12,10 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, wait
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -24,8 +25,8 @@ from joblib import delayed, parallel_config
 from joblib.externals.loky import get_reusable_executor
 
 from nnscratch import results
-from nnscratch.config.schema import Parallel
 from nnscratch.run import stopping
+from nnscratch.run.dispatch import Dispatch
 from nnscratch.run.plan import cost, pending, worker_count
 from nnscratch.run.prepared import data_key, save_prepared
 from nnscratch.run.progress import Progress, tally
@@ -125,14 +126,23 @@ def pool(n_jobs: int, every: float = 0):
     return parallel_config(backend="loky", n_jobs=n_jobs, initializer=stopping.start_worker, initargs=(every > 0,))
 
 
-def stream(
-    todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, n_jobs: int, max_rows: int = 0, every: float = 0
-):
-    """Yield run summaries as their tasks finish (any order); joblib dispatches them a few at a time.
-    Each task checkpoints about `every` seconds (0: never)."""
-    with pool(n_jobs, every):
+@dataclass(frozen=True)
+class LokyPool:
+    """How `stream` runs its tasks: on `workers` processes, stacks of at most `stack_rows` rows (0: no
+    limit), each task checkpointed about every `checkpoint_every` seconds (0: never)."""
+
+    workers: int = 2
+    stack_rows: int = 0
+    checkpoint_every: float = 0
+
+
+def stream(todo: list[list[dict]], paths: dict[str, Path], runs_root: Path, settings: LokyPool):
+    """Yield run summaries as their tasks finish (any order); joblib dispatches them a few at a time."""
+    every = settings.checkpoint_every
+    with pool(settings.workers, every):
         for summaries in Jobs(return_as="generator_unordered")(
-            delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root, max_rows or None, every) for t in todo
+            delayed(run_task)(t, paths[data_key(t[0]["config"])], runs_root, settings.stack_rows or None, every)
+            for t in todo
         ):
             yield from summaries
 
@@ -142,38 +152,32 @@ def record_death(spec: dict, runs_root: Path, strikes: int) -> None:
     results.record_run(runs_root.parent, spec, metrics, [])
 
 
-def retry_after_death(
-    planned: list[list[dict]],
-    runs_root: Path,
-    strikes: Counter,
-    paths: dict,
-    counts: Counter,
-    bar: Progress,
-    since: float,
-    pool: tuple[int, int, float] = (2, 0, 0),
-) -> list[list[dict]]:
-    """After a worker died: with checkpoints (pool: workers, stack_rows, checkpoint_every > 0), run
-    the tasks in flight again whole, each from its checkpoint; if a worker dies again (or without
-    checkpoints), rerun alone each run still in flight. The tasks still to do."""
+def retry_after_death(lost: Dispatch, workers: int, strikes: Counter, paths: dict, since: float) -> list[list[dict]]:
+    """After a worker died, of `lost.planned` (the tasks it broke in flight): with checkpoints
+    (parallel.checkpoint_every > 0), run the tasks in flight again whole on `workers` processes, each
+    from its checkpoint; if a worker dies again (or without checkpoints), rerun alone each run still in
+    flight. The tasks still to do."""
+    planned, runs_root, counts, bar, parallel = lost.planned, lost.runs_root, lost.counts, lost.bar, lost.parallel
+    whole = LokyPool(workers, parallel.stack_rows, parallel.checkpoint_every)
     by_id = {s["run_id"]: s for t in planned for s in t}
-    lost = in_flight(runs_root)
-    again = [t for t in planned if any(s["run_id"] in lost for s in t)] if pool[2] else []
+    gone = in_flight(runs_root)
+    again = [t for t in planned if any(s["run_id"] in gone for s in t)] if parallel.checkpoint_every else []
     if again:
         log.warning("a worker died; its %d task(s) run again whole, from their checkpoints", len(again))
         try:
-            for summary in stream(again, paths, runs_root, *pool):
+            for summary in stream(again, paths, runs_root, whole):
                 tally(counts, summary, bar)
-            lost = []
+            gone = []
         except Exception as err:
             if not is_worker_death(err):
                 raise
-            lost = in_flight(runs_root)
-    suspects = [by_id[r] for r in lost if r in by_id]
+            gone = in_flight(runs_root)
+    suspects = [by_id[r] for r in gone if r in by_id]
     log.warning("a worker died; retrying alone the %d run(s) it may have been running", len(suspects))
     for spec in suspects:
         strikes[spec["run_id"]] += 1
         try:
-            (summary,) = stream([[spec]], paths, runs_root, 2)
+            (summary,) = stream([[spec]], paths, runs_root, LokyPool())
         except Exception as err:
             if not is_worker_death(err):
                 raise
@@ -192,31 +196,24 @@ def executor(n_jobs: int, every: float = 0):
     return get_reusable_executor(max_workers=n_jobs, initializer=stopping.start_worker, initargs=(every > 0,))
 
 
-def run_on_loky(
-    planned: list[list[dict]],
-    runs_root: Path,
-    parallel: Parallel,
-    counts: Counter,
-    bar: Progress,
-    since: float,
-    more: Callable[[], list[list[dict]]] | None = None,
-    data_of: list[dict] | None = None,
-) -> None:
+def run_on_loky(dispatch: Dispatch, since: float) -> None:
     """Tasks on loky's process pool (parallel.n_jobs workers), each checkpointed about every
-    parallel.checkpoint_every seconds; after each task, `more()` gives the tasks to add (overlapped
-    adaptive rounds: their data is among `data_of`'s). A worker that dies (SIGKILL, out of memory)
-    breaks the pool: the runs it had in flight are retried alone, one at a time, and only a run that
-    kills its worker again is recorded as failed; every other run goes on."""
+    parallel.checkpoint_every seconds; after each task, `dispatch.more()` gives the tasks to add
+    (overlapped adaptive rounds: their data is among `dispatch.data_of`'s). A worker that dies (SIGKILL,
+    out of memory) breaks the pool: the runs it had in flight are retried alone, one at a time, and only
+    a run that kills its worker again is recorded as failed (runs recorded since `since` count as
+    ended); every other run goes on."""
+    parallel, runs_root, bar, more = dispatch.parallel, dispatch.runs_root, dispatch.bar, dispatch.more
     prep_dir, strikes = runs_root.parent / ".prepared", Counter()
-    every, rows = parallel.checkpoint_every, parallel.stack_rows
-    data_of = data_of or [s for t in planned for s in t]
+    every = parallel.checkpoint_every
+    data_of = dispatch.data_specs()
     workers = worker_count(parallel.n_jobs, data_of)
     log.info("loky: %d workers", workers)
-    queue, running = list(planned), {}
+    queue, running = list(dispatch.planned), {}
     try:
         paths = save_prepared(data_of, prep_dir)
         at_stop = partial(save_checkpoints_now, runs_root) if every else lambda: None
-        with watch_progress(runs_root / ".progress", bar, counts=counts), stopping.before_stopping(at_stop):
+        with watch_progress(runs_root / ".progress", bar, counts=dispatch.counts), stopping.before_stopping(at_stop):
             bar.plan([[s["run_id"] for s in t] for t in queue], workers)
             added = more() if more else []  # a resumed sweep's rounds may be due at once
             while queue or running or added:
@@ -225,20 +222,19 @@ def run_on_loky(
                     queue = sorted(queue + added, key=lambda t: -cost(t))  # stable: largest first, as planned
                 while queue and len(running) < workers + 1:  # one queued: a freed worker starts at once
                     task = queue.pop(0)
-                    args = (task, paths[data_key(task[0]["config"])], runs_root, rows or None, every)
+                    args = (task, paths[data_key(task[0]["config"])], runs_root, parallel.stack_rows or None, every)
                     running[executor(workers, every).submit(run_task, *args)] = task
                 ended, _ = wait(running, return_when=FIRST_COMPLETED)
                 try:
                     for future in ended:
                         task = running.pop(future)
                         for summary in future.result():
-                            tally(counts, summary, bar)
+                            tally(dispatch.counts, summary, bar)
                 except Exception as err:
                     if not is_worker_death(err):
                         raise
                     lost, running = [task, *running.values()], {}  # a dead worker breaks every future of the pool
-                    pool = (workers, rows, every)
-                    queue[:0] = retry_after_death(lost, runs_root, strikes, paths, counts, bar, since, pool)
+                    queue[:0] = retry_after_death(replace(dispatch, planned=lost), workers, strikes, paths, since)
                 added = more() if more else []
     finally:
         shutil.rmtree(prep_dir, ignore_errors=True)

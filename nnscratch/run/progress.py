@@ -76,6 +76,18 @@ def shown_fraction(before: float, elapsed: float, eta: float) -> float:
     return max(before, min(1.0, elapsed / (elapsed + eta)))
 
 
+@dataclass(frozen=True)
+class Display:
+    """How a Progress shows itself: at all (`enabled`), under which label (`desc`), where the trail of what
+    it showed is appended at the end (`record`, a CSV, or None), and whether stderr is a terminal (`tty`;
+    None: ask it)."""
+
+    enabled: bool
+    desc: str
+    record: Path | None = None
+    tty: bool | None = None
+
+
 class Progress:
     """A progress bar whose ETA is the time the tasks left will take, not a count of runs (the largest
     tasks go first, so a count of runs would promise hours for a job of minutes).
@@ -116,13 +128,11 @@ class Progress:
         self,
         specs: list[dict],
         done: set[str],
-        enabled: bool,
-        desc: str,
-        record: Path | None = None,
+        display: Display,
         clock: Callable[[], float] = time.time,
-        tty: bool | None = None,
         on_record: Callable[[str], None] | None = None,
     ):
+        enabled, desc, record, tty = display.enabled, display.desc, display.record, display.tty
         self.work = {s["run_id"]: cost([s]) for s in specs}
         self.configs = {s["run_id"]: s["config"] for s in specs}
         self.seen = {r for r in done if r in self.work}

@@ -34,7 +34,7 @@ from nnscratch.config.checks import ConfigError, parallel_settings
 from nnscratch.config.grid import make_spec
 from nnscratch.run.repair_bar import Bar, load_bar, merged, reference_spec, within
 from nnscratch.run.repair_budget import Budget
-from nnscratch.run.sweep import base_overrides, run_sweep
+from nnscratch.run.sweep import SweepWork, base_overrides, run_sweep
 from nnscratch.run.task import run_single
 
 log = logging.getLogger(__name__)
@@ -140,10 +140,20 @@ def try_spec(chain: Chain, fix: str, budget: Budget) -> dict:
     return spec
 
 
-def record_try(chain: Chain, fix: str, spec: dict | None, metrics: dict, history, rules: tuple) -> None:
+@dataclass(frozen=True)
+class Tried:
+    """A try's run: its spec (None when it could not be made), its metrics and its history."""
+
+    spec: dict | None
+    metrics: dict
+    history: pd.DataFrame
+
+
+def record_try(chain: Chain, fix: str, tried: Tried, rules: tuple) -> None:
     """Judge a try and move the chain on: repaired; the mode traded for another failure (the fix is kept
     and the new mode's fixes come next); or still the same mode, or a failure no mode explains (the
     next of the mode's fixes comes next)."""
+    spec, metrics, history = tried.spec, tried.metrics, tried.history
     modes, repaired = rules
     healthy, found = judged(history, metrics, spec["config"], modes, repaired) if spec else (False, [])
     chain.tries.append(
@@ -216,7 +226,7 @@ def repair_run(run_dir: Path, budget: Budget, on_try=None, rules_path: Path | No
             metrics, history = trained(spec, folder), read_history(folder)
         except (ConfigError, datamod.DataError) as err:
             spec, metrics, history = None, {"status": "failed", "error": str(err)}, pd.DataFrame()
-        record_try(chain, fix, spec, metrics, history, rules)
+        record_try(chain, fix, Tried(spec, metrics, history), rules)
         if on_try:
             on_try(chain.tries[-1])
     record = chain_record(chain, budget)
@@ -280,12 +290,12 @@ def repair_sweep(sweep_dir: Path, parallel: dict, budget: Budget, progress: bool
             try:
                 specs[key] = try_spec(chain, fix, budget)
             except ConfigError as err:
-                record_try(chain, fix, None, {"status": "failed", "error": str(err)}, pd.DataFrame(), rules)
+                record_try(chain, fix, Tried(None, {"status": "failed", "error": str(err)}, pd.DataFrame()), rules)
         unique = list({s["run_id"]: s for s in specs.values()}.values())
         extra = list(references.values()) if round_ == 1 else []
         refs = f", {len(extra)} healthy reference(s)" if extra else ""
         log.info("repair round %d: %d tries%s", round_, len(unique), refs)
-        run_sweep([unique + extra], tries_dir, parallel_settings(parallel), progress)
+        run_sweep(SweepWork([unique + extra]), tries_dir, parallel_settings(parallel), progress)
         if extra:  # one reference serves every chain of its data, subset and seed: each read once
             acc = {r: try_metrics(tries_dir, r).get("test_acc") for r in {c.reference_id for c in chains}}
             for chain in chains:
@@ -293,7 +303,8 @@ def repair_sweep(sweep_dir: Path, parallel: dict, budget: Budget, progress: bool
         for key, spec in specs.items():
             chain, fix = todo[key]
             run_dir = results.runs_dir(tries_dir) / spec["run_id"]
-            record_try(chain, fix, spec, try_metrics(tries_dir, spec["run_id"]), read_history(run_dir), rules)
+            tried = Tried(spec, try_metrics(tries_dir, spec["run_id"]), read_history(run_dir))
+            record_try(chain, fix, tried, rules)
         results.atomic_write_text(path, repairs_table(chains, stuck).to_csv(index=False))  # after each round
     results.atomic_write_text(path, repairs_table(chains, stuck).to_csv(index=False))
     return path

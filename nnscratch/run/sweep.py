@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
@@ -34,13 +34,14 @@ from nnscratch.networks.checks import check_network
 from nnscratch.networks.loading import NetworkFileError, load_notebook, own_network
 from nnscratch.paths import CONF_DIR
 from nnscratch.run import stopping
-from nnscratch.run.adaptive import plan_round, recorded_specs, stop_reason, verdicts
+from nnscratch.run.adaptive import SeedRounds, plan_round, recorded_specs, stop_reason, verdicts
 from nnscratch.run.dask import run_on_dask, tls_problems
+from nnscratch.run.dispatch import Dispatch
 from nnscratch.run.loky import in_flight, run_on_loky
 from nnscratch.run.overlap import OverlappedRounds
 from nnscratch.run.plan import cost, plan_tasks, round_tasks
 from nnscratch.run.prepared import prepare_for
-from nnscratch.run.progress import Progress
+from nnscratch.run.progress import Display, Progress
 
 log = logging.getLogger(__name__)
 NOT_COMPARED = (
@@ -52,6 +53,34 @@ NOT_COMPARED = (
     "claims_file",
     "claims_sha256",
 )  # may differ on resume
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """What a sweep is asked to run: `grid` (conf/sweep/'s block), the command line's `cli_overrides`
+    (those that set the run config apply to every cell), `out_root` (where a new sweep's folder goes),
+    `resume` (a folder a sweep wrote, to go on with), `conf_dir` (the conf folder cells compose from)
+    and `adaptive` (conf/sweep.yaml's adaptive block as a dict, or None: no extra seeds)."""
+
+    grid: dict
+    cli_overrides: Sequence[str] = ()
+    out_root: Path = Path("outputs")
+    resume: str | None = None
+    conf_dir: Path = CONF_DIR
+    adaptive: dict | None = None
+
+
+@dataclass(frozen=True)
+class SweepWork:
+    """What run_sweep runs: `batches` (a grid's specs, stacked within each batch) and `rounds` (each cell's
+    seeds of an adaptive round, a task each); for overlapped rounds, `feed()` gives each cell's seeds
+    of a round as the runs end and `foresee()` the runs still expected but not yet fed, (a spec of their
+    cell, how many)."""
+
+    batches: list[list[dict]]
+    rounds: list[list[dict]] = ()
+    feed: Callable[[], list[list[dict]]] | None = None
+    foresee: Callable[[], list[tuple[dict, float]]] | None = None
 
 
 def base_overrides(cli_overrides: list[str], conf_dir: Path = CONF_DIR) -> list[str]:
@@ -219,21 +248,14 @@ def check_same_claims(sweep_dir: Path, on_disk: dict, settings: dict | None) -> 
         )
 
 
-def open_sweep(
-    grid: dict,
-    parallel: Parallel,
-    cli_overrides: list[str],
-    out_root: Path,
-    resume: str | None,
-    conf_dir: Path,
-    adaptive: dict | None,
-) -> tuple[dict, list[dict], Path, float]:
+def open_sweep(request: SweepRequest, parallel: Parallel) -> tuple[dict, list[dict], Path, float]:
     """Check and plan a sweep before any work: (its sweep.json record, its run specs, its folder, new
     or the one resumed, whose record's sessions and rounds go on; the seconds planning took)."""
+    grid, conf_dir, resume, out_root = request.grid, request.conf_dir, request.resume, request.out_root
     planning = time.time()
-    record, specs = plan(grid, cli_overrides, conf_dir)
+    record, specs = plan(grid, list(request.cli_overrides), conf_dir)
     planning = time.time() - planning
-    settings = check_adaptive(adaptive, record, conf_dir)
+    settings = check_adaptive(request.adaptive, record, conf_dir)
     record |= {"parallel": asdict(parallel), "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "rounds": []}
     record |= claims_fixed(settings, record, conf_dir)
     if resume:
@@ -269,42 +291,34 @@ def session(started: float, planning: float, parallel: Parallel) -> dict:
 
 
 def run(
-    grid: dict,
-    parallel: Parallel | dict,
-    cli_overrides: list[str],
-    out_root: Path = Path("outputs"),
-    resume: str | None = None,
-    conf_dir: Path = CONF_DIR,
-    progress: bool = True,
-    adaptive: dict | None = None,
-    logger: Logger | None = None,
+    request: SweepRequest, parallel: Parallel | dict, progress: bool = True, logger: Logger | None = None
 ) -> tuple[Path, Counter]:
-    """Validate, then run every missing or failed run of the grid, then (adaptive) the rounds of extra
-    seeds; (sweep dir, counts). Each record written is given to `logger` (nnscratch.loggers) as it is
-    written, and at the end the whole folder (what it has not logged yet): by this process, so give a
-    logger that returns at once (nnscratch.loggers.process.started's) unless waiting on it is fine.
+    """Validate, then run every missing or failed run of the request's grid, then (adaptive) the rounds
+    of extra seeds; (sweep dir, counts). Each record written is given to `logger` (nnscratch.loggers) as
+    it is written, and at the end the whole folder (what it has not logged yet): by this process, so give
+    a logger that returns at once (nnscratch.loggers.process.started's) unless waiting on it is fine.
     `parallel` is conf/parallel/'s block, as a Parallel or a dict of some of its keys."""
     parallel = parallel_settings(parallel)
     problems = tls_problems(dict(parallel.tls) if parallel.tls is not None else None)
     if problems:
         raise ConfigError("\n".join(problems))
-    record, specs, sweep_dir, planning = open_sweep(grid, parallel, cli_overrides, out_root, resume, conf_dir, adaptive)
-    settings = record["adaptive"]
+    record, specs, sweep_dir, planning = open_sweep(request, parallel)
+    grid, conf_dir, settings = request.grid, request.conf_dir, record["adaptive"]
     guard = ExitStack()  # the sweep folder's lock and the signal handlers, until this session ends
     guard.enter_context(stopping.sweep_lock(sweep_dir))
     guard.enter_context(stopping.stop_on_signals())
     started = time.time()
     logger = logger or NoLogger()
 
-    def run_batches(batches: list[list[dict]], rounds: list[list[dict]] = (), **fed) -> Counter:
+    def run_batches(work: SweepWork) -> Counter:
         on_record = lambda run_id: logger.log_runs(sweep_dir, [run_id])  # noqa: E731
-        return run_sweep(batches, sweep_dir, parallel, progress, on_record, rounds, **fed)
+        return run_sweep(work, sweep_dir, parallel, progress, on_record)
 
     try:
         log.info("sweep '%s': %d runs -> %s", grid["name"], len(specs), sweep_dir)
         results.write_json(sweep_dir / "sweep.json", record)
         stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-        env_name = "environment.json" if not resume else f"environment-resumed-{stamp}.json"
+        env_name = "environment.json" if not request.resume else f"environment-resumed-{stamp}.json"
         results.write_json(sweep_dir / env_name, environment(conf_dir.parent))
         if record.get("network"):
             write_network_check(sweep_dir, specs)
@@ -315,7 +329,7 @@ def run(
             added = [  # of an interrupted sweep: each cell's seeds of a round, as add_seeds ran them
                 recorded_specs([{"cells": [c]}], record["axes"], conf_dir) for r in record["rounds"] for c in r["cells"]
             ]
-            counts = run_batches([specs], added)
+            counts = run_batches(SweepWork([specs], added))
             specs += [s for batch in added for s in batch]
             if adaptive:
                 counts += add_seeds(record, specs, sweep_dir, run_batches, conf_dir)
@@ -342,14 +356,15 @@ def run(
 
 
 def add_seeds(
-    record: dict, specs: list[dict], sweep_dir: Path, run_batches: Callable[[list[list[dict]]], Counter], conf_dir: Path
+    record: dict, specs: list[dict], sweep_dir: Path, run_batches: Callable[[SweepWork], Counter], conf_dir: Path
 ) -> Counter:
     """Rounds of extra seeds (nnscratch.run.adaptive), each recorded in sweep.json before it runs."""
     settings, rounds, counts = record["adaptive"], record["rounds"], Counter()
     claims = for_dataset(load_claims(Path(settings["claims"])), results.dataset_of(sweep_dir))
+    seeds = SeedRounds(claims, record["axes"], specs, settings["max_seeds"], conf_dir)
     while True:
         runs, histories = results.read_results(sweep_dir), results.read_histories(sweep_dir)
-        now, cells, new = plan_round(claims, runs, histories, record["axes"], specs, settings["max_seeds"], conf_dir)
+        now, cells, new = plan_round(seeds, runs, histories)
         if rounds:
             rounds[-1]["verdicts_after"] = verdicts(now)
         if not new:
@@ -360,11 +375,11 @@ def add_seeds(
         results.write_json(sweep_dir / "sweep.json", record)
         log.info("adaptive round %d: %d extra runs in %d cells", len(rounds), sum(map(len, new)), len(cells))
         specs += [s for cell in new for s in cell]
-        counts += run_batches([], new)
+        counts += run_batches(SweepWork([], new))
 
 
 def overlapped_seeds(
-    record: dict, specs: list[dict], sweep_dir: Path, run_batches: Callable[..., Counter], conf_dir: Path
+    record: dict, specs: list[dict], sweep_dir: Path, run_batches: Callable[[SweepWork], Counter], conf_dir: Path
 ) -> Counter:
     """The grid and its adaptive rounds at once (nnscratch.run.overlap): a cell's next seeds are planned
     when the cells it is judged with are in, each cell's entry written to its round in sweep.json before its
@@ -395,7 +410,7 @@ def overlapped_seeds(
             results.write_json(sweep_dir / "sweep.json", record)
         return [new for _, _, new in decided]
 
-    counts = run_batches([specs], feed=feed, foresee=flow.forecast)
+    counts = run_batches(SweepWork([specs], feed=feed, foresee=flow.forecast))
     specs += added
     runs, histories = tables()
     if not flow.done():
@@ -407,19 +422,16 @@ def overlapped_seeds(
 
 
 def run_sweep(
-    batches: list[list[dict]],
+    work: SweepWork,
     sweep_dir: Path,
     parallel: Parallel,
     progress: bool = True,
     on_record: Callable[[str], None] | None = None,
-    rounds: list[list[dict]] = (),
-    feed: Callable[[], list[list[dict]]] | None = None,
-    foresee: Callable[[], list[tuple[dict, float]]] | None = None,
 ) -> Counter:
-    """Run every spec of `batches` (a grid) and `rounds` (each cell's seeds of an adaptive round) not yet
-    finished in `sweep_dir`, and those `feed()` gives as the runs end (overlapped rounds: each cell's seeds
-    of a round); returns counts by status/outcome. `foresee()` (after each feed) gives the runs still
-    expected but not yet fed, (a spec of their cell, how many), for the progress bar's ETA.
+    """Run every spec of `work.batches` (a grid) and `work.rounds` (each cell's seeds of an adaptive round)
+    not yet finished in `sweep_dir`, and those `work.feed()` gives as the runs end (overlapped rounds: each
+    cell's seeds of a round); returns counts by status/outcome. `work.foresee()` (after each feed) gives the
+    runs still expected but not yet fed, (a spec of their cell, how many), for the progress bar's ETA.
 
     With parallel.stack_rows > 0, runs that share data and schedule train stacked (see nnscratch.train.stack):
     a grid's groups each in at least `parallel.stack_tasks` tasks, a cell's round whole (see plan_tasks,
@@ -432,9 +444,10 @@ def run_sweep(
     runs_root = results.runs_dir(sweep_dir)
     in_flight(runs_root)  # leftovers of an interrupted sweep
     done = results.finished_ids(sweep_dir)
+    batches, rounds, feed, foresee = work.batches, list(work.rounds), work.feed, work.foresee
     specs = [s for batch in [*batches, *rounds] for s in batch]
-    p = parallel
-    planned = plan_tasks(batches, p.stack_rows, p.stack_tasks, done) + round_tasks(list(rounds), p.stack_rows, done)
+    planned = plan_tasks(batches, parallel.stack_rows, parallel.stack_tasks, done)
+    planned += round_tasks(rounds, parallel.stack_rows, done)
     planned.sort(key=lambda t: -cost(t))  # stable: the grid's tasks before a round's of equal cost
     more = None
     if feed:
@@ -443,22 +456,22 @@ def run_sweep(
             fed = feed()
             if foresee:
                 bar.foresee(foresee())
-            return round_tasks(fed, p.stack_rows, results.finished_ids(sweep_dir)) if fed else []
+            return round_tasks(fed, parallel.stack_rows, results.finished_ids(sweep_dir)) if fed else []
 
     todo = [s for t in planned for s in t]
     counts = Counter()
-    bar = Progress(
-        specs, done, progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv", on_record=on_record
-    )
-    log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), p.backend)
+    display = Display(progress, Path(sweep_dir).parent.name, Path(sweep_dir) / "progress.csv")
+    bar = Progress(specs, done, display, on_record=on_record)
+    log.info("%d runs to do (%d already finished), backend %s", len(todo), len(specs) - len(todo), parallel.backend)
     if foresee:
         bar.foresee(foresee())
+    dispatch = Dispatch(planned, runs_root, parallel, counts, bar, more, specs if feed else None)
     try:
         with logging_redirect_tqdm():
-            if p.backend == "dask":
-                run_on_dask(planned, runs_root, p, counts, bar, more, specs if feed else None)
+            if parallel.backend == "dask":
+                run_on_dask(dispatch)
             else:
-                run_on_loky(planned, runs_root, p, counts, bar, since, more, specs if feed else None)
+                run_on_loky(dispatch, since)
     finally:
         bar.close()
         entries = results.read_journal(sweep_dir)

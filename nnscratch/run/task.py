@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from nnscratch import data as datamod
@@ -30,32 +31,36 @@ from nnscratch.train.stack import RunProgress, train_stack
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class TaskHooks:
+    """What a task's training calls back and starts from (see execute): `report` gets {run_id: its
+    progress} about every second while the runs train (nnscratch.train.stack.Stack.progress);
+    `on_stop(spec, metrics, history)` each run's record the moment its model stops; `checkpoint`
+    (every, save, asked) and `state` (a saved stack's bytes): see nnscratch.train.stack.train_stack."""
+
+    report: Callable[[dict[str, RunProgress]], None] | None = None
+    on_stop: Callable[[dict, dict, list[dict]], None] | None = None
+    checkpoint: tuple | None = None
+    state: bytes | None = None
+
+
 def execute(
-    specs: list[dict],
-    data: datamod.Prepared,
-    max_rows: int | None = None,
-    report: Callable[[dict[str, RunProgress]], None] | None = None,
-    on_stop: Callable[[dict, dict, list[dict]], None] | None = None,
-    checkpoint: tuple | None = None,
-    state: bytes | None = None,
+    specs: list[dict], data: datamod.Prepared, max_rows: int | None = None, hooks: TaskHooks = TaskHooks()
 ) -> list[tuple[dict, list[dict]]]:
     """Train one spec, or several stacked: (metrics with status, history) each. Errors become
     failed records, not a raise (a run that had stopped before the error keeps its record).
-    `report` gets {run_id: its progress} about every second while they train
-    (nnscratch.train.stack.Stack.progress); `on_stop(spec, metrics, history)` each run's record
-    the moment its model stops, the same record this returns for it. `checkpoint` and `state`: see
-    nnscratch.train.stack.train_stack (a run that had stopped before `state` was saved is not
-    passed to `on_stop` again)."""
+    `hooks.on_stop` gets each run's record the moment its model stops, the same record this returns
+    for it; a run that had stopped before `hooks.state` was saved is not passed to it again."""
     stopped: dict[int, tuple[dict, list[dict]]] = {}
 
     def by_run(done: list[RunProgress]) -> None:
-        report({s["run_id"]: d for s, d in zip(specs, done)})
+        hooks.report({s["run_id"]: d for s, d in zip(specs, done)})
 
     def stop(i: int, result: RunResult) -> None:
         ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
         stopped[i] = (with_diagnosis(ran | result.metrics, result.history, specs[i]["config"]), result.history)
-        if on_stop:
-            on_stop(specs[i], *stopped[i])
+        if hooks.on_stop:
+            hooks.on_stop(specs[i], *stopped[i])
 
     try:
         cfgs = [run_config(s["config"]) for s in specs]  # the records' plain configs, as the trainer's objects
@@ -64,19 +69,20 @@ def execute(
             raise RuntimeError("fault injected by config (fault=raise)")
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        reporting = by_run if report else None
-        hooks = {"report": reporting, "on_stop": stop, "checkpoint": checkpoint}
+        reporting = by_run if hooks.report else None
+        trainer = {"report": reporting, "on_stop": stop, "checkpoint": hooks.checkpoint}
         if cfgs[0].network.name != "builtin":  # a user's network trains alone, without stacking or checkpoints
             ((cfg,), (spec,)) = cfgs, specs
             progress = (lambda done: reporting([(done, done, 1.0)])) if reporting else None
-            asked = checkpoint[2] if checkpoint and len(checkpoint) > 2 else None
+            saving = hooks.checkpoint
+            asked = saving[2] if saving and len(saving) > 2 else None
             done = [train_notebook(cfg, data, load_notebook(spec["config"]["network"], probe=False), progress, asked)]
         else:
             try:
-                done = train_stack(cfgs, data, max_rows, state, **hooks)
+                done = train_stack(cfgs, data, max_rows, hooks.state, **trainer)
             except UnusableState as err:  # found before any training: a state made by hand, or another version's
                 log.warning(refused(Path("checkpoints", f"{task_name(specs)}.ckpt"), str(err)))
-                done = train_stack(cfgs, data, max_rows, None, **hooks)
+                done = train_stack(cfgs, data, max_rows, None, **trainer)
         ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
         return [
             stopped.get(i) or (with_diagnosis(ran | r.metrics, r.history, specs[i]["config"]), r.history)
@@ -86,7 +92,7 @@ def execute(
         if stopping.is_disk_full(err):  # not the run's: the sweep stops (nnscratch.run.sweep.run)
             raise
         failed = {"status": "failed", "error": f"{type(err).__name__}: {err}", "worker": worker_name()}
-        return [stopped.get(i) or fail(spec, failed, on_stop) for i, spec in enumerate(specs)]
+        return [stopped.get(i) or fail(spec, failed, hooks.on_stop) for i, spec in enumerate(specs)]
 
 
 def fail(spec: dict, metrics: dict, on_stop: Callable[[dict, dict, list[dict]], None] | None) -> tuple[dict, list]:
@@ -182,7 +188,7 @@ def run_task(
         log.warning("a task of %d run(s) continues from its checkpoint", len(specs))
     every = saver(saves, specs, checkpoint_every, runs_root / ".busy" / str(os.getpid())) if checkpoint_every else None
     try:
-        done = execute(specs, open_prepared(data_dir), max_rows, report, record, every, state)
+        done = execute(specs, open_prepared(data_dir), max_rows, TaskHooks(report, record, every, state))
         for spec, (metrics, history) in zip(specs, done):
             if spec["run_id"] not in summaries:  # it had stopped before `state` was saved: no on_stop again
                 record(spec, metrics, history)
