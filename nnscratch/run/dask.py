@@ -43,7 +43,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from nnscratch import data as datamod
 from nnscratch import results
@@ -55,10 +54,6 @@ from nnscratch.run.plan import worker_count
 from nnscratch.run.prepared import data_key, prepared_by_key
 from nnscratch.run.task import TaskHooks, execute
 from nnscratch.train.stack import RunProgress
-
-if TYPE_CHECKING:
-    from nnscratch.config.schema import Parallel
-    from nnscratch.run.progress import Progress
 
 log = logging.getLogger(__name__)
 WINDOW = 2  # tasks in flight per cluster thread: one running, one queued
