@@ -162,3 +162,36 @@ def test_no_two_library_classes_share_a_name():
                 where.setdefault(node.name, []).append(module_name(p))
     shared = {name: modules for name, modules in where.items() if len(modules) > 1}
     assert not shared, shared
+
+
+def parameter_count(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    args = node.args
+    named = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    return len(named) - (1 if named and named[0].arg in ("self", "cls") else 0)
+
+
+def test_no_library_function_takes_more_than_six_parameters():
+    """Objects, not dicts unpacked into long argument lists: what travels together is one object (a
+    SweepRequest, TaskHooks, a Cache); about five parameters at most, six where nothing groups."""
+    over = {
+        f"{module_name(p)}.{node.name}": parameter_count(node)
+        for p in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and parameter_count(node) > 6
+    }
+    assert not over, over
+
+
+NO_LOGIC = {"nnscratch.paths", "nnscratch.run.dispatch"}  # constants; one dataclass
+
+
+def test_every_library_module_with_logic_has_a_test_module_named_for_it():
+    """tests/test_<module>.py, by its dotted name (test_run_task.py) or its own (test_stats.py)."""
+    tests = {p.name for p in Path(__file__).parent.glob("test_*.py")}
+    missing = [
+        name
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if p.name != "__init__.py" and (name := module_name(p)) not in NO_LOGIC
+        if not {f"test_{'_'.join(name.split('.')[1:])}.py", f"test_{p.stem}.py"} & tests
+    ]
+    assert not missing, missing
