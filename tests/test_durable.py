@@ -239,17 +239,18 @@ def numbers(result) -> str:
 def test_a_stack_continued_from_its_state_equals_one_that_never_stopped(mnist, overrides, max_rows):
     from nnscratch.config.compose import compose_run
     from nnscratch.run.prepared import prepare_with
-    from nnscratch.train import train_stack
+    from nnscratch.train import Hooks, train_stack
 
     cfg, _ = compose_run(["data.subset=1000", "train.iterations=30", "train.eval_every=5", *overrides])
     cfgs = [cfg | {"seed": s} for s in range(3 if max_rows else 1)]
     data = prepare_with(mnist, cfg)
     states = []
-    straight = train_stack(cfgs, data, max_rows, checkpoint=(0.0, states.append))  # a state every iteration
+    every_iteration = Hooks(checkpoint=(0.0, states.append))  # a state every iteration
+    straight = train_stack(cfgs, data, max_rows, hooks=every_iteration)
     assert len(states) > 10
     for k in (3, len(states) // 2, len(states) - 2):
         rest = []
-        resumed = train_stack(cfgs, data, max_rows, checkpoint=(0.0, rest.append), state=states[k])
+        resumed = train_stack(cfgs, data, max_rows, hooks=Hooks(checkpoint=(0.0, rest.append)), state=states[k])
         assert len(rest) == len(states) - k - 1  # it went on from there, not from the start
         assert [numbers(r) for r in resumed] == [numbers(r) for r in straight]
 
@@ -313,7 +314,7 @@ def test_a_task_continued_from_a_checkpoint_saved_after_one_of_its_runs_stopped_
     from nnscratch.run import checkpoint
     from nnscratch.run.prepared import data_key, open_prepared, save_prepared
     from nnscratch.run.task import run_task
-    from nnscratch.train import saved, train_stack
+    from nnscratch.train import Hooks, saved, train_stack
 
     _, specs = sweep.plan(QUEUED, [])
     paths = save_prepared(specs, tmp_path / "prepared")
@@ -321,7 +322,7 @@ def test_a_task_continued_from_a_checkpoint_saved_after_one_of_its_runs_stopped_
     straight_dir, resumed_dir = tmp_path / "straight", tmp_path / "resumed"
     run_task(specs, data_dir, results.runs_dir(straight_dir), 64)
     states = []
-    train_stack([s["config"] for s in specs], open_prepared(data_dir), 64, checkpoint=(0.0, states.append))
+    train_stack([s["config"] for s in specs], open_prepared(data_dir), 64, hooks=Hooks(checkpoint=(0.0, states.append)))
     models = [saved.decode(s)["models"] for s in states]
     k = next(i for i, (first, second) in enumerate(models) if first["final"] is not None and second["final"] is None)
     first = specs[0]["run_id"]

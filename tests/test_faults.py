@@ -23,7 +23,7 @@ from nnscratch.paths import CONF_DIR
 from nnscratch.run import checkpoint, sweep
 from nnscratch.run.prepared import data_key, open_prepared, save_prepared
 from nnscratch.run.task import run_task
-from nnscratch.train import train_stack
+from nnscratch.train import Hooks, train_stack
 from nnscratch.train.saved import decode, encode
 
 # two runs in one task, admitted one after the other: a checkpoint can hold one stopped and one training
@@ -57,7 +57,7 @@ def task(tmp_path_factory) -> tuple[list[dict], Path, dict, list[bytes]]:
 def states_of(specs: list[dict], data_dir: Path) -> list[bytes]:
     """The task's state after every iteration."""
     states = []
-    train_stack([s["config"] for s in specs], open_prepared(data_dir), 64, checkpoint=(0.0, states.append))
+    train_stack([s["config"] for s in specs], open_prepared(data_dir), 64, hooks=Hooks(checkpoint=(0.0, states.append)))
     return states
 
 

@@ -205,3 +205,32 @@ def test_a_run_admitted_late_into_a_stack_is_timed_at_the_stacks_rate_not_by_its
     bar.moving({"z": (0.01, 0.01, 1.0)})
     # 101 s for 1.01 units: z's 0.99 unit left takes 99 s, not 0.99 x 101 s / 0.01 (its own work alone)
     assert bar.estimate() == pytest.approx(99.0)
+
+
+def test_what_the_bar_was_told_replays_to_the_eta_it_showed(tmp_path, monkeypatch):
+    from benchmarks.eta_replay import replay, sessions
+
+    monkeypatch.setattr(Progress, "TRAIL_EVERY", 0.0)  # a sample at every redraw
+    monkeypatch.setattr(Progress, "SHOW_EVERY", 0.0)
+    clock, runs = Clock(), {r: spec(r, s) for r, s in [("a1", "unit"), ("b1", "none"), ("a2", "unit"), ("b2", "none")]}
+    bar = Progress([runs["a1"], runs["b1"]], set(), Display(False, "t", tmp_path / "progress.csv"), clock=clock)
+    bar.plan([["a1"], ["b1"]], workers=2)
+    told = [
+        (11.0, "moving", {"a1": (0.5, 0.5, 1.0)}),
+        (12.0, "moving", {"b1": (0.5, 0.05, 0.1)}),
+        (13.0, "foresee", [(runs["a2"], 2.0)]),
+        (20.0, "ended", ("a1", 0, 0.8, 0.5)),
+        (21.0, "add", [[runs["a2"]], [runs["b2"]]]),
+        (22.0, "moving", {"a2": (0.2, 0.2, 1.0), "b1": (0.9, 0.1, 0.1)}),
+        (30.0, "ended", ("b1", 0, 0.1, 0.1)),
+    ]
+    for at, kind, args in told:
+        clock.now = at
+        getattr(bar, kind)(*args) if kind == "ended" else getattr(bar, kind)(args)
+    bar.close()
+    (session,) = sessions(tmp_path)
+    assert [kind for _, kind, _ in session["events"]] == ["start", "plan", "plan"] + [k for _, k, _ in told]
+    again = replay(session["events"], runs)
+    shown = pd.DataFrame(bar.trail).iloc[:-1]  # its last row: close's redraw, which no event asks for
+    assert len(shown) == 6 and shown["eta_s"].iloc[1:].notna().all() and shown["busy"].iloc[-1] == 1
+    pd.testing.assert_frame_equal(again, shown)

@@ -6,6 +6,7 @@ showed (progress.csv).
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 import sys
 import threading
@@ -23,6 +24,8 @@ from nnscratch.run.plan import cost, group_key, samples_read
 from nnscratch.train.stack import REPORT_EVERY, RunProgress
 
 log = logging.getLogger(__name__)
+
+EVENTS = "progress_events.jsonl"  # beside progress.csv: what each session's bar was told (Progress.note)
 
 
 @dataclass
@@ -140,10 +143,13 @@ class Progress:
         self.planned_done = sum(self.work[r] for r in self.seen)  # of the runs ended
         self.running: dict[str, RunProgress] = {}
         self.ended_runs: dict[str, tuple[float, float | None]] = {}  # run: (share of work done, live at end)
-        self.plan([], 1)  # the backend plans its tasks (`plan`) before any runs
-        self.foreseen: list[tuple[tuple, float, float]] = []  # (group, work, passes) of runs not planned yet
         self.failed, self.record, self.trail, self.clock, self.shown = 0, record, [], clock, None
         self.started, self.lock, self.on_record = clock(), threading.Lock(), on_record
+        # what it was told, as it was told (with `record`: progress_events.jsonl; benchmarks.eta_replay)
+        self.events: list[list] | None = None if record is None else []
+        self.note("start", [sorted(self.work), sorted(self.seen)])
+        self.plan([], 1)  # the backend plans its tasks (`plan`) before any runs
+        self.foreseen: list[tuple[tuple, float, float]] = []  # (group, work, passes) of runs not planned yet
         # a log that is no terminal (CI, nohup, a file) gets a plain line every PLAIN_EVERY seconds
         # instead of the bar's carriage-return redraws
         self.plain = enabled and not (sys.stderr.isatty() if tty is None else tty)
@@ -159,8 +165,14 @@ class Progress:
         self.fraction = 0.0  # the share the bar shows: elapsed / (elapsed + ETA), never less than shown before
         self.show()
 
+    def note(self, kind: str, payload) -> None:
+        """Keep one thing the bar was told (seconds since its start, what, its arguments), with `record`."""
+        if self.events is not None:
+            self.events.append([self.clock() - self.started, kind, payload])
+
     def plan(self, tasks: list[list[str]], workers: int) -> None:
         """The tasks (run ids each, in the order the workers take them) and how many run at once."""
+        self.note("plan", [tasks, workers])
         self.workers = max(1, workers)
         self.tasks: list[list[str]] = []
         self.task_of: dict[str, int] = {}
@@ -184,6 +196,7 @@ class Progress:
         """Tasks planned while the sweep runs (overlapped adaptive rounds: nnscratch.run.overlap), after
         those planned so far; their runs' work joins the bar's."""
         with self.lock:
+            self.note("add", [[s["run_id"] for s in task] for task in tasks])
             for task in tasks:
                 for s in task:
                     if s["run_id"] not in self.work:
@@ -195,6 +208,7 @@ class Progress:
         """Runs expected but not planned yet (adaptive seeds to come: nnscratch.run.overlap's forecast), as
         (a spec of their cell, how many): the ETA counts each cell's as one more waiting task at the end."""
         with self.lock:
+            self.note("foresee", [[s["run_id"], float(n)] for s, n in runs])
             self.foreseen = [
                 (group_key(s["config"]), n * cost([s]), self.PASS_UNITS * samples_read(s["config"]))
                 for s, n in runs
@@ -205,6 +219,10 @@ class Progress:
         """A run's record is written: it did `live_fraction` of its planned work, and ended with
         `live_at_end` of its units alive (None: unknown, e.g. it failed)."""
         with self.lock:
+            self.note(
+                "ended",
+                [run_id, int(failed), float(live_fraction), None if live_at_end is None else float(live_at_end)],
+            )
             self.failed = failed
             new = run_id in self.work and run_id not in self.seen
             if new:
@@ -225,6 +243,7 @@ class Progress:
     def moving(self, running: dict[str, RunProgress]) -> None:
         """Runs still training: {run_id: (planned, actual, live)} as nnscratch.train.stack.Stack.progress."""
         with self.lock:
+            self.note("moving", {r: [float(x) for x in f] for r, f in running.items()})
             now = self.clock()
             for r, f in running.items():
                 if r in self.work and r not in self.seen:
@@ -346,6 +365,8 @@ class Progress:
             with open(self.record) as f:
                 rows = rows.reindex(columns=f.readline().strip().split(","))
         rows.to_csv(self.record, mode="a", header=not self.record.exists(), index=False)
+        with open(self.record.with_name(EVENTS), "a") as f:  # one line per session: what it was told
+            f.write(json.dumps({"session": started, "events": self.events}) + "\n")
 
 
 TALLY = threading.Lock()  # a run's summary may come twice (as it stops, and with its task's end), from two threads

@@ -26,7 +26,7 @@ from nnscratch.run.stopping import watch_parent
 from nnscratch.run_config import run_config
 from nnscratch.train.history import RunResult
 from nnscratch.train.saved import UnusableState
-from nnscratch.train.stack import RunProgress, train_stack
+from nnscratch.train.stack import Hooks, RunProgress, train_stack
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ class TaskHooks:
     """What a task's training calls back and starts from (see execute): `report` gets {run_id: its
     progress} about every second while the runs train (nnscratch.train.stack.Stack.progress);
     `on_stop(spec, metrics, history)` each run's record the moment its model stops; `checkpoint`
-    (every, save, asked) and `state` (a saved stack's bytes): see nnscratch.train.stack.train_stack."""
+    (every, save, asked) and `state` (a saved stack's bytes): see nnscratch.train.stack.train_stack. The
+    stack's own Hooks speak of configs by index; `execute` turns these into them."""
 
     report: Callable[[dict[str, RunProgress]], None] | None = None
     on_stop: Callable[[dict, dict, list[dict]], None] | None = None
@@ -70,7 +71,7 @@ def execute(
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         reporting = by_run if hooks.report else None
-        trainer = {"report": reporting, "on_stop": stop, "checkpoint": hooks.checkpoint}
+        trainer = Hooks(report=reporting, on_stop=stop, checkpoint=hooks.checkpoint)
         if cfgs[0].network.name != "builtin":  # a user's network trains alone, without stacking or checkpoints
             ((cfg,), (spec,)) = cfgs, specs
             progress = (lambda done: reporting([(done, done, 1.0)])) if reporting else None
@@ -79,10 +80,10 @@ def execute(
             done = [train_notebook(cfg, data, load_notebook(spec["config"]["network"], probe=False), progress, asked)]
         else:
             try:
-                done = train_stack(cfgs, data, max_rows, hooks.state, **trainer)
+                done = train_stack(cfgs, data, max_rows, hooks.state, trainer)
             except UnusableState as err:  # found before any training: a state made by hand, or another version's
                 log.warning(refused(Path("checkpoints", f"{task_name(specs)}.ckpt"), str(err)))
-                done = train_stack(cfgs, data, max_rows, None, **trainer)
+                done = train_stack(cfgs, data, max_rows, None, trainer)
         ran = {"status": "finished", "error": None, "stacked_with": len(specs), "worker": worker_name()}
         return [
             stopped.get(i) or (with_diagnosis(ran | r.metrics, r.history, specs[i]["config"]), r.history)

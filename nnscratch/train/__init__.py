@@ -4,6 +4,6 @@ one model inside a stack (model.py); dead inputs and units skipped exactly (skip
 records (history.py)."""
 
 from nnscratch.train.history import RunResult
-from nnscratch.train.stack import REPORT_EVERY, RunProgress, Stack, train, train_stack
+from nnscratch.train.stack import REPORT_EVERY, Hooks, RunProgress, Stack, train, train_stack
 
-__all__ = ["REPORT_EVERY", "RunProgress", "RunResult", "Stack", "train", "train_stack"]
+__all__ = ["REPORT_EVERY", "Hooks", "RunProgress", "RunResult", "Stack", "train", "train_stack"]

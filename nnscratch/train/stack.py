@@ -412,13 +412,17 @@ class Stack:
 
 
 def train_stack(
-    cfgs: list[RunConfig | dict], data: Prepared, max_rows: int | None = None, state: bytes | None = None, **hooks
+    cfgs: list[RunConfig | dict],
+    data: Prepared,
+    max_rows: int | None = None,
+    state: bytes | None = None,
+    hooks: Hooks = NO_HOOKS,
 ) -> list[RunResult]:
     """Train runs that share data and schedule together, at most `max_rows` live first-layer rows at
-    once (None: all of them); one RunResult per config, in order. `hooks` are the fields of Hooks
-    (`report`, `on_stop`, `checkpoint`); `state` (bytes of Stack.state) is where to continue from: the rest of
-    the training is the same computation, so bit for bit the same numbers as a stack that never stopped."""
-    stack = Stack(cfgs, data, max_rows, Hooks(**hooks))
+    once (None: all of them); one RunResult per config, in order. `hooks` (Hooks) are what the stack calls
+    back; `state` (bytes of Stack.state) is where to continue from: the rest of the training is the same
+    computation, so bit for bit the same numbers as a stack that never stopped."""
+    stack = Stack(cfgs, data, max_rows, hooks)
     if state is not None:
         stack.restore(state)
     return stack.train()
