@@ -2,7 +2,9 @@
 progress, each run's end, the adaptive seeds foreseen; nnscratch.run.progress.Progress.note) told again, at the
 same seconds, to a Progress, or to a variant of it, and its ETA at each sample set against the time the sweep
 actually had left. The replay of the bar itself gives back the ETA it showed (progress.csv): an estimate can
-then be tried on a real sweep's own course without running the sweep again.
+then be tried on a real sweep's own course without running the sweep again. With adaptive rounds, the seeds
+foreseen are also foreseen again by today's nnscratch.run.overlap, told at each moment the runs recorded by
+then ("foreseen again"): its decisions are the sweep's own, so only the forecast differs.
 
     python -m benchmarks.eta_replay outputs/log_grid/<folder>
 """
@@ -16,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nnscratch import results
+from nnscratch.claims import for_dataset, load_claims
+from nnscratch.run.overlap import OverlappedRounds
 from nnscratch.run.progress import EVENTS, Display, Progress
 
 
@@ -26,11 +31,11 @@ def sessions(sweep_dir: Path) -> list[dict]:
 
 
 def run_specs(sweep_dir: Path) -> dict[str, dict]:
-    """{run_id: its spec ({"run_id", "config"})}, from each run's record."""
+    """{run_id: its spec}, from each run's record (config.json)."""
     out = {}
     for path in (Path(sweep_dir) / "runs").glob("*/config.json"):
         record = json.loads(path.read_text())
-        out[record["run_id"]] = {"run_id": record["run_id"], "config": record["config"]}
+        out[record["run_id"]] = record  # run_id, overrides, command, axes, config: the spec it ran from
     return out
 
 
@@ -51,6 +56,26 @@ def replay(events: list[list], specs: dict[str, dict], bar_type: type[Progress] 
         now[0] = at
         tell[kind](payload)
     return pd.DataFrame(bar.trail)
+
+
+def foreseen_again(sweep_dir: Path, events: list[list], specs: dict[str, dict]) -> list[list]:
+    """`events` with each `foresee` as today's OverlappedRounds.forecast gives it, its rounds decided on the
+    runs recorded (ended) before that moment, as the sweep's feed decided them."""
+    record = results.read_sweep(sweep_dir)
+    settings, runs, histories = record["adaptive"], results.read_results(sweep_dir), results.read_histories(sweep_dir)
+    claims = for_dataset(load_claims(Path(settings["claims"])), results.dataset_of(sweep_dir))
+    flow = OverlappedRounds(claims, record["axes"], [specs[r] for r in record["runs"]], settings["max_seeds"])
+    recorded, out = set(), []
+    for at, kind, payload in events:
+        if kind == "ended":
+            recorded.add(payload[0])
+        if kind == "foresee":
+            if flow.due(recorded):
+                ids = runs["run_id"].isin(recorded)
+                flow.decide(recorded, runs[ids], histories[histories["run_id"].isin(recorded)])
+            payload = [[s["run_id"], n] for s, n in flow.forecast()]
+        out.append([at, kind, payload])
+    return out
 
 
 def accuracy(trail: pd.DataFrame, wall: float, after_s: float = 60.0, min_left_s: float = 5.0) -> dict:
@@ -76,6 +101,9 @@ def compare(sweep_dir: Path, variants: dict[str, type[Progress]]) -> pd.DataFram
     specs = run_specs(sweep_dir)
     rows = [{"estimate": "shown (progress.csv)"} | accuracy(shown, wall)]
     rows += [{"estimate": name} | accuracy(replay(events, specs, kind), wall) for name, kind in variants.items()]
+    if (results.read_sweep(sweep_dir).get("adaptive") or {}).get("overlap"):
+        again = foreseen_again(sweep_dir, events, specs)
+        rows.append({"estimate": "foreseen again"} | accuracy(replay(again, specs), wall))
     return pd.DataFrame(rows)
 
 

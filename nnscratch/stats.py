@@ -535,3 +535,28 @@ def futility_text(passes_at_look: int, look: int, design: BinomialDesign) -> str
         f"effect a decision by {design.last} seeds has chance {chance:.3f} < {design.futility:g} "
         "(non-binding: no more seeds, undecided)"
     )
+
+
+def seeds_to_come(passes: int, n: int, design: BinomialDesign) -> float:
+    """The seeds a cell is expected to get after the next look above n (the one its seeds are now going to,
+    one look at a time), had each further seed the pass chance its `passes` of n show (1/2 for none): at each
+    later look, the chance it is still undecided and gets seeds (next_look: reachable, not futile) times the
+    seeds to the following look. What the progress bar foresees of the adaptive rounds
+    (nnscratch.run.overlap.OverlappedRounds.forecast): a forecast, not a decision."""
+    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
+    from scipy import stats
+
+    chance, later = passes / n if n else 0.5, [look for look in design.looks if look > n]
+    counts, have, expected = {passes: 1.0}, n, 0.0
+    for look, following in zip(later, later[1:]):
+        grown: dict[int, float] = {}
+        for c, mass in counts.items():
+            for j, p in enumerate(stats.binom.pmf(np.arange(look - have + 1), look - have, chance)):
+                grown[c + j] = grown.get(c + j, 0.0) + mass * p
+        c, k = np.array(sorted(grown)), design.looks.index(look)
+        undecided = (c < design.upper[k]) & (c > design.lower[k])
+        goes_on = undecided & ~np.isnan(next_look(c, np.full(len(c), look), c, design))
+        counts = {int(k): grown[int(k)] for k in c[goes_on]}
+        expected += sum(counts.values()) * (following - look)
+        have = look
+    return expected

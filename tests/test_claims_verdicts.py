@@ -88,4 +88,5 @@ def test_evaluate_judges_finished_runs_only_and_lists_open_cells():
     (claim,) = evaluate(claims, runs, pd.DataFrame(), ["scheme", "seed"])
     assert (claim.id, claim.verdict) == ("c1", "inconclusive")
     assert claim.checks[0].cells["seeds"].tolist() == [5]
-    assert undecided_runs([claim]) == [("c1", "normal learns: the only cell", [f"normal{s}" for s in range(5)], 6)]
+    ids = [f"normal{s}" for s in range(5)]
+    assert undecided_runs([claim]) == [("c1", "normal learns: the only cell", ids, 6, (5, 5))]  # 5 of 5 pass

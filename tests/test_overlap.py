@@ -11,6 +11,7 @@ from nnscratch.run import sweep
 from nnscratch.run.adaptive import cell_key
 from nnscratch.run.overlap import OverlappedRounds
 from nnscratch.run.progress import Display, Progress
+from nnscratch.stats import seeds_to_come
 
 LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None, "stack_rows": 256, "stack_tasks": 2}
 GRID = {
@@ -125,13 +126,20 @@ def test_overlapped_rounds_decide_as_strict_rounds(tmp_path, claims_path, strict
     assert overlapped_record["adaptive"]["overlap"] and not strict_record["adaptive"]["overlap"]
 
 
-def test_the_cells_not_settled_foresee_seeds_up_to_the_mean_of_those_settled():
+def test_a_cell_that_went_on_foresees_what_its_pass_counts_suggest_the_others_the_settled_mean():
     _, specs = sweep.plan(GRID, [])
     flow = OverlappedRounds(claims(0.5, 0.5), ["model.hidden", "data.subset", "weights", "seed"], specs, 10)
     assert sorted(n for _, n in flow.forecast()) == [3.5] * 4  # halfway from 3 seeds to 10 before any evidence
-    done = flow.cells[cell_key(specs[0])]
-    done.added, done.judged_on = False, flow.counts([cell_key(specs[0]), *flow.near[cell_key(specs[0])]])
-    assert sorted(n for _, n in flow.forecast()) == pytest.approx([(2 * 6.5 + 3) / 3 - 3] * 3)
+    added, settled = (flow.cells[k] for k in sorted({cell_key(s) for s in specs})[:2])
+    added.specs, added.after, added.evidence = added.specs * 2, [3, 6], [(3, 3), (2, 3)]  # went on to 6 seeds
+    ahead = max(seeds_to_come(3, 3, flow.test), seeds_to_come(2, 3, flow.test))
+    assert seeds_to_come(3, 3, flow.test) == 0 < ahead  # 2 of 3: 3 of 3 more makes 5 of 6, which goes on to 10
+    settled.after, settled.added = [3, 3], False  # decided, added nothing, nothing changed since
+    key = cell_key(settled.specs[0])
+    settled.judged_on = flow.counts([key, *flow.near[key]])
+    foreseen = {cell_key(s): n for s, n in flow.forecast()}
+    assert key not in foreseen and foreseen.pop(cell_key(added.specs[0])) == pytest.approx(ahead)
+    assert list(foreseen.values()) == pytest.approx([(2 * 6.5 + 3) / 3 - 3] * 2)  # the settled mean, from halfway
 
 
 def test_the_eta_counts_the_runs_foreseen():

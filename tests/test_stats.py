@@ -17,6 +17,7 @@ from nnscratch.stats import (
     holm,
     looks_reachable,
     next_look,
+    seeds_to_come,
 )
 
 DESIGN = design({"confidence": 0.95})  # looks at 3, 6 and 10 seeds, power-0.5 spending, rate 0.5
@@ -172,3 +173,24 @@ def test_a_bad_futility_stop_is_refused_in_one_line_naming_the_form():
         with pytest.raises(ValueError, match="sequential.futility") as found:
             design({"sequential": {"futility": bad}})
         assert "\n" not in str(found.value)
+
+
+@pytest.mark.parametrize("passes, n", [(0, 0), (1, 3), (2, 3), (3, 3), (5, 6), (3, 6), (2, 4)])
+@pytest.mark.parametrize("design_", [binomial_design(0.95, (3, 6, 10), "power 0.5", 0.5, 0.1), LONG])
+def test_the_seeds_a_cell_is_expected_to_get_are_those_its_rule_gives_in_simulation(passes, n, design_):
+    """Seeds drawn at the chance its passes show, given one look at a time by the rule that decides (a look
+    holds or fails it, next_look stops it or sends it to the following look), counted after the next look."""
+    rng, reps = np.random.default_rng(0), 20_000
+    chance = passes / n if n else 0.5
+    later = [look for look in design_.looks if look > n]
+    more = rng.random((reps, design_.last - n)) < chance
+    got, going = np.zeros(reps), np.ones(reps, bool)
+    for look, following in zip(later, later[1:]):
+        c = passes + more[:, : look - n].sum(axis=1)
+        k = design_.looks.index(look)
+        decided = (c >= design_.upper[k]) | (c <= design_.lower[k])
+        going &= ~decided & ~np.isnan(next_look(c, np.full(reps, look), c, design_))
+        got += going * (following - look)
+    se = got.std() / np.sqrt(reps)
+    assert seeds_to_come(passes, n, design_) == pytest.approx(got.mean(), abs=4 * se + 1e-9)
+    assert seeds_to_come(passes, n, design_) <= design_.last - min(later)

@@ -111,9 +111,9 @@ def evaluate(claims: dict, runs: pd.DataFrame, histories: pd.DataFrame, axes: li
     ]
 
 
-def undecided_runs(results_: list[ClaimResult]) -> list[tuple[str, str, list[str], int | None]]:
-    """(claim id, the check and cell in words, run ids feeding it, seeds estimated to decide it) of every
-    undecided or split cell of every check."""
+def undecided_runs(results_: list[ClaimResult]) -> list[tuple[str, str, list[str], int | None, tuple[int, int]]]:
+    """(claim id, the check and cell in words, run ids feeding it, seeds estimated to decide it, (seeds passing,
+    seeds judged)) of every undecided or split cell of every check."""
     out = []
     for claim in results_:
         for check in claim.checks:
@@ -122,7 +122,6 @@ def undecided_runs(results_: list[ClaimResult]) -> list[tuple[str, str, list[str
             for i in check.cells.index[check.cells["decision"].isin(OPEN)]:
                 needed = check.cells.at[i, "seeds_needed"]
                 needed = None if needed is None or pd.isna(needed) else int(needed)
-                out.append(
-                    (claim.id, f"{check.what}: {cell_name(check.cells, i)}", check.cells.at[i, "run_ids"], needed)
-                )
+                where, judged = f"{check.what}: {cell_name(check.cells, i)}", check.cells.loc[i, ["passed", "judged"]]
+                out.append((claim.id, where, check.cells.at[i, "run_ids"], needed, tuple(map(int, judged))))
     return out

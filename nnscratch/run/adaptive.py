@@ -36,6 +36,7 @@ class Cell:
     specs: list[dict]
     reasons: list[str] = field(default_factory=list)
     target: int = 0
+    evidence: list[tuple[int, int]] = field(default_factory=list)  # (seeds passing, judged) of each reason
 
     @property
     def seeds(self) -> list[int]:
@@ -73,7 +74,7 @@ def wanted_cells(
     the design has a futility stop, so a cell goes one look at a time; see round_target)."""
     by_id, by_cell = {s["run_id"]: s for s in specs}, cells_of(specs)
     wanted: dict[str, Cell] = {}
-    for claim_id, where, run_ids, needed in undecided_runs(results_):
+    for claim_id, where, run_ids, needed, judged in undecided_runs(results_):
         if needed is None:  # no look can decide it any more, or stopped for futility: seeds would be wasted
             continue
         for key in {cell_key(by_id[r]) for r in run_ids if r in by_id}:
@@ -81,6 +82,7 @@ def wanted_cells(
             goal = round_target(len(cell.seeds), needed, max_seeds, looks, by_look)
             cell.target = max(cell.target, int(goal))
             cell.reasons.append(f"{claim_id} — {where}")
+            cell.evidence.append(judged)
     return {k: c for k, c in wanted.items() if len(c.seeds) < c.target}
 
 

@@ -28,6 +28,7 @@ from nnscratch.config.compose import Composer
 from nnscratch.paths import CONF_DIR
 from nnscratch.results import SEED
 from nnscratch.run.adaptive import cell_key, cells_of, round_entry, stop_reason, verdicts, wanted_cells
+from nnscratch.stats import seeds_to_come
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class CellRounds:
     judged_on: dict[str, int] | None = None
     added: bool = True
     entries: dict[int, dict] = field(default_factory=dict)  # round -> its entry in sweep.json
+    evidence: list[tuple[int, int]] = field(default_factory=list)  # why it last added: (passing, judged) per check
 
     @property
     def round(self) -> int:
@@ -78,8 +80,8 @@ class OverlappedRounds:
 
     def __init__(self, claims: dict, axes: list[str], specs: list[dict], max_seeds: int, conf_dir: Path = CONF_DIR):
         self.claims, self.axes, self.max_seeds, self.conf_dir = claims, axes, max_seeds, conf_dir
-        test = design(claims)
-        self.looks, self.by_look, self.composer = test.looks, test.futility is not None, Composer(conf_dir)
+        self.test = design(claims)
+        self.looks, self.by_look, self.composer = self.test.looks, self.test.futility is not None, Composer(conf_dir)
         self.cells = {
             k: CellRounds(sorted(v, key=lambda s: int(s["axes"][SEED])), [len(v)]) for k, v in cells_of(specs).items()
         }
@@ -136,6 +138,7 @@ class OverlappedRounds:
                     cell = self.cells[key]
                     cell.judged_on = {n: self.cells[n].seeds_after(k - 1) for n in [key, *self.near[key]]}
                     cell.added = key in wanted
+                    cell.evidence = wanted[key].evidence if cell.added else []
                     if cell.added:
                         entry, new = round_entry(wanted[key], self.axes, self.conf_dir, self.composer)
                         cell.specs += new
@@ -145,17 +148,25 @@ class OverlappedRounds:
         return out
 
     def forecast(self, prior_weight: float = 2.0) -> list[tuple[dict, float]]:
-        """(a spec of the cell, seeds it may still add) of each cell a check reads that has not settled: up
-        to the mean final seed count of the read cells settled so far, counting `prior_weight` cells at
-        halfway between the grid's seeds and max_seeds (the progress bar's ETA counts them: nnscratch.run.progress)."""
+        """(a spec of the cell, seeds it may still add) of each cell a check reads that has not settled (the
+        progress bar's ETA counts them: nnscratch.run.progress). A cell that added seeds expects
+        stats.seeds_to_come after the look they go to, from the pass counts that made it add them (the most of
+        its checks'). A cell not decided yet expects to reach the mean final seed count of the read cells
+        settled so far, counting `prior_weight` cells at halfway between the grid's seeds and max_seeds."""
         settled = [len(self.cells[k].specs) for k in self.read if self.settled(k)]
         halfway = (sum(c.after[0] for c in self.cells.values()) / len(self.cells) + self.max_seeds) / 2
         expected = (prior_weight * halfway + sum(settled)) / (prior_weight + len(settled))
-        return [
-            (self.cells[k].specs[0], expected - len(self.cells[k].specs))
-            for k in self.read
-            if not self.settled(k) and len(self.cells[k].specs) < expected
-        ]
+        out = []
+        for key in self.read:
+            cell = self.cells[key]
+            if not self.settled(key):
+                more = self.seeds_ahead(key) if cell.round else expected - len(cell.specs)
+                out += [(cell.specs[0], more)] if more > 0 else []
+        return out
+
+    def seeds_ahead(self, key: str) -> float:
+        """Seeds a cell that added some expects after those (stats.seeds_to_come; 0 for a cell with no evidence)."""
+        return max((seeds_to_come(p, n, self.test) for p, n in self.cells[key].evidence), default=0.0)
 
     def done(self) -> bool:
         return all(self.settled(k) for k in self.cells)
