@@ -53,6 +53,8 @@ def replay(events: list[list], specs: dict[str, dict], bar_type: type[Progress] 
         "ended": lambda p: bar.ended(*p),
     }
     for at, kind, payload in rest:
+        if kind == "not kept":  # the bar kept no more (Progress.MAX_EVENTS): the replay ends here
+            break
         now[0] = at
         tell[kind](payload)
     return pd.DataFrame(bar.trail)
@@ -69,6 +71,8 @@ def foreseen_again(sweep_dir: Path, events: list[list], specs: dict[str, dict]) 
     for at, kind, payload in events:
         if kind == "ended":
             recorded.add(payload[0])
+        if kind == "not kept":
+            break
         if kind == "foresee":
             if flow.due(recorded):
                 ids = runs["run_id"].isin(recorded)

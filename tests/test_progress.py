@@ -234,3 +234,19 @@ def test_what_the_bar_was_told_replays_to_the_eta_it_showed(tmp_path, monkeypatc
     shown = pd.DataFrame(bar.trail).iloc[:-1]  # its last row: close's redraw, which no event asks for
     assert len(shown) == 6 and shown["eta_s"].iloc[1:].notna().all() and shown["busy"].iloc[-1] == 1
     pd.testing.assert_frame_equal(again, shown)
+
+
+def test_past_its_limit_the_bar_keeps_only_that_the_rest_was_not_kept(tmp_path, monkeypatch):
+    from benchmarks.eta_replay import replay, sessions
+
+    monkeypatch.setattr(Progress, "MAX_EVENTS", 4)
+    clock, runs = Clock(), {"a1": spec("a1", "unit")}
+    bar = Progress(list(runs.values()), set(), Display(False, "t", tmp_path / "progress.csv"), clock=clock)
+    bar.plan([["a1"]], workers=1)  # start, plan([]), plan: 3 events
+    for t in range(11, 15):
+        clock.now = float(t)
+        bar.moving({"a1": (t / 100, t / 100, 1.0)})
+    bar.close()
+    (session,) = sessions(tmp_path)
+    assert [kind for _, kind, _ in session["events"]] == ["start", "plan", "plan", "moving", "not kept"]
+    assert replay(session["events"], runs)["elapsed_s"].max() == 11.0  # the replay ends where the kept events do

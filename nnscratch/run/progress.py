@@ -126,6 +126,7 @@ class Progress:
     # 32 units' worth at the cost per unit of 256-row products). Replaying the default sweep's recorded
     # progress, 24 and 32 put its end right, 8 and 16 too early, 48 too late (README, Performance).
     PASS_UNITS = 24.0
+    MAX_EVENTS = 200_000  # what a session's bar was told, kept at most (the main job: 2,266 events, 1.6 MB)
 
     def __init__(
         self,
@@ -147,6 +148,7 @@ class Progress:
         self.started, self.lock, self.on_record = clock(), threading.Lock(), on_record
         # what it was told, as it was told (with `record`: progress_events.jsonl; benchmarks.eta_replay)
         self.events: list[list] | None = None if record is None else []
+        self.kept = self.events  # what close() writes: the events, cut at MAX_EVENTS
         self.note("start", [sorted(self.work), sorted(self.seen)])
         self.plan([], 1)  # the backend plans its tasks (`plan`) before any runs
         self.foreseen: list[tuple[tuple, float, float]] = []  # (group, work, passes) of runs not planned yet
@@ -166,9 +168,13 @@ class Progress:
         self.show()
 
     def note(self, kind: str, payload) -> None:
-        """Keep one thing the bar was told (seconds since its start, what, its arguments), with `record`."""
-        if self.events is not None:
+        """Keep one thing the bar was told (seconds since its start, what, its arguments), with `record`; past
+        MAX_EVENTS, only that the rest was not kept (a replay stops there)."""
+        if self.events is not None and len(self.events) < self.MAX_EVENTS:
             self.events.append([self.clock() - self.started, kind, payload])
+        elif self.events is not None:
+            self.events.append([self.clock() - self.started, "not kept", None])
+            self.events = None
 
     def plan(self, tasks: list[list[str]], workers: int) -> None:
         """The tasks (run ids each, in the order the workers take them) and how many run at once."""
@@ -366,7 +372,7 @@ class Progress:
                 rows = rows.reindex(columns=f.readline().strip().split(","))
         rows.to_csv(self.record, mode="a", header=not self.record.exists(), index=False)
         with open(self.record.with_name(EVENTS), "a") as f:  # one line per session: what it was told
-            f.write(json.dumps({"session": started, "events": self.events}) + "\n")
+            f.write(json.dumps({"session": started, "events": self.kept}) + "\n")
 
 
 TALLY = threading.Lock()  # a run's summary may come twice (as it stops, and with its task's end), from two threads
