@@ -249,7 +249,7 @@ class Progress:
     def moving(self, running: dict[str, RunProgress]) -> None:
         """Runs still training: {run_id: (planned, actual, live)} as nnscratch.train.stack.Stack.progress."""
         with self.lock:
-            self.note("moving", {r: [float(x) for x in f] for r, f in running.items()})
+            self.note("moving", {r: [float(x) for x in f] for r, f in running.items() if r in self.work})
             now = self.clock()
             for r, f in running.items():
                 if r in self.work and r not in self.seen:
