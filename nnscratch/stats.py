@@ -547,16 +547,16 @@ def seeds_to_come(passes: int, n: int, design: BinomialDesign) -> float:
     from scipy import stats
 
     chance, later = passes / n if n else 0.5, [look for look in design.looks if look > n]
-    counts, have, expected = {passes: 1.0}, n, 0.0
+    alive, counts = np.zeros(design.last + 1), np.arange(design.last + 1)  # chance of each pass count, going on
+    alive[passes] = 1.0
+    have, expected = n, 0.0
     for look, following in zip(later, later[1:]):
-        grown: dict[int, float] = {}
-        for c, mass in counts.items():
-            for j, p in enumerate(stats.binom.pmf(np.arange(look - have + 1), look - have, chance)):
-                grown[c + j] = grown.get(c + j, 0.0) + mass * p
-        c, k = np.array(sorted(grown)), design.looks.index(look)
-        undecided = (c < design.upper[k]) & (c > design.lower[k])
-        goes_on = undecided & ~np.isnan(next_look(c, np.full(len(c), look), c, design))
-        counts = {int(k): grown[int(k)] for k in c[goes_on]}
-        expected += sum(counts.values()) * (following - look)
+        further = stats.binom.pmf(np.arange(look - have + 1), look - have, chance)
+        alive = np.convolve(alive, further)[: design.last + 1]  # the count so far + the further passes
+        k = design.looks.index(look)
+        undecided = (counts < design.upper[k]) & (counts > design.lower[k])
+        goes_on = undecided & ~np.isnan(next_look(counts, np.full(len(counts), look), counts, design))
+        alive = np.where(goes_on, alive, 0.0)
+        expected += alive.sum() * (following - look)
         have = look
-    return expected
+    return float(expected)
