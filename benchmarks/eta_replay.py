@@ -20,6 +20,7 @@ import pandas as pd
 
 from nnscratch import results
 from nnscratch.claims import for_dataset, load_claims
+from nnscratch.report import claims_file_of
 from nnscratch.run.overlap import OverlappedRounds
 from nnscratch.run.progress import EVENTS, Display, Progress
 
@@ -48,7 +49,7 @@ def replay(events: list[list], specs: dict[str, dict], bar_type: type[Progress] 
     tell = {
         "plan": lambda p: bar.plan(*p),
         "add": lambda p: bar.add([[specs[r] for r in task] for task in p]),
-        "foresee": lambda p: bar.foresee([(specs[r], n) for r, n in p]),
+        "foresee": lambda p: bar.foresee([(specs[r], *seen, 1.0)[:3] for r, *seen in p]),  # rounds: 1 if not kept
         "moving": bar.moving,
         "ended": lambda p: bar.ended(*p),
     }
@@ -65,7 +66,7 @@ def foreseen_again(sweep_dir: Path, events: list[list], specs: dict[str, dict]) 
     runs recorded (ended) before that moment, as the sweep's feed decided them."""
     record = results.read_sweep(sweep_dir)
     settings, runs, histories = record["adaptive"], results.read_results(sweep_dir), results.read_histories(sweep_dir)
-    claims = for_dataset(load_claims(Path(settings["claims"])), results.dataset_of(sweep_dir))
+    claims = for_dataset(load_claims(claims_file_of(record)), results.dataset_of(sweep_dir))
     flow = OverlappedRounds(claims, record["axes"], [specs[r] for r in record["runs"]], settings["max_seeds"])
     recorded, out = set(), []
     for at, kind, payload in events:
@@ -77,7 +78,7 @@ def foreseen_again(sweep_dir: Path, events: list[list], specs: dict[str, dict]) 
             if flow.due(recorded):
                 ids = runs["run_id"].isin(recorded)
                 flow.decide(recorded, runs[ids], histories[histories["run_id"].isin(recorded)])
-            payload = [[s["run_id"], n] for s, n in flow.forecast()]
+            payload = [[s["run_id"], n, k] for s, n, k in flow.forecast()]
         out.append([at, kind, payload])
     return out
 
@@ -112,4 +113,6 @@ def compare(sweep_dir: Path, variants: dict[str, type[Progress]]) -> pd.DataFram
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2 or not (Path(sys.argv[1]) / EVENTS).is_file():
+        sys.exit(f"usage: python -m benchmarks.eta_replay <sweep folder> (one with {EVENTS}: outputs/<grid>/<time>)")
     print(compare(Path(sys.argv[1]), {"replayed": Progress}).to_string(index=False))

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -537,26 +538,57 @@ def futility_text(passes_at_look: int, look: int, design: BinomialDesign) -> str
     )
 
 
-def seeds_to_come(passes: int, n: int, design: BinomialDesign) -> float:
+class ToCome(NamedTuple):
+    """What a cell that went on is expected to get after the look its seeds are going to: seeds, and the
+    looks it goes on from (each a round, a task of its own)."""
+
+    seeds: float
+    rounds: float
+
+
+PRIOR_BOUNDS = (0.05, 20.0)  # a Beta(a, b) pass-rate law: from nearly all-or-nothing cells to a firm rate
+
+
+@lru_cache(maxsize=256)
+def pass_rate_prior(counts: tuple[tuple[int, int], ...]) -> tuple[float, float]:
+    """(a, b): the Beta law of a cell's pass rate under which `counts`, (passes, n) of several cells, are most
+    likely (beta-binomial maximum likelihood, a and b within PRIOR_BOUNDS; Jeffreys' (1/2, 1/2) for no counts).
+    Cells of one sweep mostly pass all or none of their seeds: a and b small, so a cell at 3 of 3 is
+    expected to go on pass after pass, yet not surely."""
+    from scipy import optimize, stats  # scipy.stats is slow to import; only adaptive sweeps need it
+
+    if not counts:
+        return 0.5, 0.5
+    passes, n = np.array(counts).T
+    bounds = [tuple(np.log(PRIOR_BOUNDS))] * 2
+    fit = optimize.minimize(lambda x: -stats.betabinom.logpmf(passes, n, *np.exp(x)).sum(), [0.0, 0.0], bounds=bounds)
+    a, b = np.exp(fit.x)
+    return float(a), float(b)
+
+
+@lru_cache(maxsize=4096)
+def seeds_to_come(passes: int, n: int, design: BinomialDesign, prior: tuple[float, float] = (0.5, 0.5)) -> ToCome:
     """The seeds a cell is expected to get after the next look above n (the one its seeds are now going to,
-    one look at a time), had each further seed the pass chance its `passes` of n show (1/2 for none): at each
-    later look, the chance it is still undecided and gets seeds (next_look: reachable, not futile) times the
-    seeds to the following look. What the progress bar foresees of the adaptive rounds
+    one look at a time), and the looks it goes on from: its pass rate drawn from the Beta `prior` updated by
+    its `passes` of n (so each further seed's pass chance is the beta-binomial's, given all passes so far),
+    at each later look the chance it is still undecided and gets seeds (next_look: reachable, not futile)
+    times the seeds to the following look. What the progress bar foresees of the adaptive rounds
     (nnscratch.run.overlap.OverlappedRounds.forecast): a forecast, not a decision."""
-    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
     from scipy import stats
 
-    chance, later = passes / n if n else 0.5, [look for look in design.looks if look > n]
-    alive, counts = np.zeros(design.last + 1), np.arange(design.last + 1)  # chance of each pass count, going on
+    a, b = prior
+    later, counts = [look for look in design.looks if look > n], np.arange(design.last + 1)
+    alive = np.zeros(design.last + 1)  # chance of each pass count, going on
     alive[passes] = 1.0
-    have, expected = n, 0.0
+    have, seeds, rounds = n, 0.0, 0.0
     for look, following in zip(later, later[1:]):
-        further = stats.binom.pmf(np.arange(look - have + 1), look - have, chance)
-        alive = np.convolve(alive, further)[: design.last + 1]  # the count so far + the further passes
+        step, now = look - have, np.zeros(design.last + 1)
+        for c in np.flatnonzero(alive):  # c passes of `have`: the further passes are beta-binomial
+            now[c : c + step + 1] += alive[c] * stats.betabinom.pmf(np.arange(step + 1), step, a + c, b + have - c)
         k = design.looks.index(look)
         undecided = (counts < design.upper[k]) & (counts > design.lower[k])
         goes_on = undecided & ~np.isnan(next_look(counts, np.full(len(counts), look), counts, design))
-        alive = np.where(goes_on, alive, 0.0)
-        expected += alive.sum() * (following - look)
+        alive = np.where(goes_on, now, 0.0)
+        seeds, rounds = seeds + alive.sum() * (following - look), rounds + alive.sum()
         have = look
-    return float(expected)
+    return ToCome(float(seeds), float(rounds))

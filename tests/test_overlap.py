@@ -11,7 +11,7 @@ from nnscratch.run import sweep
 from nnscratch.run.adaptive import cell_key
 from nnscratch.run.overlap import OverlappedRounds
 from nnscratch.run.progress import Display, Progress
-from nnscratch.stats import seeds_to_come
+from nnscratch.stats import pass_rate_prior, seeds_to_come
 
 LOKY = {"backend": "loky", "n_jobs": 2, "scheduler": None, "stack_rows": 256, "stack_tasks": 2}
 GRID = {
@@ -129,17 +129,19 @@ def test_overlapped_rounds_decide_as_strict_rounds(tmp_path, claims_path, strict
 def test_a_cell_that_went_on_foresees_what_its_pass_counts_suggest_the_others_the_settled_mean():
     _, specs = sweep.plan(GRID, [])
     flow = OverlappedRounds(claims(0.5, 0.5), ["model.hidden", "data.subset", "weights", "seed"], specs, 10)
-    assert sorted(n for _, n in flow.forecast()) == [3.5] * 4  # halfway from 3 seeds to 10 before any evidence
+    assert [(n, k) for _, n, k in flow.forecast()] == [(3.5, 1.0)] * 4  # halfway from 3 to 10 seeds, in a round
     added, settled = (flow.cells[k] for k in sorted({cell_key(s) for s in specs})[:2])
     added.specs, added.after, added.evidence = added.specs * 2, [3, 6], [(3, 3), (2, 3)]  # went on to 6 seeds
-    ahead = max(seeds_to_come(3, 3, flow.test), seeds_to_come(2, 3, flow.test))
-    assert seeds_to_come(3, 3, flow.test) == 0 < ahead  # 2 of 3: 3 of 3 more makes 5 of 6, which goes on to 10
+    prior = pass_rate_prior(((2, 3), (3, 3)))
+    sure, unsure = seeds_to_come(3, 3, flow.test, prior), seeds_to_come(2, 3, flow.test, prior)
+    assert 0 < sure.seeds < unsure.seeds  # 2 of 3: 3 of 3 more makes 5 of 6, which goes on to 10
     settled.after, settled.added = [3, 3], False  # decided, added nothing, nothing changed since
     key = cell_key(settled.specs[0])
     settled.judged_on = flow.counts([key, *flow.near[key]])
-    foreseen = {cell_key(s): n for s, n in flow.forecast()}
-    assert key not in foreseen and foreseen.pop(cell_key(added.specs[0])) == pytest.approx(ahead)
-    assert list(foreseen.values()) == pytest.approx([(2 * 6.5 + 3) / 3 - 3] * 2)  # the settled mean, from halfway
+    foreseen = {cell_key(s): (n, k) for s, n, k in flow.forecast()}
+    assert key not in foreseen and foreseen.pop(cell_key(added.specs[0])) == pytest.approx(tuple(unsure))
+    assert [n for n, _ in foreseen.values()] == pytest.approx([(2 * 6.5 + 3) / 3 - 3] * 2)  # the settled mean
+    assert [k for _, k in foreseen.values()] == [1.0, 1.0]
 
 
 def test_the_eta_counts_the_runs_foreseen():
@@ -158,5 +160,10 @@ def test_the_eta_counts_the_runs_foreseen():
     clock.now = 11.0
     bar.moving({"a": (0.5, 0.5, 1.0)})  # started at 10 (its first report a second in): half of it in 1 s
     assert bar.estimate() == pytest.approx(1.0)
-    bar.foresee([(run, 3)])  # three more runs of its cell: 2 s each
+    bar.foresee([(run, 3, 1.0)])  # three more runs of its cell: 2 s each
     assert bar.estimate() == pytest.approx(7.0)
+    bar.PASS_UNITS = 1.0  # a round's passes over the data: a unit per sample read, 10,000 units at 2 s per 100,000
+    for rounds in (1.0, 0.25):  # the same runs, in a round for sure, or a quarter of the time
+        bar.foresee([(run, 3, rounds)])
+        assert bar.estimate() == pytest.approx(7.0 + rounds * 0.2)
+    bar.PASS_UNITS = 0.0

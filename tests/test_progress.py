@@ -218,7 +218,7 @@ def test_what_the_bar_was_told_replays_to_the_eta_it_showed(tmp_path, monkeypatc
     told = [
         (11.0, "moving", {"a1": (0.5, 0.5, 1.0)}),
         (12.0, "moving", {"b1": (0.5, 0.05, 0.1)}),
-        (13.0, "foresee", [(runs["a2"], 2.0)]),
+        (13.0, "foresee", [(runs["a2"], 2.0, 1.0)]),
         (20.0, "ended", ("a1", 0, 0.8, 0.5)),
         (21.0, "add", [[runs["a2"]], [runs["b2"]]]),
         (22.0, "moving", {"a2": (0.2, 0.2, 1.0), "b1": (0.9, 0.1, 0.1)}),

@@ -17,6 +17,7 @@ from nnscratch.stats import (
     holm,
     looks_reachable,
     next_look,
+    pass_rate_prior,
     seeds_to_come,
 )
 
@@ -176,21 +177,34 @@ def test_a_bad_futility_stop_is_refused_in_one_line_naming_the_form():
 
 
 @pytest.mark.parametrize("passes, n", [(0, 0), (1, 3), (2, 3), (3, 3), (5, 6), (3, 6), (2, 4)])
+@pytest.mark.parametrize("prior", [(0.5, 0.5), (0.1, 0.05), (20.0, 20.0)])
 @pytest.mark.parametrize("design_", [binomial_design(0.95, (3, 6, 10), "power 0.5", 0.5, 0.1), LONG])
-def test_the_seeds_a_cell_is_expected_to_get_are_those_its_rule_gives_in_simulation(passes, n, design_):
-    """Seeds drawn at the chance its passes show, given one look at a time by the rule that decides (a look
-    holds or fails it, next_look stops it or sends it to the following look), counted after the next look."""
+def test_the_seeds_a_cell_is_expected_to_get_are_those_its_rule_gives_in_simulation(passes, n, prior, design_):
+    """A pass rate drawn from the prior given the cell's passes, seeds drawn at it, given one look at a time by
+    the rule that decides (a look holds or fails it, next_look stops it or sends it to the following look),
+    counted after the next look, with the looks it went on from."""
     rng, reps = np.random.default_rng(0), 20_000
-    chance = passes / n if n else 0.5
+    chance = rng.beta(prior[0] + passes, prior[1] + n - passes, (reps, 1))
     later = [look for look in design_.looks if look > n]
     more = rng.random((reps, design_.last - n)) < chance
-    got, going = np.zeros(reps), np.ones(reps, bool)
+    seeds, rounds, going = np.zeros(reps), np.zeros(reps), np.ones(reps, bool)
     for look, following in zip(later, later[1:]):
         c = passes + more[:, : look - n].sum(axis=1)
         k = design_.looks.index(look)
         decided = (c >= design_.upper[k]) | (c <= design_.lower[k])
         going &= ~decided & ~np.isnan(next_look(c, np.full(reps, look), c, design_))
-        got += going * (following - look)
-    se = got.std() / np.sqrt(reps)
-    assert seeds_to_come(passes, n, design_) == pytest.approx(got.mean(), abs=4 * se + 1e-9)
-    assert seeds_to_come(passes, n, design_) <= design_.last - min(later)
+        seeds, rounds = seeds + going * (following - look), rounds + going
+    expected = seeds_to_come(passes, n, design_, prior)
+    for got, simulated in zip(expected, (seeds, rounds)):
+        assert got == pytest.approx(simulated.mean(), abs=4 * simulated.std() / np.sqrt(reps) + 1e-9)
+    assert expected.seeds <= design_.last - min(later) and expected.rounds <= len(later) - 1
+
+
+def test_the_pass_rate_law_fitted_to_cells_is_the_one_they_were_drawn_from():
+    rng = np.random.default_rng(1)
+    for a, b, n in [(0.3, 0.2, 6), (4.0, 2.0, 10)]:
+        passes = rng.binomial(n, rng.beta(a, b, 4_000))
+        fitted = pass_rate_prior(tuple((int(k), n) for k in passes))
+        assert fitted == pytest.approx((a, b), rel=0.2)
+    assert pass_rate_prior(()) == (0.5, 0.5)
+    assert pass_rate_prior(((3, 3), (0, 3)) * 20) == pytest.approx((0.05, 0.05))  # all or nothing: the bound

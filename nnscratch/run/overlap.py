@@ -28,7 +28,7 @@ from nnscratch.config.compose import Composer
 from nnscratch.paths import CONF_DIR
 from nnscratch.results import SEED
 from nnscratch.run.adaptive import cell_key, cells_of, round_entry, stop_reason, verdicts, wanted_cells
-from nnscratch.stats import seeds_to_come
+from nnscratch.stats import ToCome, pass_rate_prior, seeds_to_come
 
 log = logging.getLogger(__name__)
 
@@ -147,26 +147,30 @@ class OverlappedRounds:
                     cell.after.append(len(cell.specs))
         return out
 
-    def forecast(self, prior_weight: float = 2.0) -> list[tuple[dict, float]]:
-        """(a spec of the cell, seeds it may still add) of each cell a check reads that has not settled (the
-        progress bar's ETA counts them: nnscratch.run.progress). A cell that added seeds expects
-        stats.seeds_to_come after the look they go to, from the pass counts that made it add them (the most of
-        its checks'). A cell not decided yet expects to reach the mean final seed count of the read cells
-        settled so far, counting `prior_weight` cells at halfway between the grid's seeds and max_seeds."""
+    def forecast(self, prior_weight: float = 2.0) -> list[tuple[dict, float, float]]:
+        """(a spec of the cell, seeds it may still add, rounds it may still go on) of each cell a check reads
+        that has not settled (the progress bar's ETA counts them: nnscratch.run.progress). A cell that added
+        seeds expects stats.seeds_to_come after the look they go to, from the pass counts that made it add
+        them (the check that foresees the most), its pass rate's law fitted to every such count of the sweep
+        (stats.pass_rate_prior). A cell not decided yet expects one more round, to the mean final seed count
+        of the read cells settled so far, counting `prior_weight` cells at halfway between the grid's seeds
+        and max_seeds."""
         settled = [len(self.cells[k].specs) for k in self.read if self.settled(k)]
         halfway = (sum(c.after[0] for c in self.cells.values()) / len(self.cells) + self.max_seeds) / 2
         expected = (prior_weight * halfway + sum(settled)) / (prior_weight + len(settled))
+        prior = pass_rate_prior(tuple(sorted(e for c in self.cells.values() for e in c.evidence)))
         out = []
         for key in self.read:
             cell = self.cells[key]
             if not self.settled(key):
-                more = self.seeds_ahead(key) if cell.round else expected - len(cell.specs)
-                out += [(cell.specs[0], more)] if more > 0 else []
+                seeds, rounds = self.seeds_ahead(key, prior) if cell.round else (expected - len(cell.specs), 1.0)
+                out += [(cell.specs[0], seeds, rounds)] if seeds > 0 else []
         return out
 
-    def seeds_ahead(self, key: str) -> float:
-        """Seeds a cell that added some expects after those (stats.seeds_to_come; 0 for a cell with no evidence)."""
-        return max((seeds_to_come(p, n, self.test) for p, n in self.cells[key].evidence), default=0.0)
+    def seeds_ahead(self, key: str, prior: tuple[float, float]) -> ToCome:
+        """What a cell that added seeds expects after those (stats.seeds_to_come, the most of its checks';
+        nothing for a cell with no evidence)."""
+        return max((seeds_to_come(p, n, self.test, prior) for p, n in self.cells[key].evidence), default=ToCome(0, 0))
 
     def done(self) -> bool:
         return all(self.settled(k) for k in self.cells)

@@ -210,14 +210,15 @@ class Progress:
                         self.planned_all += self.work[s["run_id"]]
                 self.append_task([s["run_id"] for s in task])
 
-    def foresee(self, runs: list[tuple[dict, float]]) -> None:
+    def foresee(self, runs: list[tuple[dict, float, float]]) -> None:
         """Runs expected but not planned yet (adaptive seeds to come: nnscratch.run.overlap's forecast), as
-        (a spec of their cell, how many): the ETA counts each cell's as one more waiting task at the end."""
+        (a spec of their cell, how many, in how many rounds): the ETA counts each cell's as one more waiting
+        task at the end, its runs' work and, per round, a task's passes over the data."""
         with self.lock:
-            self.note("foresee", [[s["run_id"], float(n)] for s, n in runs])
+            self.note("foresee", [[s["run_id"], float(n), float(k)] for s, n, k in runs])
             self.foreseen = [
-                (group_key(s["config"]), n * cost([s]), self.PASS_UNITS * samples_read(s["config"]))
-                for s, n in runs
+                (group_key(s["config"]), n * cost([s]), k * self.PASS_UNITS * samples_read(s["config"]))
+                for s, n, k in runs
                 if n > 0
             ]
 

@@ -75,12 +75,12 @@ class SweepWork:
     """What run_sweep runs: `batches` (a grid's specs, stacked within each batch) and `rounds` (each cell's
     seeds of an adaptive round, a task each); for overlapped rounds, `feed()` gives each cell's seeds
     of a round as the runs end and `foresee()` the runs still expected but not yet fed, (a spec of their
-    cell, how many)."""
+    cell, how many, in how many rounds)."""
 
     batches: list[list[dict]]
     rounds: list[list[dict]] = ()
     feed: Callable[[], list[list[dict]]] | None = None
-    foresee: Callable[[], list[tuple[dict, float]]] | None = None
+    foresee: Callable[[], list[tuple[dict, float, float]]] | None = None
 
 
 def base_overrides(cli_overrides: list[str], conf_dir: Path = CONF_DIR) -> list[str]:
