@@ -554,7 +554,7 @@ def pass_rate_prior(counts: tuple[tuple[int, int], ...]) -> tuple[float, float]:
     """(a, b): the Beta law of a cell's pass rate under which `counts`, (passes, n) of several cells, are most
     likely (beta-binomial maximum likelihood, a and b within PRIOR_BOUNDS; Jeffreys' (1/2, 1/2) for no counts).
     Cells of one sweep mostly pass all or none of their seeds: a and b small, so a cell at 3 of 3 is
-    expected to go on pass after pass, yet not surely."""
+    expected to keep passing, yet not surely."""
     from scipy import optimize, stats  # scipy.stats is slow to import; only adaptive sweeps need it
 
     if not counts:
