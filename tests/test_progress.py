@@ -153,7 +153,7 @@ def test_a_log_that_is_no_terminal_gets_a_plain_line_every_30_seconds_not_carria
     assert bar.bar.disable  # no tqdm bar at all
     assert len(lines) == 5  # at 0, 30, 60 and 90 s, and the last at close
     assert all("\r" not in line for line in lines)
-    assert lines[2].startswith("grid: 01:00 elapsed, 1/2 runs (0 failed), 50 % of the work done, ETA ")
+    assert lines[2].startswith("grid: 01:00 elapsed, 1/2 runs (0 failed), 50 % of the planned work done, ETA ")
     assert lines[-1].startswith("grid: 01:34 elapsed, 1/2 runs")
 
 

@@ -118,7 +118,7 @@ def test_cli_smoke_sweep_writes_expected_rows_and_run_folders(tmp_path):
     assert all((sweep_dir / "runs" / rid / "history.csv").is_file() for rid in df["run_id"])
     # no terminal here: the progress is plain log lines (stdout, Hydra's job logging), the last one at the end
     lines = [line for line in proc.stdout.splitlines() if " elapsed, " in line]
-    assert lines and "16/16 runs (0 failed), 100 % of the work done" in lines[-1] and "\r" not in proc.stderr
+    assert lines and "16/16 runs (0 failed), 100 % of the planned work done" in lines[-1] and "\r" not in proc.stderr
 
 
 @pytest.mark.parametrize("stack_rows", [0, 256])

@@ -348,11 +348,11 @@ class Progress:
             self.trail.append({"elapsed_s": elapsed, "runs": len(self.seen), "done": done, "eta_s": eta, "busy": busy})
 
     def line(self, elapsed: float, eta: float) -> str:
-        """What the bar shows, as one plain line: elapsed, runs, share of the work done, ETA."""
+        """What the bar shows, as one plain line: elapsed, runs, share of the planned work done, ETA."""
         left = "unknown" if np.isnan(eta) else clock_text(eta)
         return (
             f"{self.desc}: {clock_text(elapsed)} elapsed, {len(self.seen)}/{len(self.work)} runs "
-            f"({self.failed} failed), {100 * self.planned_share():.0f} % of the work done, ETA {left}"
+            f"({self.failed} failed), {100 * self.planned_share():.0f} % of the planned work done, ETA {left}"
         )
 
     def catch_up(self, ended: set[str]) -> None:
