@@ -555,7 +555,8 @@ def pass_rate_prior(counts: tuple[tuple[int, int], ...]) -> tuple[float, float]:
     likely (beta-binomial maximum likelihood, a and b within PRIOR_BOUNDS; Jeffreys' (1/2, 1/2) for no counts).
     Cells of one sweep mostly pass all or none of their seeds: a and b small, so a cell at 3 of 3 is
     expected to keep passing, yet not surely."""
-    from scipy import optimize, stats  # scipy.stats is slow to import; only adaptive sweeps need it
+    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
+    from scipy import optimize, stats
 
     if not counts:
         return 0.5, 0.5
@@ -574,6 +575,7 @@ def seeds_to_come(passes: int, n: int, design: BinomialDesign, prior: tuple[floa
     at each later look the chance it is still undecided and gets seeds (next_look: reachable, not futile)
     times the seeds to the following look. What the progress bar foresees of the adaptive rounds
     (nnscratch.run.overlap.OverlappedRounds.forecast): a forecast, not a decision."""
+    # imported here: scipy.stats is slow to import, and a sweep without adaptive seeds never uses it
     from scipy import stats
 
     a, b = prior
